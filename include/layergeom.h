@@ -1,0 +1,20 @@
+/*
+ * layergeom.h -- the whole public API.
+ *
+ * layergeom profiles the geometry of a neural network's hidden
+ * representations, layer by layer: intrinsic dimension (TwoNN, GRIDE),
+ * neighbourhood overlaps between layers and with labels, on activation dumps
+ * larger than memory.  Each area has its own header:
+ *
+ *   layergeom/common.h   status codes, lg_error, element types
+ *   layergeom/store.h    the activation store: read, write, verify, stream form
+ *   layergeom/import.h   .npy, safetensors, raw and label importers
+ */
+#ifndef LAYERGEOM_H
+#define LAYERGEOM_H
+
+#include "layergeom/common.h"
+#include "layergeom/import.h"
+#include "layergeom/store.h"
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * layergeom/import.h -- reading activations and labels from the files users
+ * already have: .npy (one N x D array per layer, or a stacked L x N x D),
+ * safetensors (one tensor per layer), raw little-endian buffers.
+ *
+ * A source is opened (and fully validated) before anything is written, so a
+ * bad input never leaves a half-written store behind.
+ */
+#ifndef LAYERGEOM_IMPORT_H
+#define LAYERGEOM_IMPORT_H
+
+#include "layergeom/common.h"
+#include "layergeom/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lg_source lg_source;
+
+/* .npy: versions 1.0, 2.0, 3.0; float16/32/64 either byte order; C or
+ * Fortran order; shape (N,), (N, D) or (L, N, D).  Layer names: the file's
+ * base name, with "[l]" appended for a stack. */
+int lg_source_open_npy(const char *path, lg_source **out, lg_error *err);
+
+/* safetensors: F32, F16, BF16, F64 tensors of shape (N, D) (leading 1s are
+ * dropped).  names == NULL takes every floating-point tensor, in natural
+ * order of their names ("layer.2" before "layer.10"); otherwise exactly the
+ * listed tensors, in that order. */
+int lg_source_open_safetensors(const char *path, const char *const *names, size_t n_names,
+                               lg_source **out, lg_error *err);
+
+/* Raw little-endian elements, d per row; N is the file size / (d x size). */
+int lg_source_open_raw(const char *path, lg_dtype dtype, uint32_t d, lg_source **out,
+                       lg_error *err);
+
+/* Opens by content: .npy magic, safetensors header, else an error. */
+int lg_source_open(const char *path, lg_source **out, lg_error *err);
+
+void lg_source_close(lg_source *src);
+size_t lg_source_layer_count(const lg_source *src);
+int lg_source_layer(const lg_source *src, size_t i, const char **name, uint64_t *n, uint32_t *d,
+                    lg_dtype *dtype);
+/* Rows [row0, row0 + n) of layer i, as elements of the layer's dtype in
+ * native byte order, row-major, into out. */
+int lg_source_read(const lg_source *src, size_t i, uint64_t row0, size_t n, void *out,
+                   lg_error *err);
+
+/* Writes every layer of src into w (name_prefix, when non-NULL, replaces the
+ * file part of each name). */
+int lg_import_source(lg_writer *w, const lg_source *src, lg_error *err);
+
+/* Labels from an integer (or integral float) .npy of shape (N,) or (N, 1),
+ * or from a text file with one label per line.  Text labels that are all
+ * integers are taken as such; otherwise distinct strings get ids 0, 1, ...
+ * in sorted order, and *names (malloc'd, may be NULL) receives the names
+ * joined by '\n'.  The caller frees *labels and *names. */
+int lg_labels_load(const char *path, int64_t **labels, uint64_t *n, char **names,
+                   lg_error *err);
+
+/* Writes an N x D array as a version 1.0 .npy file in the given type
+ * (f32, f16, f64; bf16 is written as its raw uint16 bits is not allowed:
+ * LG_EUSAGE), byte-identical to what numpy.save writes. */
+int lg_npy_write_header(int fd, const char *descr, uint64_t n, uint32_t d, int one_dim,
+                        lg_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

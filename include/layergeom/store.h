@@ -1,0 +1,188 @@
+/*
+ * layergeom/store.h -- the activation store: reading, writing, verifying.
+ *
+ * A store holds the activations of every layer of a model on the same N
+ * inputs: layer l is an N x D_l matrix, kept in chunks of rows that may be
+ * converted (f32 / f16 / bf16 / f64), byte-shuffled and compressed (LZ4,
+ * zstd), each with a CRC32C.  formats/store-format.md specifies the bytes.
+ *
+ * Readers map the file and decode chunks on demand; a cursor delivers a layer
+ * as float32 row blocks of the caller's size, in place when the chunk is
+ * uncompressed float32.  A writer appends records and commits an index after
+ * each layer, so a crash loses at most the layer being written.
+ *
+ * Concurrency: any number of readers, one writer (enforced with a file lock).
+ * A reader sees the layers that were complete when it opened the store.
+ */
+#ifndef LAYERGEOM_STORE_H
+#define LAYERGEOM_STORE_H
+
+#include "layergeom/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lg_store lg_store;
+
+typedef struct lg_layer_info {
+    uint32_t id;           /* layer id as written; layers are listed by id */
+    const char *name;      /* owned by the store */
+    uint64_t n;            /* rows */
+    uint32_t d;            /* columns */
+    lg_dtype dtype;        /* stored element type */
+    lg_codec codec;        /* codec of the first chunk (chunks may differ) */
+    lg_filter filter;      /* filter of the first chunk */
+    uint32_t n_chunks;
+    uint64_t bytes_stored; /* payload bytes on disk, headers and padding excluded */
+    uint64_t bytes_raw;    /* bytes of the stored elements, decoded */
+    uint32_t content_crc;  /* CRC32C of the decoded stored elements, in row order */
+} lg_layer_info;
+
+/* Open flags. */
+#define LG_OPEN_NO_VERIFY 1u /* skip payload checksums on read (headers are still checked) */
+
+/* Opens a store for reading.  A store whose end is missing or torn (a crash
+ * during a write) opens with every complete record; lg_store_recovery() then
+ * says what was dropped. */
+int lg_store_open(const char *path, unsigned flags, lg_store **out, lg_error *err);
+void lg_store_close(lg_store *s);
+
+const char *lg_store_path(const lg_store *s);
+size_t lg_store_layer_count(const lg_store *s);
+/* Fills info for the i-th layer (0-based, in id order). */
+int lg_store_layer(const lg_store *s, size_t i, lg_layer_info *info);
+/* Index of the layer with this name or id (decimal); -1 if none. */
+long lg_store_find_layer(const lg_store *s, const char *name_or_id);
+/* Rows shared by all layers and labels (0 for an empty store). */
+uint64_t lg_store_rows(const lg_store *s);
+/* File bytes the store occupies, and how many commits it has seen. */
+uint64_t lg_store_file_size(const lg_store *s);
+
+/* NULL when the store was opened from its index; otherwise a sentence saying
+ * that it was recovered by scanning and what was dropped (file offsets). */
+const char *lg_store_recovery(const lg_store *s);
+
+/* Label sets: names, and the values of one (NULL name: the first set). */
+size_t lg_store_label_set_count(const lg_store *s);
+const char *lg_store_label_set_name(const lg_store *s, size_t i);
+int lg_store_labels(const lg_store *s, const char *name, const int64_t **labels, uint64_t *n,
+                    lg_error *err);
+
+/* Metadata: the value of key (not NUL-terminated; *len its length), or NULL. */
+const void *lg_store_meta(const lg_store *s, const char *key, size_t *len);
+size_t lg_store_meta_count(const lg_store *s);
+int lg_store_meta_at(const lg_store *s, size_t i, const char **key, const void **val,
+                     size_t *len);
+
+/* ---- reading rows ---- */
+
+typedef struct lg_cursor lg_cursor;
+
+/* A cursor over one layer delivering blocks of up to block_rows rows.  Memory:
+ * one block and at most one chunk.  Cursors are independent: use one per thread. */
+int lg_cursor_open(lg_store *s, size_t layer, size_t block_rows, lg_cursor **out, lg_error *err);
+void lg_cursor_close(lg_cursor *c);
+/* Next block as float32, row-major: *rows points into the mapping (uncompressed
+ * f32 chunk) or into the cursor's buffer, valid until the next call.  *n = 0 at
+ * the end of the layer. */
+int lg_cursor_next(lg_cursor *c, const float **rows, uint64_t *row0, size_t *n, lg_error *err);
+/* Moves the cursor to row r (random access through the index). */
+int lg_cursor_seek(lg_cursor *c, uint64_t r, lg_error *err);
+/* Copies rows [row0, row0 + n) as float32 into out (n * d floats). */
+int lg_cursor_read(lg_cursor *c, uint64_t row0, size_t n, float *out, lg_error *err);
+/* Copies rows [row0, row0 + n) in the stored element type into out. */
+int lg_cursor_read_raw(lg_cursor *c, uint64_t row0, size_t n, void *out, lg_error *err);
+
+/* Checks every record of the file: structure, all checksums, padding, and that
+ * it ends in a valid index.  Returns LG_OK for a clean store; otherwise the
+ * first problem, naming the record, the layer and the file offset.  report
+ * (may be NULL) receives one line per record checked. */
+typedef void (*lg_verify_line)(void *ctx, const char *line);
+int lg_store_verify(const char *path, lg_verify_line report, void *ctx, lg_error *err);
+
+/* Makes a store that was cut short openable by a plain reader again: keeps
+ * every complete record, moves the torn tail (if any) to PATH.tail-OFFSET, and
+ * writes a fresh index.  Refuses (LG_ECORRUPT) when damage is followed by
+ * valid records, since cutting there would lose data.  *note says what it did. */
+int lg_store_repair(const char *path, char *note, size_t note_cap, lg_error *err);
+
+/* ---- writing ---- */
+
+typedef struct lg_writer lg_writer;
+
+typedef struct lg_writer_opts {
+    lg_codec codec;      /* default none */
+    int level;           /* codec level; 0 = the codec's fast default */
+    lg_filter filter;    /* default none */
+    lg_dtype dtype;      /* stored type; LG_DTYPE_KEEP (default) = as given */
+    uint32_t chunk_rows; /* 0 = about 4 MiB of raw data per chunk */
+    int durable;         /* fdatasync before and after each commit (default 1) */
+} lg_writer_opts;
+
+void lg_writer_opts_default(lg_writer_opts *o);
+
+/* Creates a new store; fails if path exists. */
+int lg_writer_create(const char *path, const lg_writer_opts *o, lg_writer **out, lg_error *err);
+/* Opens an existing store to add layers (takes the writer lock; a store cut
+ * short is repaired first, as lg_store_repair). */
+int lg_writer_append(const char *path, const lg_writer_opts *o, lg_writer **out, lg_error *err);
+/* Writes the stream form (records without an index) to fd, which may be a pipe. */
+int lg_writer_stream(int fd, const lg_writer_opts *o, lg_writer **out, lg_error *err);
+
+/* Starts a layer of d columns whose rows will be given as elements of src. */
+int lg_writer_begin_layer(lg_writer *w, const char *name, uint32_t d, lg_dtype src,
+                          lg_error *err);
+/* Adds n rows (n * d elements of the source type, native byte order). */
+int lg_writer_rows(lg_writer *w, const void *rows, uint64_t n, lg_error *err);
+/* Completes the layer and commits the store. */
+int lg_writer_end_layer(lg_writer *w, lg_error *err);
+/* Stores a label set (replacing one of the same name). */
+int lg_writer_labels(lg_writer *w, const char *name, const int64_t *labels, uint64_t n,
+                     lg_error *err);
+/* Sets a metadata key (replacing its old value). */
+int lg_writer_meta(lg_writer *w, const char *key, const void *val, size_t len, lg_error *err);
+/* Writes a new index and trailer covering everything written so far. */
+int lg_writer_commit(lg_writer *w, lg_error *err);
+/* Commits (or ends the stream) and closes.  Frees w even on failure. */
+int lg_writer_close(lg_writer *w, lg_error *err);
+/* Closes without committing what is pending (a layer in progress is dropped). */
+void lg_writer_abort(lg_writer *w);
+/* Layers complete in the store (including those there before an append). */
+size_t lg_writer_layer_count(const lg_writer *w);
+
+/* ---- the stream form ---- */
+
+typedef struct lg_stream lg_stream;
+/* Reads up to len bytes; returns the count (0 at end of input) or -1. */
+typedef long (*lg_read_fn)(void *ctx, void *buf, size_t len);
+
+/* Decodes the stream form from a read function.  Memory is bounded by the
+ * largest record (at most LGS_MAX_CHUNK_BYTES). */
+int lg_stream_open(lg_read_fn read, void *ctx, lg_stream **out, lg_error *err);
+void lg_stream_close(lg_stream *st);
+
+typedef struct lg_stream_record {
+    int type;            /* 1 chunk, 2 seal, 3 labels, 4 meta, 7 end */
+    uint64_t offset;     /* stream offset of the record */
+    uint32_t layer_id;   /* chunk, seal */
+    uint64_t first_row;  /* chunk */
+    uint64_t rows;       /* chunk: rows; seal: rows of the layer; labels: count */
+    uint32_t d;          /* chunk, seal */
+    lg_dtype dtype;      /* chunk, seal */
+    const char *name;    /* seal: layer name; labels: set name (NUL-terminated) */
+    const void *data;    /* chunk: decoded elements (stored type); labels: int64 */
+    size_t data_len;     /* bytes at data */
+    const void *meta;    /* meta: the raw pair list (see the format spec) */
+} lg_stream_record;
+
+/* Next record; LG_OK with rec->type == LGS_END (7) at a clean end.  A stream
+ * that stops mid-record gives LG_EINPUT naming the offset of the lost record. */
+int lg_stream_next(lg_stream *st, lg_stream_record *rec, lg_error *err);
+/* Bytes consumed so far. */
+uint64_t lg_stream_offset(const lg_stream *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,43 @@
+/* Shared pieces of the command-line program: option parsing, messages,
+ * exit codes.  The program is thin: it parses, calls the library, prints. */
+#ifndef LG_CLI_H
+#define LG_CLI_H
+
+#include <stdio.h>
+
+#include "layergeom.h"
+
+/* Exit codes (docs/layergeom.1.md lists them). */
+enum {
+    EXIT_OK = 0,
+    EXIT_INPUT = 1, /* bad or corrupt input */
+    EXIT_USAGE = 2,
+    EXIT_IO = 3,
+    EXIT_NOMEM = 4,
+    EXIT_BUSY = 5
+};
+
+int cli_exit_code(int status);
+/* Prints "layergeom: <msg>" to stderr and returns the exit code for err. */
+int cli_report(const lg_error *err);
+/* Prints a usage error and returns EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Option scanning.  cli_opt matches "--name value" or "--name=value" at
+ * argv[*i]; on a match it stores the value, advances *i past it and
+ * returns 1; a missing value is reported and returns -1. */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
+int cli_flag(char **argv, int i, const char *name);
+int cli_is_help(const char *arg);
+/* Parses a size with an optional K/M/G/T suffix (powers of 1024). */
+int cli_parse_size(const char *s, unsigned long long *out);
+int cli_parse_uint(const char *s, unsigned long long max, unsigned long long *out);
+/* "12.3 MB" */
+const char *cli_human(double bytes, char *buf, size_t cap);
+
+int cmd_pack(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+
+#endif

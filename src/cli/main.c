@@ -1,0 +1,46 @@
+/* layergeom: profile the geometry of a network's hidden representations. */
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+    const char *what;
+} commands[] = {
+    {"pack", cmd_pack, "import .npy / safetensors / raw activations into a store"},
+    {"info", cmd_info, "list the layers, labels and metadata of a store"},
+    {"verify", cmd_verify, "check every checksum of a store; --repair a store cut short"},
+    {"export", cmd_export, "write one layer (or the labels) of a store as .npy"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: layergeom COMMAND [OPTIONS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].what);
+    fprintf(f, "\n'layergeom COMMAND --help' describes each.  Exit status: 0 ok, 1 bad or "
+               "corrupt input,\n2 usage, 3 i/o error, 4 out of memory, 5 store busy.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (cli_is_help(argv[1])) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("layergeom %s\n", LG_VERSION_STRING);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "layergeom: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}

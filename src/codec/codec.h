@@ -1,0 +1,25 @@
+/* Payload coding of a chunk: byte-shuffle filter, then none / LZ4 / zstd. */
+#ifndef LG_CODEC_CODEC_H
+#define LG_CODEC_CODEC_H
+
+#include <stddef.h>
+
+#include "layergeom/common.h"
+
+/* Byte shuffle: n elements of `size` bytes become size planes of n bytes
+ * (all first bytes, then all second bytes, ...). */
+void lg_shuffle(const void *src, void *dst, size_t size, size_t n);
+void lg_unshuffle(const void *src, void *dst, size_t size, size_t n);
+
+/* Largest output lg_compress can produce for len input bytes. */
+size_t lg_compress_bound(lg_codec c, size_t len);
+
+/* Compresses src into dst (capacity cap).  Returns 0 and the size in *out_len,
+ * or an lg_status code. */
+int lg_compress(lg_codec c, int level, const void *src, size_t len, void *dst, size_t cap,
+                size_t *out_len);
+
+/* Decompresses exactly raw_len bytes; anything else is LG_ECORRUPT. */
+int lg_decompress(lg_codec c, const void *src, size_t len, void *dst, size_t raw_len);
+
+#endif

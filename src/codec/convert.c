@@ -1,0 +1,160 @@
+#include "codec/convert.h"
+
+#include <math.h>
+#include <string.h>
+
+static uint32_t f32_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static float bits_f32(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+float lg_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+    if (exp == 0x1f) /* inf or nan: keep the payload */
+        return bits_f32(sign | 0x7f800000u | (man << 13));
+    if (exp == 0) {
+        /* zero or subnormal: the value is man * 2^-24, exact in float32 */
+        float v = (float)man * 0x1p-24f;
+        return sign ? -v : v;
+    }
+    return bits_f32(sign | ((exp + 112) << 23) | (man << 13));
+}
+
+uint16_t lg_f32_to_f16(float f)
+{
+    uint32_t u = f32_bits(f);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
+    uint32_t a = u & 0x7fffffffu;
+    if (a >= 0x7f800000u) /* inf or nan: nan keeps a quiet payload bit */
+        return sign | 0x7c00 | (a > 0x7f800000u ? 0x200 | ((a >> 13) & 0x3ff) : 0);
+    if (a >= 0x477ff000u) /* rounds to >= 65520: overflow */
+        return sign | 0x7c00;
+    if (a < 0x38800000u) {
+        /* result is subnormal or zero: scale so the integer part is the mantissa,
+         * and let the float unit round to nearest even */
+        float v = bits_f32(a) * 0x1p24f;
+        return sign | (uint16_t)lrintf(v);
+    }
+    uint32_t r = a + 0xfffu + ((a >> 13) & 1); /* round to nearest even at bit 13 */
+    return sign | (uint16_t)((r - 0x38000000u) >> 13);
+}
+
+float lg_bf16_to_f32(uint16_t h)
+{
+    return bits_f32((uint32_t)h << 16);
+}
+
+uint16_t lg_f32_to_bf16(float f)
+{
+    uint32_t u = f32_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u)
+        return (uint16_t)((u >> 16) | 0x40);
+    u += 0x7fffu + ((u >> 16) & 1);
+    return (uint16_t)(u >> 16);
+}
+
+void lg_to_f32(lg_dtype t, const void *src, float *dst, size_t n)
+{
+    const unsigned char *s = src;
+    switch (t) {
+    case LG_F32:
+        memcpy(dst, src, n * 4);
+        break;
+    case LG_F16:
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, s + 2 * i, 2);
+            dst[i] = lg_f16_to_f32(h);
+        }
+        break;
+    case LG_BF16:
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, s + 2 * i, 2);
+            dst[i] = lg_bf16_to_f32(h);
+        }
+        break;
+    case LG_F64:
+        for (size_t i = 0; i < n; i++) {
+            double d;
+            memcpy(&d, s + 8 * i, 8);
+            dst[i] = (float)d;
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static void from_f32(const float *src, lg_dtype to, void *dst, size_t n)
+{
+    unsigned char *d = dst;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h;
+        double x;
+        switch (to) {
+        case LG_F16:
+            h = lg_f32_to_f16(src[i]);
+            memcpy(d + 2 * i, &h, 2);
+            break;
+        case LG_BF16:
+            h = lg_f32_to_bf16(src[i]);
+            memcpy(d + 2 * i, &h, 2);
+            break;
+        case LG_F64:
+            x = src[i];
+            memcpy(d + 8 * i, &x, 8);
+            break;
+        default:
+            memcpy(d + 4 * i, &src[i], 4);
+            break;
+        }
+    }
+}
+
+void lg_convert(lg_dtype from, const void *src, lg_dtype to, void *dst, size_t n)
+{
+    if (from == to) {
+        memcpy(dst, src, n * lg_dtype_size(to));
+        return;
+    }
+    if (to == LG_F32) {
+        lg_to_f32(from, src, dst, n);
+        return;
+    }
+    /* go through float32 in small pieces so no large temporary is needed */
+    float tmp[1024];
+    const unsigned char *s = src;
+    unsigned char *d = dst;
+    size_t fs = lg_dtype_size(from), ts = lg_dtype_size(to);
+    while (n) {
+        size_t m = n < 1024 ? n : 1024;
+        lg_to_f32(from, s, tmp, m);
+        from_f32(tmp, to, d, m);
+        s += m * fs;
+        d += m * ts;
+        n -= m;
+    }
+}
+
+void lg_byteswap(void *buf, size_t size, size_t n)
+{
+    unsigned char *p = buf;
+    for (size_t i = 0; i < n; i++, p += size)
+        for (size_t a = 0, b = size - 1; a < b; a++, b--) {
+            unsigned char t = p[a];
+            p[a] = p[b];
+            p[b] = t;
+        }
+}

@@ -1,0 +1,192 @@
+/* Sources: mapped input files seen as layers of rows, and their import. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "codec/convert.h"
+#include "import/source_int.h"
+#include "util/error.h"
+
+int lgsrc_map(const char *path, lg_source **out, lg_error *err)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return lg_fail(err, errno == ENOENT ? LG_ENOTFOUND : LG_EIO, "%s: cannot open: %s", path,
+                       strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return lg_fail(err, LG_EINPUT, "%s: not a regular file", path);
+    }
+    lg_source *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        close(fd);
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    }
+    s->map_len = (size_t)st.st_size;
+    if (s->map_len) {
+        s->map = mmap(NULL, s->map_len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (s->map == MAP_FAILED) {
+            int e = errno;
+            s->map = NULL;
+            close(fd);
+            lg_source_close(s);
+            return lg_fail(err, LG_EIO, "%s: cannot map: %s", path, strerror(e));
+        }
+    }
+    close(fd);
+    *out = s;
+    return LG_OK;
+}
+
+int lgsrc_add(lg_source *src, const char *name, uint64_t n, uint32_t d, lg_dtype t, int swap,
+              const unsigned char *base, uint64_t si, uint64_t sj, lg_error *err)
+{
+    lgsrc_layer *p = realloc(src->layers, (src->n_layers + 1) * sizeof *p);
+    if (!p)
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    src->layers = p;
+    lgsrc_layer *L = &p[src->n_layers];
+    L->name = strdup(name);
+    if (!L->name)
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    L->n = n;
+    L->d = d;
+    L->dtype = t;
+    L->swap = swap;
+    L->base = base;
+    L->si = si;
+    L->sj = sj;
+    src->n_layers++;
+    return LG_OK;
+}
+
+void lgsrc_base_name(const char *path, char *out, size_t cap)
+{
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    snprintf(out, cap, "%s", b);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out)
+        *dot = 0;
+}
+
+void lg_source_close(lg_source *src)
+{
+    if (!src)
+        return;
+    if (src->map)
+        munmap(src->map, src->map_len);
+    for (size_t i = 0; i < src->n_layers; i++)
+        free(src->layers[i].name);
+    free(src->layers);
+    free(src->path);
+    free(src);
+}
+
+size_t lg_source_layer_count(const lg_source *src)
+{
+    return src->n_layers;
+}
+
+int lg_source_layer(const lg_source *src, size_t i, const char **name, uint64_t *n, uint32_t *d,
+                    lg_dtype *dtype)
+{
+    if (i >= src->n_layers)
+        return LG_ENOTFOUND;
+    const lgsrc_layer *L = &src->layers[i];
+    if (name)
+        *name = L->name;
+    if (n)
+        *n = L->n;
+    if (d)
+        *d = L->d;
+    if (dtype)
+        *dtype = L->dtype;
+    return LG_OK;
+}
+
+int lg_source_read(const lg_source *src, size_t i, uint64_t row0, size_t n, void *out,
+                   lg_error *err)
+{
+    if (i >= src->n_layers)
+        return lg_fail(err, LG_ENOTFOUND, "%s: no layer %zu", src->path, i);
+    const lgsrc_layer *L = &src->layers[i];
+    if (row0 > L->n || n > L->n - row0)
+        return lg_fail(err, LG_EUSAGE, "%s: rows out of range", src->path);
+    size_t es = lg_dtype_size(L->dtype);
+    unsigned char *o = out;
+    if (L->sj == 1 && L->si == L->d) {
+        memcpy(o, L->base + row0 * L->d * es, n * L->d * es);
+    } else {
+        /* column-major: walk each column's run of rows, which is contiguous
+         * (or evenly strided) in the file */
+        for (uint32_t j = 0; j < L->d; j++) {
+            const unsigned char *col = L->base + (j * L->sj + row0 * L->si) * es;
+            for (size_t r = 0; r < n; r++)
+                memcpy(o + (r * L->d + j) * es, col + r * L->si * es, es);
+        }
+    }
+    if (L->swap)
+        lg_byteswap(o, es, n * L->d);
+    return LG_OK;
+}
+
+int lg_import_source(lg_writer *w, const lg_source *src, lg_error *err)
+{
+    void *buf = NULL;
+    size_t cap = 0;
+    int rc = LG_OK;
+    for (size_t i = 0; !rc && i < src->n_layers; i++) {
+        const lgsrc_layer *L = &src->layers[i];
+        size_t row_bytes = (size_t)L->d * lg_dtype_size(L->dtype);
+        size_t block = (4u << 20) / row_bytes ? (4u << 20) / row_bytes : 1;
+        if (block * row_bytes > cap) {
+            free(buf);
+            cap = block * row_bytes;
+            buf = malloc(cap);
+            if (!buf)
+                return lg_fail(err, LG_ENOMEM, "out of memory");
+        }
+        rc = lg_writer_begin_layer(w, L->name, L->d, L->dtype, err);
+        for (uint64_t r = 0; !rc && r < L->n; r += block) {
+            size_t m = L->n - r < block ? (size_t)(L->n - r) : block;
+            rc = lg_source_read(src, i, r, m, buf, err);
+            if (!rc)
+                rc = lg_writer_rows(w, buf, m, err);
+        }
+        if (!rc)
+            rc = lg_writer_end_layer(w, err);
+        if (rc)
+            lg_fail_prefix(err, "%s: layer '%s'", src->path, L->name);
+    }
+    free(buf);
+    return rc;
+}
+
+int lg_source_open(const char *path, lg_source **out, lg_error *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return lg_fail(err, errno == ENOENT ? LG_ENOTFOUND : LG_EIO, "%s: cannot open: %s", path,
+                       strerror(errno));
+    unsigned char head[16] = {0};
+    size_t got = fread(head, 1, sizeof head, f);
+    fclose(f);
+    if (got >= 6 && memcmp(head, "\x93NUMPY", 6) == 0)
+        return lg_source_open_npy(path, out, err);
+    if (got >= 9 && head[8] == '{')
+        return lg_source_open_safetensors(path, NULL, 0, out, err);
+    return lg_fail(err, LG_EINPUT,
+                   "%s: offset 0: neither a .npy file (magic \\x93NUMPY) nor safetensors (8-byte "
+                   "length, then '{'); for raw buffers give --dim and --dtype",
+                   path);
+}

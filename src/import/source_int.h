@@ -1,0 +1,50 @@
+/* What every importer fills in: a list of strided layer views of a mapped file. */
+#ifndef LG_IMPORT_SOURCE_INT_H
+#define LG_IMPORT_SOURCE_INT_H
+
+#include "layergeom/import.h"
+
+typedef struct lgsrc_layer {
+    char *name;
+    uint64_t n;
+    uint32_t d;
+    lg_dtype dtype;
+    int swap; /* big-endian elements */
+    const unsigned char *base;
+    uint64_t si, sj; /* element strides of row i and column j */
+} lgsrc_layer;
+
+struct lg_source {
+    char *path;
+    void *map;
+    size_t map_len;
+    lgsrc_layer *layers;
+    size_t n_layers;
+};
+
+/* Maps path read-only into a new source (layers still empty). */
+int lgsrc_map(const char *path, lg_source **out, lg_error *err);
+/* Appends a layer view; name is copied. */
+int lgsrc_add(lg_source *src, const char *name, uint64_t n, uint32_t d, lg_dtype t, int swap,
+              const unsigned char *base, uint64_t si, uint64_t sj, lg_error *err);
+
+/* A parsed .npy header. */
+typedef struct npy_info {
+    char kind; /* 'f', 'i', 'u', 'b' */
+    int size;  /* bytes per element */
+    int big;   /* big-endian */
+    int fortran;
+    int ndim;
+    uint64_t shape[8];
+    uint64_t count; /* product of shape */
+    uint64_t data_off;
+} npy_info;
+
+/* Parses and checks a .npy header and that the data size matches the shape. */
+int npy_parse(const char *path, const unsigned char *p, size_t len, npy_info *info,
+              lg_error *err);
+
+/* The file name without directories and extension. */
+void lgsrc_base_name(const char *path, char *out, size_t cap);
+
+#endif

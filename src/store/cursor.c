@@ -1,0 +1,223 @@
+/*
+ * Reading rows of a layer.  A chunk is located by binary search on its first
+ * row; uncompressed chunks are read straight from the mapping, compressed
+ * ones are decoded once into the cursor's scratch buffer (one chunk) and the
+ * requested rows gathered from it, undoing the byte shuffle on the way.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/codec.h"
+#include "codec/convert.h"
+#include "store/store_int.h"
+#include "util/error.h"
+
+#define U64(x) ((unsigned long long)(x))
+
+struct lg_cursor {
+    lg_store *s;
+    lgs_layer *L;
+    size_t block;
+    uint64_t pos;
+    float *buf;            /* one block, allocated on first need */
+    unsigned char *scratch; /* one decoded chunk */
+    size_t scratch_cap;
+    long scratch_chunk;     /* which chunk scratch holds, -1 none */
+};
+
+int lg_cursor_open(lg_store *s, size_t layer, size_t block_rows, lg_cursor **out, lg_error *err)
+{
+    *out = NULL;
+    if (layer >= s->n_layers)
+        return lg_fail(err, LG_ENOTFOUND, "%s: no layer %zu (the store has %zu)", s->path, layer,
+                       s->n_layers);
+    if (block_rows == 0)
+        return lg_fail(err, LG_EUSAGE, "cursor block size must be at least one row");
+    lg_cursor *c = calloc(1, sizeof *c);
+    if (!c)
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    c->s = s;
+    c->L = &s->layers[layer];
+    c->block = block_rows;
+    c->scratch_chunk = -1;
+    *out = c;
+    return LG_OK;
+}
+
+void lg_cursor_close(lg_cursor *c)
+{
+    if (!c)
+        return;
+    free(c->buf);
+    free(c->scratch);
+    free(c);
+}
+
+static size_t find_chunk(const lg_store *s, const lgs_layer *L, uint64_t row)
+{
+    size_t lo = 0, hi = L->n_chunks;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (s->chunks[L->first_chunk + mid].first_row <= row)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return L->first_chunk + lo;
+}
+
+/* The decoded (but possibly still shuffled) bytes of chunk ci. */
+static int chunk_bytes(lg_cursor *cur, size_t ci, const unsigned char **bytes, lg_error *err)
+{
+    lg_store *s = cur->s;
+    lgs_chunk *c = &s->chunks[ci];
+    int rc = lgs_verify_chunk(s, cur->L, c, err);
+    if (rc)
+        return rc;
+    const unsigned char *payload = s->map + c->off + LGS_RECORD_HEADER_SIZE;
+    if (c->codec == LG_CODEC_NONE) {
+        *bytes = payload;
+        return LG_OK;
+    }
+    if (cur->scratch_chunk == (long)ci) {
+        *bytes = cur->scratch;
+        return LG_OK;
+    }
+    size_t raw = (size_t)c->rows * cur->L->d * lg_dtype_size((lg_dtype)cur->L->dtype);
+    if (raw > cur->scratch_cap) {
+        unsigned char *p = realloc(cur->scratch, raw);
+        if (!p)
+            return lg_fail(err, LG_ENOMEM, "out of memory for a %zu-byte chunk", raw);
+        cur->scratch = p;
+        cur->scratch_cap = raw;
+    }
+    cur->scratch_chunk = -1;
+    rc = lg_decompress((lg_codec)c->codec, payload, c->stored, cur->scratch, raw);
+    if (rc)
+        return lg_fail(err, LG_ECORRUPT,
+                       "%s: chunk record at offset %llu (layer %u, %s, rows %llu..%llu): %s data "
+                       "does not decode to %zu bytes",
+                       s->path, U64(c->off), cur->L->id, cur->L->name, U64(c->first_row),
+                       U64(c->first_row + c->rows), lg_codec_name((lg_codec)c->codec), raw);
+    cur->scratch_chunk = (long)ci;
+    *bytes = cur->scratch;
+    return LG_OK;
+}
+
+/* Copies elements [e0, e0 + ne) of a chunk of n elements, undoing the shuffle,
+ * into out as the stored type (to_f32 = 0) or as float32. */
+static void gather(const unsigned char *src, int shuffled, size_t n, lg_dtype t, size_t e0,
+                   size_t ne, void *out, int to_f32)
+{
+    size_t es = lg_dtype_size(t);
+    if (!shuffled) {
+        if (to_f32)
+            lg_to_f32(t, src + e0 * es, out, ne);
+        else
+            memcpy(out, src + e0 * es, ne * es);
+        return;
+    }
+    unsigned char tmp[8 * 512];
+    unsigned char *o = out;
+    while (ne) {
+        size_t m = ne < 512 ? ne : 512;
+        unsigned char *dst = to_f32 ? tmp : o;
+        for (size_t b = 0; b < es; b++) {
+            const unsigned char *plane = src + b * n + e0;
+            for (size_t i = 0; i < m; i++)
+                dst[i * es + b] = plane[i];
+        }
+        if (to_f32) {
+            lg_to_f32(t, tmp, (float *)(void *)o, m);
+            o += m * 4;
+        } else {
+            o += m * es;
+        }
+        e0 += m;
+        ne -= m;
+    }
+}
+
+static int read_rows(lg_cursor *cur, uint64_t row0, size_t n, void *out, int to_f32,
+                     lg_error *err)
+{
+    lg_store *s = cur->s;
+    const lgs_layer *L = cur->L;
+    if (row0 > L->n || n > L->n - row0)
+        return lg_fail(err, LG_EUSAGE, "%s: layer %u (%s): rows %llu..%llu outside 0..%llu",
+                       s->path, L->id, L->name, U64(row0), U64(row0 + n), U64(L->n));
+    size_t out_es = to_f32 ? 4 : lg_dtype_size((lg_dtype)L->dtype);
+    unsigned char *o = out;
+    while (n) {
+        size_t ci = find_chunk(s, L, row0);
+        const lgs_chunk *c = &s->chunks[ci];
+        const unsigned char *bytes = NULL;
+        int rc = chunk_bytes(cur, ci, &bytes, err);
+        if (rc)
+            return rc;
+        uint64_t r = row0 - c->first_row;
+        size_t take = (size_t)(c->rows - r) < n ? (size_t)(c->rows - r) : n;
+        gather(bytes, c->filter == LG_FILTER_SHUFFLE, (size_t)c->rows * L->d,
+               (lg_dtype)L->dtype, (size_t)r * L->d, take * L->d, o, to_f32);
+        o += take * L->d * out_es;
+        row0 += take;
+        n -= take;
+    }
+    return LG_OK;
+}
+
+int lg_cursor_read(lg_cursor *c, uint64_t row0, size_t n, float *out, lg_error *err)
+{
+    return read_rows(c, row0, n, out, 1, err);
+}
+
+int lg_cursor_read_raw(lg_cursor *c, uint64_t row0, size_t n, void *out, lg_error *err)
+{
+    return read_rows(c, row0, n, out, 0, err);
+}
+
+int lg_cursor_seek(lg_cursor *c, uint64_t r, lg_error *err)
+{
+    if (r > c->L->n)
+        return lg_fail(err, LG_EUSAGE, "%s: layer %u: cannot seek to row %llu of %llu",
+                       c->s->path, c->L->id, U64(r), U64(c->L->n));
+    c->pos = r;
+    return LG_OK;
+}
+
+int lg_cursor_next(lg_cursor *c, const float **rows, uint64_t *row0, size_t *n, lg_error *err)
+{
+    const lgs_layer *L = c->L;
+    uint64_t left = L->n - c->pos;
+    size_t take = left < c->block ? (size_t)left : c->block;
+    *row0 = c->pos;
+    *n = take;
+    *rows = NULL;
+    if (!take)
+        return LG_OK;
+    size_t ci = find_chunk(c->s, L, c->pos);
+    lgs_chunk *ch = &c->s->chunks[ci];
+    if (L->dtype == LG_F32 && ch->codec == LG_CODEC_NONE && ch->filter == LG_FILTER_NONE &&
+        c->pos + take <= ch->first_row + ch->rows) {
+        /* in place: the payload is 64-byte aligned in the mapping */
+        int rc = lgs_verify_chunk(c->s, L, ch, err);
+        if (rc)
+            return rc;
+        *rows = (const float *)(const void *)(c->s->map + ch->off + LGS_RECORD_HEADER_SIZE) +
+                (size_t)(c->pos - ch->first_row) * L->d;
+        c->pos += take;
+        return LG_OK;
+    }
+    if (!c->buf) {
+        c->buf = malloc(c->block * L->d * sizeof(float));
+        if (!c->buf)
+            return lg_fail(err, LG_ENOMEM, "out of memory for a block of %zu rows x %u", c->block,
+                           L->d);
+    }
+    int rc = read_rows(c, c->pos, take, c->buf, 1, err);
+    if (rc)
+        return rc;
+    *rows = c->buf;
+    c->pos += take;
+    return LG_OK;
+}

@@ -1,0 +1,678 @@
+/*
+ * Opening a store: map the file, find the index through the trailer at the
+ * end, and fall back to scanning the records when the end is missing or
+ * torn (a crash mid-write), keeping every complete record.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "codec/crc32c.h"
+#include "store/store_int.h"
+#include "util/error.h"
+
+#define U64(x) ((unsigned long long)(x))
+
+int lgs_record_at(const lg_store *s, uint64_t off, lgs_header *h, lg_error *err)
+{
+    if (off % LGS_ALIGN || off < LGS_FILE_HEADER_SIZE || off > s->size ||
+        s->size - off < LGS_RECORD_HEADER_SIZE)
+        return lg_fail(err, LG_ECORRUPT,
+                       "%s: record offset %llu is outside the file (size %llu) or not 64-aligned",
+                       s->path, U64(off), U64(s->size));
+    const char *bad = lgs_decode_header(s->map + off, h);
+    if (bad)
+        return lg_fail(err, LG_ECORRUPT, "%s: record at offset %llu: bad %s", s->path, U64(off),
+                       bad);
+    if (lgs_record_span(h->stored_size) > s->size - off)
+        return lg_fail(err, LG_ECORRUPT,
+                       "%s: %s record at offset %llu: payload of %llu bytes runs past the end of "
+                       "the file (size %llu)",
+                       s->path, lgs_type_name(h->type), U64(off), U64(h->stored_size),
+                       U64(s->size));
+    return LG_OK;
+}
+
+int lgs_check_payload(const lg_store *s, uint64_t off, const lgs_header *h, lg_error *err)
+{
+    const unsigned char *p = s->map + off + LGS_RECORD_HEADER_SIZE;
+    if (lg_crc32c(0, p, h->stored_size) != h->payload_crc)
+        return lg_fail(err, LG_ECORRUPT,
+                       "%s: %s record at offset %llu: payload checksum mismatch (%llu bytes at "
+                       "offset %llu)",
+                       s->path, lgs_type_name(h->type), U64(off), U64(h->stored_size),
+                       U64(off + LGS_RECORD_HEADER_SIZE));
+    for (uint64_t i = h->stored_size; i < lgs_pad(h->stored_size); i++)
+        if (p[i])
+            return lg_fail(err, LG_ECORRUPT,
+                           "%s: %s record at offset %llu: padding byte at offset %llu is not zero",
+                           s->path, lgs_type_name(h->type), U64(off),
+                           U64(off + LGS_RECORD_HEADER_SIZE + i));
+    return LG_OK;
+}
+
+int lgs_verify_chunk(const lg_store *s, const lgs_layer *L, lgs_chunk *c, lg_error *err)
+{
+    if ((s->flags & LG_OPEN_NO_VERIFY) || atomic_load_explicit(&c->verified, memory_order_relaxed))
+        return LG_OK;
+    lgs_header h;
+    int rc = lgs_record_at(s, c->off, &h, err);
+    if (!rc)
+        rc = lgs_check_payload(s, c->off, &h, err);
+    if (rc)
+        return lg_fail_prefix(err, "layer %u (%s), rows %llu..%llu", L->id, L->name,
+                              U64(c->first_row), U64(c->first_row + c->rows));
+    atomic_store_explicit(&c->verified, 1, memory_order_relaxed);
+    return LG_OK;
+}
+
+static void *grow(void *p, size_t n, size_t size)
+{
+    /* callers grow by one at a time: double when n hits a power of two */
+    if (n && (n & (n - 1)))
+        return p;
+    size_t cap = n ? 2 * n : 4;
+    return realloc(p, cap * size);
+}
+
+static int nomem(lg_error *err, const lg_store *s)
+{
+    return lg_fail(err, LG_ENOMEM, "%s: out of memory while reading the index", s->path);
+}
+
+/* Validates one chunk record listed by a seal and appends it. */
+static int add_chunk(lg_store *s, lgs_layer *L, uint64_t off, uint64_t expect_row, lg_error *err)
+{
+    lgs_header h;
+    int rc = lgs_record_at(s, off, &h, err);
+    if (rc)
+        return lg_fail_prefix(err, "layer %u (%s): chunk list", L->id, L->name);
+    const char *why = NULL;
+    size_t es = lg_dtype_size((lg_dtype)h.e[0]);
+    if (h.type != LGS_CHUNK)
+        why = "record type (expected chunk)";
+    else if (h.b != L->id)
+        why = "layer id (differs from the seal)";
+    else if (h.d != L->d || h.e[0] != L->dtype)
+        why = "dim or dtype (differs from the seal)";
+    else if (h.a != expect_row)
+        why = "first_row (chunks must cover the rows in order)";
+    else if (h.c == 0)
+        why = "rows (zero)";
+    else if (h.e[1] > LG_CODEC_ZSTD || h.e[2] > LG_FILTER_SHUFFLE || h.e[3] ||
+             lgs_get64(h.e + 4))
+        why = "codec, filter or reserved bytes";
+    else if (!es || h.raw_size != (uint64_t)h.c * h.d * es || h.raw_size > LGS_MAX_CHUNK_BYTES)
+        why = "raw size (expected rows x dim x element size, at most 2 GiB)";
+    else if (h.e[1] == LG_CODEC_NONE && h.stored_size != h.raw_size)
+        why = "stored size (an uncompressed chunk stores its raw size)";
+    if (why)
+        return lg_fail(err, LG_ECORRUPT, "%s: chunk record at offset %llu (layer %u, %s): bad %s",
+                       s->path, U64(off), L->id, L->name, why);
+    void *p = grow(s->chunks, s->n_chunks, sizeof *s->chunks);
+    if (!p)
+        return nomem(err, s);
+    s->chunks = p;
+    lgs_chunk *c = &s->chunks[s->n_chunks++];
+    c->off = off;
+    c->first_row = h.a;
+    c->rows = h.c;
+    c->stored = h.stored_size;
+    c->crc = h.payload_crc;
+    c->codec = h.e[1];
+    c->filter = h.e[2];
+    atomic_init(&c->verified, 0);
+    L->bytes_stored += h.stored_size;
+    return LG_OK;
+}
+
+static void free_layer(lgs_layer *L)
+{
+    free(L->name);
+    L->name = NULL;
+}
+
+/* A seal record: name, chunk list.  A later seal of the same id replaces an
+ * earlier one (its old chunks stay in the array, unreferenced). */
+static int add_seal(lg_store *s, uint64_t off, const lgs_header *h, lg_error *err)
+{
+    const unsigned char *p = s->map + off + LGS_RECORD_HEADER_SIZE;
+    uint64_t len = h->stored_size;
+    int rc = lgs_check_payload(s, off, h, err);
+    if (rc)
+        return rc;
+    uint32_t name_len = len >= 4 ? lgs_get32(p) : UINT32_MAX;
+    uint64_t list_at = (4 + (uint64_t)name_len + 7) & ~7ull; /* offsets are 8-aligned */
+    if (name_len > LGS_MAX_NAME || h->c == 0 || list_at + 8ull * h->c != len ||
+        h->raw_size != len || h->d == 0 || h->d > LGS_MAX_D ||
+        !lg_dtype_size((lg_dtype)h->e[0]) || h->e[1] || h->e[2] || h->e[3] ||
+        lgs_get32(h->e + 8) || memchr(p + 4, 0, name_len))
+        return lg_fail(err, LG_ECORRUPT,
+                       "%s: seal record at offset %llu (layer %u): bad layout (name length, "
+                       "chunk count %u, dim %u or dtype %u)",
+                       s->path, U64(off), h->b, h->c, h->d, h->e[0]);
+    lgs_layer L = {0};
+    L.id = h->b;
+    L.n = h->a;
+    L.d = h->d;
+    L.dtype = h->e[0];
+    L.content_crc = lgs_get32(h->e + 4);
+    L.seal_off = off;
+    L.name = malloc(name_len + 1);
+    if (!L.name)
+        return nomem(err, s);
+    memcpy(L.name, p + 4, name_len);
+    L.name[name_len] = 0;
+    L.first_chunk = s->n_chunks;
+    uint64_t row = 0;
+    for (uint32_t i = 0; i < h->c; i++) {
+        uint64_t coff = lgs_get64(p + list_at + 8ull * i);
+        if (coff >= off) {
+            free_layer(&L);
+            return lg_fail(err, LG_ECORRUPT,
+                           "%s: seal record at offset %llu (layer %u): chunk %u at offset %llu "
+                           "does not precede its seal",
+                           s->path, U64(off), h->b, i, U64(coff));
+        }
+        rc = add_chunk(s, &L, coff, row, err);
+        if (rc) {
+            free_layer(&L);
+            return rc;
+        }
+        row += s->chunks[s->n_chunks - 1].rows;
+    }
+    L.n_chunks = h->c;
+    if (row != L.n) {
+        free_layer(&L);
+        return lg_fail(err, LG_ECORRUPT,
+                       "%s: seal record at offset %llu (layer %u): chunks hold %llu rows, the "
+                       "seal says %llu",
+                       s->path, U64(off), h->b, U64(row), U64(L.n));
+    }
+    for (size_t i = 0; i < s->n_layers; i++)
+        if (s->layers[i].id == L.id) {
+            free_layer(&s->layers[i]);
+            s->layers[i] = L;
+            return LG_OK;
+        }
+    void *q = grow(s->layers, s->n_layers, sizeof *s->layers);
+    if (!q) {
+        free_layer(&L);
+        return nomem(err, s);
+    }
+    s->layers = q;
+    s->layers[s->n_layers++] = L;
+    return LG_OK;
+}
+
+static int add_labels(lg_store *s, uint64_t off, const lgs_header *h, lg_error *err)
+{
+    int rc = lgs_check_payload(s, off, h, err);
+    if (rc)
+        return rc;
+    const unsigned char *p = s->map + off + LGS_RECORD_HEADER_SIZE;
+    uint64_t len = h->stored_size;
+    uint32_t name_len = len >= 4 ? lgs_get32(p) : UINT32_MAX;
+    uint64_t at = (4 + (uint64_t)name_len + 7) & ~7ull;
+    if (name_len > LGS_MAX_NAME || h->a > (1ull << 40) || at + 8 * h->a != len ||
+        h->raw_size != len || h->b || h->c || h->d || memchr(p + 4, 0, name_len))
+        return lg_fail(err, LG_ECORRUPT,
+                       "%s: labels record at offset %llu: bad layout (name length or count %llu)",
+                       s->path, U64(off), U64(h->a));
+    lgs_labels Lb = {0};
+    Lb.name = malloc(name_len + 1);
+    Lb.values = malloc(h->a ? 8 * h->a : 1);
+    if (!Lb.name || !Lb.values) {
+        free(Lb.name);
+        free(Lb.values);
+        return nomem(err, s);
+    }
+    memcpy(Lb.name, p + 4, name_len);
+    Lb.name[name_len] = 0;
+    for (uint64_t i = 0; i < h->a; i++)
+        Lb.values[i] = (int64_t)lgs_get64(p + at + 8 * i);
+    Lb.n = h->a;
+    Lb.off = off;
+    for (size_t i = 0; i < s->n_labels; i++)
+        if (strcmp(s->labels[i].name, Lb.name) == 0) {
+            free(s->labels[i].name);
+            free(s->labels[i].values);
+            s->labels[i] = Lb;
+            return LG_OK;
+        }
+    void *q = grow(s->labels, s->n_labels, sizeof *s->labels);
+    if (!q) {
+        free(Lb.name);
+        free(Lb.values);
+        return nomem(err, s);
+    }
+    s->labels = q;
+    s->labels[s->n_labels++] = Lb;
+    return LG_OK;
+}
+
+static void free_meta(lg_store *s)
+{
+    for (size_t i = 0; i < s->n_meta; i++) {
+        free(s->meta[i].key);
+        free(s->meta[i].val);
+    }
+    free(s->meta);
+    s->meta = NULL;
+    s->n_meta = 0;
+}
+
+/* A meta record replaces all metadata (the writer always writes the full set). */
+static int set_meta(lg_store *s, uint64_t off, const lgs_header *h, lg_error *err)
+{
+    int rc = lgs_check_payload(s, off, h, err);
+    if (rc)
+        return rc;
+    const unsigned char *p = s->map + off + LGS_RECORD_HEADER_SIZE;
+    uint64_t len = h->stored_size, at = 0;
+    if (len > LGS_MAX_META_BYTES || h->a > len / 8 || h->raw_size != len)
+        goto bad;
+    free_meta(s);
+    s->meta = calloc(h->a ? h->a : 1, sizeof *s->meta);
+    if (!s->meta)
+        return nomem(err, s);
+    for (uint64_t i = 0; i < h->a; i++) {
+        if (len - at < 8)
+            goto bad;
+        uint32_t kl = lgs_get32(p + at), vl = lgs_get32(p + at + 4);
+        at += 8;
+        if (kl == 0 || kl > len - at || vl > len - at - kl || memchr(p + at, 0, kl))
+            goto bad;
+        lgs_kv *kv = &s->meta[s->n_meta];
+        kv->key = malloc(kl + 1);
+        kv->val = malloc(vl + 1);
+        if (!kv->key || !kv->val) {
+            free(kv->key);
+            free(kv->val);
+            return nomem(err, s);
+        }
+        memcpy(kv->key, p + at, kl);
+        kv->key[kl] = 0;
+        memcpy(kv->val, p + at + kl, vl);
+        kv->val[vl] = 0;
+        kv->len = vl;
+        s->n_meta++;
+        at += kl + vl;
+    }
+    if (at != len)
+        goto bad;
+    s->meta_off = off;
+    return LG_OK;
+bad:
+    free_meta(s);
+    return lg_fail(err, LG_ECORRUPT, "%s: meta record at offset %llu: bad key/value layout",
+                   s->path, U64(off));
+}
+
+/* Adds a live record (seal, labels or meta); other types are ignored. */
+static int add_live(lg_store *s, uint64_t off, const lgs_header *h, lg_error *err)
+{
+    switch (h->type) {
+    case LGS_SEAL: return add_seal(s, off, h, err);
+    case LGS_LABELS: return add_labels(s, off, h, err);
+    case LGS_META: return set_meta(s, off, h, err);
+    default: return LG_OK;
+    }
+}
+
+static int load_index(lg_store *s, uint64_t trailer_off, lg_error *err)
+{
+    lgs_header t, h;
+    int rc = lgs_record_at(s, trailer_off, &t, err);
+    if (rc)
+        return rc;
+    uint64_t ioff = t.a;
+    if (ioff >= trailer_off)
+        return lg_fail(err, LG_ECORRUPT,
+                       "%s: trailer at offset %llu: index offset %llu does not precede it",
+                       s->path, U64(trailer_off), U64(ioff));
+    rc = lgs_record_at(s, ioff, &h, err);
+    if (rc)
+        return rc;
+    if (h.type != LGS_INDEX || h.stored_size != 8 * h.a || h.raw_size != h.stored_size)
+        return lg_fail(err, LG_ECORRUPT,
+                       "%s: record at offset %llu named by the trailer is not a valid index",
+                       s->path, U64(ioff));
+    rc = lgs_check_payload(s, ioff, &h, err);
+    if (rc)
+        return rc;
+    const unsigned char *p = s->map + ioff + LGS_RECORD_HEADER_SIZE;
+    for (uint64_t i = 0; i < h.a; i++) {
+        uint64_t off = lgs_get64(p + 8 * i);
+        lgs_header r;
+        if (off >= ioff)
+            return lg_fail(err, LG_ECORRUPT,
+                           "%s: index at offset %llu: entry %llu points at %llu, past the index",
+                           s->path, U64(ioff), U64(i), U64(off));
+        rc = lgs_record_at(s, off, &r, err);
+        if (!rc)
+            rc = add_live(s, off, &r, err);
+        if (rc)
+            return rc;
+    }
+    s->generation = t.b;
+    return LG_OK;
+}
+
+/* A trailer is valid where it says it is. */
+static int is_trailer(const lg_store *s, uint64_t off, const lgs_header *h)
+{
+    return h->type == LGS_TRAILER && h->stored_size == 0 && lgs_get64(h->e + 4) == off &&
+           h->a < off && h->a >= LGS_FILE_HEADER_SIZE && h->a % LGS_ALIGN == 0 && s;
+}
+
+/* Walks the records from the start.  Everything up to the last valid trailer
+ * is taken from that trailer's index; the records after it are checked in
+ * full (payload checksums too) and kept up to the first damaged one. */
+static int scan(lg_store *s, lg_error *err)
+{
+    uint64_t off = LGS_FILE_HEADER_SIZE, last_trailer = 0;
+    const char *stop = NULL;
+    lgs_header h;
+    while (off < s->size) {
+        if (s->size - off < LGS_RECORD_HEADER_SIZE) {
+            stop = "incomplete record header";
+            break;
+        }
+        stop = lgs_decode_header(s->map + off, &h);
+        if (stop)
+            break;
+        if (lgs_record_span(h.stored_size) > s->size - off) {
+            stop = "record runs past the end of the file";
+            break;
+        }
+        if (is_trailer(s, off, &h))
+            last_trailer = off;
+        off += lgs_record_span(h.stored_size);
+    }
+    uint64_t stop_off = off;
+    uint64_t from = LGS_FILE_HEADER_SIZE;
+    if (last_trailer) {
+        int rc = load_index(s, last_trailer, err);
+        if (rc)
+            return rc;
+        from = last_trailer + LGS_RECORD_HEADER_SIZE;
+    }
+    lg_error local;
+    for (off = from; off < stop_off; off += lgs_record_span(h.stored_size)) {
+        if (lgs_record_at(s, off, &h, &local) || lgs_check_payload(s, off, &h, &local)) {
+            stop = "payload checksum or padding";
+            stop_off = off;
+            break;
+        }
+        int rc = add_live(s, off, &h, &local);
+        if (rc == LG_ENOMEM)
+            return lg_fail(err, rc, "%s", local.msg);
+        if (rc) {
+            stop = "inconsistent record";
+            stop_off = off;
+            break;
+        }
+    }
+    s->end = stop_off;
+    s->dropped_from = stop_off;
+    s->damage_kind = stop_off < s->size ? (stop && strstr(stop, "past the end") ? 1 : 2) : 0;
+    if (stop_off < s->size && s->size - stop_off < LGS_RECORD_HEADER_SIZE)
+        s->damage_kind = 1;
+    char kept[160] = "the records";
+    if (last_trailer)
+        snprintf(kept, sizeof kept, "the index at offset %llu and the records after it",
+                 U64(last_trailer));
+    snprintf(s->note, sizeof s->note,
+             "%s %s: read by scanning; kept %s up to offset %llu; %llu bytes "
+             "after that were not used%s%s%s",
+             s->path,
+             (s->file_flags & LGS_FLAG_STREAM) ? "is in stream form (no index)"
+                                               : "has no valid index at its end",
+             kept, U64(stop_off), U64(s->size - stop_off), stop_off < s->size ? " (" : "",
+             stop_off < s->size && stop ? stop : "", stop_off < s->size ? ")" : "");
+    s->recovered = 1;
+    return LG_OK;
+}
+
+static int cmp_layer(const void *a, const void *b)
+{
+    const lgs_layer *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* All layers and label sets describe the same rows. */
+static int check_rows(lg_store *s, lg_error *err)
+{
+    uint64_t n = s->n_layers ? s->layers[0].n : (s->n_labels ? s->labels[0].n : 0);
+    for (size_t i = 0; i < s->n_layers; i++)
+        if (s->layers[i].n != n)
+            return lg_fail(err, LG_ECORRUPT,
+                           "%s: layer %u (%s) has %llu rows, layer %u has %llu: all layers must "
+                           "have the same rows",
+                           s->path, s->layers[i].id, s->layers[i].name, U64(s->layers[i].n),
+                           s->layers[0].id, U64(n));
+    for (size_t i = 0; i < s->n_labels; i++)
+        if (s->labels[i].n != n)
+            return lg_fail(err, LG_ECORRUPT,
+                           "%s: label set '%s' has %llu labels for %llu rows", s->path,
+                           s->labels[i].name, U64(s->labels[i].n), U64(n));
+    return LG_OK;
+}
+
+int lgs_open_fd(const char *path, int fd, unsigned flags, lg_store **out, lg_error *err)
+{
+    *out = NULL;
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return lg_fail(err, LG_EIO, "%s: cannot stat: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return lg_fail(err, LG_EINPUT, "%s: not a regular file", path);
+    if ((uint64_t)st.st_size < LGS_FILE_HEADER_SIZE)
+        return lg_fail(err, LG_EINPUT,
+                       "%s: %lld bytes: too short for a layergeom store (the header alone is 64 "
+                       "bytes)",
+                       path, (long long)st.st_size);
+    lg_store *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        return lg_fail(err, LG_ENOMEM, "%s: out of memory", path);
+    }
+    s->fd = fd;
+    s->flags = flags;
+    s->size = (uint64_t)st.st_size;
+    s->map = mmap(NULL, s->size, PROT_READ, MAP_SHARED, fd, 0);
+    if (s->map == MAP_FAILED) {
+        s->map = NULL;
+        int e = errno;
+        s->fd = -1;
+        lg_store_close(s);
+        return lg_fail(err, LG_EIO, "%s: cannot map: %s", path, strerror(e));
+    }
+    int rc;
+    const char *bad = lgs_decode_file_header(s->map, &s->file_flags);
+    if (bad) {
+        rc = lg_fail(err, LG_EINPUT, "%s: offset 0: bad %s", path, bad);
+        goto fail;
+    }
+    uint64_t tail = s->size - LGS_RECORD_HEADER_SIZE;
+    lgs_header h;
+    s->end = s->size;
+    s->dropped_from = s->size;
+    if (!(s->file_flags & LGS_FLAG_STREAM) && s->size % LGS_ALIGN == 0 &&
+        s->size >= 2 * LGS_RECORD_HEADER_SIZE && !lgs_decode_header(s->map + tail, &h) &&
+        is_trailer(s, tail, &h))
+        rc = load_index(s, tail, err);
+    else
+        rc = scan(s, err);
+    if (rc)
+        goto fail;
+    qsort(s->layers, s->n_layers, sizeof *s->layers, cmp_layer);
+    for (size_t i = 1; i < s->n_layers; i++)
+        if (s->layers[i].id == s->layers[i - 1].id) {
+            rc = lg_fail(err, LG_ECORRUPT, "%s: layer id %u appears twice", path,
+                         s->layers[i].id);
+            goto fail;
+        }
+    rc = check_rows(s, err);
+    if (rc)
+        goto fail;
+    *out = s;
+    return LG_OK;
+fail:
+    s->fd = -1; /* the caller owns fd */
+    lg_store_close(s);
+    return rc;
+}
+
+int lg_store_open(const char *path, unsigned flags, lg_store **out, lg_error *err)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return lg_fail(err, errno == ENOENT ? LG_ENOTFOUND : LG_EIO, "%s: cannot open: %s", path,
+                       strerror(errno));
+    int rc = lgs_open_fd(path, fd, flags, out, err);
+    if (rc)
+        close(fd);
+    return rc;
+}
+
+void lg_store_close(lg_store *s)
+{
+    if (!s)
+        return;
+    if (s->map)
+        munmap(s->map, s->size);
+    if (s->fd >= 0)
+        close(s->fd);
+    for (size_t i = 0; i < s->n_layers; i++)
+        free_layer(&s->layers[i]);
+    free(s->layers);
+    free(s->chunks);
+    for (size_t i = 0; i < s->n_labels; i++) {
+        free(s->labels[i].name);
+        free(s->labels[i].values);
+    }
+    free(s->labels);
+    free_meta(s);
+    free(s->path);
+    free(s);
+}
+
+const char *lg_store_path(const lg_store *s)
+{
+    return s->path;
+}
+
+size_t lg_store_layer_count(const lg_store *s)
+{
+    return s->n_layers;
+}
+
+int lg_store_layer(const lg_store *s, size_t i, lg_layer_info *info)
+{
+    if (i >= s->n_layers)
+        return LG_ENOTFOUND;
+    const lgs_layer *L = &s->layers[i];
+    const lgs_chunk *c = &s->chunks[L->first_chunk];
+    info->id = L->id;
+    info->name = L->name;
+    info->n = L->n;
+    info->d = L->d;
+    info->dtype = (lg_dtype)L->dtype;
+    info->codec = (lg_codec)c->codec;
+    info->filter = (lg_filter)c->filter;
+    info->n_chunks = (uint32_t)L->n_chunks;
+    info->bytes_stored = L->bytes_stored;
+    info->bytes_raw = L->n * L->d * lg_dtype_size((lg_dtype)L->dtype);
+    info->content_crc = L->content_crc;
+    return LG_OK;
+}
+
+long lg_store_find_layer(const lg_store *s, const char *key)
+{
+    for (size_t i = 0; i < s->n_layers; i++)
+        if (strcmp(s->layers[i].name, key) == 0)
+            return (long)i;
+    char *end;
+    unsigned long id = strtoul(key, &end, 10);
+    if (*key && !*end)
+        for (size_t i = 0; i < s->n_layers; i++)
+            if (s->layers[i].id == id)
+                return (long)i;
+    return -1;
+}
+
+uint64_t lg_store_rows(const lg_store *s)
+{
+    if (s->n_layers)
+        return s->layers[0].n;
+    return s->n_labels ? s->labels[0].n : 0;
+}
+
+uint64_t lg_store_file_size(const lg_store *s)
+{
+    return s->size;
+}
+
+const char *lg_store_recovery(const lg_store *s)
+{
+    return s->recovered ? s->note : NULL;
+}
+
+size_t lg_store_label_set_count(const lg_store *s)
+{
+    return s->n_labels;
+}
+
+const char *lg_store_label_set_name(const lg_store *s, size_t i)
+{
+    return i < s->n_labels ? s->labels[i].name : NULL;
+}
+
+int lg_store_labels(const lg_store *s, const char *name, const int64_t **labels, uint64_t *n,
+                    lg_error *err)
+{
+    for (size_t i = 0; i < s->n_labels; i++)
+        if (!name || strcmp(s->labels[i].name, name) == 0) {
+            *labels = s->labels[i].values;
+            *n = s->labels[i].n;
+            return LG_OK;
+        }
+    return lg_fail(err, LG_ENOTFOUND, "%s: no label set%s%s%s", s->path, name ? " named '" : "",
+                   name ? name : "", name ? "'" : "");
+}
+
+const void *lg_store_meta(const lg_store *s, const char *key, size_t *len)
+{
+    for (size_t i = 0; i < s->n_meta; i++)
+        if (strcmp(s->meta[i].key, key) == 0) {
+            if (len)
+                *len = s->meta[i].len;
+            return s->meta[i].val;
+        }
+    return NULL;
+}
+
+size_t lg_store_meta_count(const lg_store *s)
+{
+    return s->n_meta;
+}
+
+int lg_store_meta_at(const lg_store *s, size_t i, const char **key, const void **val,
+                     size_t *len)
+{
+    if (i >= s->n_meta)
+        return LG_ENOTFOUND;
+    *key = s->meta[i].key;
+    *val = s->meta[i].val;
+    *len = s->meta[i].len;
+    return LG_OK;
+}

@@ -1,0 +1,81 @@
+/* The in-memory picture of an open store, shared by the reader, cursor,
+ * verifier and writer.  Not part of the public API. */
+#ifndef LG_STORE_INT_H
+#define LG_STORE_INT_H
+
+#include <stdatomic.h>
+
+#include "layergeom/store.h"
+#include "store/format.h"
+
+typedef struct lgs_chunk {
+    uint64_t off;       /* file offset of the record header */
+    uint64_t first_row;
+    uint64_t stored;    /* payload bytes */
+    uint32_t rows;
+    uint32_t crc;
+    uint8_t codec, filter;
+    atomic_uchar verified; /* payload checksum already checked */
+} lgs_chunk;
+
+typedef struct lgs_layer {
+    uint32_t id;
+    char *name;
+    uint64_t n;
+    uint32_t d;
+    uint8_t dtype;
+    uint32_t content_crc;
+    uint64_t seal_off;
+    size_t first_chunk, n_chunks; /* into lg_store.chunks */
+    uint64_t bytes_stored;
+} lgs_layer;
+
+typedef struct lgs_labels {
+    char *name;
+    uint64_t off;
+    uint64_t n;
+    int64_t *values;
+} lgs_labels;
+
+typedef struct lgs_kv {
+    char *key;
+    unsigned char *val;
+    size_t len;
+} lgs_kv;
+
+struct lg_store {
+    char *path;
+    int fd;
+    unsigned char *map;
+    uint64_t size;
+    unsigned flags;
+    uint32_t file_flags;
+    lgs_layer *layers;
+    size_t n_layers;
+    lgs_chunk *chunks;
+    size_t n_chunks;
+    lgs_labels *labels;
+    size_t n_labels;
+    lgs_kv *meta;
+    size_t n_meta;
+    uint64_t meta_off;
+    uint64_t end;        /* just past the last complete record kept */
+    uint64_t generation; /* of the trailer used (0 if none) */
+    int recovered;
+    uint64_t dropped_from; /* first byte not kept (== size when nothing dropped) */
+    int damage_kind;       /* 0 none, 1 torn/incomplete tail, 2 bad record */
+    char note[LG_ERROR_MSG_MAX];
+};
+
+/* Reads and checks the record header at off (alignment, bounds, checksum). */
+int lgs_record_at(const lg_store *s, uint64_t off, lgs_header *h, lg_error *err);
+/* Checks the payload checksum and the zero padding of the record at off. */
+int lgs_check_payload(const lg_store *s, uint64_t off, const lgs_header *h, lg_error *err);
+/* Checks a chunk's payload once (remembered); honours LG_OPEN_NO_VERIFY. */
+int lgs_verify_chunk(const lg_store *s, const lgs_layer *L, lgs_chunk *c, lg_error *err);
+
+/* Opens with extra control: mode 0 = normal read; 1 = for writing (the
+ * caller already holds fd, opened read-write). */
+int lgs_open_fd(const char *path, int fd, unsigned flags, lg_store **out, lg_error *err);
+
+#endif
