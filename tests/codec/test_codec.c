@@ -1,0 +1,139 @@
+/* Checksums, element conversions, shuffle and codecs. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec/codec.h"
+#include "codec/convert.h"
+#include "codec/crc32c.h"
+#include "testutil.h"
+
+static void crc_known_values(void **state)
+{
+    (void)state;
+    /* the CRC32C check value, and RFC 3720's 32 zero bytes */
+    assert_int_equal(lg_crc32c(0, "123456789", 9), 0xe3069283u);
+    unsigned char z[32] = {0};
+    assert_int_equal(lg_crc32c(0, z, 32), 0x8a9136aau);
+    unsigned char ff[32];
+    memset(ff, 0xff, 32);
+    assert_int_equal(lg_crc32c(0, ff, 32), 0x62a8ab43u);
+    assert_int_equal(lg_crc32c(0, "", 0), 0);
+}
+
+static void crc_incremental_and_unaligned(void **state)
+{
+    (void)state;
+    unsigned char buf[1000];
+    uint64_t s = 1;
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (unsigned char)tu_rand(&s);
+    uint32_t whole = lg_crc32c(0, buf, sizeof buf);
+    for (size_t cut = 0; cut <= 17; cut++)
+        assert_int_equal(lg_crc32c(lg_crc32c(0, buf, cut), buf + cut, sizeof buf - cut), whole);
+    buf[500] ^= 4;
+    assert_int_not_equal(lg_crc32c(0, buf, sizeof buf), whole);
+}
+
+static void f16_every_value_round_trips(void **state)
+{
+    (void)state;
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = lg_f16_to_f32((uint16_t)h);
+        if (isnan(f)) {
+            assert_true(isnan(lg_f16_to_f32(lg_f32_to_f16(f))));
+            continue;
+        }
+        assert_int_equal(lg_f32_to_f16(f), h);
+    }
+    /* known values: max, min subnormal, rounding to even, overflow */
+    assert_true(lg_f16_to_f32(0x7bff) == 65504.0f);
+    assert_true(lg_f16_to_f32(0x0001) == 0x1p-24f);
+    assert_int_equal(lg_f32_to_f16(1.0f + 0x1p-11f), 0x3c00);         /* tie -> even */
+    assert_int_equal(lg_f32_to_f16(1.0f + 3 * 0x1p-11f), 0x3c02);     /* tie -> even up */
+    assert_int_equal(lg_f32_to_f16(65520.0f), 0x7c00);                /* rounds to inf */
+    assert_int_equal(lg_f32_to_f16(65519.0f), 0x7bff);
+    assert_int_equal(lg_f32_to_f16(0x1p-25f), 0x0000);                /* tie -> even zero */
+    assert_int_equal(lg_f32_to_f16(0x1.8p-25f), 0x0001);
+    assert_int_equal(lg_f32_to_f16(-0.0f), 0x8000);
+}
+
+static void bf16_conversions(void **state)
+{
+    (void)state;
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = lg_bf16_to_f32((uint16_t)h);
+        if (!isnan(f))
+            assert_int_equal(lg_f32_to_bf16(f), h);
+    }
+    assert_int_equal(lg_f32_to_bf16(1.0f + 0x1p-8f), 0x3f80); /* tie -> even */
+    assert_int_equal(lg_f32_to_bf16(1.0f + 0x1.8p-8f), 0x3f81);
+    assert_true(isnan(lg_bf16_to_f32(lg_f32_to_bf16(NAN))));
+}
+
+static void convert_and_swap(void **state)
+{
+    (void)state;
+    double d[3] = {1.5, -2.25, 1e-3};
+    float f[3];
+    lg_convert(LG_F64, d, LG_F32, f, 3);
+    assert_true(f[0] == 1.5f && f[1] == -2.25f && f[2] == (float)1e-3);
+    uint32_t x = 0x11223344;
+    lg_byteswap(&x, 4, 1);
+    assert_int_equal(x, 0x44332211);
+}
+
+static void shuffle_round_trip(void **state)
+{
+    (void)state;
+    unsigned char src[8 * 37], mid[8 * 37], back[8 * 37];
+    for (size_t i = 0; i < sizeof src; i++)
+        src[i] = (unsigned char)(i * 7 + 3);
+    for (size_t es = 1; es <= 8; es *= 2) {
+        size_t n = sizeof src / es;
+        lg_shuffle(src, mid, es, n);
+        assert_int_equal(mid[1], src[es]); /* second element's first byte */
+        lg_unshuffle(mid, back, es, n);
+        assert_memory_equal(src, back, sizeof src);
+    }
+}
+
+static void codecs_round_trip_and_reject_garbage(void **state)
+{
+    (void)state;
+    size_t n = 100000;
+    float *x = malloc(n * 4), *y = malloc(n * 4);
+    uint64_t s = 7;
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)tu_normal(&s);
+    for (int c = LG_CODEC_NONE; c <= LG_CODEC_ZSTD; c++) {
+        size_t cap = lg_compress_bound((lg_codec)c, n * 4), len;
+        unsigned char *z = malloc(cap);
+        assert_int_equal(lg_compress((lg_codec)c, 0, x, n * 4, z, cap, &len), LG_OK);
+        assert_int_equal(lg_decompress((lg_codec)c, z, len, y, n * 4), LG_OK);
+        assert_memory_equal(x, y, n * 4);
+        /* a wrong expected size is an error, never an overrun */
+        assert_int_equal(lg_decompress((lg_codec)c, z, len, y, n * 4 - 4), LG_ECORRUPT);
+        if (c != LG_CODEC_NONE) {
+            memset(z, 0xff, len / 2);
+            assert_int_equal(lg_decompress((lg_codec)c, z, len, y, n * 4), LG_ECORRUPT);
+        }
+        free(z);
+    }
+    free(x);
+    free(y);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(crc_known_values),
+        cmocka_unit_test(crc_incremental_and_unaligned),
+        cmocka_unit_test(f16_every_value_round_trips),
+        cmocka_unit_test(bf16_conversions),
+        cmocka_unit_test(convert_and_swap),
+        cmocka_unit_test(shuffle_round_trip),
+        cmocka_unit_test(codecs_round_trip_and_reject_garbage),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

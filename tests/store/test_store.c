@@ -1,0 +1,573 @@
+/* The store: round trips, append, recovery from truncation, detection of
+ * every flipped byte, the stream form, the writer lock. */
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "codec/convert.h"
+#include "testutil.h"
+
+#define N 1003
+#define D 7
+
+static float *random_rows(uint64_t seed, size_t n, size_t d)
+{
+    float *x = malloc(n * d * sizeof *x);
+    for (size_t i = 0; i < n * d; i++)
+        x[i] = (float)tu_normal(&seed);
+    return x;
+}
+
+/* What reading back a stored type gives for float32 input. */
+static void expected(const float *x, size_t n, lg_dtype t, float *out)
+{
+    void *tmp = malloc(n * 8);
+    lg_convert(LG_F32, x, t, tmp, n);
+    lg_to_f32(t, tmp, out, n);
+    free(tmp);
+}
+
+static void write_layer(lg_writer *w, const char *name, const float *x, size_t n, size_t d)
+{
+    lg_error err;
+    assert_int_equal(lg_writer_begin_layer(w, name, (uint32_t)d, LG_F32, &err), LG_OK);
+    /* in uneven pieces, so chunk boundaries fall inside a call */
+    size_t done = 0, step = 1;
+    while (done < n) {
+        size_t m = n - done < step ? n - done : step;
+        assert_int_equal(lg_writer_rows(w, x + done * d, m, &err), LG_OK);
+        done += m;
+        step = step * 3 + 1;
+    }
+    if (lg_writer_end_layer(w, &err) != LG_OK)
+        fail_msg("end_layer: %s", err.msg);
+}
+
+static void check_layer(lg_store *s, size_t li, const float *want, size_t n, size_t d)
+{
+    lg_error err;
+    lg_cursor *c;
+    assert_int_equal(lg_cursor_open(s, li, 37, &c, &err), LG_OK);
+    const float *rows;
+    uint64_t r0;
+    size_t m, seen = 0;
+    for (;;) {
+        assert_int_equal(lg_cursor_next(c, &rows, &r0, &m, &err), LG_OK);
+        if (!m)
+            break;
+        assert_int_equal(r0, seen);
+        assert_memory_equal(rows, want + seen * d, m * d * sizeof(float));
+        seen += m;
+    }
+    assert_int_equal(seen, n);
+    /* random access across chunk boundaries */
+    float *buf = malloc(n * d * sizeof *buf);
+    size_t from = n / 10, count = n / 2;
+    assert_int_equal(lg_cursor_read(c, from, count, buf, &err), LG_OK);
+    assert_memory_equal(buf, want + from * d, count * d * sizeof(float));
+    assert_int_not_equal(lg_cursor_read(c, n - 5, 6, buf, &err), LG_OK);
+    free(buf);
+    lg_cursor_close(c);
+}
+
+static void round_trip_every_dtype_codec_filter(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    float *x = random_rows(1, N, D), *want = malloc(N * D * sizeof *want);
+    lg_dtype types[] = {LG_F32, LG_F16, LG_BF16, LG_F64};
+    for (int t = 0; t < 4; t++)
+        for (int c = LG_CODEC_NONE; c <= LG_CODEC_ZSTD; c++)
+            for (int f = 0; f <= 1; f++) {
+                char name[64];
+                snprintf(name, sizeof name, "rt-%d-%d-%d.lgs", t, c, f);
+                const char *path = tu_path(dir, name);
+                lg_writer_opts o;
+                lg_writer_opts_default(&o);
+                o.dtype = types[t];
+                o.codec = (lg_codec)c;
+                o.filter = (lg_filter)f;
+                o.chunk_rows = 100; /* 1003 rows: 11 chunks, the last partial */
+                o.durable = 0;
+                lg_writer *w;
+                lg_error err;
+                assert_int_equal(lg_writer_create(path, &o, &w, &err), LG_OK);
+                write_layer(w, "only", x, N, D);
+                assert_int_equal(lg_writer_close(w, &err), LG_OK);
+
+                lg_store *s;
+                assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK);
+                assert_null(lg_store_recovery(s));
+                lg_layer_info L;
+                assert_int_equal(lg_store_layer(s, 0, &L), LG_OK);
+                assert_int_equal(L.n, N);
+                assert_int_equal(L.d, D);
+                assert_int_equal(L.dtype, types[t]);
+                assert_int_equal(L.codec, c);
+                assert_int_equal(L.filter, f);
+                assert_int_equal(L.n_chunks, 11);
+                expected(x, N * D, types[t], want);
+                check_layer(s, 0, want, N, D);
+                /* raw reads give the stored elements */
+                lg_cursor *cur;
+                size_t es = lg_dtype_size(types[t]);
+                unsigned char *raw = malloc(N * D * es), *conv = malloc(N * D * es);
+                assert_int_equal(lg_cursor_open(s, 0, 10, &cur, &err), LG_OK);
+                assert_int_equal(lg_cursor_read_raw(cur, 0, N, raw, &err), LG_OK);
+                lg_convert(LG_F32, x, types[t], conv, N * D);
+                assert_memory_equal(raw, conv, N * D * es);
+                lg_cursor_close(cur);
+                free(raw);
+                free(conv);
+                lg_store_close(s);
+                assert_int_equal(lg_store_verify(path, NULL, NULL, &err), LG_OK);
+            }
+    free(x);
+    free(want);
+    tu_rmdir(dir);
+}
+
+static void uncompressed_f32_is_read_in_place(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "inplace.lgs");
+    float *x = random_rows(2, 64, 16);
+    lg_writer *w;
+    lg_error err;
+    assert_int_equal(lg_writer_create(path, NULL, &w, &err), LG_OK);
+    write_layer(w, "a", x, 64, 16);
+    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+    lg_store *s;
+    lg_cursor *c;
+    assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK);
+    assert_int_equal(lg_cursor_open(s, 0, 64, &c, &err), LG_OK);
+    const float *rows;
+    uint64_t r0;
+    size_t m;
+    assert_int_equal(lg_cursor_next(c, &rows, &r0, &m, &err), LG_OK);
+    assert_int_equal(m, 64);
+    assert_int_equal((uintptr_t)rows % 64, 0); /* aligned payload, no copy */
+    assert_memory_equal(rows, x, sizeof(float) * 64 * 16);
+    lg_cursor_close(c);
+    lg_store_close(s);
+    free(x);
+    tu_rmdir(dir);
+}
+
+static void append_after_reopen(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "app.lgs");
+    float *a = random_rows(3, 50, 4), *b = random_rows(4, 50, 9), *c = random_rows(5, 50, 2);
+    lg_writer_opts o;
+    lg_writer_opts_default(&o);
+    o.chunk_rows = 16;
+    lg_writer *w;
+    lg_error err;
+    assert_int_equal(lg_writer_create(path, &o, &w, &err), LG_OK);
+    write_layer(w, "a", a, 50, 4);
+    write_layer(w, "b", b, 50, 9);
+    assert_int_equal(lg_writer_meta(w, "model", "m1", 2, &err), LG_OK);
+    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+
+    o.codec = LG_CODEC_ZSTD; /* later layers may use other settings */
+    assert_int_equal(lg_writer_append(path, &o, &w, &err), LG_OK);
+    assert_int_equal(lg_writer_layer_count(w), 2);
+    write_layer(w, "c", c, 50, 2);
+    int64_t lab[50];
+    for (int i = 0; i < 50; i++)
+        lab[i] = i % 3;
+    assert_int_equal(lg_writer_labels(w, "labels", lab, 50, &err), LG_OK);
+    assert_int_equal(lg_writer_meta(w, "note", "x", 1, &err), LG_OK);
+    /* wrong row counts are refused */
+    assert_int_equal(lg_writer_labels(w, "bad", lab, 49, &err), LG_EINPUT);
+    assert_int_equal(lg_writer_begin_layer(w, "a", 3, LG_F32, &err), LG_EUSAGE); /* same name */
+    assert_int_equal(lg_writer_begin_layer(w, "short", 2, LG_F32, &err), LG_OK);
+    assert_int_equal(lg_writer_rows(w, c, 10, &err), LG_OK);
+    assert_int_equal(lg_writer_end_layer(w, &err), LG_EINPUT);
+    assert_non_null(strstr(err.msg, "10 rows"));
+    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+
+    lg_store *s;
+    assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK);
+    assert_null(lg_store_recovery(s));
+    assert_int_equal(lg_store_layer_count(s), 3);
+    check_layer(s, 0, a, 50, 4);
+    check_layer(s, 1, b, 50, 9);
+    check_layer(s, 2, c, 50, 2);
+    lg_layer_info L;
+    lg_store_layer(s, 2, &L);
+    assert_string_equal(L.name, "c");
+    assert_int_equal(L.codec, LG_CODEC_ZSTD);
+    size_t len;
+    const char *v = lg_store_meta(s, "model", &len);
+    assert_non_null(v);
+    assert_int_equal(len, 2);
+    assert_memory_equal(v, "m1", 2);
+    assert_non_null(lg_store_meta(s, "note", &len));
+    const int64_t *got;
+    uint64_t n;
+    assert_int_equal(lg_store_labels(s, NULL, &got, &n, &err), LG_OK);
+    assert_int_equal(n, 50);
+    assert_memory_equal(got, lab, sizeof lab);
+    assert_int_equal(lg_store_find_layer(s, "b"), 1);
+    assert_int_equal(lg_store_find_layer(s, "2"), 2);
+    assert_int_equal(lg_store_find_layer(s, "zz"), -1);
+    lg_store_close(s);
+    assert_int_equal(lg_store_verify(path, NULL, NULL, &err), LG_OK);
+    free(a);
+    free(b);
+    free(c);
+    tu_rmdir(dir);
+}
+
+static void create_refuses_existing_file(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "x.lgs");
+    tu_write_file(path, "precious", 8);
+    lg_writer *w;
+    lg_error err;
+    assert_int_equal(lg_writer_create(path, NULL, &w, &err), LG_EUSAGE);
+    size_t len;
+    unsigned char *p = tu_read_file(path, &len);
+    assert_int_equal(len, 8);
+    assert_memory_equal(p, "precious", 8);
+    free(p);
+    /* and a non-store is not appended to */
+    assert_int_equal(lg_writer_append(path, NULL, &w, &err), LG_EINPUT);
+    if (!strstr(err.msg, "too short"))
+        fail_msg("%s", err.msg);
+    tu_rmdir(dir);
+}
+
+/* Two layers, the second appended: returns the size after the first commit. */
+static size_t two_commit_store(const char *path, const float *a, const float *b)
+{
+    lg_writer_opts o;
+    lg_writer_opts_default(&o);
+    o.chunk_rows = 3;
+    o.durable = 0;
+    lg_writer *w;
+    lg_error err;
+    assert_int_equal(lg_writer_create(path, &o, &w, &err), LG_OK);
+    write_layer(w, "first", a, 8, 3);
+    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+    struct stat st;
+    stat(path, &st);
+    o.codec = LG_CODEC_LZ4;
+    assert_int_equal(lg_writer_append(path, &o, &w, &err), LG_OK);
+    write_layer(w, "second", b, 8, 2);
+    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+    return (size_t)st.st_size;
+}
+
+static void truncation_at_every_byte_is_recovered(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "full.lgs"),
+               *cut = tu_path(dir, "cut.lgs");
+    float *a = random_rows(6, 8, 3), *b = random_rows(7, 8, 2);
+    size_t first = two_commit_store(path, a, b), len;
+    unsigned char *bytes = tu_read_file(path, &len);
+    /* the second layer's records end with the seal: index + trailer follow */
+    size_t seal_end = len - 128 - 64; /* index of 2 entries = 64 + 64 bytes, trailer 64 */
+    for (size_t k = first; k < len; k++) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "cut at %zu", k);
+        assert_int_equal(tu_write_file(cut, bytes, k), 0);
+        lg_store *s;
+        lg_error err;
+        int rc = lg_store_open(cut, 0, &s, &err);
+        if (rc)
+            fail_msg("%s: %s", msg, err.msg);
+        if (k > first)
+            assert_non_null(lg_store_recovery(s));
+        size_t want = k >= seal_end ? 2 : 1;
+        if (lg_store_layer_count(s) != want)
+            fail_msg("%s: %zu layers, expected %zu", msg, lg_store_layer_count(s), want);
+        check_layer(s, 0, a, 8, 3);
+        if (want == 2)
+            check_layer(s, 1, b, 8, 2);
+        lg_store_close(s);
+        /* repair makes it a clean store holding the same layers */
+        char note[512];
+        assert_int_equal(lg_store_repair(cut, note, sizeof note, &err), LG_OK);
+        if (lg_store_verify(cut, NULL, NULL, &err) != LG_OK)
+            fail_msg("%s: after repair: %s", msg, err.msg);
+        assert_int_equal(lg_store_open(cut, 0, &s, &err), LG_OK);
+        assert_null(lg_store_recovery(s));
+        assert_int_equal(lg_store_layer_count(s), want);
+        lg_store_close(s);
+        char tail[600];
+        snprintf(tail, sizeof tail, "%s.tail-", cut);
+        char cmd[700];
+        snprintf(cmd, sizeof cmd, "rm -f '%s'*", tail);
+        assert_int_equal(system(cmd), 0);
+        unlink(cut);
+    }
+    free(bytes);
+    free(a);
+    free(b);
+    tu_rmdir(dir);
+}
+
+static void every_flipped_byte_is_detected(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "flip.lgs"),
+               *bad = tu_path(dir, "bad.lgs");
+    float *a = random_rows(8, 8, 3), *b = random_rows(9, 8, 2);
+    two_commit_store(path, a, b);
+    /* add labels and metadata so every record type is covered */
+    lg_writer *w;
+    lg_error err;
+    assert_int_equal(lg_writer_append(path, NULL, &w, &err), LG_OK);
+    int64_t lab[8] = {0, 1, 0, 1, 2, 2, 0, 1};
+    assert_int_equal(lg_writer_labels(w, "labels", lab, 8, &err), LG_OK);
+    assert_int_equal(lg_writer_meta(w, "model", "tiny", 4, &err), LG_OK);
+    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+    size_t len;
+    unsigned char *bytes = tu_read_file(path, &len);
+    assert_int_equal(lg_store_verify(path, NULL, NULL, &err), LG_OK);
+    for (size_t k = 0; k < len; k++) {
+        for (int bit = 0; bit < 8; bit += 7) {
+            bytes[k] ^= (unsigned char)(1u << bit);
+            assert_int_equal(tu_write_file(bad, bytes, len), 0);
+            int rc = lg_store_verify(bad, NULL, NULL, &err);
+            if (rc == LG_OK)
+                fail_msg("flipping bit %d of byte %zu went unnoticed", bit, k);
+            if (k >= 64 && !strstr(err.msg, "offset"))
+                fail_msg("byte %zu: message names no offset: %s", k, err.msg);
+            bytes[k] ^= (unsigned char)(1u << bit);
+        }
+    }
+    free(bytes);
+    free(a);
+    free(b);
+    tu_rmdir(dir);
+}
+
+static void corrupt_chunk_names_layer_and_offset(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "c.lgs");
+    float *a = random_rows(10, 8, 3), *b = random_rows(11, 8, 2);
+    two_commit_store(path, a, b);
+    size_t len;
+    unsigned char *bytes = tu_read_file(path, &len);
+    bytes[64 + 64 + 5] ^= 0x10; /* inside the first chunk's payload */
+    tu_write_file(path, bytes, len);
+    lg_store *s;
+    lg_error err;
+    assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK); /* headers are fine */
+    lg_cursor *c;
+    float out[24];
+    assert_int_equal(lg_cursor_open(s, 0, 8, &c, &err), LG_OK);
+    assert_int_equal(lg_cursor_read(c, 0, 8, out, &err), LG_ECORRUPT);
+    assert_non_null(strstr(err.msg, "layer 0 (first)"));
+    assert_non_null(strstr(err.msg, "offset 128"));
+    /* the other layer still reads */
+    lg_cursor_close(c);
+    assert_int_equal(lg_cursor_open(s, 1, 8, &c, &err), LG_OK);
+    assert_int_equal(lg_cursor_read(c, 0, 8, out, &err), LG_OK);
+    lg_cursor_close(c);
+    lg_store_close(s);
+    free(bytes);
+    free(a);
+    free(b);
+    tu_rmdir(dir);
+}
+
+static void repair_refuses_to_cut_good_records(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "mid.lgs");
+    float *a = random_rows(12, 8, 3), *b = random_rows(13, 8, 2);
+    size_t first = two_commit_store(path, a, b), len;
+    unsigned char *bytes = tu_read_file(path, &len);
+    /* damage the first record after the first commit, drop the final trailer */
+    bytes[first + 70] ^= 1;
+    tu_write_file(path, bytes, len - 64);
+    char note[512];
+    lg_error err;
+    assert_int_equal(lg_store_repair(path, note, sizeof note, &err), LG_ECORRUPT);
+    assert_non_null(strstr(err.msg, "followed by valid records"));
+    size_t len2;
+    unsigned char *after = tu_read_file(path, &len2);
+    assert_int_equal(len2, len - 64); /* untouched */
+    free(after);
+    free(bytes);
+    free(a);
+    free(b);
+    tu_rmdir(dir);
+}
+
+static void second_writer_is_refused_readers_go_on(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "lock.lgs");
+    float *a = random_rows(14, 8, 3);
+    lg_writer *w, *w2;
+    lg_error err;
+    assert_int_equal(lg_writer_create(path, NULL, &w, &err), LG_OK);
+    write_layer(w, "a", a, 8, 3);
+    assert_int_equal(lg_writer_append(path, NULL, &w2, &err), LG_EBUSY);
+    assert_non_null(strstr(err.msg, "another process is writing"));
+    lg_store *s;
+    assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK);
+    assert_int_equal(lg_store_layer_count(s), 1);
+    lg_store_close(s);
+    /* a reader opening while a layer is half written sees the complete ones */
+    assert_int_equal(lg_writer_begin_layer(w, "b", 3, LG_F32, &err), LG_OK);
+    float *big = random_rows(15, 8, 3);
+    assert_int_equal(lg_writer_rows(w, big, 5, &err), LG_OK);
+    assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK);
+    assert_int_equal(lg_store_layer_count(s), 1);
+    lg_store_close(s);
+    assert_int_equal(lg_writer_rows(w, big + 15, 3, &err), LG_OK);
+    assert_int_equal(lg_writer_close(w, &err), LG_EUSAGE); /* b was not ended */
+    assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK);
+    assert_int_equal(lg_store_layer_count(s), 1);
+    lg_store_close(s);
+    assert_int_equal(lg_writer_append(path, NULL, &w2, &err), LG_OK);
+    lg_writer_abort(w2);
+    free(a);
+    free(big);
+    tu_rmdir(dir);
+}
+
+typedef struct memsrc {
+    const unsigned char *p;
+    size_t len, pos;
+} memsrc;
+
+static long mem_read(void *ctx, void *buf, size_t len)
+{
+    memsrc *m = ctx;
+    size_t k = m->len - m->pos < len ? m->len - m->pos : len;
+    size_t most = 13 + (m->pos % 7); /* short reads, as from a pipe */
+    if (k > most)
+        k = most;
+    memcpy(buf, m->p + m->pos, k);
+    m->pos += k;
+    return (long)k;
+}
+
+static void stream_form_round_trip_and_cut(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "s.lgsx");
+    float *a = random_rows(16, 20, 5);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    lg_writer_opts o;
+    lg_writer_opts_default(&o);
+    o.codec = LG_CODEC_ZSTD;
+    o.filter = LG_FILTER_SHUFFLE;
+    o.dtype = LG_F16;
+    o.chunk_rows = 8;
+    lg_writer *w;
+    lg_error err;
+    assert_int_equal(lg_writer_stream(fd, &o, &w, &err), LG_OK);
+    assert_int_equal(lg_writer_meta(w, "model", "s", 1, &err), LG_OK);
+    write_layer(w, "h0", a, 20, 5);
+    int64_t lab[20] = {0};
+    lab[3] = 7;
+    assert_int_equal(lg_writer_labels(w, "labels", lab, 20, &err), LG_OK);
+    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+    close(fd);
+    size_t len;
+    unsigned char *bytes = tu_read_file(path, &len);
+    memsrc m = {bytes, len, 0};
+    lg_stream *st;
+    assert_int_equal(lg_stream_open(mem_read, &m, &st, &err), LG_OK);
+    lg_stream_record rec;
+    int chunks = 0, seals = 0, labels = 0, metas = 0;
+    float *want = malloc(20 * 5 * sizeof *want), got[40];
+    expected(a, 100, LG_F16, want);
+    for (;;) {
+        if (lg_stream_next(st, &rec, &err) != LG_OK)
+            fail_msg("%s", err.msg);
+        if (rec.type == 7)
+            break;
+        if (rec.type == 1) {
+            assert_int_equal(rec.dtype, LG_F16);
+            lg_to_f32(LG_F16, rec.data, got, rec.rows * rec.d);
+            assert_memory_equal(got, want + rec.first_row * 5, rec.rows * 5 * sizeof(float));
+            chunks++;
+        }
+        seals += rec.type == 2;
+        if (rec.type == 3) {
+            labels++;
+            assert_int_equal(rec.rows, 20);
+            assert_memory_equal(rec.data, lab, sizeof lab);
+        }
+        metas += rec.type == 4;
+    }
+    assert_int_equal(chunks, 3);
+    assert_int_equal(seals, 1);
+    assert_int_equal(labels, 1);
+    assert_int_equal(metas, 1);
+    lg_stream_close(st);
+    /* a producer that dies mid-record: every cut gives a clear error, never a crash */
+    for (size_t k = 64; k < len; k += 5) {
+        memsrc c = {bytes, k, 0};
+        assert_int_equal(lg_stream_open(mem_read, &c, &st, &err), LG_OK);
+        int rc;
+        do
+            rc = lg_stream_next(st, &rec, &err);
+        while (rc == LG_OK && rec.type != 7);
+        assert_int_equal(rc, LG_EINPUT);
+        assert_non_null(strstr(err.msg, "offset"));
+        lg_stream_close(st);
+    }
+    /* the stream form opens as a (read-only) store too */
+    lg_store *s;
+    assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK);
+    assert_int_equal(lg_store_layer_count(s), 1);
+    check_layer(s, 0, want, 20, 5);
+    lg_store_close(s);
+    free(bytes);
+    free(want);
+    free(a);
+    tu_rmdir(dir);
+}
+
+static void open_rejects_non_stores(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *p = tu_path(dir, "junk");
+    lg_store *s;
+    lg_error err;
+    tu_write_file(p, "hello", 5);
+    assert_int_equal(lg_store_open(p, 0, &s, &err), LG_EINPUT);
+    assert_non_null(strstr(err.msg, "too short"));
+    unsigned char z[256] = {0};
+    tu_write_file(p, z, sizeof z);
+    assert_int_equal(lg_store_open(p, 0, &s, &err), LG_EINPUT);
+    assert_non_null(strstr(err.msg, "offset 0"));
+    assert_int_equal(lg_store_open(tu_path(dir, "missing"), 0, &s, &err), LG_ENOTFOUND);
+    tu_rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(round_trip_every_dtype_codec_filter),
+        cmocka_unit_test(uncompressed_f32_is_read_in_place),
+        cmocka_unit_test(append_after_reopen),
+        cmocka_unit_test(create_refuses_existing_file),
+        cmocka_unit_test(truncation_at_every_byte_is_recovered),
+        cmocka_unit_test(every_flipped_byte_is_detected),
+        cmocka_unit_test(corrupt_chunk_names_layer_and_offset),
+        cmocka_unit_test(repair_refuses_to_cut_good_records),
+        cmocka_unit_test(second_writer_is_refused_readers_go_on),
+        cmocka_unit_test(stream_form_round_trip_and_cut),
+        cmocka_unit_test(open_rejects_non_stores),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
