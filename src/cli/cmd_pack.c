@@ -172,7 +172,23 @@ static int check_rows(pack_args *a, lg_source **src, uint64_t nlab, lg_error *er
             n = lg_store_rows(s);
             from = a->out;
         }
+        for (int i = 0; !rc && i < a->n_inputs; i++)
+            for (size_t l = 0; !rc && l < lg_source_layer_count(src[i]); l++) {
+                const char *name;
+                lg_source_layer(src[i], l, &name, NULL, NULL, NULL);
+                long li = lg_store_find_layer(s, name);
+                lg_layer_info L;
+                if (li >= 0 && lg_store_layer(s, (size_t)li, &L) == LG_OK &&
+                    strcmp(L.name, name) == 0) {
+                    err->code = rc = LG_EUSAGE;
+                    snprintf(err->msg, sizeof err->msg,
+                             "%s: the store already has a layer named '%s' (from %s)", a->out,
+                             name, a->inputs[i]);
+                }
+            }
         lg_store_close(s);
+        if (rc)
+            return rc;
     }
     if (a->labels && !from) {
         n = nlab;

@@ -59,7 +59,7 @@ static int walk(const lg_store *s, lg_verify_line report, void *ctx, lg_error *e
             uint32_t id = 0;
             const char *name = layer_of(s, off, &id);
             if (name)
-                return lg_fail_prefix(err, "record %zu (layer %u, %s)", count, id, name);
+                return lg_fail_prefix(err, "layer %u (%s), record %zu", id, name, count);
             return lg_fail_prefix(err, "record %zu", count);
         }
         if (h.type == LGS_CHUNK)
@@ -82,11 +82,13 @@ int lg_store_verify(const char *path, lg_verify_line report, void *ctx, lg_error
     int rc = lg_store_open(path, 0, &s, err);
     if (rc)
         return rc;
-    rc = walk(s, report, ctx, err);
-    if (!rc && s->recovered)
+    /* a store cut short is the common case: say so first, with the remedy */
+    if (s->recovered)
         rc = lg_fail(err, LG_ECORRUPT, "%s%s", s->note,
                      (s->file_flags & LGS_FLAG_STREAM) ? ""
                                                        : "; run 'layergeom verify --repair'");
+    if (!rc)
+        rc = walk(s, report, ctx, err);
     for (size_t i = 0; !rc && i < s->n_layers; i++) {
         /* decode every chunk: a checksum proves the bytes are as written, this
          * proves the writer wrote something decodable */

@@ -1,0 +1,181 @@
+/* The command-line program: round trips of the reference data, exit codes
+ * and messages for bad input. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static const char *dir;
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = tu_tmpdir();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rmdir(dir);
+    return 0;
+}
+
+static int same_file(const char *a, const char *b)
+{
+    size_t la, lb;
+    unsigned char *x = tu_read_file(a, &la), *y = tu_read_file(b, &lb);
+    int same = x && y && la == lb && memcmp(x, y, la) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+static void reference_arrays_round_trip_bit_exactly(void **state)
+{
+    (void)state;
+    const char *names[] = {"digits_X", "digits_pca16", "unif5in50_X", "unif5in50_noisy",
+                           "gauss10_X", "gauss10_tanh20", "2gaussians_in_2d",
+                           "2gaussians_in_2d_overlap"};
+    const char *codecs[] = {"--codec none", "--codec lz4 --shuffle", "--codec zstd --level 3"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char rel[128];
+        snprintf(rel, sizeof rel, "reference/data/%s.npy", names[i]);
+        const char *in = tu_shared(rel);
+        if (!in)
+            skip();
+        for (int c = 0; c < 3; c++) {
+            const char *store = tu_path(dir, "ref.lgs"), *out = tu_path(dir, "ref.npy");
+            unlink(store);
+            assert_int_equal(tu_cli("pack -q -o %s %s %s", store, codecs[c], in), 0);
+            assert_int_equal(tu_cli("export %s --layer 0 -o %s", store, out), 0);
+            if (!same_file(in, out))
+                fail_msg("%s with %s: export differs from the input", names[i], codecs[c]);
+        }
+    }
+    /* labels (int64) too */
+    const char *y = tu_shared("reference/data/digits_y.npy"),
+               *x = tu_shared("reference/data/digits_X.npy");
+    const char *store = tu_path(dir, "lab.lgs"), *out = tu_path(dir, "y.npy");
+    unlink(store);
+    assert_int_equal(tu_cli("pack -q -o %s --labels %s %s", store, y, x), 0);
+    assert_int_equal(tu_cli("export %s --labels -o %s", store, out), 0);
+    assert_true(same_file(y, out));
+}
+
+static void sample_packs_in_every_codec(void **state)
+{
+    (void)state;
+    const char *s = tu_shared("samples/use_lite_fortunes_1000");
+    if (!s)
+        skip();
+    const char *store = tu_path(dir, "sample.lgs");
+    unlink(store);
+    assert_int_equal(tu_cli("pack -q -o %s --codec zstd --shuffle --labels %s/labels.npy "
+                            "%s/layer0*.npy",
+                            store, s, s),
+                     0);
+    assert_int_equal(tu_cli("info %s", store), 0);
+    assert_non_null(strstr(tu_stdout(), "7 layers, 1000 rows"));
+    assert_non_null(strstr(tu_stdout(), "layer06"));
+    assert_int_equal(tu_cli("info --json %s", store), 0);
+    assert_non_null(strstr(tu_stdout(), "\"dtype\": \"f16\""));
+    assert_int_equal(tu_cli("verify %s", store), 0);
+    const char *out = tu_path(dir, "l3.npy");
+    char want[600];
+    snprintf(want, sizeof want, "%s/layer03.npy", s);
+    assert_int_equal(tu_cli("export %s --layer layer03 -o %s", store, out), 0);
+    assert_true(same_file(want, out));
+}
+
+static void bad_input_gives_clear_errors(void **state)
+{
+    (void)state;
+    const char *a = tu_path(dir, "a.npy"), *b = tu_path(dir, "b.npy"),
+               *store = tu_path(dir, "e.lgs");
+    float x[12] = {0};
+    uint64_t s1[2] = {4, 3}, s2[2] = {3, 4};
+    tu_write_npy(a, "<f4", 0, s1, 2, x, sizeof x);
+    tu_write_npy(b, "<f4", 0, s2, 2, x, sizeof x);
+    unlink(store);
+    /* rows disagree: nothing is written */
+    assert_int_equal(tu_cli("pack -o %s %s %s", store, a, b), 1);
+    assert_non_null(strstr(tu_stderr(), "every layer must hold the same inputs"));
+    assert_int_not_equal(access(store, F_OK), 0);
+    /* usage errors */
+    assert_int_equal(tu_cli("pack %s", a), 2);
+    assert_int_equal(tu_cli("pack -o %s --codec brotli %s", store, a), 2);
+    assert_int_equal(tu_cli("frobnicate"), 2);
+    assert_int_equal(tu_cli("pack --help"), 0);
+    assert_non_null(strstr(tu_stdout(), "usage: layergeom pack"));
+    /* an existing store is never overwritten */
+    assert_int_equal(tu_cli("pack -q -o %s %s", store, a), 0);
+    assert_int_equal(tu_cli("pack -q -o %s %s", store, a), 2);
+    assert_non_null(strstr(tu_stderr(), "--append"));
+    /* append works, and refuses a layer of the wrong height */
+    assert_int_equal(tu_cli("pack -q --append -o %s %s", store, b), 1);
+    tu_write_npy(b, "<f4", 0, s1, 2, x, sizeof x);
+    assert_int_equal(tu_cli("pack -q --append -o %s --label-set y %s", store, b), 0);
+    const char *lab = tu_path(dir, "lab.txt");
+    tu_write_file(lab, "x\ny\nx\nz\n", 8);
+    assert_int_equal(tu_cli("pack -q --append -o %s --labels %s %s", store, lab, b), 2);
+    assert_non_null(strstr(tu_stderr(), "already has a layer named 'b'"));
+    assert_int_equal(tu_cli("info %s", store), 0);
+    assert_null(strstr(tu_stdout(), "labels '")); /* the failed pack added nothing */
+    const char *c = tu_path(dir, "c.npy");
+    tu_write_npy(c, "<f4", 0, s1, 2, x, sizeof x);
+    assert_int_equal(tu_cli("pack -q --append -o %s --labels %s %s", store, lab, c), 0);
+    assert_int_equal(tu_cli("info %s", store), 0);
+    assert_non_null(strstr(tu_stdout(), "3 layers"));
+    assert_non_null(strstr(tu_stdout(), "label_names.labels = x\ny\nz"));
+    /* not a store; a missing layer */
+    assert_int_equal(tu_cli("info %s", a), 1);
+    assert_non_null(strstr(tu_stderr(), "offset 0"));
+    assert_int_equal(tu_cli("export %s --layer 9 -o %s", store, tu_path(dir, "o.npy")), 1);
+    assert_non_null(strstr(tu_stderr(), "no layer '9'"));
+    assert_int_equal(tu_cli("info %s", tu_path(dir, "missing.lgs")), 1);
+}
+
+static void verify_and_repair(void **state)
+{
+    (void)state;
+    const char *a = tu_path(dir, "r.npy"), *store = tu_path(dir, "r.lgs");
+    float x[300];
+    for (int i = 0; i < 300; i++)
+        x[i] = (float)i;
+    uint64_t sh[2] = {100, 3};
+    tu_write_npy(a, "<f4", 0, sh, 2, x, sizeof x);
+    unlink(store);
+    assert_int_equal(tu_cli("pack -q -o %s --chunk-rows 10 %s", store, a), 0);
+    size_t len;
+    unsigned char *bytes = tu_read_file(store, &len);
+    /* cut inside the index: info still reads the layer, verify fails, repair mends */
+    tu_write_file(store, bytes, len - 100);
+    assert_int_equal(tu_cli("info %s", store), 0);
+    assert_non_null(strstr(tu_stderr(), "warning"));
+    assert_int_equal(tu_cli("verify %s", store), 1);
+    assert_non_null(strstr(tu_stderr(), "--repair"));
+    assert_int_equal(tu_cli("verify --repair %s", store), 0);
+    assert_non_null(strstr(tu_stdout(), "ok (1 layers"));
+    assert_int_equal(tu_cli("verify %s", store), 0);
+    /* a flipped payload byte: verify names the layer and offset */
+    bytes[64 + 64 + 3] ^= 0x40;
+    tu_write_file(store, bytes, len);
+    assert_int_equal(tu_cli("verify %s", store), 1);
+    assert_non_null(strstr(tu_stderr(), "layer 0 (r)"));
+    assert_non_null(strstr(tu_stderr(), "offset 64"));
+    free(bytes);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(reference_arrays_round_trip_bit_exactly),
+        cmocka_unit_test(sample_packs_in_every_codec),
+        cmocka_unit_test(bad_input_gives_clear_errors),
+        cmocka_unit_test(verify_and_repair),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
