@@ -103,8 +103,16 @@ static void print_table(lg_store *s)
         const void *v;
         size_t len;
         lg_store_meta_at(s, i, &k, &v, &len);
-        int shown = len > 60 ? 60 : (int)len;
-        printf("meta %s = %.*s%s\n", k, shown, (const char *)v, len > 60 ? "..." : "");
+        /* one line per key: list values (newline-separated) shown with commas */
+        const char *c = v;
+        size_t shown = len > 100 ? 100 : len;
+        printf("meta %s = ", k);
+        for (size_t j = 0; j < shown; j++)
+            if (c[j] == '\n')
+                fputs(", ", stdout);
+            else
+                putchar((unsigned char)c[j] < 0x20 ? '?' : c[j]);
+        printf("%s\n", len > shown ? "..." : "");
     }
 }
 

@@ -16,6 +16,7 @@ static const char help[] =
     "  --append             add the layers to an existing STORE instead\n"
     "  --labels FILE        labels: an integer .npy, or a text file, one per line\n"
     "  --label-set NAME     name of that label set (default: labels)\n"
+    "  --label-names FILE   names of label ids 0, 1, ...: a text file, one per line\n"
     "  --codec C            none | lz4 | zstd (default none)\n"
     "  --level N            codec level (zstd 1..22, lz4 0..12; default fast)\n"
     "  --shuffle            byte-shuffle elements before compressing\n"
@@ -32,7 +33,7 @@ static const char help[] =
 #define MAX_META 64
 
 typedef struct pack_args {
-    const char *out, *labels, *label_set, *tensors, *model;
+    const char *out, *labels, *label_set, *label_names, *tensors, *model;
     const char *meta[MAX_META];
     int n_meta, append, quiet;
     lg_writer_opts opts;
@@ -67,6 +68,10 @@ static int parse(int argc, char **argv, pack_args *a)
             if (r < 0)
                 return EXIT_USAGE;
             a->labels = v;
+        } else if (OPT("--label-names")) {
+            if (r < 0)
+                return EXIT_USAGE;
+            a->label_names = v;
         } else if (OPT("--label-set")) {
             if (r < 0)
                 return EXIT_USAGE;
@@ -258,6 +263,47 @@ static int write_all(pack_args *a, lg_source **src, const int64_t *lab, uint64_t
     return lg_writer_close(w, err);
 }
 
+/* A text file of names, one per line, joined by '\n' (blank lines and '\r' dropped). */
+static int read_names(const char *path, char **out, lg_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        err->code = LG_ENOTFOUND;
+        snprintf(err->msg, sizeof err->msg, "%s: cannot open", path);
+        return err->code;
+    }
+    size_t cap = 4096, len = 0;
+    char *s = malloc(cap), line[4096];
+    while (s && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0])
+            continue;
+        size_t l = strlen(line);
+        if (len + l + 2 > cap) {
+            char *t = realloc(s, cap = 2 * (len + l + 2));
+            if (!t) {
+                free(s);
+                s = NULL;
+                break;
+            }
+            s = t;
+        }
+        if (len)
+            s[len++] = '\n';
+        memcpy(s + len, line, l);
+        len += l;
+    }
+    fclose(f);
+    if (!s) {
+        err->code = LG_ENOMEM;
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return err->code;
+    }
+    s[len] = 0;
+    *out = s;
+    return LG_OK;
+}
+
 int cmd_pack(int argc, char **argv)
 {
     pack_args a = {0};
@@ -274,6 +320,11 @@ int cmd_pack(int argc, char **argv)
     rc = src ? open_inputs(&a, src, &err) : LG_ENOMEM;
     if (!rc && a.labels)
         rc = lg_labels_load(a.labels, &lab, &nlab, &names, &err);
+    if (!rc && a.label_names) {
+        free(names);
+        names = NULL;
+        rc = read_names(a.label_names, &names, &err);
+    }
     if (!rc)
         rc = check_rows(&a, src, nlab, &err);
     if (!rc)

@@ -216,8 +216,9 @@ int lg_writer_create(const char *path, const lg_writer_opts *o, lg_writer **out,
     rc = lock_or_busy(w, err);
     if (!rc)
         rc = write_file_header(w, 0, err);
+    w->dirty = 1; /* an empty store is a valid store: give it an index */
     if (!rc)
-        rc = lg_writer_commit(w, err); /* an empty store is a valid store */
+        rc = lg_writer_commit(w, err);
     if (rc) {
         free_writer(w);
         return rc;

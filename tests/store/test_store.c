@@ -360,7 +360,8 @@ static void corrupt_chunk_names_layer_and_offset(void **state)
     two_commit_store(path, a, b);
     size_t len;
     unsigned char *bytes = tu_read_file(path, &len);
-    bytes[64 + 64 + 5] ^= 0x10; /* inside the first chunk's payload */
+    /* header, the empty store's index and trailer, then the first chunk */
+    bytes[192 + 64 + 5] ^= 0x10; /* inside the first chunk's payload */
     tu_write_file(path, bytes, len);
     lg_store *s;
     lg_error err;
@@ -370,7 +371,7 @@ static void corrupt_chunk_names_layer_and_offset(void **state)
     assert_int_equal(lg_cursor_open(s, 0, 8, &c, &err), LG_OK);
     assert_int_equal(lg_cursor_read(c, 0, 8, out, &err), LG_ECORRUPT);
     assert_non_null(strstr(err.msg, "layer 0 (first)"));
-    assert_non_null(strstr(err.msg, "offset 128"));
+    assert_non_null(strstr(err.msg, "offset 256"));
     /* the other layer still reads */
     lg_cursor_close(c);
     assert_int_equal(lg_cursor_open(s, 1, 8, &c, &err), LG_OK);

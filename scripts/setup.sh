@@ -1,0 +1,16 @@
+#!/bin/sh
+# Installs what layergeom needs to build and test, on Debian or Ubuntu.
+# Safe to run again: it installs only what is missing.
+set -eu
+PKGS="build-essential cmake pkg-config liblz4-dev libzstd-dev libopenblas-dev libcmocka-dev"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "setup: installing$missing"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
