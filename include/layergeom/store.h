@@ -85,7 +85,8 @@ int lg_cursor_open(lg_store *s, size_t layer, size_t block_rows, lg_cursor **out
 void lg_cursor_close(lg_cursor *c);
 /* Next block as float32, row-major: *rows points into the mapping (uncompressed
  * f32 chunk) or into the cursor's buffer, valid until the next call.  *n = 0 at
- * the end of the layer. */
+ * the end of the layer.  A block read in place stops at the end of its chunk,
+ * so it may hold fewer than block_rows rows; callers use *n. */
 int lg_cursor_next(lg_cursor *c, const float **rows, uint64_t *row0, size_t *n, lg_error *err);
 /* Moves the cursor to row r (random access through the index). */
 int lg_cursor_seek(lg_cursor *c, uint64_t r, lg_error *err);

@@ -55,6 +55,46 @@ void lg_unshuffle(const void *src, void *dst, size_t size, size_t n)
             d[i * size + b] = s[b * n + i];
 }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+void lg_unshuffle_range(const void *src, size_t size, size_t n, size_t e0, size_t ne, void *dst)
+{
+    const unsigned char *s = (const unsigned char *)src + e0;
+    unsigned char *d = dst;
+    size_t i = 0;
+#if defined(__SSE2__)
+    /* 16 elements at a time: interleave the byte planes with unpack */
+    if (size == 4) {
+        for (; i + 16 <= ne; i += 16) {
+            __m128i p0 = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            __m128i p1 = _mm_loadu_si128((const __m128i *)(const void *)(s + n + i));
+            __m128i p2 = _mm_loadu_si128((const __m128i *)(const void *)(s + 2 * n + i));
+            __m128i p3 = _mm_loadu_si128((const __m128i *)(const void *)(s + 3 * n + i));
+            __m128i a = _mm_unpacklo_epi8(p0, p1), b = _mm_unpackhi_epi8(p0, p1);
+            __m128i c = _mm_unpacklo_epi8(p2, p3), e = _mm_unpackhi_epi8(p2, p3);
+            __m128i *o = (__m128i *)(void *)(d + 4 * i);
+            _mm_storeu_si128(o, _mm_unpacklo_epi16(a, c));
+            _mm_storeu_si128(o + 1, _mm_unpackhi_epi16(a, c));
+            _mm_storeu_si128(o + 2, _mm_unpacklo_epi16(b, e));
+            _mm_storeu_si128(o + 3, _mm_unpackhi_epi16(b, e));
+        }
+    } else if (size == 2) {
+        for (; i + 16 <= ne; i += 16) {
+            __m128i p0 = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+            __m128i p1 = _mm_loadu_si128((const __m128i *)(const void *)(s + n + i));
+            __m128i *o = (__m128i *)(void *)(d + 2 * i);
+            _mm_storeu_si128(o, _mm_unpacklo_epi8(p0, p1));
+            _mm_storeu_si128(o + 1, _mm_unpackhi_epi8(p0, p1));
+        }
+    }
+#endif
+    for (; i < ne; i++)
+        for (size_t b = 0; b < size; b++)
+            d[i * size + b] = s[b * n + i];
+}
+
 size_t lg_compress_bound(lg_codec c, size_t len)
 {
     switch (c) {

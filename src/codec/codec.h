@@ -11,6 +11,10 @@
 void lg_shuffle(const void *src, void *dst, size_t size, size_t n);
 void lg_unshuffle(const void *src, void *dst, size_t size, size_t n);
 
+/* Unshuffles elements [e0, e0 + ne) of a shuffled buffer of n elements into
+ * dst (ne elements, in order). */
+void lg_unshuffle_range(const void *src, size_t size, size_t n, size_t e0, size_t ne, void *dst);
+
 /* Largest output lg_compress can produce for len input bytes. */
 size_t lg_compress_bound(lg_codec c, size_t len);
 

@@ -64,22 +64,60 @@ uint16_t lg_f32_to_bf16(float f)
     return (uint16_t)(u >> 16);
 }
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* Eight halves at a time with the F16C instruction (exact, like the scalar code). */
+__attribute__((target("f16c,avx"))) static size_t f16_to_f32_f16c(const unsigned char *s,
+                                                                    float *dst, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = _mm_loadu_si128((const __m128i *)(const void *)(s + 2 * i));
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
+    }
+    return i;
+}
+
+static int have_f16c(void)
+{
+    static int cached = -1;
+    if (cached < 0)
+        cached = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+    return cached;
+}
+#endif
+
 void lg_to_f32(lg_dtype t, const void *src, float *dst, size_t n)
 {
     const unsigned char *s = src;
+    size_t start = 0;
     switch (t) {
     case LG_F32:
         memcpy(dst, src, n * 4);
         break;
     case LG_F16:
-        for (size_t i = 0; i < n; i++) {
+#if defined(__x86_64__)
+        if (have_f16c())
+            start = f16_to_f32_f16c(s, dst, n);
+#endif
+        for (size_t i = start; i < n; i++) {
             uint16_t h;
             memcpy(&h, s + 2 * i, 2);
             dst[i] = lg_f16_to_f32(h);
         }
         break;
     case LG_BF16:
-        for (size_t i = 0; i < n; i++) {
+#if defined(__SSE2__)
+        /* a bfloat16 is the top half of a float32: interleave with zeros */
+        for (; start + 8 <= n; start += 8) {
+            __m128i h = _mm_loadu_si128((const __m128i *)(const void *)(s + 2 * start));
+            __m128i z = _mm_setzero_si128();
+            _mm_storeu_si128((__m128i *)(void *)(dst + start), _mm_unpacklo_epi16(z, h));
+            _mm_storeu_si128((__m128i *)(void *)(dst + start + 4), _mm_unpackhi_epi16(z, h));
+        }
+#endif
+        for (size_t i = start; i < n; i++) {
             uint16_t h;
             memcpy(&h, s + 2 * i, 2);
             dst[i] = lg_bf16_to_f32(h);

@@ -66,6 +66,57 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t crc, const uns
     return (uint32_t)c;
 }
 
+/* Three independent lanes keep the crc32 unit busy (its latency is three
+ * cycles, its throughput one per cycle); the lane results are joined with
+ * a table that advances a CRC register over LANE zero bytes. */
+#define LANE 4096
+
+static uint32_t shift_table[4][256];
+static pthread_once_t shift_once = PTHREAD_ONCE_INIT;
+
+__attribute__((target("sse4.2"))) static uint32_t zeros_hw(uint32_t c, size_t n)
+{
+    uint64_t r = c;
+    for (size_t i = 0; i < n; i += 8)
+        r = _mm_crc32_u64(r, 0);
+    return (uint32_t)r;
+}
+
+static void make_shift_table(void)
+{
+    for (int k = 0; k < 4; k++)
+        for (uint32_t b = 0; b < 256; b++)
+            shift_table[k][b] = zeros_hw(b << (8 * k), LANE);
+}
+
+static uint32_t shift_lane(uint32_t c)
+{
+    return shift_table[0][c & 0xff] ^ shift_table[1][(c >> 8) & 0xff] ^
+           shift_table[2][(c >> 16) & 0xff] ^ shift_table[3][c >> 24];
+}
+
+__attribute__((target("sse4.2"))) static uint32_t crc_hw3(uint32_t crc, const unsigned char *p,
+                                                          size_t len)
+{
+    pthread_once(&shift_once, make_shift_table);
+    while (len >= 3 * LANE) {
+        uint64_t a = crc, b = 0, c = 0;
+        for (size_t i = 0; i < LANE; i += 8) {
+            uint64_t x, y, z;
+            memcpy(&x, p + i, 8);
+            memcpy(&y, p + LANE + i, 8);
+            memcpy(&z, p + 2 * LANE + i, 8);
+            a = _mm_crc32_u64(a, x);
+            b = _mm_crc32_u64(b, y);
+            c = _mm_crc32_u64(c, z);
+        }
+        crc = shift_lane(shift_lane((uint32_t)a) ^ (uint32_t)b) ^ (uint32_t)c;
+        p += 3 * LANE;
+        len -= 3 * LANE;
+    }
+    return crc_hw(crc, p, len);
+}
+
 static int have_hw(void)
 {
     static int cached = -1;
@@ -80,7 +131,7 @@ uint32_t lg_crc32c(uint32_t crc, const void *buf, size_t len)
     crc = ~crc;
 #if defined(__x86_64__)
     if (have_hw())
-        return ~crc_hw(crc, buf, len);
+        return ~(len >= 3 * LANE ? crc_hw3(crc, buf, len) : crc_hw(crc, buf, len));
 #endif
     return ~crc_soft(crc, buf, len);
 }

@@ -23,6 +23,7 @@ struct lg_cursor {
     unsigned char *scratch; /* one decoded chunk */
     size_t scratch_cap;
     long scratch_chunk;     /* which chunk scratch holds, -1 none */
+    long populated;         /* the last chunk whose pages were mapped in */
 };
 
 int lg_cursor_open(lg_store *s, size_t layer, size_t block_rows, lg_cursor **out, lg_error *err)
@@ -40,6 +41,7 @@ int lg_cursor_open(lg_store *s, size_t layer, size_t block_rows, lg_cursor **out
     c->L = &s->layers[layer];
     c->block = block_rows;
     c->scratch_chunk = -1;
+    c->populated = -1;
     *out = c;
     return LG_OK;
 }
@@ -71,6 +73,10 @@ static int chunk_bytes(lg_cursor *cur, size_t ci, const unsigned char **bytes, l
 {
     lg_store *s = cur->s;
     lgs_chunk *c = &s->chunks[ci];
+    if (cur->populated != (long)ci) {
+        lgs_populate(s, c);
+        cur->populated = (long)ci;
+    }
     int rc = lgs_verify_chunk(s, cur->L, c, err);
     if (rc)
         return rc;
@@ -117,22 +123,18 @@ static void gather(const unsigned char *src, int shuffled, size_t n, lg_dtype t,
             memcpy(out, src + e0 * es, ne * es);
         return;
     }
-    unsigned char tmp[8 * 512];
-    unsigned char *o = out;
+    if (!to_f32 || t == LG_F32) {
+        lg_unshuffle_range(src, es, n, e0, ne, out);
+        return;
+    }
+    /* unshuffle a piece into a small buffer that stays in L1, then widen */
+    unsigned char tmp[8 * 1024];
+    float *o = out;
     while (ne) {
-        size_t m = ne < 512 ? ne : 512;
-        unsigned char *dst = to_f32 ? tmp : o;
-        for (size_t b = 0; b < es; b++) {
-            const unsigned char *plane = src + b * n + e0;
-            for (size_t i = 0; i < m; i++)
-                dst[i * es + b] = plane[i];
-        }
-        if (to_f32) {
-            lg_to_f32(t, tmp, (float *)(void *)o, m);
-            o += m * 4;
-        } else {
-            o += m * es;
-        }
+        size_t m = ne < 1024 ? ne : 1024;
+        lg_unshuffle_range(src, es, n, e0, m, tmp);
+        lg_to_f32(t, tmp, o, m);
+        o += m;
         e0 += m;
         ne -= m;
     }
@@ -197,9 +199,15 @@ int lg_cursor_next(lg_cursor *c, const float **rows, uint64_t *row0, size_t *n, 
         return LG_OK;
     size_t ci = find_chunk(c->s, L, c->pos);
     lgs_chunk *ch = &c->s->chunks[ci];
-    if (L->dtype == LG_F32 && ch->codec == LG_CODEC_NONE && ch->filter == LG_FILTER_NONE &&
-        c->pos + take <= ch->first_row + ch->rows) {
+    if (L->dtype == LG_F32 && ch->codec == LG_CODEC_NONE && ch->filter == LG_FILTER_NONE) {
+        /* deliver at most to the end of the chunk, so no copy is needed */
+        if (c->pos + take > ch->first_row + ch->rows)
+            *n = take = (size_t)(ch->first_row + ch->rows - c->pos);
         /* in place: the payload is 64-byte aligned in the mapping */
+        if (c->populated != (long)ci) {
+            lgs_populate(c->s, ch);
+            c->populated = (long)ci;
+        }
         int rc = lgs_verify_chunk(c->s, L, ch, err);
         if (rc)
             return rc;

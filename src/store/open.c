@@ -57,6 +57,19 @@ int lgs_check_payload(const lg_store *s, uint64_t off, const lgs_header *h, lg_e
     return LG_OK;
 }
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+void lgs_populate(const lg_store *s, const lgs_chunk *c)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)(s->map + c->off) & ~(page - 1);
+    uintptr_t b = (uintptr_t)(s->map + c->off + LGS_RECORD_HEADER_SIZE + c->stored);
+    /* failure (an old kernel) only costs speed: the pages fault in as read */
+    (void)madvise((void *)a, b - a, MADV_POPULATE_READ);
+}
+
 int lgs_verify_chunk(const lg_store *s, const lgs_layer *L, lgs_chunk *c, lg_error *err)
 {
     if ((s->flags & LG_OPEN_NO_VERIFY) || atomic_load_explicit(&c->verified, memory_order_relaxed))

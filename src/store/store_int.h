@@ -74,6 +74,10 @@ int lgs_check_payload(const lg_store *s, uint64_t off, const lgs_header *h, lg_e
 /* Checks a chunk's payload once (remembered); honours LG_OPEN_NO_VERIFY. */
 int lgs_verify_chunk(const lg_store *s, const lgs_layer *L, lgs_chunk *c, lg_error *err);
 
+/* Asks the kernel to map a chunk's pages in one call (much cheaper than a
+ * page fault per page), before it is checksummed or read. */
+void lgs_populate(const lg_store *s, const lgs_chunk *c);
+
 /* Opens with extra control: mode 0 = normal read; 1 = for writing (the
  * caller already holds fd, opened read-write). */
 int lgs_open_fd(const char *path, int fd, unsigned flags, lg_store **out, lg_error *err);

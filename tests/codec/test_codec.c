@@ -35,6 +35,33 @@ static void crc_incremental_and_unaligned(void **state)
     assert_int_not_equal(lg_crc32c(0, buf, sizeof buf), whole);
 }
 
+/* Bit-at-a-time CRC32C, the definition itself. */
+static uint32_t crc_reference(const unsigned char *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= p[i];
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+    }
+    return ~c;
+}
+
+static void crc_large_buffers_match_the_definition(void **state)
+{
+    (void)state;
+    size_t n = 100000;
+    unsigned char *buf = malloc(n);
+    uint64_t s = 3;
+    for (size_t i = 0; i < n; i++)
+        buf[i] = (unsigned char)tu_rand(&s);
+    size_t sizes[] = {12287, 12288, 12289, 40000, 99990};
+    for (size_t k = 0; k < 5; k++)
+        for (size_t off = 0; off < 3; off++)
+            assert_int_equal(lg_crc32c(0, buf + off, sizes[k]), crc_reference(buf + off, sizes[k]));
+    free(buf);
+}
+
 static void f16_every_value_round_trips(void **state)
 {
     (void)state;
@@ -71,6 +98,30 @@ static void bf16_conversions(void **state)
     assert_true(isnan(lg_bf16_to_f32(lg_f32_to_bf16(NAN))));
 }
 
+/* The bulk (vectorised) widening agrees bit for bit with the scalar one. */
+static void bulk_widening_matches_scalar(void **state)
+{
+    (void)state;
+    uint16_t *h = malloc(65536 * 2 + 6);
+    float *f = malloc(65539 * sizeof *f);
+    for (uint32_t i = 0; i < 65536; i++)
+        h[i] = (uint16_t)i;
+    for (size_t off = 0; off < 3; off++) { /* odd lengths and offsets reach the tails */
+        lg_to_f32(LG_F16, h + off, f, 65536 - off);
+        for (uint32_t i = 0; i < 65536 - off; i++) {
+            float want = lg_f16_to_f32((uint16_t)(i + off));
+            assert_memory_equal(&f[i], &want, 4);
+        }
+        lg_to_f32(LG_BF16, h + off, f, 65536 - off);
+        for (uint32_t i = 0; i < 65536 - off; i++) {
+            float want = lg_bf16_to_f32((uint16_t)(i + off));
+            assert_memory_equal(&f[i], &want, 4);
+        }
+    }
+    free(h);
+    free(f);
+}
+
 static void convert_and_swap(void **state)
 {
     (void)state;
@@ -95,6 +146,12 @@ static void shuffle_round_trip(void **state)
         assert_int_equal(mid[1], src[es]); /* second element's first byte */
         lg_unshuffle(mid, back, es, n);
         assert_memory_equal(src, back, sizeof src);
+        /* any sub-range, vector body and scalar tail alike */
+        for (size_t e0 = 0; e0 < 5; e0++) {
+            size_t ne = n - e0 - 1;
+            lg_unshuffle_range(mid, es, n, e0, ne, back);
+            assert_memory_equal(back, src + e0 * es, ne * es);
+        }
     }
 }
 
@@ -129,8 +186,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(crc_known_values),
         cmocka_unit_test(crc_incremental_and_unaligned),
+        cmocka_unit_test(crc_large_buffers_match_the_definition),
         cmocka_unit_test(f16_every_value_round_trips),
         cmocka_unit_test(bf16_conversions),
+        cmocka_unit_test(bulk_widening_matches_scalar),
         cmocka_unit_test(convert_and_swap),
         cmocka_unit_test(shuffle_round_trip),
         cmocka_unit_test(codecs_round_trip_and_reject_garbage),
