@@ -21,8 +21,8 @@ float lg_f16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-    if (exp == 0x1f) /* inf or nan: keep the payload */
-        return bits_f32(sign | 0x7f800000u | (man << 13));
+    if (exp == 0x1f) /* inf, or nan made quiet with its payload kept (as F16C does) */
+        return bits_f32(sign | 0x7f800000u | (man << 13) | (man ? 0x400000u : 0));
     if (exp == 0) {
         /* zero or subnormal: the value is man * 2^-24, exact in float32 */
         float v = (float)man * 0x1p-24f;
