@@ -9,12 +9,14 @@
  *   layergeom/common.h   status codes, lg_error, element types
  *   layergeom/store.h    the activation store: read, write, verify, stream form
  *   layergeom/import.h   .npy, safetensors, raw and label importers
+ *   layergeom/knn.h      exact k-nearest-neighbour lists (blocked GEMM)
  */
 #ifndef LAYERGEOM_H
 #define LAYERGEOM_H
 
 #include "layergeom/common.h"
 #include "layergeom/import.h"
+#include "layergeom/knn.h"
 #include "layergeom/store.h"
 
 #endif

@@ -1,0 +1,69 @@
+/*
+ * layergeom/knn.h -- exact k-nearest-neighbour lists of every row of a layer.
+ *
+ * Distances come from blocked GEMM (|x|^2 + |y|^2 - 2 x.y on centred rows,
+ * OpenBLAS sgemm), one tile per pair of row blocks, each pair computed once
+ * and used for both blocks' lists.  Every row keeps a few more candidates
+ * than asked for; their distances are then recomputed exactly (differences
+ * of the original vectors, summed in double) and re-sorted, and a row whose
+ * margin is too thin for the GEMM's rounding is checked by an exact scan.
+ * The result equals brute-force double-precision kNN, ties broken by row
+ * index, for any thread count and tile size.
+ *
+ * A row is never its own neighbour (decided by index, so duplicates are
+ * neighbours of each other at distance 0).  Memory stays within the budget:
+ * when the layer does not fit, it is read in panels, several times.
+ */
+#ifndef LAYERGEOM_KNN_H
+#define LAYERGEOM_KNN_H
+
+#include "layergeom/common.h"
+#include "layergeom/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LG_KNN_MAX_K 1024
+
+typedef struct lg_knn_opts {
+    uint32_t k;      /* neighbours per row, 1..1024 */
+    int threads;     /* 0: all cores */
+    uint64_t memory; /* bytes the search may allocate; 0: a quarter of RAM */
+    uint32_t tile;   /* rows per GEMM tile; 0: automatic */
+} lg_knn_opts;
+
+typedef struct lg_knn {
+    uint64_t n;
+    uint32_t k;
+    uint32_t *idx;        /* n x k neighbour rows, nearest first */
+    double *dist;         /* n x k Euclidean distances, ascending, ties by index */
+    uint64_t n_zero;      /* rows whose nearest neighbour is at distance 0 */
+    uint64_t n_rescanned; /* rows whose GEMM margin was thin: checked exactly */
+    uint64_t panels;      /* row panels the layer was split into (1: in memory) */
+    double seconds;
+} lg_knn;
+
+/* Supplies rows [row0, row0 + n) as float32, row-major, d per row. */
+typedef int (*lg_rows_fn)(void *ctx, uint64_t row0, size_t n, float *out, lg_error *err);
+
+/* The general entry: n rows of d columns, read through rows(). */
+int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_knn_opts *o,
+                 lg_knn *out, lg_error *err);
+/* Rows already in memory. */
+int lg_knn_exact_matrix(const float *x, uint64_t n, uint32_t d, const lg_knn_opts *o,
+                        lg_knn *out, lg_error *err);
+/* A layer of a store. */
+int lg_knn_exact_layer(lg_store *s, size_t layer, const lg_knn_opts *o, lg_knn *out,
+                       lg_error *err);
+void lg_knn_free(lg_knn *k);
+
+/* Default memory budget: a quarter of physical memory. */
+uint64_t lg_default_memory(void);
+/* Number of online processors. */
+int lg_cpu_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

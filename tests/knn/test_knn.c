@@ -1,0 +1,211 @@
+/* Exact kNN against brute force in double precision: ties, duplicates,
+ * large offsets, every tile size, thread count and memory budget. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+typedef struct ref {
+    double d;
+    uint32_t j;
+} ref;
+
+static int cmp_ref(const void *a, const void *b)
+{
+    const ref *x = a, *y = b;
+    if (x->d != y->d)
+        return x->d < y->d ? -1 : 1;
+    return x->j < y->j ? -1 : x->j > y->j;
+}
+
+/* Brute force: every distance in double, sorted by (distance, index). */
+static void brute(const float *x, uint64_t n, uint32_t d, uint32_t k, uint32_t *idx, double *dist)
+{
+    ref *all = malloc(n * sizeof *all);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t m = 0;
+        for (uint64_t j = 0; j < n; j++) {
+            if (j == i)
+                continue;
+            double s = 0;
+            for (uint32_t c = 0; c < d; c++) {
+                double t = (double)x[i * d + c] - (double)x[j * d + c];
+                s += t * t;
+            }
+            all[m].d = sqrt(s);
+            all[m].j = (uint32_t)j;
+            m++;
+        }
+        qsort(all, m, sizeof *all, cmp_ref);
+        for (uint32_t q = 0; q < k; q++) {
+            idx[i * k + q] = all[q].j;
+            dist[i * k + q] = all[q].d;
+        }
+    }
+    free(all);
+}
+
+static void check_equal(const lg_knn *got, const uint32_t *idx, const double *dist, uint64_t n,
+                        uint32_t k, const char *what)
+{
+    for (uint64_t i = 0; i < n * k; i++) {
+        if (got->idx[i] != idx[i] || fabs(got->dist[i] - dist[i]) > 1e-12 * (1 + dist[i]))
+            fail_msg("%s: row %llu, neighbour %llu: got %u at %.17g, expected %u at %.17g", what,
+                     (unsigned long long)(i / k), (unsigned long long)(i % k), got->idx[i],
+                     got->dist[i], idx[i], dist[i]);
+    }
+}
+
+/* Integer coordinates in a small range: many exactly tied distances; and
+ * some rows repeated exactly. */
+static float *tied_data(uint64_t n, uint32_t d, uint64_t seed)
+{
+    float *x = malloc(n * d * sizeof *x);
+    for (uint64_t i = 0; i < n * d; i++)
+        x[i] = (float)(tu_rand(&seed) % 4);
+    for (uint64_t i = 0; i < n / 10; i++) {
+        uint64_t a = tu_rand(&seed) % n, b = tu_rand(&seed) % n;
+        memcpy(x + a * d, x + b * d, d * sizeof *x);
+    }
+    return x;
+}
+
+static void run_case(const float *x, uint64_t n, uint32_t d, uint32_t k, const char *name)
+{
+    uint32_t *idx = malloc(n * k * sizeof *idx);
+    double *dist = malloc(n * k * sizeof *dist);
+    brute(x, n, d, k, idx, dist);
+    uint32_t tiles[] = {0, 1, 7, 64, 1000};
+    int threads[] = {1, 2, 3};
+    for (size_t t = 0; t < sizeof tiles / sizeof tiles[0]; t++)
+        for (size_t h = 0; h < 3; h++) {
+            lg_knn_opts o = {.k = k, .threads = threads[h], .tile = tiles[t]};
+            lg_knn got;
+            lg_error err;
+            if (lg_knn_exact_matrix(x, n, d, &o, &got, &err) != LG_OK)
+                fail_msg("%s: %s", name, err.msg);
+            char what[128];
+            snprintf(what, sizeof what, "%s tile %u threads %d", name, tiles[t], threads[h]);
+            check_equal(&got, idx, dist, n, k, what);
+            lg_knn_free(&got);
+        }
+    free(idx);
+    free(dist);
+}
+
+static void ties_and_duplicates(void **state)
+{
+    (void)state;
+    float *x = tied_data(600, 5, 11);
+    run_case(x, 600, 5, 1, "ties k=1");
+    run_case(x, 600, 5, 10, "ties k=10");
+    run_case(x, 600, 5, 40, "ties k=40");
+    free(x);
+}
+
+static void gaussian_far_from_origin(void **state)
+{
+    (void)state;
+    uint64_t n = 500, s = 5;
+    uint32_t d = 64;
+    float *x = malloc(n * d * sizeof *x);
+    for (uint64_t i = 0; i < n * d; i++)
+        x[i] = (float)(1000.0 + tu_normal(&s)); /* the GEMM form would cancel badly */
+    run_case(x, n, d, 16, "offset gaussian");
+    free(x);
+}
+
+/* A row provider that hands out rows of a matrix, as the store does. */
+typedef struct src {
+    const float *x;
+    uint32_t d;
+    int calls;
+} src;
+
+static int rows_of(void *ctx, uint64_t r0, size_t n, float *out, lg_error *err)
+{
+    (void)err;
+    src *s = ctx;
+    s->calls++;
+    memcpy(out, s->x + r0 * s->d, n * s->d * sizeof *out);
+    return LG_OK;
+}
+
+static void small_budget_uses_panels(void **state)
+{
+    (void)state;
+    uint64_t n = 900;
+    uint32_t d = 32, k = 12;
+    float *x = tied_data(n, d, 3);
+    uint32_t *idx = malloc(n * k * sizeof *idx);
+    double *dist = malloc(n * k * sizeof *dist);
+    brute(x, n, d, k, idx, dist);
+    uint64_t budgets[] = {0, 600000, 545000};
+    for (size_t b = 0; b < 3; b++) {
+        src s = {x, d, 0};
+        lg_knn_opts o = {.k = k, .threads = 2, .tile = 64, .memory = budgets[b]};
+        lg_knn got;
+        lg_error err;
+        if (lg_knn_exact(n, d, rows_of, &s, &o, &got, &err) != LG_OK)
+            fail_msg("budget %llu: %s", (unsigned long long)budgets[b], err.msg);
+        if (budgets[b])
+            assert_true(got.panels > 1);
+        check_equal(&got, idx, dist, n, k, "panels");
+        lg_knn_free(&got);
+    }
+    /* a budget too small for the lists themselves is refused, clearly */
+    src s = {x, d, 0};
+    lg_knn_opts o = {.k = k, .memory = 1000};
+    lg_knn got;
+    lg_error err;
+    assert_int_equal(lg_knn_exact(n, d, rows_of, &s, &o, &got, &err), LG_ENOMEM);
+    assert_non_null(strstr(err.msg, "too small"));
+    free(idx);
+    free(dist);
+    free(x);
+}
+
+static void duplicates_are_neighbours_at_zero(void **state)
+{
+    (void)state;
+    float x[4 * 2] = {1, 1, 1, 1, 5, 5, 1, 1}; /* rows 0, 1, 3 identical */
+    lg_knn_opts o = {.k = 2};
+    lg_knn got;
+    lg_error err;
+    assert_int_equal(lg_knn_exact_matrix(x, 4, 2, &o, &got, &err), LG_OK);
+    assert_int_equal(got.idx[0], 1);
+    assert_int_equal(got.idx[1], 3);
+    assert_true(got.dist[0] == 0 && got.dist[1] == 0);
+    assert_int_equal(got.idx[2 * 2], 0); /* row 2's nearest: the duplicates, by index */
+    assert_int_equal(got.n_zero, 3);
+    lg_knn_free(&got);
+}
+
+static void bad_arguments(void **state)
+{
+    (void)state;
+    float x[6] = {0, 1, 2, 3, 4, NAN};
+    lg_knn got;
+    lg_error err;
+    lg_knn_opts o = {.k = 2};
+    assert_int_equal(lg_knn_exact_matrix(x, 2, 3, &o, &got, &err), LG_EINPUT); /* n < k + 1 */
+    o.k = 1;
+    assert_int_equal(lg_knn_exact_matrix(x, 2, 3, &o, &got, &err), LG_EINPUT); /* NaN */
+    assert_non_null(strstr(err.msg, "row 1, column 2 is NaN"));
+    o.k = 0;
+    assert_int_equal(lg_knn_exact_matrix(x, 2, 3, &o, &got, &err), LG_EUSAGE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(ties_and_duplicates),
+        cmocka_unit_test(gaussian_far_from_origin),
+        cmocka_unit_test(small_budget_uses_panels),
+        cmocka_unit_test(duplicates_are_neighbours_at_zero),
+        cmocka_unit_test(bad_arguments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
