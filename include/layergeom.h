@@ -10,12 +10,14 @@
  *   layergeom/store.h    the activation store: read, write, verify, stream form
  *   layergeom/import.h   .npy, safetensors, raw and label importers
  *   layergeom/knn.h      exact k-nearest-neighbour lists (blocked GEMM)
+ *   layergeom/estimate.h TwoNN, GRIDE, overlaps, the recommended layer
  */
 #ifndef LAYERGEOM_H
 #define LAYERGEOM_H
 
 #include "layergeom/common.h"
 #include "layergeom/import.h"
+#include "layergeom/estimate.h"
 #include "layergeom/knn.h"
 #include "layergeom/store.h"
 

@@ -1,0 +1,94 @@
+/*
+ * layergeom/estimate.h -- estimators on neighbour lists.
+ *
+ * Every estimator takes neighbour lists (lg_knn), never activations, so the
+ * same code serves exact, approximate and cached lists.  Definitions follow
+ * DADApy (the reference implementation of TwoNN and GRIDE by the methods'
+ * authors); docs/estimators.md states them.
+ */
+#ifndef LAYERGEOM_ESTIMATE_H
+#define LAYERGEOM_ESTIMATE_H
+
+#include "layergeom/common.h"
+#include "layergeom/knn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What to do with rows whose nearest neighbour is at distance 0 (duplicates). */
+typedef enum lg_dup_policy {
+    LG_DUP_DROP = 0, /* leave them out of the ID estimates (their count is reported) */
+    LG_DUP_KEEP = 1  /* keep them, as DADApy does; an estimate that would then be
+                        infinite or undefined is refused with an error */
+} lg_dup_policy;
+
+typedef struct lg_twonn_result {
+    double id;         /* least squares through the origin, after discarding */
+    double id_ml;      /* maximum likelihood (N - 1) / sum log mu */
+    double bayes_mean; /* posterior with a Gamma(a, b) prior */
+    double bayes_std;
+    double scale;      /* mean of (r1 + r2) / 2 over the rows used */
+    uint64_t n_used;   /* rows in the estimate */
+    uint64_t n_dropped; /* rows left out for r1 = 0 */
+} lg_twonn_result;
+
+typedef struct lg_twonn_opts {
+    double discard;    /* fraction of the largest mu left out of the fit (default 0.1) */
+    double prior_a, prior_b; /* Gamma prior of the Bayesian estimate (default 2, 5) */
+    lg_dup_policy duplicates;
+} lg_twonn_opts;
+
+void lg_twonn_opts_default(lg_twonn_opts *o);
+/* TwoNN from the first two neighbours of every row. */
+int lg_twonn(const lg_knn *nn, const lg_twonn_opts *o, lg_twonn_result *out, lg_error *err);
+/* TwoNN from the two distances directly (r1[i] <= r2[i]). */
+int lg_twonn_r(const double *r1, const double *r2, uint64_t n, const lg_twonn_opts *o,
+               lg_twonn_result *out, lg_error *err);
+
+#define LG_GRIDE_MAX_SCALES 16
+
+typedef struct lg_gride_result {
+    int scales;
+    uint32_t n1[LG_GRIDE_MAX_SCALES], n2[LG_GRIDE_MAX_SCALES];
+    double id[LG_GRIDE_MAX_SCALES], err[LG_GRIDE_MAX_SCALES], rs[LG_GRIDE_MAX_SCALES];
+    uint64_t n_dropped[LG_GRIDE_MAX_SCALES];
+} lg_gride_result;
+
+/* GRIDE at n1 = 1, 2, 4, ..., n2 = 2 n1, while n2 <= max_rank (and <= the
+ * lists' k). */
+int lg_gride(const lg_knn *nn, uint32_t max_rank, lg_dup_policy dup, lg_gride_result *out,
+             lg_error *err);
+
+/* Neighbourhood overlap of two lists of the same rows: the mean over rows of
+ * |kNN_k in a  intersect  kNN_k in b| / k. */
+int lg_overlap_data(const lg_knn *a, const lg_knn *b, uint32_t k, double *out, lg_error *err);
+
+typedef struct lg_label_overlap {
+    double unweighted;     /* plain mean over rows (as in the paper) */
+    double class_weighted; /* each row weighted by 1 / (size of its class) (DADApy's default) */
+} lg_label_overlap;
+
+/* Fraction of each row's k nearest neighbours that share its label.  With
+ * class_fraction > 0, row i uses k_i = max(1, floor(class_fraction x size of
+ * its class)) instead of k (which the lists must then hold). */
+int lg_overlap_labels(const lg_knn *nn, const int64_t *labels, uint32_t k, double class_fraction,
+                      lg_label_overlap *out, lg_error *err);
+
+/* The recommended layer: the minimum of the ID profile after its first peak.
+ * A peak counts once the profile has fallen below (1 - tol) of it; among the
+ * layers after it the lowest ID wins.  reason receives a sentence. */
+typedef struct lg_recommendation {
+    int index;      /* -1 when the profile has fewer than 2 layers */
+    int peak;       /* index of the first peak, -1 if none */
+    int plateau_first, plateau_last; /* layers within tol of the minimum */
+    char reason[512];
+} lg_recommendation;
+
+int lg_recommend_layer(const double *id, const double *err, int n_layers, double tol,
+                       lg_recommendation *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
