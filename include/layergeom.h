@@ -11,6 +11,8 @@
  *   layergeom/import.h   .npy, safetensors, raw and label importers
  *   layergeom/knn.h      exact k-nearest-neighbour lists (blocked GEMM)
  *   layergeom/estimate.h TwoNN, GRIDE, overlaps, the recommended layer
+ *   layergeom/profile.h  the layer-by-layer profile of a store
+ *   layergeom/report.h   the profile as a table, JSON or CSV
  */
 #ifndef LAYERGEOM_H
 #define LAYERGEOM_H
@@ -19,6 +21,8 @@
 #include "layergeom/import.h"
 #include "layergeom/estimate.h"
 #include "layergeom/knn.h"
+#include "layergeom/profile.h"
+#include "layergeom/report.h"
 #include "layergeom/store.h"
 
 #endif

@@ -12,6 +12,7 @@ static const struct {
     {"info", cmd_info, "list the layers, labels and metadata of a store"},
     {"verify", cmd_verify, "check every checksum of a store; --repair a store cut short"},
     {"export", cmd_export, "write one layer (or the labels) of a store as .npy"},
+    {"profile", cmd_profile, "intrinsic dimension and overlaps of every layer; the best layer"},
 };
 
 static void usage(FILE *f)

@@ -51,9 +51,8 @@ int lg_recommend_layer(const double *id, const double *err, int n, double tol,
     out->plateau_last = b;
     if (peak >= 0)
         snprintf(out->reason, sizeof out->reason,
-                 "lowest ID (%.2f) after the first ID peak (layer %d, ID %.2f)%s", id[m], peak,
-                 id[peak], a < b ? "; the layers of the plateau around it are within tolerance"
-                                 : "");
+                 "lowest ID (%.2f) after the first ID peak (ID %.2f)%s", id[m], id[peak],
+                 a < b ? "; the plateau around it is within tolerance" : "");
     else
         snprintf(out->reason, sizeof out->reason,
                  "the ID profile has no peak (it never falls by more than %.0f%% after rising): "

@@ -1,0 +1,90 @@
+/*
+ * layergeom/profile.h -- the layer-by-layer profile of a store.
+ *
+ * For every layer: exact kNN lists, TwoNN (and ML, Bayes), GRIDE at scales
+ * 2..max rank, the overlap with the previous layer and with labels; then the
+ * recommended layer.  Layers stream through: only the previous layer's lists
+ * are kept (all layers' with the overlap matrix), never two layers of
+ * activations at once.
+ */
+#ifndef LAYERGEOM_PROFILE_H
+#define LAYERGEOM_PROFILE_H
+
+#include "layergeom/estimate.h"
+#include "layergeom/knn.h"
+#include "layergeom/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum lg_id_kind { LG_ID_TWONN = 0, LG_ID_ML = 1, LG_ID_GRIDE = 2 } lg_id_kind;
+
+#define LG_MAX_DECIMATION 12
+
+typedef struct lg_layer_result {
+    size_t index;     /* position in the store's layer list */
+    uint32_t layer_id;
+    const char *name; /* owned by the store */
+    uint64_t n;
+    uint32_t d;
+    double id, id_err; /* the chosen estimator (--id) and its error bar */
+    lg_twonn_result twonn;
+    lg_gride_result gride;
+    int has_prev;
+    double overlap_prev; /* chi_k(l, l-1) */
+    int has_labels;
+    lg_label_overlap overlap_labels; /* chi_k(l, labels) */
+    uint64_t duplicates;  /* rows whose nearest neighbour is at distance 0 */
+    uint64_t rescanned;   /* rows the kNN checked by exact scan */
+    uint64_t panels;
+    double knn_seconds, seconds;
+    int n_dec; /* decimation: ID on random subsets of N / 2^level rows */
+    uint64_t dec_rows[LG_MAX_DECIMATION];
+    int dec_repeats[LG_MAX_DECIMATION];
+    double dec_id[LG_MAX_DECIMATION], dec_err[LG_MAX_DECIMATION];
+} lg_layer_result;
+
+typedef struct lg_profile_opts {
+    uint32_t k;               /* overlap neighbourhood (default 30) */
+    uint32_t gride_max_rank;  /* GRIDE scales up to this rank (default 64) */
+    lg_id_kind id_kind;       /* what the profile and recommendation use */
+    uint32_t gride_rank;      /* n2 of the GRIDE scale used with LG_ID_GRIDE (default 16) */
+    lg_twonn_opts twonn;
+    const int64_t *labels;    /* one per row, or NULL */
+    double class_fraction;    /* > 0: per-class k for the label overlap */
+    int overlap_matrix;       /* also chi_k between every pair of layers */
+    int decimation;           /* TwoNN on N/2, N/4, ... subsets, with error bars */
+    int paper;                /* the paper's protocol: TwoNN, discard 0.02, on 4
+                                 subsets of N/32 rows, mean +- sem */
+    double tol;               /* recommendation tolerance (default 0.05) */
+    uint64_t seed;            /* for subsets (default 1) */
+    int threads;
+    uint64_t memory;
+    uint32_t tile;
+    const size_t *layers;     /* which layers (store order), or NULL for all */
+    size_t n_layers;
+    /* called after each layer (may be NULL) */
+    void (*progress)(void *ctx, const struct lg_layer_result *r, size_t done, size_t total);
+    void *progress_ctx;
+} lg_profile_opts;
+
+typedef struct lg_profile {
+    size_t n_layers;
+    lg_layer_result *layers;
+    double *matrix;           /* n_layers^2 overlaps (with overlap_matrix), else NULL */
+    lg_recommendation rec;
+    int best_label_layer;     /* -1 without labels */
+    lg_profile_opts opts;
+    uint32_t k_lists;         /* neighbours computed per row */
+    double seconds;
+} lg_profile;
+
+void lg_profile_opts_default(lg_profile_opts *o);
+int lg_profile_run(lg_store *s, const lg_profile_opts *o, lg_profile *out, lg_error *err);
+void lg_profile_free(lg_profile *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

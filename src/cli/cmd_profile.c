@@ -1,0 +1,326 @@
+/* layergeom profile: the ID and overlap profile of every layer of a store. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static const char help[] =
+    "usage: layergeom profile STORE [options]\n"
+    "\n"
+    "For every layer: exact k-nearest neighbours, the intrinsic dimension (TwoNN,\n"
+    "GRIDE at ranks 2..64), the neighbourhood overlap with the previous layer and\n"
+    "with the labels; then the recommended layer (the ID minimum after the first\n"
+    "ID peak).  Prints a table; --json / --csv write the numbers.\n"
+    "\n"
+    "  --k K                overlap neighbourhood size (default 30)\n"
+    "  --id twonn|ml|gride  the estimator of the profile (default twonn: least\n"
+    "                       squares with --discard); gride uses --gride-rank\n"
+    "  --gride-rank R       the GRIDE scale (n2) used by --id gride (default 16)\n"
+    "  --gride-max R        GRIDE scales up to this rank (default 64)\n"
+    "  --discard F          TwoNN: fraction of the largest mu left out (default 0.1)\n"
+    "  --preset paper       the paper's protocol: TwoNN with discard 0.02 on 4\n"
+    "                       random subsets of N/32 rows, mean +- sem\n"
+    "  --decimation         TwoNN on subsets of N/2, N/4, ... rows (error bars)\n"
+    "  --duplicates drop|keep  rows with an identical twin: left out of the ID\n"
+    "                       (drop, default) or kept as DADApy does (keep: an\n"
+    "                       estimate that becomes infinite is an error)\n"
+    "  --labels FILE        labels (.npy or text); default: the store's label set\n"
+    "  --label-set NAME     use this label set of the store\n"
+    "  --no-labels          ignore the store's labels\n"
+    "  --class-fraction F   label overlap with k_i = F x size of i's class\n"
+    "  --overlap-matrix     also the overlap between every pair of layers\n"
+    "  --layers LIST        only these layers: indices or names, comma-separated\n"
+    "  --tolerance F        relative size of an ID change that counts (default 0.05)\n"
+    "  --seed N             subsets for --preset paper / --decimation (default 1)\n"
+    "  --threads N          default: all cores\n"
+    "  --memory SIZE        memory budget, e.g. 512M, 8G (default: a quarter of RAM)\n"
+    "  --json FILE          write the profile as JSON ('-': stdout, then no table)\n"
+    "  --csv FILE           write one CSV row per layer ('-': stdout)\n"
+    "  -q, --quiet          no table, no progress\n";
+
+typedef struct prof_args {
+    const char *store, *labels, *label_set, *json, *csv, *layers;
+    int no_labels, quiet;
+    lg_profile_opts o;
+} prof_args;
+
+static int parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (!*s || *end || !(v >= lo && v <= hi))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse(int argc, char **argv, prof_args *a)
+{
+    lg_profile_opts_default(&a->o);
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int r;
+        unsigned long long u;
+        if (cli_is_help(argv[i])) {
+            fputs(help, stdout);
+            return -1;
+        }
+#define OPT(name) ((r = cli_opt(argc, argv, &i, name, &v)) != 0)
+#define NEED()                                                                                     \
+    if (r < 0)                                                                                     \
+    return EXIT_USAGE
+        if (OPT("--k")) {
+            NEED();
+            if (cli_parse_uint(v, LG_KNN_MAX_K, &u) || u == 0)
+                return cli_usage("profile", "--k takes 1..%d", LG_KNN_MAX_K);
+            a->o.k = (uint32_t)u;
+        } else if (OPT("--id")) {
+            NEED();
+            if (!strcmp(v, "twonn"))
+                a->o.id_kind = LG_ID_TWONN;
+            else if (!strcmp(v, "ml"))
+                a->o.id_kind = LG_ID_ML;
+            else if (!strcmp(v, "gride"))
+                a->o.id_kind = LG_ID_GRIDE;
+            else
+                return cli_usage("profile", "--id takes twonn, ml or gride");
+        } else if (OPT("--gride-rank")) {
+            NEED();
+            if (cli_parse_uint(v, 1024, &u) || u < 2 || (u & (u - 1)))
+                return cli_usage("profile", "--gride-rank takes a power of two, 2..1024");
+            a->o.gride_rank = (uint32_t)u;
+        } else if (OPT("--gride-max")) {
+            NEED();
+            if (cli_parse_uint(v, 1024, &u) || u < 2)
+                return cli_usage("profile", "--gride-max takes 2..1024");
+            a->o.gride_max_rank = (uint32_t)u;
+        } else if (OPT("--discard")) {
+            NEED();
+            if (parse_double(v, 0, 0.99, &a->o.twonn.discard))
+                return cli_usage("profile", "--discard takes a fraction in [0, 0.99]");
+        } else if (OPT("--preset")) {
+            NEED();
+            if (strcmp(v, "paper"))
+                return cli_usage("profile", "--preset takes paper");
+            a->o.paper = 1;
+        } else if (OPT("--duplicates")) {
+            NEED();
+            if (!strcmp(v, "drop"))
+                a->o.twonn.duplicates = LG_DUP_DROP;
+            else if (!strcmp(v, "keep"))
+                a->o.twonn.duplicates = LG_DUP_KEEP;
+            else
+                return cli_usage("profile", "--duplicates takes drop or keep");
+        } else if (OPT("--labels")) {
+            NEED();
+            a->labels = v;
+        } else if (OPT("--label-set")) {
+            NEED();
+            a->label_set = v;
+        } else if (OPT("--class-fraction")) {
+            NEED();
+            if (parse_double(v, 1e-9, 1, &a->o.class_fraction))
+                return cli_usage("profile", "--class-fraction takes a fraction in (0, 1]");
+        } else if (OPT("--layers")) {
+            NEED();
+            a->layers = v;
+        } else if (OPT("--tolerance")) {
+            NEED();
+            if (parse_double(v, 0, 1, &a->o.tol))
+                return cli_usage("profile", "--tolerance takes a fraction in [0, 1]");
+        } else if (OPT("--seed")) {
+            NEED();
+            if (cli_parse_uint(v, UINT64_MAX, &u))
+                return cli_usage("profile", "--seed takes a non-negative integer");
+            a->o.seed = u;
+        } else if (OPT("--threads")) {
+            NEED();
+            if (cli_parse_uint(v, 1024, &u) || u == 0)
+                return cli_usage("profile", "--threads takes 1..1024");
+            a->o.threads = (int)u;
+        } else if (OPT("--memory")) {
+            NEED();
+            if (cli_parse_size(v, &u) || u < (1u << 20))
+                return cli_usage("profile", "--memory takes a size such as 512M or 8G (>= 1M)");
+            a->o.memory = u;
+        } else if (OPT("--json")) {
+            NEED();
+            a->json = v;
+        } else if (OPT("--csv")) {
+            NEED();
+            a->csv = v;
+        } else if (cli_flag(argv, i, "--decimation")) {
+            a->o.decimation = 1;
+        } else if (cli_flag(argv, i, "--overlap-matrix")) {
+            a->o.overlap_matrix = 1;
+        } else if (cli_flag(argv, i, "--no-labels")) {
+            a->no_labels = 1;
+        } else if (cli_flag(argv, i, "-q") || cli_flag(argv, i, "--quiet")) {
+            a->quiet = 1;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage("profile", "unknown option '%s'", argv[i]);
+        } else if (a->store) {
+            return cli_usage("profile", "one store at a time");
+        } else {
+            a->store = argv[i];
+        }
+#undef OPT
+#undef NEED
+    }
+    if (!a->store)
+        return cli_usage("profile", "missing STORE");
+    if (a->labels && (a->label_set || a->no_labels))
+        return cli_usage("profile", "--labels excludes --label-set and --no-labels");
+    return 0;
+}
+
+/* "0,3,layer05" -> store indices. */
+static int pick_layers(lg_store *s, const char *list, size_t **out, size_t *n, lg_error *err)
+{
+    char *copy = strdup(list);
+    size_t cap = 16, m = 0;
+    size_t *v = malloc(cap * sizeof *v);
+    if (!copy || !v) {
+        free(copy);
+        free(v);
+        err->code = LG_ENOMEM;
+        snprintf(err->msg, sizeof err->msg, "out of memory");
+        return LG_ENOMEM;
+    }
+    for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ",")) {
+        char *end;
+        unsigned long idx = strtoul(tok, &end, 10);
+        long li = (*tok && !*end && idx < lg_store_layer_count(s)) ? (long)idx
+                                                                  : lg_store_find_layer(s, tok);
+        if (li < 0) {
+            err->code = LG_EUSAGE;
+            snprintf(err->msg, sizeof err->msg, "%s: no layer '%s' (see 'layergeom info %s')",
+                     lg_store_path(s), tok, lg_store_path(s));
+            free(copy);
+            free(v);
+            return LG_EUSAGE;
+        }
+        if (m == cap) {
+            size_t *w = realloc(v, 2 * cap * sizeof *v);
+            if (!w)
+                break;
+            v = w;
+            cap *= 2;
+        }
+        v[m++] = (size_t)li;
+    }
+    free(copy);
+    *out = v;
+    *n = m;
+    return LG_OK;
+}
+
+static void progress(void *ctx, const lg_layer_result *r, size_t done, size_t total)
+{
+    (void)ctx;
+    fprintf(stderr, "\r[%zu/%zu] layer %zu (%s): ID %.2f, %.1f s     ", done, total, r->index,
+            r->name, r->id, r->seconds);
+    if (done == total)
+        fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* Opens path for writing ("-" is stdout). */
+static FILE *open_out(const char *path)
+{
+    return strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+}
+
+static int close_out(FILE *f, const char *path)
+{
+    if (f == stdout)
+        return fflush(f) == 0 ? 0 : -1;
+    int bad = ferror(f);
+    return (fclose(f) == 0 && !bad) ? 0 : -1;
+}
+
+static int write_reports(prof_args *a, const lg_profile *p, const lg_report_info *info)
+{
+    const char *paths[2] = {a->json, a->csv};
+    for (int q = 0; q < 2; q++) {
+        if (!paths[q])
+            continue;
+        FILE *f = open_out(paths[q]);
+        if (!f) {
+            fprintf(stderr, "layergeom: %s: cannot write: %s\n", paths[q], strerror(errno));
+            return EXIT_IO;
+        }
+        if (q == 0)
+            lg_report_json(f, p, info);
+        else
+            lg_report_csv(f, p);
+        if (close_out(f, paths[q])) {
+            fprintf(stderr, "layergeom: %s: write failed\n", paths[q]);
+            return EXIT_IO;
+        }
+    }
+    return EXIT_OK;
+}
+
+int cmd_profile(int argc, char **argv)
+{
+    prof_args a = {0};
+    int rc = parse(argc, argv, &a);
+    if (rc)
+        return rc < 0 ? EXIT_OK : rc;
+    lg_error err = {0};
+    lg_store *s;
+    if (lg_store_open(a.store, 0, &s, &err))
+        return cli_report(&err);
+    if (lg_store_recovery(s))
+        fprintf(stderr, "layergeom: warning: %s\n", lg_store_recovery(s));
+    int64_t *own = NULL;
+    size_t *layers = NULL;
+    char from[600] = "";
+    int code = EXIT_OK;
+    if (a.labels) {
+        uint64_t n;
+        if (lg_labels_load(a.labels, &own, &n, NULL, &err)) {
+            code = cli_report(&err);
+        } else if (n != lg_store_rows(s)) {
+            fprintf(stderr, "layergeom: %s: %llu labels for %llu rows\n", a.labels,
+                    (unsigned long long)n, (unsigned long long)lg_store_rows(s));
+            code = EXIT_INPUT;
+        }
+        a.o.labels = own;
+        snprintf(from, sizeof from, "%s", a.labels);
+    } else if (!a.no_labels && (a.label_set || lg_store_label_set_count(s))) {
+        uint64_t n;
+        const char *set = a.label_set ? a.label_set : lg_store_label_set_name(s, 0);
+        if (lg_store_labels(s, set, &a.o.labels, &n, &err))
+            code = cli_report(&err);
+        snprintf(from, sizeof from, "label set '%s' of the store", set);
+    }
+    if (!code && a.layers && pick_layers(s, a.layers, &layers, &a.o.n_layers, &err))
+        code = cli_report(&err);
+    a.o.layers = layers;
+    int json_stdout = a.json && !strcmp(a.json, "-"), csv_stdout = a.csv && !strcmp(a.csv, "-");
+    if (!a.quiet && isatty(STDERR_FILENO))
+        a.o.progress = progress;
+    lg_profile p;
+    if (!code) {
+        rc = lg_profile_run(s, &a.o, &p, &err);
+        if (rc)
+            code = cli_report(&err);
+    }
+    if (!code) {
+        size_t mlen;
+        const char *model = lg_store_meta(s, "model", &mlen);
+        lg_report_info info = {a.store, from[0] ? from : NULL, model};
+        if (!a.quiet && !json_stdout && !csv_stdout)
+            lg_report_table(stdout, &p, &info);
+        code = write_reports(&a, &p, &info);
+        lg_profile_free(&p);
+    }
+    free(own);
+    free(layers);
+    lg_store_close(s);
+    return code;
+}

@@ -1,0 +1,356 @@
+/*
+ * The profile driver: each layer through kNN and the estimators, in store
+ * order, keeping only what the overlaps need from the layer before.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "layergeom/profile.h"
+#include "util/error.h"
+
+#define U64(x) ((unsigned long long)(x))
+
+void lg_profile_opts_default(lg_profile_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->k = 30;
+    o->gride_max_rank = 64;
+    o->id_kind = LG_ID_TWONN;
+    o->gride_rank = 16;
+    lg_twonn_opts_default(&o->twonn);
+    o->tol = 0.05;
+    o->seed = 1;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+void lg_profile_free(lg_profile *p)
+{
+    if (!p)
+        return;
+    free(p->layers);
+    free(p->matrix);
+    p->layers = NULL;
+    p->matrix = NULL;
+}
+
+/* ---- decimation: TwoNN on random subsets ---- */
+
+typedef struct subset_rows {
+    lg_cursor *cur;
+    const uint64_t *rows; /* sorted global rows of the subset */
+    uint32_t d;
+} subset_rows;
+
+static int read_subset(void *ctx, uint64_t r0, size_t n, float *out, lg_error *err)
+{
+    subset_rows *s = ctx;
+    for (size_t q = 0; q < n; q++) {
+        int rc = lg_cursor_read(s->cur, s->rows[r0 + q], 1, out + q * s->d, err);
+        if (rc)
+            return rc;
+    }
+    return LG_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static uint64_t next_rand(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* ID (mean, sem) of `repeats` disjoint random subsets of m rows. */
+static int subsets_id(lg_store *s, size_t layer, uint64_t n, uint32_t d, uint64_t m, int repeats,
+                      double discard, const lg_profile_opts *o, double *mean, double *sem,
+                      lg_error *err)
+{
+    uint64_t *perm = malloc(n * sizeof *perm);
+    if (!perm)
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    for (uint64_t i = 0; i < n; i++)
+        perm[i] = i;
+    uint64_t seed = o->seed * 1000003u + layer; /* the same subsets on every run */
+    for (uint64_t i = n - 1; i > 0; i--) {
+        uint64_t j = next_rand(&seed) % (i + 1), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    lg_cursor *cur;
+    int rc = lg_cursor_open(s, layer, 1, &cur, err);
+    double sum = 0, sum2 = 0;
+    lg_twonn_opts to = o->twonn;
+    to.discard = discard;
+    for (int r = 0; !rc && r < repeats; r++) {
+        uint64_t *rows = perm + (uint64_t)r * m;
+        qsort(rows, m, sizeof *rows, cmp_u64);
+        subset_rows sr = {cur, rows, d};
+        lg_knn_opts ko = {.k = 2, .threads = o->threads, .memory = o->memory, .tile = o->tile};
+        lg_knn nn;
+        rc = lg_knn_exact(m, d, read_subset, &sr, &ko, &nn, err);
+        lg_twonn_result t;
+        if (!rc) {
+            rc = lg_twonn(&nn, &to, &t, err);
+            lg_knn_free(&nn);
+        }
+        if (!rc) {
+            sum += t.id;
+            sum2 += t.id * t.id;
+        }
+    }
+    lg_cursor_close(cur);
+    free(perm);
+    if (rc)
+        return rc;
+    *mean = sum / repeats;
+    double var = repeats > 1 ? (sum2 - sum * sum / repeats) / (repeats - 1) : 0;
+    *sem = var > 0 ? sqrt(var / repeats) : 0;
+    return LG_OK;
+}
+
+static int decimate(lg_store *s, size_t layer, lg_layer_result *r, const lg_profile_opts *o,
+                    lg_error *err)
+{
+    r->n_dec = 0;
+    r->dec_rows[0] = r->n;
+    r->dec_repeats[0] = 1;
+    r->dec_id[0] = r->twonn.id;
+    r->dec_err[0] = 0;
+    r->n_dec = 1;
+    for (int level = 1; level < LG_MAX_DECIMATION; level++) {
+        uint64_t m = r->n >> level;
+        if (m < 20)
+            break;
+        int repeats = (1 << level) < 4 ? (1 << level) : 4;
+        int rc = subsets_id(s, layer, r->n, r->d, m, repeats, o->twonn.discard, o,
+                            &r->dec_id[r->n_dec], &r->dec_err[r->n_dec], err);
+        if (rc)
+            return rc;
+        r->dec_rows[r->n_dec] = m;
+        r->dec_repeats[r->n_dec] = repeats;
+        r->n_dec++;
+    }
+    return LG_OK;
+}
+
+/* ---- one layer ---- */
+
+/* Neighbours needed per row: k, GRIDE's top rank, the largest per-class k. */
+static uint32_t lists_k(const lg_profile_opts *o, uint64_t n)
+{
+    uint32_t k = o->k > o->gride_max_rank ? o->k : o->gride_max_rank;
+    if (k < 2)
+        k = 2;
+    if (o->labels && o->class_fraction > 0) {
+        /* the largest class could need floor(fraction x n) */
+        double f = floor(o->class_fraction * (double)n);
+        if (f > k)
+            k = f > LG_KNN_MAX_K ? LG_KNN_MAX_K : (uint32_t)f;
+    }
+    if (k > n - 1)
+        k = (uint32_t)(n - 1);
+    return k;
+}
+
+static int chosen_id(lg_layer_result *r, const lg_profile_opts *o, lg_error *err)
+{
+    if (o->paper)
+        return LG_OK; /* set by the paper's protocol */
+    switch (o->id_kind) {
+    case LG_ID_ML:
+        r->id = r->twonn.id_ml;
+        r->id_err = r->twonn.bayes_std;
+        return LG_OK;
+    case LG_ID_GRIDE:
+        for (int s = 0; s < r->gride.scales; s++)
+            if (r->gride.n2[s] == o->gride_rank) {
+                r->id = r->gride.id[s];
+                r->id_err = r->gride.err[s];
+                return LG_OK;
+            }
+        return lg_fail(err, LG_EUSAGE,
+                       "GRIDE has no scale with n2 = %u here (ranks go 2, 4, ... up to %u)",
+                       o->gride_rank, r->gride.scales ? r->gride.n2[r->gride.scales - 1] : 0);
+    default:
+        r->id = r->twonn.id;
+        r->id_err = r->twonn.bayes_std;
+        return LG_OK;
+    }
+}
+
+static int one_layer(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
+                     lg_layer_result *r, lg_knn *nn, lg_error *err)
+{
+    double t0 = now();
+    lg_layer_info L;
+    lg_store_layer(s, layer, &L);
+    r->index = layer;
+    r->layer_id = L.id;
+    r->name = L.name;
+    r->n = L.n;
+    r->d = L.d;
+    lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = o->memory, .tile = o->tile};
+    int rc = lg_knn_exact_layer(s, layer, &ko, nn, err);
+    if (rc)
+        return rc;
+    r->duplicates = nn->n_zero;
+    r->rescanned = nn->n_rescanned;
+    r->panels = nn->panels;
+    r->knn_seconds = nn->seconds;
+    rc = lg_twonn(nn, &o->twonn, &r->twonn, err);
+    if (!rc)
+        rc = lg_gride(nn, o->gride_max_rank, o->twonn.duplicates, &r->gride, err);
+    if (!rc && o->labels) {
+        rc = lg_overlap_labels(nn, o->labels, o->k, o->class_fraction, &r->overlap_labels, err);
+        r->has_labels = !rc;
+    }
+    if (!rc)
+        rc = chosen_id(r, o, err);
+    if (!rc && o->paper) {
+        uint64_t m = r->n / 32;
+        if (m < 20)
+            rc = lg_fail(err, LG_EINPUT,
+                         "the paper's protocol uses subsets of N / 32 rows: %llu rows give "
+                         "subsets of %llu, too few for TwoNN (at least 20)",
+                         U64(r->n), U64(m));
+        else
+            rc = subsets_id(s, layer, r->n, r->d, m, 4, 0.02, o, &r->id, &r->id_err, err);
+    }
+    if (!rc && o->decimation)
+        rc = decimate(s, layer, r, o, err);
+    if (rc)
+        lg_fail_prefix(err, "layer %u (%s)", L.id, L.name);
+    r->seconds = now() - t0;
+    return rc;
+}
+
+static int check_opts(lg_store *s, const lg_profile_opts *o, lg_error *err)
+{
+    if (o->k < 1 || o->k > LG_KNN_MAX_K)
+        return lg_fail(err, LG_EUSAGE, "k = %u: expected 1..%d", o->k, LG_KNN_MAX_K);
+    if (o->class_fraction < 0 || o->class_fraction > 1)
+        return lg_fail(err, LG_EUSAGE, "class fraction %g: expected 0..1", o->class_fraction);
+    uint64_t n = lg_store_rows(s);
+    if (lg_store_layer_count(s) == 0)
+        return lg_fail(err, LG_EINPUT, "%s: the store has no layers", lg_store_path(s));
+    if (n < (uint64_t)o->k + 1)
+        return lg_fail(err, LG_EINPUT,
+                       "%s: %llu rows are too few for k = %u (need at least k + 1; try a "
+                       "smaller --k)",
+                       lg_store_path(s), U64(n), o->k);
+    for (size_t i = 0; o->layers && i < o->n_layers; i++)
+        if (o->layers[i] >= lg_store_layer_count(s))
+            return lg_fail(err, LG_EUSAGE, "%s: no layer %zu (the store has %zu)",
+                           lg_store_path(s), o->layers[i], lg_store_layer_count(s));
+    return LG_OK;
+}
+
+int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg_error *err)
+{
+    memset(out, 0, sizeof *out);
+    lg_profile_opts def;
+    if (!opts) {
+        lg_profile_opts_default(&def);
+        opts = &def;
+    }
+    int rc = check_opts(s, opts, err);
+    if (rc)
+        return rc;
+    double t0 = now();
+    out->opts = *opts;
+    size_t L = opts->layers ? opts->n_layers : lg_store_layer_count(s);
+    uint64_t n = lg_store_rows(s);
+    uint32_t klist = lists_k(opts, n);
+    out->k_lists = klist;
+    out->layers = calloc(L ? L : 1, sizeof *out->layers);
+    out->best_label_layer = -1;
+    uint32_t **all = opts->overlap_matrix ? calloc(L, sizeof *all) : NULL;
+    if (!out->layers || (opts->overlap_matrix && !all)) {
+        free(all);
+        lg_profile_free(out);
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    }
+    lg_knn prev = {0}, cur = {0};
+    for (size_t q = 0; !rc && q < L; q++) {
+        size_t layer = opts->layers ? opts->layers[q] : q;
+        lg_layer_result *r = &out->layers[q];
+        rc = one_layer(s, layer, opts, klist, r, &cur, err);
+        if (!rc && q > 0) {
+            rc = lg_overlap_data(&cur, &prev, opts->k, &r->overlap_prev, err);
+            r->has_prev = !rc;
+        }
+        if (!rc && all) {
+            /* keep this layer's first k neighbours for the matrix */
+            all[q] = malloc(n * opts->k * sizeof **all);
+            if (!all[q])
+                rc = lg_fail(err, LG_ENOMEM, "out of memory for the overlap matrix");
+            for (uint64_t i = 0; !rc && i < n; i++)
+                memcpy(all[q] + i * opts->k, cur.idx + i * klist, opts->k * sizeof **all);
+        }
+        lg_knn_free(&prev);
+        prev = cur;
+        memset(&cur, 0, sizeof cur);
+        out->n_layers = q + 1;
+        if (!rc && opts->progress)
+            opts->progress(opts->progress_ctx, r, q + 1, L);
+    }
+    lg_knn_free(&prev);
+    if (!rc && all) {
+        out->matrix = malloc(L * L * sizeof *out->matrix);
+        if (!out->matrix)
+            rc = lg_fail(err, LG_ENOMEM, "out of memory");
+        for (size_t a = 0; !rc && a < L; a++) {
+            out->matrix[a * L + a] = 1;
+            for (size_t b = a + 1; !rc && b < L; b++) {
+                lg_knn x = {.n = n, .k = opts->k, .idx = all[a]};
+                lg_knn y = {.n = n, .k = opts->k, .idx = all[b]};
+                double v;
+                rc = lg_overlap_data(&x, &y, opts->k, &v, err);
+                out->matrix[a * L + b] = out->matrix[b * L + a] = v;
+            }
+        }
+    }
+    for (size_t q = 0; all && q < L; q++)
+        free(all[q]);
+    free(all);
+    if (rc) {
+        lg_profile_free(out);
+        return rc;
+    }
+    double *id = malloc(L * sizeof *id), *e = malloc(L * sizeof *e);
+    if (!id || !e) {
+        free(id);
+        free(e);
+        lg_profile_free(out);
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    }
+    for (size_t q = 0; q < L; q++) {
+        id[q] = out->layers[q].id;
+        e[q] = out->layers[q].id_err;
+        if (out->layers[q].has_labels &&
+            (out->best_label_layer < 0 ||
+             out->layers[q].overlap_labels.unweighted >
+                 out->layers[out->best_label_layer].overlap_labels.unweighted))
+            out->best_label_layer = (int)q;
+    }
+    lg_recommend_layer(id, opts->paper || opts->decimation ? e : NULL, (int)L, opts->tol,
+                       &out->rec);
+    free(id);
+    free(e);
+    out->seconds = now() - t0;
+    return LG_OK;
+}

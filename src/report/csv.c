@@ -1,0 +1,48 @@
+/* The profile as CSV: one row per layer, fixed columns, then one column per
+ * GRIDE scale. */
+#include <math.h>
+
+#include "layergeom/report.h"
+#include "report/text.h"
+
+static void num(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, ",%.10g", v);
+    else
+        fputs(",", f);
+}
+
+int lg_report_csv(FILE *f, const lg_profile *p)
+{
+    fputs("index,name,n,d,id,id_err,twonn,twonn_ml,twonn_bayes_mean,twonn_bayes_std,"
+          "twonn_scale,overlap_prev,overlap_labels,overlap_labels_class_weighted,duplicates,"
+          "seconds",
+          f);
+    const lg_gride_result *g0 = p->n_layers ? &p->layers[0].gride : NULL;
+    for (int s = 0; g0 && s < g0->scales; s++)
+        fprintf(f, ",gride_%u_%u", g0->n1[s], g0->n2[s]);
+    fputc('\n', f);
+    for (size_t q = 0; q < p->n_layers; q++) {
+        const lg_layer_result *r = &p->layers[q];
+        fprintf(f, "%zu,", r->index);
+        lg_text_csv_field(f, r->name);
+        fprintf(f, ",%llu,%u", (unsigned long long)r->n, r->d);
+        num(f, r->id);
+        num(f, r->id_err);
+        num(f, r->twonn.id);
+        num(f, r->twonn.id_ml);
+        num(f, r->twonn.bayes_mean);
+        num(f, r->twonn.bayes_std);
+        num(f, r->twonn.scale);
+        num(f, r->has_prev ? r->overlap_prev : NAN);
+        num(f, r->has_labels ? r->overlap_labels.unweighted : NAN);
+        num(f, r->has_labels ? r->overlap_labels.class_weighted : NAN);
+        fprintf(f, ",%llu", (unsigned long long)r->duplicates);
+        num(f, r->seconds);
+        for (int s = 0; g0 && s < g0->scales; s++)
+            num(f, s < r->gride.scales ? r->gride.id[s] : NAN);
+        fputc('\n', f);
+    }
+    return ferror(f) ? LG_EIO : LG_OK;
+}

@@ -1,0 +1,186 @@
+/* The profile as JSON (docs/json-schema.md).  Numbers are printed with 17
+ * significant digits so that two runs can be compared exactly. */
+#include <math.h>
+#include <string.h>
+
+#include "layergeom/report.h"
+#include "report/text.h"
+
+static void num(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, "%.17g", v);
+    else
+        fputs("null", f);
+}
+
+static void gride_json(FILE *f, const lg_gride_result *g)
+{
+    const char *keys[3] = {"id", "err", "rs"};
+    const double *vals[3] = {g->id, g->err, g->rs};
+    fputs("{\"n1\": [", f);
+    for (int s = 0; s < g->scales; s++)
+        fprintf(f, "%s%u", s ? ", " : "", g->n1[s]);
+    fputs("], \"n2\": [", f);
+    for (int s = 0; s < g->scales; s++)
+        fprintf(f, "%s%u", s ? ", " : "", g->n2[s]);
+    fputs("]", f);
+    for (int q = 0; q < 3; q++) {
+        fprintf(f, ", \"%s\": [", keys[q]);
+        for (int s = 0; s < g->scales; s++) {
+            fputs(s ? ", " : "", f);
+            num(f, vals[q][s]);
+        }
+        fputs("]", f);
+    }
+    fputs("}", f);
+}
+
+static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
+{
+    unsigned k = p->opts.k;
+    fprintf(f, "    {\"index\": %zu, \"id\": %u, \"name\": ", r->index, r->layer_id);
+    lg_text_json_string(f, r->name);
+    fprintf(f, ", \"n\": %llu, \"d\": %u,\n     \"intrinsic_dimension\": {\"value\": ",
+            (unsigned long long)r->n, r->d);
+    num(f, r->id);
+    fputs(", \"err\": ", f);
+    num(f, r->id_err);
+    fprintf(f, ", \"estimator\": \"%s\"},\n     \"twonn\": {\"id\": ",
+            p->opts.paper ? "paper" : lg_id_kind_name(p->opts.id_kind));
+    num(f, r->twonn.id);
+    fputs(", \"err\": ", f);
+    num(f, r->twonn.bayes_std);
+    fputs(", \"bayes_mean\": ", f);
+    num(f, r->twonn.bayes_mean);
+    fputs(", \"scale\": ", f);
+    num(f, r->twonn.scale);
+    fprintf(f, ", \"rows_used\": %llu},\n     \"twonn_ml\": ",
+            (unsigned long long)r->twonn.n_used);
+    num(f, r->twonn.id_ml);
+    fputs(",\n     \"gride\": ", f);
+    gride_json(f, &r->gride);
+    fputs(",\n     \"overlap_prev\": ", f);
+    if (r->has_prev) {
+        fprintf(f, "{\"%u\": ", k);
+        num(f, r->overlap_prev);
+        fputs("}", f);
+    } else {
+        fputs("null", f);
+    }
+    fputs(", \"overlap_labels\": ", f);
+    if (r->has_labels) {
+        fprintf(f, "{\"%u\": ", k);
+        num(f, r->overlap_labels.unweighted);
+        fprintf(f, "}, \"overlap_labels_class_weighted\": {\"%u\": ", k);
+        num(f, r->overlap_labels.class_weighted);
+        fputs("}", f);
+    } else {
+        fputs("null", f);
+    }
+    if (r->n_dec) {
+        fputs(",\n     \"decimation\": [", f);
+        for (int q = 0; q < r->n_dec; q++) {
+            fprintf(f, "%s{\"rows\": %llu, \"subsets\": %d, \"id\": ", q ? ", " : "",
+                    (unsigned long long)r->dec_rows[q], r->dec_repeats[q]);
+            num(f, r->dec_id[q]);
+            fputs(", \"err\": ", f);
+            num(f, r->dec_err[q]);
+            fputs("}", f);
+        }
+        fputs("]", f);
+    }
+    fprintf(f, ",\n     \"duplicates\": %llu, \"knn\": {\"k\": %u, \"rescanned_rows\": %llu, "
+               "\"panels\": %llu, \"seconds\": ",
+            (unsigned long long)r->duplicates, p->k_lists, (unsigned long long)r->rescanned,
+            (unsigned long long)r->panels);
+    num(f, r->knn_seconds);
+    fputs("}, \"seconds\": ", f);
+    num(f, r->seconds);
+    fputs("}", f);
+}
+
+int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info)
+{
+    const lg_profile_opts *o = &p->opts;
+    fprintf(f, "{\n  \"layergeom\": \"%s\",\n  \"store\": ", LG_VERSION_STRING);
+    lg_text_json_string(f, info && info->store_path ? info->store_path : "");
+    if (info && info->model) {
+        fputs(",\n  \"model\": ", f);
+        lg_text_json_string(f, info->model);
+    }
+    fprintf(f, ",\n  \"parameters\": {\"k\": %u, \"id\": \"%s\", \"twonn_discard\": ", o->k,
+            o->paper ? "paper" : lg_id_kind_name(o->id_kind));
+    num(f, o->paper ? 0.02 : o->twonn.discard);
+    fprintf(f, ", \"gride_max_rank\": %u, \"gride_rank\": %u, \"duplicates\": \"%s\", "
+               "\"labels\": ",
+            o->gride_max_rank, o->gride_rank,
+            o->twonn.duplicates == LG_DUP_DROP ? "drop" : "keep");
+    if (info && info->labels_from)
+        lg_text_json_string(f, info->labels_from);
+    else
+        fputs("null", f);
+    fputs(", \"class_fraction\": ", f);
+    num(f, o->class_fraction);
+    fprintf(f, ", \"recommend_tolerance\": ");
+    num(f, o->tol);
+    fprintf(f, ", \"decimation\": %s, \"seed\": %llu},\n  \"layers\": [\n",
+            o->decimation ? "true" : "false", (unsigned long long)o->seed);
+    for (size_t q = 0; q < p->n_layers; q++) {
+        layer_json(f, p, &p->layers[q]);
+        fputs(q + 1 < p->n_layers ? ",\n" : "\n", f);
+    }
+    fputs("  ],\n  \"recommended_layer\": ", f);
+    if (p->rec.index >= 0) {
+        const lg_layer_result *r = &p->layers[p->rec.index];
+        fprintf(f, "{\"index\": %zu, \"name\": ", r->index);
+        lg_text_json_string(f, r->name);
+        fputs(", \"reason\": ", f);
+        lg_text_json_string(f, p->rec.reason);
+        fprintf(f, ", \"peak_index\": ");
+        if (p->rec.peak >= 0)
+            fprintf(f, "%zu", p->layers[p->rec.peak].index);
+        else
+            fputs("null", f);
+        fprintf(f, ", \"plateau\": [%zu, %zu]}", p->layers[p->rec.plateau_first].index,
+                p->layers[p->rec.plateau_last].index);
+    } else {
+        fputs("null", f);
+    }
+    fputs(",\n  \"best_label_overlap_layer\": ", f);
+    if (p->best_label_layer >= 0) {
+        const lg_layer_result *r = &p->layers[p->best_label_layer];
+        fprintf(f, "{\"index\": %zu, \"name\": ", r->index);
+        lg_text_json_string(f, r->name);
+        fputs(", \"overlap\": ", f);
+        num(f, r->overlap_labels.unweighted);
+        fputs("}", f);
+    } else {
+        fputs("null", f);
+    }
+    if (p->matrix) {
+        fputs(",\n  \"overlap_matrix\": [", f);
+        for (size_t a = 0; a < p->n_layers; a++) {
+            fputs(a ? ",\n    [" : "\n    [", f);
+            for (size_t b = 0; b < p->n_layers; b++) {
+                fputs(b ? ", " : "", f);
+                num(f, p->matrix[a * p->n_layers + b]);
+            }
+            fputs("]", f);
+        }
+        fputs("]", f);
+    }
+    fputs(",\n  \"seconds\": ", f);
+    num(f, p->seconds);
+    fputs("\n}\n", f);
+    return ferror(f) ? LG_EIO : LG_OK;
+}
+
+const char *lg_id_kind_name(lg_id_kind k)
+{
+    switch (k) {
+    case LG_ID_ML: return "ml";
+    case LG_ID_GRIDE: return "gride";
+    default: return "twonn";
+    }
+}

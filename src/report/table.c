@@ -1,0 +1,78 @@
+/* The profile as an aligned table for a terminal. */
+#include <math.h>
+#include <string.h>
+
+#include "layergeom/report.h"
+
+static void cell(FILE *f, int has, double v, const char *fmt, int width)
+{
+    if (has && isfinite(v))
+        fprintf(f, fmt, width, v);
+    else
+        fprintf(f, "%*s", width, "-");
+}
+
+int lg_report_table(FILE *f, const lg_profile *p, const lg_report_info *info)
+{
+    const lg_profile_opts *o = &p->opts;
+    uint64_t n = p->n_layers ? p->layers[0].n : 0;
+    fprintf(f, "%s: %zu layers, N = %llu%s%s\n", info && info->store_path ? info->store_path : "",
+            p->n_layers, (unsigned long long)n, info && info->model ? ", model: " : "",
+            info && info->model ? info->model : "");
+    const char *est = o->paper ? "TwoNN, paper protocol (discard 0.02, 4 subsets of N/32)"
+                      : o->id_kind == LG_ID_ML    ? "TwoNN maximum likelihood"
+                      : o->id_kind == LG_ID_GRIDE ? "GRIDE"
+                                                  : "TwoNN (least squares)";
+    fprintf(f, "ID: %s", est);
+    if (o->id_kind == LG_ID_GRIDE && !o->paper)
+        fprintf(f, " at rank %u", o->gride_rank);
+    else if (!o->paper)
+        fprintf(f, ", discard %.2f", o->twonn.discard);
+    fprintf(f, "; overlaps at k = %u%s%s\n\n", o->k, info && info->labels_from ? "; labels: " : "",
+            info && info->labels_from ? info->labels_from : "");
+    const lg_gride_result *g0 = p->n_layers ? &p->layers[0].gride : NULL;
+    fprintf(f, "%5s  %-16s %6s %15s %7s", "layer", "name", "D", "ID +- err", "ML");
+    for (int s = 0; g0 && s < g0->scales; s++) {
+        char h[16];
+        snprintf(h, sizeof h, "G@%u", g0->n2[s]);
+        fprintf(f, " %6s", h);
+    }
+    fprintf(f, " %9s %9s %6s %8s\n", "chi(l-1)", "chi(lab)", "dup", "seconds");
+    for (size_t q = 0; q < p->n_layers; q++) {
+        const lg_layer_result *r = &p->layers[q];
+        char idbuf[40];
+        snprintf(idbuf, sizeof idbuf, "%.2f +- %.2f", r->id, r->id_err);
+        fprintf(f, "%5zu  %-16.16s %6u %15s", r->index, r->name, r->d, idbuf);
+        cell(f, 1, r->twonn.id_ml, " %*.2f", 7);
+        for (int s = 0; g0 && s < g0->scales; s++)
+            cell(f, s < r->gride.scales, s < r->gride.scales ? r->gride.id[s] : NAN, " %*.2f", 6);
+        cell(f, r->has_prev, r->overlap_prev, " %*.3f", 9);
+        cell(f, r->has_labels, r->overlap_labels.unweighted, " %*.3f", 9);
+        fprintf(f, " %6llu %8.2f", (unsigned long long)r->duplicates, r->seconds);
+        fputs(p->rec.index == (int)q ? "  <- recommended\n" : "\n", f);
+    }
+    if (p->rec.index >= 0) {
+        const lg_layer_result *r = &p->layers[p->rec.index];
+        fprintf(f, "\nrecommended layer: %zu (%s): %s", r->index, r->name, p->rec.reason);
+        if (p->rec.peak >= 0) /* name the peak layer by its store index */
+            fprintf(f, " [peak: layer %zu (%s)]", p->layers[p->rec.peak].index,
+                    p->layers[p->rec.peak].name);
+        if (p->rec.plateau_first != p->rec.plateau_last)
+            fprintf(f, " [plateau: layers %zu..%zu]", p->layers[p->rec.plateau_first].index,
+                    p->layers[p->rec.plateau_last].index);
+        fputc('\n', f);
+    }
+    if (p->best_label_layer >= 0) {
+        const lg_layer_result *r = &p->layers[p->best_label_layer];
+        fprintf(f, "highest label overlap: layer %zu (%s), chi = %.3f\n", r->index, r->name,
+                r->overlap_labels.unweighted);
+    }
+    uint64_t dups = 0;
+    for (size_t q = 0; q < p->n_layers; q++)
+        dups += p->layers[q].duplicates;
+    if (dups)
+        fprintf(f, "note: some rows have exact duplicates (column dup); they were %s the ID "
+                   "estimates\n",
+                o->twonn.duplicates == LG_DUP_DROP ? "left out of" : "kept in");
+    return ferror(f) ? LG_EIO : LG_OK;
+}
