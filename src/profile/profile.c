@@ -244,6 +244,13 @@ static int check_opts(lg_store *s, const lg_profile_opts *o, lg_error *err)
         return lg_fail(err, LG_EUSAGE, "k = %u: expected 1..%d", o->k, LG_KNN_MAX_K);
     if (o->class_fraction < 0 || o->class_fraction > 1)
         return lg_fail(err, LG_EUSAGE, "class fraction %g: expected 0..1", o->class_fraction);
+    if (o->id_kind == LG_ID_GRIDE && !o->paper &&
+        (o->gride_rank > o->gride_max_rank || o->gride_rank < 2 ||
+         (o->gride_rank & (o->gride_rank - 1))))
+        return lg_fail(err, LG_EUSAGE,
+                       "--id gride uses the scale n2 = %u: it must be a power of two from 2 to "
+                       "the largest GRIDE rank (%u)",
+                       o->gride_rank, o->gride_max_rank);
     uint64_t n = lg_store_rows(s);
     if (lg_store_layer_count(s) == 0)
         return lg_fail(err, LG_EINPUT, "%s: the store has no layers", lg_store_path(s));

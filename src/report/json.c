@@ -109,9 +109,8 @@ int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info)
         fputs(",\n  \"model\": ", f);
         lg_text_json_string(f, info->model);
     }
-    fprintf(f, ",\n  \"parameters\": {\"k\": %u, \"id\": \"%s\", \"twonn_discard\": ", o->k,
-            o->paper ? "paper" : lg_id_kind_name(o->id_kind));
-    num(f, o->paper ? 0.02 : o->twonn.discard);
+    fprintf(f, ",\n  \"parameters\": {\"k\": %u, \"id\": \"%s\", \"twonn_discard\": %g", o->k,
+            o->paper ? "paper" : lg_id_kind_name(o->id_kind), o->paper ? 0.02 : o->twonn.discard);
     fprintf(f, ", \"gride_max_rank\": %u, \"gride_rank\": %u, \"duplicates\": \"%s\", "
                "\"labels\": ",
             o->gride_max_rank, o->gride_rank,
@@ -120,10 +119,7 @@ int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info)
         lg_text_json_string(f, info->labels_from);
     else
         fputs("null", f);
-    fputs(", \"class_fraction\": ", f);
-    num(f, o->class_fraction);
-    fprintf(f, ", \"recommend_tolerance\": ");
-    num(f, o->tol);
+    fprintf(f, ", \"class_fraction\": %g, \"recommend_tolerance\": %g", o->class_fraction, o->tol);
     fprintf(f, ", \"decimation\": %s, \"seed\": %llu},\n  \"layers\": [\n",
             o->decimation ? "true" : "false", (unsigned long long)o->seed);
     for (size_t q = 0; q < p->n_layers; q++) {

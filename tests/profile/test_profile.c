@@ -1,0 +1,219 @@
+/* The profile: a synthetic model whose ID rises, peaks and falls; JSON and
+ * CSV; the same numbers for any thread count; the command line. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "util/json.h"
+
+#define N 1500
+#define D 24
+
+static const char *dir, *store;
+
+/* A layer whose rows are d-dimensional Gaussians spread over D columns. */
+static void add_layer(lg_writer *w, const char *name, uint32_t d, uint64_t seed)
+{
+    float *x = calloc((size_t)N * D, sizeof *x);
+    for (uint64_t i = 0; i < N; i++)
+        for (uint32_t a = 0; a < d; a++)
+            x[i * D + (a * 5) % D] = (float)tu_normal(&seed);
+    lg_error err;
+    assert_int_equal(lg_writer_begin_layer(w, name, D, LG_F32, &err), LG_OK);
+    assert_int_equal(lg_writer_rows(w, x, N, &err), LG_OK);
+    assert_int_equal(lg_writer_end_layer(w, &err), LG_OK);
+    free(x);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = tu_tmpdir();
+    store = strdup(tu_path(dir, "model.lgs"));
+    lg_writer *w;
+    lg_error err;
+    lg_writer_opts o;
+    lg_writer_opts_default(&o);
+    o.codec = LG_CODEC_LZ4;
+    o.chunk_rows = 256;
+    if (lg_writer_create(store, &o, &w, &err))
+        return -1;
+    /* ID 3, 8, 12 (the peak), 5, 4: the answer is the last layer */
+    uint32_t ids[5] = {3, 8, 12, 5, 4};
+    for (int l = 0; l < 5; l++) {
+        char name[16];
+        snprintf(name, sizeof name, "block%d", l);
+        add_layer(w, name, ids[l], 100 + l);
+    }
+    int64_t *lab = malloc(N * sizeof *lab);
+    for (int i = 0; i < N; i++)
+        lab[i] = i % 3;
+    lg_writer_labels(w, "labels", lab, N, &err);
+    free(lab);
+    return lg_writer_close(w, &err);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rmdir(dir);
+    free((void *)store);
+    return 0;
+}
+
+static void profile_finds_the_minimum_after_the_peak(void **state)
+{
+    (void)state;
+    lg_store *s;
+    lg_error err;
+    assert_int_equal(lg_store_open(store, 0, &s, &err), LG_OK);
+    lg_profile_opts o;
+    lg_profile_opts_default(&o);
+    o.k = 20;
+    uint64_t nl;
+    assert_int_equal(lg_store_labels(s, "labels", &o.labels, &nl, &err), LG_OK);
+    lg_profile p;
+    if (lg_profile_run(s, &o, &p, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(p.n_layers, 5);
+    uint32_t ids[5] = {3, 8, 12, 5, 4};
+    for (int l = 0; l < 5; l++) {
+        if (fabs(p.layers[l].id - ids[l]) > 0.1 * ids[l])
+            fail_msg("layer %d: ID %.2f, expected about %u", l, p.layers[l].id, ids[l]);
+        assert_int_equal(p.layers[l].has_prev, l > 0);
+        assert_int_equal(p.layers[l].gride.scales, 6);
+    }
+    assert_int_equal(p.rec.peak, 2);
+    assert_int_equal(p.rec.index, 4);
+    assert_true(p.layers[0].has_labels);
+    assert_true(p.best_label_layer >= 0);
+    lg_profile_free(&p);
+    lg_store_close(s);
+}
+
+static char *json_of(int threads, uint32_t tile)
+{
+    lg_store *s;
+    lg_error err;
+    assert_int_equal(lg_store_open(store, 0, &s, &err), LG_OK);
+    lg_profile_opts o;
+    lg_profile_opts_default(&o);
+    o.threads = threads;
+    o.tile = tile;
+    o.overlap_matrix = 1;
+    lg_profile p;
+    assert_int_equal(lg_profile_run(s, &o, &p, &err), LG_OK);
+    char *buf;
+    size_t len;
+    FILE *f = open_memstream(&buf, &len);
+    lg_report_info info = {store, "labels", NULL};
+    assert_int_equal(lg_report_json(f, &p, &info), LG_OK);
+    fclose(f);
+    lg_profile_free(&p);
+    lg_store_close(s);
+    return buf;
+}
+
+/* Replace the timings, which differ from run to run, by 0. */
+static void strip_seconds(char *s)
+{
+    char *o = s;
+    for (const char *p = s; *p;) {
+        if (strncmp(p, "seconds\": ", 10) == 0) {
+            memcpy(o, "seconds\": 0", 11);
+            o += 11;
+            p += 10;
+            while (*p && *p != ',' && *p != '}' && *p != '\n')
+                p++;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = 0;
+}
+
+static void same_numbers_for_any_threads_and_tiles(void **state)
+{
+    (void)state;
+    char *a = json_of(1, 0), *b = json_of(2, 0), *c = json_of(2, 100);
+    strip_seconds(a);
+    strip_seconds(b);
+    strip_seconds(c);
+    assert_string_equal(a, b);
+    assert_string_equal(a, c);
+    /* and the JSON is valid, with the documented keys */
+    char why[160];
+    lgj *v = lgj_parse(a, strlen(a), why, sizeof why);
+    if (!v)
+        fail_msg("invalid JSON: %s", why);
+    const lgj *layers = lgj_get(v, "layers");
+    assert_non_null(layers);
+    assert_int_equal(layers->len, 5);
+    const char *keys[] = {"index", "name", "n", "d", "twonn", "twonn_ml", "gride",
+                          "overlap_prev", "overlap_labels", "duplicates", "seconds"};
+    for (size_t q = 0; q < sizeof keys / sizeof keys[0]; q++)
+        assert_non_null(lgj_get(layers->items[1], keys[q]));
+    assert_non_null(lgj_get(lgj_get(layers->items[1], "twonn"), "err"));
+    assert_non_null(lgj_get(lgj_get(layers->items[1], "overlap_prev"), "30"));
+    assert_non_null(lgj_get(lgj_get(v, "recommended_layer"), "reason"));
+    assert_int_equal(lgj_get(lgj_get(v, "recommended_layer"), "index")->num, 4);
+    assert_non_null(lgj_get(v, "parameters"));
+    const lgj *m = lgj_get(v, "overlap_matrix");
+    assert_int_equal(m->len, 5);
+    assert_true(m->items[2]->items[2]->num == 1);
+    assert_true(m->items[1]->items[2]->num == m->items[2]->items[1]->num);
+    lgj_free(v);
+    free(a);
+    free(b);
+    free(c);
+}
+
+static void cli_profile(void **state)
+{
+    (void)state;
+    const char *json = tu_path(dir, "p.json"), *csv = tu_path(dir, "p.csv");
+    assert_int_equal(tu_cli("profile %s --k 20 --json %s --csv %s", store, json, csv), 0);
+    assert_non_null(strstr(tu_stdout(), "recommended layer: 4 (block4)"));
+    assert_non_null(strstr(tu_stdout(), "<- recommended"));
+    size_t len;
+    char *text = (char *)tu_read_file(csv, &len);
+    int lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    assert_int_equal(lines, 6);
+    assert_non_null(strstr(text, "block2"));
+    free(text);
+    /* --json - prints only JSON */
+    assert_int_equal(tu_cli("profile %s --json - --layers 0,block3", store), 0);
+    assert_true(tu_stdout()[0] == '{');
+    assert_non_null(strstr(tu_stdout(), "\"name\": \"block3\""));
+    assert_null(strstr(tu_stdout(), "block1"));
+    /* the paper's protocol and decimation */
+    assert_int_equal(tu_cli("profile %s --preset paper --decimation -q --json %s", store, json), 0);
+    text = (char *)tu_read_file(json, &len);
+    assert_non_null(strstr(text, "\"decimation\": [{\"rows\": 1500"));
+    assert_non_null(strstr(text, "\"estimator\": \"paper\""));
+    free(text);
+    /* errors */
+    assert_int_equal(tu_cli("profile %s --k 5000", store), 2);
+    assert_int_equal(tu_cli("profile %s --layers 9", store), 2);
+    assert_non_null(strstr(tu_stderr(), "no layer '9'"));
+    assert_int_equal(tu_cli("profile %s --id pca", store), 2);
+    assert_int_equal(tu_cli("profile %s --id gride --gride-rank 128", store), 2);
+    assert_non_null(strstr(tu_stderr(), "power of two"));
+    assert_int_equal(tu_cli("profile %s --memory 2M", store), 4);
+    assert_non_null(strstr(tu_stderr(), "too small"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(profile_finds_the_minimum_after_the_peak),
+        cmocka_unit_test(same_numbers_for_any_threads_and_tiles),
+        cmocka_unit_test(cli_profile),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
