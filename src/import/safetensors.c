@@ -194,7 +194,7 @@ int lg_source_open_safetensors(const char *path, const char *const *names, size_
             else
                 rc = add_tensor(src, root->keys[i], root->items[i], data, data_len, 1, err);
         }
-        if (!rc)
+        if (!rc && src->n_layers > 1)
             qsort(src->layers, src->n_layers, sizeof *src->layers, cmp_names);
         if (!rc && src->n_layers == 0)
             rc = lg_fail(err, LG_EINPUT, "%s: no floating-point tensors", path);

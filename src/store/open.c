@@ -526,7 +526,8 @@ int lgs_open_fd(const char *path, int fd, unsigned flags, lg_store **out, lg_err
         rc = scan(s, err);
     if (rc)
         goto fail;
-    qsort(s->layers, s->n_layers, sizeof *s->layers, cmp_layer);
+    if (s->n_layers > 1)
+        qsort(s->layers, s->n_layers, sizeof *s->layers, cmp_layer);
     for (size_t i = 1; i < s->n_layers; i++)
         if (s->layers[i].id == s->layers[i - 1].id) {
             rc = lg_fail(err, LG_ECORRUPT, "%s: layer id %u appears twice", path,
