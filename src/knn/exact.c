@@ -63,6 +63,8 @@ typedef struct knn_ctx {
     uint64_t prow;       /* rows per panel (a multiple of tile) */
     size_t npanels;
     float *pa, *pb;      /* panel buffers (NULL when direct) */
+    uint64_t pa_row0;    /* which panel pa holds (pa_rows == 0: none yet) */
+    uint64_t pa_rows;
     const float *xi, *xj; /* current panel pair */
     uint64_t i0, ni, j0, nj;
     /* candidates */
@@ -84,7 +86,16 @@ static int load(knn_ctx *c, uint64_t r0, uint64_t n, float *buf, const float **o
         *out = c->direct + r0 * c->d;
         return LG_OK;
     }
+    /* a layer that fits is read once: every pass finds it still in pa */
+    if (buf == c->pa && c->pa_rows == n && c->pa_row0 == r0) {
+        *out = buf;
+        return LG_OK;
+    }
     int rc = c->rows(c->rows_ctx, r0, (size_t)n, buf, c->err);
+    if (buf == c->pa) {
+        c->pa_row0 = r0;
+        c->pa_rows = rc ? 0 : n;
+    }
     *out = buf;
     return rc;
 }

@@ -78,6 +78,15 @@ static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
     } else {
         fputs("null", f);
     }
+    if (p->matrix) {
+        /* against the first and the last profiled layer, from the matrix */
+        size_t q = (size_t)(r - p->layers), L = p->n_layers;
+        fprintf(f, ",\n     \"overlap_first\": {\"%u\": ", k);
+        num(f, p->matrix[q * L]);
+        fprintf(f, "}, \"overlap_last\": {\"%u\": ", k);
+        num(f, p->matrix[q * L + L - 1]);
+        fputs("}", f);
+    }
     if (r->n_dec) {
         fputs(",\n     \"decimation\": [", f);
         for (int q = 0; q < r->n_dec; q++) {

@@ -161,6 +161,7 @@ static void same_numbers_for_any_threads_and_tiles(void **state)
     assert_non_null(lgj_get(lgj_get(v, "recommended_layer"), "reason"));
     assert_int_equal(lgj_get(lgj_get(v, "recommended_layer"), "index")->num, 4);
     assert_non_null(lgj_get(v, "parameters"));
+    assert_true(lgj_get(lgj_get(layers->items[4], "overlap_last"), "30")->num == 1);
     const lgj *m = lgj_get(v, "overlap_matrix");
     assert_int_equal(m->len, 5);
     assert_true(m->items[2]->items[2]->num == 1);
