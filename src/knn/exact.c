@@ -91,6 +91,11 @@ static int load(knn_ctx *c, uint64_t r0, uint64_t n, float *buf, const float **o
         *out = buf;
         return LG_OK;
     }
+    if (buf != c->pa && r0 >= c->pa_row0 && r0 + n <= c->pa_row0 + c->pa_rows) {
+        memcpy(buf, c->pa + (r0 - c->pa_row0) * c->d, n * c->d * sizeof *buf);
+        *out = buf;
+        return LG_OK;
+    }
     int rc = c->rows(c->rows_ctx, r0, (size_t)n, buf, c->err);
     if (buf == c->pa) {
         c->pa_row0 = r0;
