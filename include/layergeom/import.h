@@ -58,6 +58,27 @@ int lg_import_source(lg_writer *w, const lg_source *src, lg_error *err);
 int lg_labels_load(const char *path, int64_t **labels, uint64_t *n, char **names,
                    lg_error *err);
 
+/* ---- ingest: a pipe of activations into a store ---- */
+
+typedef struct lg_ingest_stats {
+    int form;          /* 1 the stream form, 2 .npy frames */
+    int clean_end;     /* the input ended as it should (END record / 'LGNPY close') */
+    uint64_t bytes;    /* consumed from the input */
+    uint64_t records;  /* records or frames read */
+    uint64_t layers;   /* layers completed and committed */
+    uint64_t rows;     /* rows received (of complete and incomplete layers) */
+    double seconds;
+    char lost[256];    /* what was not kept, when the input stopped early */
+} lg_ingest_stats;
+
+/* Reads activations from read() (the stream form, or .npy frames: see
+ * formats/npy-framing.md; told apart by the first bytes) and writes them to
+ * w as they arrive, committing each layer when it completes.  On an error
+ * (including an input that stops mid-record) every layer completed before it
+ * stays in the store; the error names the input offset and st->lost says
+ * what was dropped. */
+int lg_ingest(lg_read_fn read, void *ctx, lg_writer *w, lg_ingest_stats *st, lg_error *err);
+
 /* Writes an N x D array as a version 1.0 .npy file in the given type
  * (f32, f16, f64; bf16 is written as its raw uint16 bits is not allowed:
  * LG_EUSAGE), byte-identical to what numpy.save writes. */

@@ -136,6 +136,13 @@ int lg_writer_begin_layer(lg_writer *w, const char *name, uint32_t d, lg_dtype s
                           lg_error *err);
 /* Adds n rows (n * d elements of the source type, native byte order). */
 int lg_writer_rows(lg_writer *w, const void *rows, uint64_t n, lg_error *err);
+/* Renames the open layer (a stream names a layer only when it ends). */
+int lg_writer_name_layer(lg_writer *w, const char *name, lg_error *err);
+/* Rows given to the open layer so far (0 when none is open). */
+uint64_t lg_writer_layer_rows(const lg_writer *w);
+/* Drops the open layer: what was written of it stays in the file,
+ * unreferenced, and is never read. */
+void lg_writer_abort_layer(lg_writer *w);
 /* Completes the layer and commits the store. */
 int lg_writer_end_layer(lg_writer *w, lg_error *err);
 /* Stores a label set (replacing one of the same name). */

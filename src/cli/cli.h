@@ -40,5 +40,6 @@ int cmd_info(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
+int cmd_ingest(int argc, char **argv);
 
 #endif

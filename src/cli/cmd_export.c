@@ -11,13 +11,68 @@
 
 static const char help[] =
     "usage: layergeom export STORE (--layer I|NAME | --labels [SET]) -o OUT.npy [--dtype T]\n"
+    "       layergeom export STORE --stream -o OUT|-\n"
     "\n"
     "Writes one layer as an N x D .npy in its stored type (bf16 is widened to\n"
     "f32, since .npy has no bf16), or a label set as an int64 .npy.\n"
     "  --layer I|NAME   layer index (as listed by info), id or name\n"
     "  --labels [SET]   a label set instead (default: the first)\n"
     "  --dtype T        f32 | f16 | f64: convert on the way out\n"
+    "  --stream         the whole store (layers, labels, metadata) in the stream\n"
+    "                   form, for 'layergeom ingest' at the other end of a pipe\n"
     "  -o FILE          output file ('-' for stdout)\n";
+
+/* Every layer, label set and metadata pair of s, in the stream form. */
+static int export_stream(lg_store *s, int fd, lg_error *err)
+{
+    lg_writer_opts o;
+    lg_writer_opts_default(&o);
+    lg_writer *w;
+    int rc = lg_writer_stream(fd, &o, &w, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; !rc && i < lg_store_meta_count(s); i++) {
+        const char *k;
+        const void *v;
+        size_t len;
+        lg_store_meta_at(s, i, &k, &v, &len);
+        rc = lg_writer_meta(w, k, v, len, err);
+    }
+    for (size_t i = 0; !rc && i < lg_store_layer_count(s); i++) {
+        lg_layer_info L;
+        lg_store_layer(s, i, &L);
+        lg_cursor *c;
+        size_t es = lg_dtype_size(L.dtype), block = (4u << 20) / ((size_t)L.d * es) + 1;
+        void *buf = malloc(block * L.d * es);
+        rc = buf ? lg_cursor_open(s, i, block, &c, err) : LG_ENOMEM;
+        if (!rc) {
+            rc = lg_writer_begin_layer(w, L.name, L.d, L.dtype, err);
+            for (uint64_t r = 0; !rc && r < L.n; r += block) {
+                size_t m = L.n - r < block ? (size_t)(L.n - r) : block;
+                rc = lg_cursor_read_raw(c, r, m, buf, err);
+                if (!rc)
+                    rc = lg_writer_rows(w, buf, m, err);
+            }
+            if (!rc)
+                rc = lg_writer_end_layer(w, err);
+            lg_cursor_close(c);
+        }
+        free(buf);
+    }
+    for (size_t i = 0; !rc && i < lg_store_label_set_count(s); i++) {
+        const int64_t *lab;
+        uint64_t n;
+        const char *name = lg_store_label_set_name(s, i);
+        rc = lg_store_labels(s, name, &lab, &n, err);
+        if (!rc)
+            rc = lg_writer_labels(w, name, lab, n, err);
+    }
+    if (rc) {
+        lg_writer_abort(w);
+        return rc;
+    }
+    return lg_writer_close(w, err);
+}
 
 static int write_all(int fd, const void *p, size_t n)
 {
@@ -114,7 +169,7 @@ static int export_labels(lg_store *s, const char *set, int fd, lg_error *err)
 int cmd_export(int argc, char **argv)
 {
     const char *path = NULL, *layer = NULL, *out = NULL, *set = NULL;
-    int labels = 0;
+    int labels = 0, stream = 0;
     lg_dtype t = LG_DTYPE_KEEP;
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -135,6 +190,8 @@ int cmd_export(int argc, char **argv)
         } else if ((r = cli_opt(argc, argv, &i, "--dtype", &v)) != 0) {
             if (r < 0 || lg_dtype_parse(v, &t) || t == LG_BF16)
                 return cli_usage("export", "--dtype takes f32, f16 or f64");
+        } else if (cli_flag(argv, i, "--stream")) {
+            stream = 1;
         } else if (cli_flag(argv, i, "--labels")) {
             labels = 1;
             if (i + 1 < argc && argv[i + 1][0] != '-' && path)
@@ -147,8 +204,8 @@ int cmd_export(int argc, char **argv)
             return cli_usage("export", "unexpected argument '%s'", argv[i]);
         }
     }
-    if (!path || !out || (!layer && !labels) || (layer && labels))
-        return cli_usage("export", "needs STORE, -o OUT and one of --layer or --labels");
+    if (!path || !out || (!layer + !labels + !stream) != 2)
+        return cli_usage("export", "needs STORE, -o OUT and one of --layer, --labels, --stream");
     lg_store *s;
     lg_error err = {0};
     if (lg_store_open(path, 0, &s, &err))
@@ -176,7 +233,9 @@ int cmd_export(int argc, char **argv)
         snprintf(err.msg, sizeof err.msg, "%s: cannot create: %s", tmp, strerror(errno));
         rc = LG_EIO;
     } else {
-        rc = labels ? export_labels(s, set, fd, &err) : export_layer(s, (size_t)li, t, fd, &err);
+        rc = stream   ? export_stream(s, fd, &err)
+             : labels ? export_labels(s, set, fd, &err)
+                      : export_layer(s, (size_t)li, t, fd, &err);
         if (!to_stdout) {
             if (!rc && (fsync(fd) != 0 || close(fd) != 0)) {
                 err.code = LG_EIO;

@@ -9,6 +9,7 @@ static const struct {
     const char *what;
 } commands[] = {
     {"pack", cmd_pack, "import .npy / safetensors / raw activations into a store"},
+    {"ingest", cmd_ingest, "write activations arriving on a pipe (stdin) into a store"},
     {"info", cmd_info, "list the layers, labels and metadata of a store"},
     {"verify", cmd_verify, "check every checksum of a store; --repair a store cut short"},
     {"export", cmd_export, "write one layer (or the labels) of a store as .npy"},

@@ -135,3 +135,41 @@ uint32_t lg_crc32c(uint32_t crc, const void *buf, size_t len)
 #endif
     return ~crc_soft(crc, buf, len);
 }
+
+/* ---- combining: the CRC of A then B from the CRCs of A and B ---- */
+
+/* a * b modulo the polynomial, bit-reflected. */
+static uint32_t multmodp(uint32_t a, uint32_t b)
+{
+    uint32_t m = 1u << 31, p = 0;
+    for (;;) {
+        if (a & m) {
+            p ^= b;
+            if ((a & (m - 1)) == 0)
+                break;
+        }
+        m >>= 1;
+        b = (b & 1) ? (b >> 1) ^ POLY : b >> 1;
+    }
+    return p;
+}
+
+/* x^(8 n) modulo the polynomial, by squaring. */
+static uint32_t x8nmodp(uint64_t n)
+{
+    uint32_t p = 1u << 31, x2n = 1u << 30; /* x^0, x^1 */
+    for (int k = 0; k < 3; k++)
+        x2n = multmodp(x2n, x2n); /* x^8 */
+    while (n) {
+        if (n & 1)
+            p = multmodp(x2n, p);
+        n >>= 1;
+        x2n = multmodp(x2n, x2n);
+    }
+    return p;
+}
+
+uint32_t lg_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+{
+    return multmodp(x8nmodp(len_b), crc_a) ^ crc_b;
+}

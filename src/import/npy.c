@@ -117,6 +117,23 @@ static int parse_descr(const char *d, npy_info *info)
 int npy_parse(const char *path, const unsigned char *p, size_t len, npy_info *info,
               lg_error *err)
 {
+    int rc = npy_parse_header(path, p, len, info, err);
+    if (rc)
+        return rc;
+    uint64_t need;
+    if (__builtin_mul_overflow(info->count, (uint64_t)info->size, &need) ||
+        need != len - info->data_off)
+        return lg_fail(err, LG_EINPUT,
+                       "%s: shape and data disagree: the header's shape (%llu elements of %d "
+                       "bytes) needs %llu bytes after offset %llu, the file has %llu",
+                       path, U64(info->count), info->size, U64(info->count * info->size),
+                       U64(info->data_off), U64(len - info->data_off));
+    return LG_OK;
+}
+
+int npy_parse_header(const char *path, const unsigned char *p, size_t len, npy_info *info,
+                     lg_error *err)
+{
     memset(info, 0, sizeof *info);
     if (len < 10 || memcmp(p, "\x93NUMPY", 6) != 0)
         return lg_fail(err, LG_EINPUT,
@@ -204,14 +221,8 @@ int npy_parse(const char *path, const unsigned char *p, size_t len, npy_info *in
         info->count *= info->shape[i];
     }
     info->data_off = hoff + hlen;
-    uint64_t need;
-    if (__builtin_mul_overflow(info->count, (uint64_t)info->size, &need) ||
-        need != len - info->data_off)
-        return lg_fail(err, LG_EINPUT,
-                       "%s: shape and data disagree: the header's shape (%llu elements of %d "
-                       "bytes) needs %llu bytes after offset %llu, the file has %llu",
-                       path, U64(info->count), info->size, U64(info->count * info->size),
-                       U64(info->data_off), U64(len - info->data_off));
+    if (info->count > UINT64_MAX / 16)
+        return lg_fail(err, LG_EINPUT, "%s: header: shape is implausibly large", path);
     return LG_OK;
 bad:
     return lg_fail(err, LG_EINPUT, "%s: header at offset %llu: %s", path, U64(hoff + x.pos), why);

@@ -40,7 +40,10 @@ typedef struct npy_info {
     uint64_t data_off;
 } npy_info;
 
-/* Parses and checks a .npy header and that the data size matches the shape. */
+/* Parses and checks a .npy header (p holds at least the header; len bytes). */
+int npy_parse_header(const char *path, const unsigned char *p, size_t len, npy_info *info,
+                     lg_error *err);
+/* The same, and checks that the data size matches the shape (p is the whole file). */
 int npy_parse(const char *path, const unsigned char *p, size_t len, npy_info *info,
               lg_error *err);
 

@@ -21,6 +21,10 @@
 #define LGS_VERSION_MINOR 0u
 #define LGS_FLAG_STREAM 1u /* file-header flag: records without index (a pipe) */
 #define LGS_RECORD_MAGIC 0x3152474cu /* "LGR1" */
+/* Record-header flag, stream form only: the payload CRC was not computed
+ * (producers without a fast CRC32C, e.g. numpy); the ingesting side computes
+ * it when it writes the store. */
+#define LGS_RECFLAG_NO_PAYLOAD_CRC 1u
 
 extern const unsigned char LGS_FILE_MAGIC[8]; /* "\x89LGS\r\n\x1a\n" */
 

@@ -27,6 +27,10 @@ int lgs_record_at(const lg_store *s, uint64_t off, lgs_header *h, lg_error *err)
                        "%s: record offset %llu is outside the file (size %llu) or not 64-aligned",
                        s->path, U64(off), U64(s->size));
     const char *bad = lgs_decode_header(s->map + off, h);
+    if (!bad && h->flags && !(s->file_flags & LGS_FLAG_STREAM))
+        bad = "flags (a store's records carry none)";
+    if (!bad && (h->flags & ~LGS_RECFLAG_NO_PAYLOAD_CRC))
+        bad = "flags (unknown bits set)";
     if (bad)
         return lg_fail(err, LG_ECORRUPT, "%s: record at offset %llu: bad %s", s->path, U64(off),
                        bad);
@@ -42,7 +46,8 @@ int lgs_record_at(const lg_store *s, uint64_t off, lgs_header *h, lg_error *err)
 int lgs_check_payload(const lg_store *s, uint64_t off, const lgs_header *h, lg_error *err)
 {
     const unsigned char *p = s->map + off + LGS_RECORD_HEADER_SIZE;
-    if (lg_crc32c(0, p, h->stored_size) != h->payload_crc)
+    if (!(h->flags & LGS_RECFLAG_NO_PAYLOAD_CRC) &&
+        lg_crc32c(0, p, h->stored_size) != h->payload_crc)
         return lg_fail(err, LG_ECORRUPT,
                        "%s: %s record at offset %llu: payload checksum mismatch (%llu bytes at "
                        "offset %llu)",

@@ -86,14 +86,18 @@ static int io_fail(lg_writer *w, int e, const char *what, lg_error *err)
                    strerror(e));
 }
 
-static int put_record(lg_writer *w, lgs_header *h, const void *payload, lg_error *err)
+/* Writes a record whose payload CRC is already in h (known_crc) or is
+ * computed here. */
+static int put_record_crc(lg_writer *w, lgs_header *h, const void *payload, int known_crc,
+                          lg_error *err)
 {
     static const unsigned char zeros[LGS_ALIGN];
     unsigned char head[LGS_RECORD_HEADER_SIZE];
     if (w->failed)
         return lg_fail(err, LG_EIO, "%s: an earlier write failed; nothing more is written",
                        w->path);
-    h->payload_crc = lg_crc32c(0, payload, h->stored_size);
+    if (!known_crc)
+        h->payload_crc = lg_crc32c(0, payload, h->stored_size);
     lgs_encode_header(h, head);
     uint64_t at = w->off;
     int e = lg_io_write(w->fd, head, sizeof head, w->stream ? -1 : (off_t)at);
@@ -110,6 +114,11 @@ static int put_record(lg_writer *w, lgs_header *h, const void *payload, lg_error
     w->n_records++;
     w->dirty = 1;
     return LG_OK;
+}
+
+static int put_record(lg_writer *w, lgs_header *h, const void *payload, lg_error *err)
+{
+    return put_record_crc(w, h, payload, 0, err);
 }
 
 static void free_named(named_off *v, size_t n)
@@ -517,6 +526,14 @@ done:
     return LG_OK;
 }
 
+static int name_taken(const lg_writer *w, const char *name)
+{
+    for (size_t i = 0; i < w->n_seals; i++)
+        if (strcmp(w->seals[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
 int lg_writer_begin_layer(lg_writer *w, const char *name, uint32_t d, lg_dtype src,
                           lg_error *err)
 {
@@ -530,10 +547,9 @@ int lg_writer_begin_layer(lg_writer *w, const char *name, uint32_t d, lg_dtype s
                        LGS_MAX_D);
     if (!lg_dtype_size(src))
         return lg_fail(err, LG_EUSAGE, "layer '%s': unknown source dtype", name);
-    for (size_t i = 0; i < w->n_seals; i++)
-        if (strcmp(w->seals[i].name, name) == 0)
-            return lg_fail(err, LG_EUSAGE, "%s: the store already has a layer named '%s'",
-                           w->path, name);
+    if (name_taken(w, name))
+        return lg_fail(err, LG_EUSAGE, "%s: the store already has a layer named '%s'", w->path,
+                       name);
     w->dst = w->o.dtype == LG_DTYPE_KEEP ? src : w->o.dtype;
     size_t es = lg_dtype_size(w->dst);
     size_t rows = w->o.chunk_rows ? w->o.chunk_rows : (size_t)((4u << 20) / ((size_t)d * es));
@@ -570,16 +586,18 @@ int lg_writer_begin_layer(lg_writer *w, const char *name, uint32_t d, lg_dtype s
     return LG_OK;
 }
 
-static int flush_chunk(lg_writer *w, lg_error *err)
+/* Writes rows (already in the stored type) as one chunk record. */
+static int write_chunk(lg_writer *w, const unsigned char *rows, size_t nrows, lg_error *err)
 {
-    if (!w->fill)
-        return LG_OK;
-    size_t es = lg_dtype_size(w->dst), raw = w->fill * w->d * es;
-    w->lcrc = lg_crc32c(w->lcrc, w->chunk_buf, raw);
-    const unsigned char *data = w->chunk_buf;
+    size_t es = lg_dtype_size(w->dst), raw = nrows * w->d * es;
+    uint32_t crc = lg_crc32c(0, rows, raw);
+    w->lcrc = lg_crc32c_combine(w->lcrc, crc, raw);
+    const unsigned char *data = rows;
+    int plain = 1; /* payload == the rows: their CRC is the payload's */
     if (w->o.filter == LG_FILTER_SHUFFLE) {
-        lg_shuffle(data, w->shuf, es, w->fill * w->d);
+        lg_shuffle(data, w->shuf, es, nrows * w->d);
         data = w->shuf;
+        plain = 0;
     }
     size_t stored = raw;
     if (w->o.codec != LG_CODEC_NONE) {
@@ -588,6 +606,7 @@ static int flush_chunk(lg_writer *w, lg_error *err)
             return lg_fail(err, rc, "%s: layer '%s': %s compression failed", w->path, w->lname,
                            lg_codec_name(w->o.codec));
         data = w->comp;
+        plain = 0;
     }
     if (w->n_chunk_offs == w->cap_chunk_offs) {
         size_t cap = w->cap_chunk_offs ? 2 * w->cap_chunk_offs : 64;
@@ -598,18 +617,27 @@ static int flush_chunk(lg_writer *w, lg_error *err)
         w->cap_chunk_offs = cap;
     }
     lgs_header h = {.type = LGS_CHUNK, .stored_size = stored, .raw_size = raw, .a = w->lrows,
-                    .b = w->lid, .c = (uint32_t)w->fill, .d = w->d};
+                    .b = w->lid, .c = (uint32_t)nrows, .d = w->d, .payload_crc = crc};
     h.e[0] = (uint8_t)w->dst;
     h.e[1] = (uint8_t)w->o.codec;
     h.e[2] = (uint8_t)w->o.filter;
     uint64_t at = w->off;
-    int rc = put_record(w, &h, data, err);
+    int rc = put_record_crc(w, &h, data, plain, err);
     if (rc)
         return rc;
     w->chunk_offs[w->n_chunk_offs++] = at;
-    w->lrows += w->fill;
-    w->fill = 0;
+    w->lrows += nrows;
     return LG_OK;
+}
+
+static int flush_chunk(lg_writer *w, lg_error *err)
+{
+    if (!w->fill)
+        return LG_OK;
+    int rc = write_chunk(w, w->chunk_buf, w->fill, err);
+    if (!rc)
+        w->fill = 0;
+    return rc;
 }
 
 int lg_writer_rows(lg_writer *w, const void *rows, uint64_t n, lg_error *err)
@@ -619,6 +647,16 @@ int lg_writer_rows(lg_writer *w, const void *rows, uint64_t n, lg_error *err)
     const unsigned char *p = rows;
     size_t ses = lg_dtype_size(w->src), des = lg_dtype_size(w->dst);
     while (n) {
+        if (w->fill == 0 && n >= w->chunk_rows && w->src == w->dst) {
+            /* whole chunks in the stored type: write them from the caller's
+             * memory, without copying them first */
+            int rc = write_chunk(w, p, w->chunk_rows, err);
+            if (rc)
+                return rc;
+            p += w->chunk_rows * w->d * ses;
+            n -= w->chunk_rows;
+            continue;
+        }
         size_t m = w->chunk_rows - w->fill;
         if (m > n)
             m = (size_t)n;
@@ -635,11 +673,40 @@ int lg_writer_rows(lg_writer *w, const void *rows, uint64_t n, lg_error *err)
     return LG_OK;
 }
 
+int lg_writer_name_layer(lg_writer *w, const char *name, lg_error *err)
+{
+    size_t nl = strlen(name);
+    if (!w->in_layer)
+        return lg_fail(err, LG_EUSAGE, "%s: no layer is open", w->path);
+    if (!nl || nl > LGS_MAX_NAME)
+        return lg_fail(err, LG_EUSAGE, "layer name empty or longer than %u bytes", LGS_MAX_NAME);
+    if (name_taken(w, name))
+        return lg_fail(err, LG_EUSAGE, "%s: the store already has a layer named '%s'", w->path,
+                       name);
+    char *copy = strdup(name);
+    if (!copy)
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    free(w->lname);
+    w->lname = copy;
+    return LG_OK;
+}
+
+uint64_t lg_writer_layer_rows(const lg_writer *w)
+{
+    return w->in_layer ? w->lrows + w->fill : 0;
+}
+
 static void end_layer_state(lg_writer *w)
 {
     w->in_layer = 0;
     free(w->lname);
     w->lname = NULL;
+}
+
+void lg_writer_abort_layer(lg_writer *w)
+{
+    if (w->in_layer)
+        end_layer_state(w);
 }
 
 int lg_writer_end_layer(lg_writer *w, lg_error *err)

@@ -62,6 +62,21 @@ static void crc_large_buffers_match_the_definition(void **state)
     free(buf);
 }
 
+static void crc_combine(void **state)
+{
+    (void)state;
+    unsigned char buf[5000];
+    uint64_t s = 9;
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (unsigned char)tu_rand(&s);
+    size_t cuts[] = {0, 1, 7, 64, 4096, 4999, 5000};
+    for (size_t q = 0; q < sizeof cuts / sizeof cuts[0]; q++) {
+        size_t k = cuts[q];
+        uint32_t a = lg_crc32c(0, buf, k), b = lg_crc32c(0, buf + k, sizeof buf - k);
+        assert_int_equal(lg_crc32c_combine(a, b, sizeof buf - k), lg_crc32c(0, buf, sizeof buf));
+    }
+}
+
 static void f16_every_value_round_trips(void **state)
 {
     (void)state;
@@ -187,6 +202,7 @@ int main(void)
         cmocka_unit_test(crc_known_values),
         cmocka_unit_test(crc_incremental_and_unaligned),
         cmocka_unit_test(crc_large_buffers_match_the_definition),
+        cmocka_unit_test(crc_combine),
         cmocka_unit_test(f16_every_value_round_trips),
         cmocka_unit_test(bf16_conversions),
         cmocka_unit_test(bulk_widening_matches_scalar),

@@ -1,0 +1,126 @@
+/* layergeom ingest: activations from a pipe (or a file) into a store. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static const char help[] =
+    "usage: layergeom ingest -o STORE [options] [- | FILE]\n"
+    "\n"
+    "Reads activations from standard input (or FILE) and writes them to STORE as\n"
+    "they arrive.  The input is either the store's stream form (what the Python\n"
+    "producer in samples/python writes) or .npy arrays announced by 'LGNPY' frame\n"
+    "lines (formats/npy-framing.md); the form is detected.  Each layer is\n"
+    "committed (synced) when it completes: if the producer dies, every complete\n"
+    "layer is kept and the message says what was lost, at which input offset.\n"
+    "\n"
+    "  -o, --output STORE   the store to create (refuses to overwrite one)\n"
+    "  --append             add to an existing STORE\n"
+    "  --codec C, --level N, --shuffle, --dtype T, --chunk-rows N, --no-sync\n"
+    "                       as for 'layergeom pack'\n"
+    "  -q, --quiet          no summary\n";
+
+static long fd_read(void *ctx, void *buf, size_t len)
+{
+    int fd = *(int *)ctx;
+    for (;;) {
+        ssize_t n = read(fd, buf, len);
+        if (n >= 0 || errno != EINTR)
+            return (long)n;
+    }
+}
+
+int cmd_ingest(int argc, char **argv)
+{
+    const char *out = NULL, *in = NULL;
+    int append = 0, quiet = 0;
+    lg_writer_opts o;
+    lg_writer_opts_default(&o);
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        int r;
+        unsigned long long u;
+        if (cli_is_help(argv[i])) {
+            fputs(help, stdout);
+            return EXIT_OK;
+        }
+#define OPT(name) ((r = cli_opt(argc, argv, &i, name, &v)) != 0)
+        if (OPT("-o") || OPT("--output")) {
+            if (r < 0)
+                return EXIT_USAGE;
+            out = v;
+        } else if (OPT("--codec")) {
+            if (r < 0 || lg_codec_parse(v, &o.codec))
+                return cli_usage("ingest", "--codec takes none, lz4 or zstd");
+        } else if (OPT("--level")) {
+            char *end;
+            long l = r < 0 ? 0 : strtol(v, &end, 10);
+            if (r < 0 || *end || l < -7 || l > 22)
+                return cli_usage("ingest", "--level takes an integer");
+            o.level = (int)l;
+        } else if (OPT("--dtype")) {
+            if (r < 0 || lg_dtype_parse(v, &o.dtype))
+                return cli_usage("ingest", "--dtype takes keep, f32, f16, bf16 or f64");
+        } else if (OPT("--chunk-rows")) {
+            if (r < 0 || cli_parse_uint(v, 1u << 30, &u) || u == 0)
+                return cli_usage("ingest", "--chunk-rows takes a positive integer");
+            o.chunk_rows = (uint32_t)u;
+        } else if (cli_flag(argv, i, "--append")) {
+            append = 1;
+        } else if (cli_flag(argv, i, "--shuffle")) {
+            o.filter = LG_FILTER_SHUFFLE;
+        } else if (cli_flag(argv, i, "--no-sync")) {
+            o.durable = 0;
+        } else if (cli_flag(argv, i, "-q") || cli_flag(argv, i, "--quiet")) {
+            quiet = 1;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage("ingest", "unknown option '%s'", argv[i]);
+        } else if (in) {
+            return cli_usage("ingest", "one input at a time");
+        } else {
+            in = argv[i];
+        }
+#undef OPT
+    }
+    if (!out)
+        return cli_usage("ingest", "missing -o STORE");
+    int fd = STDIN_FILENO;
+    if (in && strcmp(in, "-") != 0 && (fd = open(in, O_RDONLY | O_CLOEXEC)) < 0) {
+        fprintf(stderr, "layergeom: %s: cannot open: %s\n", in, strerror(errno));
+        return EXIT_INPUT;
+    }
+    lg_error err = {0};
+    lg_writer *w;
+    int rc = append ? lg_writer_append(out, &o, &w, &err) : lg_writer_create(out, &o, &w, &err);
+    if (rc) {
+        if (fd != STDIN_FILENO)
+            close(fd);
+        return cli_report(&err);
+    }
+    lg_ingest_stats st;
+    rc = lg_ingest(fd_read, &fd, w, &st, &err);
+    lg_error cerr = {0};
+    int crc = lg_writer_close(w, rc ? &cerr : &err);
+    if (fd != STDIN_FILENO)
+        close(fd);
+    if (rc) {
+        cli_report(&err);
+        fprintf(stderr, "layergeom: %s keeps the %llu layers completed before that%s%s\n", out,
+                (unsigned long long)st.layers, st.lost[0] ? "; " : "", st.lost);
+        return cli_exit_code(rc);
+    }
+    if (crc)
+        return cli_report(&err);
+    if (!quiet) {
+        char h[32];
+        printf("%s: ingested %llu layers, %llu rows, %s of %s in %.2f s (%.0f MB/s)\n", out,
+               (unsigned long long)st.layers, (unsigned long long)st.rows,
+               cli_human((double)st.bytes, h, sizeof h),
+               st.form == 1 ? "stream form" : ".npy frames", st.seconds,
+               st.seconds > 0 ? (double)st.bytes / st.seconds / 1e6 : 0.0);
+    }
+    return EXIT_OK;
+}

@@ -1,0 +1,470 @@
+/*
+ * Ingest: activations arriving on a pipe, written to a store as they come.
+ *
+ * Two input forms, told apart by their first bytes:
+ *   "\x89LGS"  the store's stream form (formats/store-format.md);
+ *   "LGNPY"    .npy arrays, each announced by a one-line frame header
+ *              (formats/npy-framing.md).
+ * Memory is bounded by one record (or one block of rows) whatever the input
+ * length.  A layer is committed as soon as it is complete, so an input that
+ * stops early loses only the layer it stopped in.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "codec/convert.h"
+#include "import/source_int.h"
+#include "store/format.h"
+#include "util/error.h"
+
+#define U64(x) ((unsigned long long)(x))
+#define BLOCK_BYTES (4u << 20)
+
+/* A reader that can give back the bytes it peeked at. */
+typedef struct peek {
+    lg_read_fn read;
+    void *ctx;
+    unsigned char head[8];
+    size_t head_len, head_pos;
+    uint64_t offset; /* bytes handed out so far */
+} peek;
+
+static long peek_read(void *arg, void *buf, size_t len)
+{
+    peek *p = arg;
+    if (p->head_pos < p->head_len) {
+        size_t n = p->head_len - p->head_pos < len ? p->head_len - p->head_pos : len;
+        memcpy(buf, p->head + p->head_pos, n);
+        p->head_pos += n;
+        p->offset += n;
+        return (long)n;
+    }
+    long n = p->read(p->ctx, buf, len);
+    if (n > 0)
+        p->offset += (uint64_t)n;
+    return n;
+}
+
+/* Reads exactly len bytes; *got < len only at the end of the input. */
+static int read_full(peek *p, void *buf, size_t len, size_t *got, lg_error *err)
+{
+    size_t done = 0;
+    while (done < len) {
+        long n = peek_read(p, (char *)buf + done, len - done);
+        if (n < 0)
+            return lg_fail(err, LG_EIO, "input: read failed at offset %llu",
+                           U64(p->offset));
+        if (n == 0)
+            break;
+        done += (size_t)n;
+    }
+    *got = done;
+    return LG_OK;
+}
+
+/* ---- the stream form ---- */
+
+static int put_meta(lg_writer *w, const unsigned char *p, size_t len, uint64_t pairs,
+                    uint64_t at, lg_error *err)
+{
+    size_t pos = 0;
+    for (uint64_t i = 0; i < pairs; i++) {
+        if (len - pos < 8)
+            goto bad;
+        uint32_t kl = lgs_get32(p + pos), vl = lgs_get32(p + pos + 4);
+        pos += 8;
+        if (kl == 0 || kl > 4096 || kl > len - pos || vl > len - pos - kl ||
+            memchr(p + pos, 0, kl))
+            goto bad;
+        char key[4097];
+        memcpy(key, p + pos, kl);
+        key[kl] = 0;
+        int rc = lg_writer_meta(w, key, p + pos + kl, vl, err);
+        if (rc)
+            return rc;
+        pos += kl + vl;
+    }
+    if (pos == len)
+        return LG_OK;
+bad:
+    return lg_fail(err, LG_EINPUT, "input: meta record at offset %llu: bad key/value layout",
+                   U64(at));
+}
+
+typedef struct open_layer {
+    int open;
+    uint32_t id, d;
+    lg_dtype dtype;
+    uint64_t rows;
+    char name[LGS_MAX_NAME + 1];
+} open_layer;
+
+static void lost_layer(const open_layer *L, lg_ingest_stats *st)
+{
+    if (L->open)
+        snprintf(st->lost, sizeof st->lost, "the incomplete layer '%s' (%llu rows so far) was not kept",
+                 L->name, U64(L->rows));
+}
+
+static int stream_form(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err)
+{
+    lg_stream *s;
+    int rc = lg_stream_open(peek_read, p, &s, err);
+    if (rc)
+        return rc;
+    open_layer L = {0};
+    lg_stream_record r;
+    while (!(rc = lg_stream_next(s, &r, err))) {
+        st->records++;
+        if (r.type == LGS_END) {
+            st->clean_end = 1;
+            break;
+        }
+        if (r.type == LGS_CHUNK) {
+            if (!L.open) {
+                snprintf(L.name, sizeof L.name, "~incoming-%u", r.layer_id);
+                rc = lg_writer_begin_layer(w, L.name, r.d, r.dtype, err);
+                if (rc)
+                    break;
+                L = (open_layer){1, r.layer_id, r.d, r.dtype, 0, ""};
+                snprintf(L.name, sizeof L.name, "~incoming-%u", r.layer_id);
+            }
+            if (r.layer_id != L.id || r.d != L.d || r.dtype != L.dtype ||
+                r.first_row != L.rows) {
+                rc = lg_fail(err, LG_EINPUT,
+                             "input: chunk at offset %llu (layer %u, rows from %llu, %u columns) "
+                             "does not continue layer %u (%llu rows so far, %u columns): a "
+                             "stream sends one layer at a time, rows in order",
+                             U64(r.offset), r.layer_id, U64(r.first_row), r.d, L.id,
+                             U64(L.rows), L.d);
+                break;
+            }
+            rc = lg_writer_rows(w, r.data, r.rows, err);
+            if (rc)
+                break;
+            L.rows += r.rows;
+            st->rows += r.rows;
+        } else if (r.type == LGS_SEAL) {
+            if (!L.open || r.layer_id != L.id || r.rows != L.rows) {
+                rc = lg_fail(err, LG_EINPUT,
+                             "input: seal at offset %llu (layer %u, %llu rows) does not match "
+                             "the rows that came (%s%llu rows)",
+                             U64(r.offset), r.layer_id, U64(r.rows),
+                             L.open ? "" : "no layer open, ", U64(L.rows));
+                break;
+            }
+            rc = lg_writer_name_layer(w, r.name, err);
+            if (!rc)
+                rc = lg_writer_end_layer(w, err);
+            L.open = 0;
+            if (rc)
+                break;
+            st->layers++;
+        } else if (r.type == LGS_LABELS) {
+            int64_t *v = malloc(r.rows ? r.rows * 8 : 8);
+            if (!v) {
+                rc = lg_fail(err, LG_ENOMEM, "out of memory for %llu labels", U64(r.rows));
+                break;
+            }
+            for (uint64_t i = 0; i < r.rows; i++)
+                v[i] = (int64_t)lgs_get64((const unsigned char *)r.data + 8 * i);
+            rc = lg_writer_labels(w, r.name, v, r.rows, err);
+            free(v);
+            if (rc)
+                break;
+        } else if (r.type == LGS_META) {
+            rc = put_meta(w, r.meta, r.data_len, r.rows, r.offset, err);
+            if (rc)
+                break;
+        }
+    }
+    if (rc) {
+        lost_layer(&L, st);
+        if (L.open)
+            lg_writer_abort_layer(w);
+    }
+    lg_stream_close(s);
+    return rc;
+}
+
+/* ---- .npy framing ---- */
+
+/* Reads one line (without '\n'); *eof when the input ended before any byte. */
+static int read_line(peek *p, char *line, size_t cap, int *eof, lg_error *err)
+{
+    size_t n = 0;
+    *eof = 0;
+    for (;;) {
+        char c;
+        size_t got;
+        int rc = read_full(p, &c, 1, &got, err);
+        if (rc)
+            return rc;
+        if (!got) {
+            if (n == 0) {
+                *eof = 1;
+                return LG_OK;
+            }
+            return lg_fail(err, LG_EINPUT, "input: ended at offset %llu inside a frame line",
+                           U64(p->offset));
+        }
+        if (c == '\n')
+            break;
+        if (n + 1 >= cap)
+            return lg_fail(err, LG_EINPUT,
+                           "input: frame line at offset %llu is longer than %zu bytes",
+                           U64(p->offset - n), cap);
+        line[n++] = c;
+    }
+    line[n] = 0;
+    return LG_OK;
+}
+
+/* Reads a .npy header from the input. */
+static int read_npy_header(peek *p, npy_info *in, lg_error *err)
+{
+    unsigned char buf[12 + 65536];
+    size_t got;
+    uint64_t at = p->offset;
+    int rc = read_full(p, buf, 10, &got, err);
+    if (!rc && got < 10)
+        rc = lg_fail(err, LG_EINPUT, "input: ended at offset %llu inside a .npy header",
+                     U64(p->offset));
+    if (rc)
+        return rc;
+    if (memcmp(buf, "\x93NUMPY", 6) != 0)
+        return lg_fail(err, LG_EINPUT,
+                       "input: offset %llu: expected a .npy array after the frame line (magic "
+                       "\\x93NUMPY)",
+                       U64(at));
+    size_t pre = buf[6] == 1 ? 10 : 12;
+    if (pre == 12 && (rc = read_full(p, buf + 10, 2, &got, err)))
+        return rc;
+    uint64_t hlen = pre == 10 ? lgs_get16(buf + 8) : lgs_get32(buf + 8);
+    if (hlen > 65536)
+        return lg_fail(err, LG_EINPUT, "input: offset %llu: .npy header of %llu bytes is too long",
+                       U64(at), U64(hlen));
+    rc = read_full(p, buf + pre, (size_t)hlen, &got, err);
+    if (!rc && got < hlen)
+        rc = lg_fail(err, LG_EINPUT, "input: ended at offset %llu inside a .npy header",
+                     U64(p->offset));
+    if (!rc)
+        rc = npy_parse_header("input", buf, pre + (size_t)hlen, in, err);
+    if (!rc && in->fortran)
+        rc = lg_fail(err, LG_EINPUT,
+                     "input: .npy at offset %llu is in Fortran order; send C-order arrays "
+                     "(numpy.ascontiguousarray)",
+                     U64(at));
+    return rc;
+}
+
+static int frame_rows(peek *p, lg_writer *w, open_layer *L, const char *name, unsigned char *buf,
+                      lg_ingest_stats *st, lg_error *err)
+{
+    npy_info in;
+    uint64_t at = p->offset;
+    int rc = read_npy_header(p, &in, err);
+    if (rc)
+        return rc;
+    lg_dtype t = in.kind != 'f' ? LG_DTYPE_KEEP
+                 : in.size == 4 ? LG_F32
+                 : in.size == 2 ? LG_F16
+                 : in.size == 8 ? LG_F64
+                                : LG_DTYPE_KEEP;
+    if (t == LG_DTYPE_KEEP || in.ndim < 1 || in.ndim > 2)
+        return lg_fail(err, LG_EINPUT,
+                       "input: .npy at offset %llu for layer '%s': expected a float16/32/64 "
+                       "array of shape (rows, D)",
+                       U64(at), name);
+    uint64_t n = in.shape[0], d = in.ndim == 2 ? in.shape[1] : 1;
+    if (d == 0 || d > LGS_MAX_D)
+        return lg_fail(err, LG_EINPUT, "input: .npy at offset %llu: %llu columns", U64(at), U64(d));
+    if (L->open && (d != L->d || t != L->dtype))
+        return lg_fail(err, LG_EINPUT,
+                       "input: .npy at offset %llu adds %llu columns of %s to layer '%s', which "
+                       "has %u of %s",
+                       U64(at), U64(d), lg_dtype_name(t), name, L->d, lg_dtype_name(L->dtype));
+    if (!L->open) {
+        rc = lg_writer_begin_layer(w, name, (uint32_t)d, t, err);
+        if (rc)
+            return rc;
+        *L = (open_layer){1, 0, (uint32_t)d, t, 0, ""};
+        snprintf(L->name, sizeof L->name, "%s", name);
+    }
+    size_t row = (size_t)d * (size_t)in.size, block = BLOCK_BYTES / row ? BLOCK_BYTES / row : 1;
+    for (uint64_t r = 0; r < n; r += block) {
+        size_t m = n - r < block ? (size_t)(n - r) : block, got;
+        rc = read_full(p, buf, m * row, &got, err);
+        if (!rc && got < m * row)
+            rc = lg_fail(err, LG_EINPUT,
+                         "input: ended at offset %llu inside the .npy data of layer '%s' (%llu "
+                         "of %llu rows of this array came)",
+                         U64(p->offset), name, U64(r + got / row), U64(n));
+        if (rc)
+            return rc;
+        if (in.big)
+            lg_byteswap(buf, (size_t)in.size, m * d);
+        rc = lg_writer_rows(w, buf, m, err);
+        if (rc)
+            return rc;
+        L->rows += m;
+        st->rows += m;
+    }
+    return LG_OK;
+}
+
+static int frame_labels(peek *p, lg_writer *w, const char *name, lg_error *err)
+{
+    npy_info in;
+    uint64_t at = p->offset;
+    int rc = read_npy_header(p, &in, err);
+    if (rc)
+        return rc;
+    if ((in.kind != 'i' && in.kind != 'u') || in.size > 8 || in.ndim != 1)
+        return lg_fail(err, LG_EINPUT,
+                       "input: labels at offset %llu: expected a 1-D integer array", U64(at));
+    if (in.shape[0] > (1ull << 32))
+        return lg_fail(err, LG_EINPUT, "input: labels at offset %llu: too many", U64(at));
+    size_t n = (size_t)in.shape[0], got;
+    unsigned char *raw = malloc(n * (size_t)in.size + 1);
+    int64_t *v = malloc(n * 8 + 8);
+    rc = raw && v ? read_full(p, raw, n * (size_t)in.size, &got, err)
+                  : lg_fail(err, LG_ENOMEM, "out of memory");
+    if (!rc && got < n * (size_t)in.size)
+        rc = lg_fail(err, LG_EINPUT, "input: ended at offset %llu inside labels", U64(p->offset));
+    for (size_t i = 0; !rc && i < n; i++) {
+        unsigned char b[8] = {0};
+        memcpy(b, raw + i * (size_t)in.size, (size_t)in.size);
+        if (in.big)
+            lg_byteswap(b, (size_t)in.size, 1);
+        int64_t x = 0;
+        if (in.kind == 'u' || in.size == 8) {
+            memcpy(&x, b, 8);
+        } else {
+            int64_t sign = (b[in.size - 1] & 0x80) ? -1 : 0;
+            memcpy(&x, b, 8);
+            if (sign)
+                x |= (int64_t)(~0ull << (8 * in.size));
+        }
+        v[i] = x;
+    }
+    if (!rc)
+        rc = lg_writer_labels(w, name, v, n, err);
+    free(raw);
+    free(v);
+    return rc;
+}
+
+static int seal(lg_writer *w, open_layer *L, lg_ingest_stats *st, lg_error *err)
+{
+    if (!L->open)
+        return LG_OK;
+    L->open = 0;
+    int rc = lg_writer_end_layer(w, err);
+    if (!rc)
+        st->layers++;
+    return rc;
+}
+
+static int npy_framing(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err)
+{
+    unsigned char *buf = malloc(BLOCK_BYTES + 16);
+    if (!buf)
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    open_layer L = {0};
+    char line[4200];
+    int rc = LG_OK, eof;
+    while (!(rc = read_line(p, line, sizeof line, &eof, err))) {
+        if (eof) {
+            rc = lg_fail(err, LG_EINPUT,
+                         "input: ended at offset %llu without 'LGNPY close' (the producer "
+                         "stopped early?)",
+                         U64(p->offset));
+            break;
+        }
+        uint64_t at = p->offset - strlen(line) - 1;
+        st->records++;
+        if (strncmp(line, "LGNPY ", 6) != 0) {
+            rc = lg_fail(err, LG_EINPUT,
+                         "input: offset %llu: expected a frame line 'LGNPY ...', got '%.40s'",
+                         U64(at), line);
+            break;
+        }
+        const char *cmd = line + 6;
+        if (strncmp(cmd, "layer=", 6) == 0) {
+            if (L.open && strcmp(L.name, cmd + 6) != 0)
+                rc = seal(w, &L, st, err); /* a new layer completes the previous one */
+            if (!rc)
+                rc = frame_rows(p, w, &L, cmd + 6, buf, st, err);
+        } else if (strncmp(cmd, "end=", 4) == 0) {
+            if (!L.open || strcmp(L.name, cmd + 4) != 0)
+                rc = lg_fail(err, LG_EINPUT, "input: offset %llu: 'end=%s' but %s%s%s is open",
+                             U64(at), cmd + 4, L.open ? "layer '" : "no layer",
+                             L.open ? L.name : "", L.open ? "'" : "");
+            else
+                rc = seal(w, &L, st, err);
+        } else if (strncmp(cmd, "labels=", 7) == 0) {
+            rc = frame_labels(p, w, cmd + 7, err);
+        } else if (strncmp(cmd, "meta ", 5) == 0 && strchr(cmd + 5, '=')) {
+            char *eq = strchr(cmd + 5, '=');
+            *eq = 0;
+            rc = lg_writer_meta(w, cmd + 5, eq + 1, strlen(eq + 1), err);
+        } else if (strcmp(cmd, "close") == 0) {
+            rc = seal(w, &L, st, err);
+            if (!rc)
+                st->clean_end = 1;
+            break;
+        } else {
+            rc = lg_fail(err, LG_EINPUT,
+                         "input: offset %llu: unknown frame '%.60s' (expected layer=, end=, "
+                         "labels=, meta KEY=VALUE or close)",
+                         U64(at), cmd);
+        }
+        if (rc)
+            break;
+    }
+    if (rc) {
+        lost_layer(&L, st);
+        if (L.open)
+            lg_writer_abort_layer(w);
+    }
+    free(buf);
+    return rc;
+}
+
+int lg_ingest(lg_read_fn read, void *ctx, lg_writer *w, lg_ingest_stats *st, lg_error *err)
+{
+    memset(st, 0, sizeof *st);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    peek p = {read, ctx, {0}, 0, 0, 0};
+    size_t got = 0;
+    while (got < 5) {
+        long n = read(ctx, p.head + got, 5 - got);
+        if (n < 0)
+            return lg_fail(err, LG_EIO, "input: read failed at offset %zu", got);
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    p.head_len = got;
+    int rc;
+    if (got >= 4 && memcmp(p.head, "\x89LGS", 4) == 0) {
+        st->form = 1;
+        rc = stream_form(&p, w, st, err);
+    } else if (got == 5 && memcmp(p.head, "LGNPY", 5) == 0) {
+        st->form = 2;
+        rc = npy_framing(&p, w, st, err);
+    } else {
+        rc = lg_fail(err, LG_EINPUT,
+                     got ? "input: offset 0: neither the stream form (\\x89LGS) nor .npy frames "
+                           "(LGNPY)"
+                         : "input: empty");
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    st->bytes = p.offset;
+    st->seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    return rc;
+}
