@@ -2,7 +2,7 @@
 # Installs what layergeom needs to build and test, on Debian or Ubuntu.
 # Safe to run again: it installs only what is missing.
 set -eu
-PKGS="build-essential cmake pkg-config liblz4-dev libzstd-dev libopenblas-dev libcmocka-dev"
+PKGS="build-essential cmake pkg-config liblz4-dev libzstd-dev libopenblas-dev libcmocka-dev python3-numpy"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 missing=""

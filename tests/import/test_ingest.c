@@ -1,0 +1,323 @@
+/* Ingest: the stream form and .npy frames, whole and cut at every kind of
+ * place; what is kept, what is reported. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static const char *dir;
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = tu_tmpdir();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tu_rmdir(dir);
+    return 0;
+}
+
+typedef struct mem {
+    const unsigned char *p;
+    size_t len, pos;
+} mem;
+
+static long mem_read(void *ctx, void *buf, size_t len)
+{
+    mem *m = ctx;
+    size_t k = m->len - m->pos < len ? m->len - m->pos : len;
+    if (k > 4000)
+        k = 4000; /* pipe-sized reads */
+    memcpy(buf, m->p + m->pos, k);
+    m->pos += k;
+    return (long)k;
+}
+
+static float *rows_of(uint64_t seed, size_t n, size_t d)
+{
+    float *x = malloc(n * d * sizeof *x);
+    for (size_t i = 0; i < n * d; i++)
+        x[i] = (float)tu_normal(&seed);
+    return x;
+}
+
+/* A stream of three layers (10 x 4, 10 x 6, 10 x 2), labels and metadata. */
+static unsigned char *make_stream(size_t *len)
+{
+    const char *p = tu_path(dir, "s.lgsx");
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    lg_writer_opts o;
+    lg_writer_opts_default(&o);
+    o.chunk_rows = 3;
+    lg_writer *w;
+    lg_error err;
+    assert_int_equal(lg_writer_stream(fd, &o, &w, &err), LG_OK);
+    assert_int_equal(lg_writer_meta(w, "model", "m", 1, &err), LG_OK);
+    size_t dims[3] = {4, 6, 2};
+    for (int l = 0; l < 3; l++) {
+        float *x = rows_of(10 + l, 10, dims[l]);
+        char name[8];
+        snprintf(name, sizeof name, "h%d", l);
+        assert_int_equal(lg_writer_begin_layer(w, name, (uint32_t)dims[l], LG_F32, &err), LG_OK);
+        assert_int_equal(lg_writer_rows(w, x, 10, &err), LG_OK);
+        assert_int_equal(lg_writer_end_layer(w, &err), LG_OK);
+        free(x);
+    }
+    int64_t lab[10] = {0, 1, 2, 0, 1, 2, 0, 1, 2, 9};
+    assert_int_equal(lg_writer_labels(w, "labels", lab, 10, &err), LG_OK);
+    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+    close(fd);
+    return tu_read_file(p, len);
+}
+
+static int ingest(const unsigned char *p, size_t len, const char *store, lg_ingest_stats *st,
+                  lg_error *err)
+{
+    unlink(store);
+    lg_writer *w;
+    assert_int_equal(lg_writer_create(store, NULL, &w, err), LG_OK);
+    mem m = {p, len, 0};
+    int rc = lg_ingest(mem_read, &m, w, st, err);
+    lg_error e2;
+    lg_writer_close(w, &e2);
+    return rc;
+}
+
+static size_t layers_in(const char *store)
+{
+    lg_store *s;
+    lg_error err;
+    if (lg_store_open(store, 0, &s, &err))
+        fail_msg("%s", err.msg);
+    assert_null(lg_store_recovery(s)); /* what ingest keeps is committed, not recovered */
+    size_t n = lg_store_layer_count(s);
+    lg_store_close(s);
+    return n;
+}
+
+static void stream_form_whole(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *p = make_stream(&len);
+    const char *store = tu_path(dir, "a.lgs");
+    lg_ingest_stats st;
+    lg_error err;
+    if (ingest(p, len, store, &st, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(st.form, 1);
+    assert_true(st.clean_end);
+    assert_int_equal(st.layers, 3);
+    assert_int_equal(st.bytes, len);
+    lg_store *s;
+    assert_int_equal(lg_store_open(store, 0, &s, &err), LG_OK);
+    assert_int_equal(lg_store_layer_count(s), 3);
+    lg_layer_info L;
+    lg_store_layer(s, 1, &L);
+    assert_string_equal(L.name, "h1");
+    assert_int_equal(L.d, 6);
+    lg_cursor *c;
+    float got[60];
+    float *want = rows_of(11, 10, 6);
+    assert_int_equal(lg_cursor_open(s, 1, 10, &c, &err), LG_OK);
+    assert_int_equal(lg_cursor_read(c, 0, 10, got, &err), LG_OK);
+    assert_memory_equal(got, want, sizeof got);
+    lg_cursor_close(c);
+    free(want);
+    const int64_t *lab;
+    uint64_t n;
+    assert_int_equal(lg_store_labels(s, "labels", &lab, &n, &err), LG_OK);
+    assert_int_equal(lab[9], 9);
+    assert_non_null(lg_store_meta(s, "model", NULL));
+    lg_store_close(s);
+    free(p);
+}
+
+static void stream_form_cut_anywhere(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *p = make_stream(&len);
+    const char *store = tu_path(dir, "cut.lgs");
+    /* offsets where each seal ends: a cut after it keeps that layer */
+    for (size_t k = 0; k < len; k += 7) {
+        lg_ingest_stats st;
+        lg_error err;
+        int rc = ingest(p, k, store, &st, &err);
+        assert_int_not_equal(rc, LG_OK);
+        assert_false(st.clean_end);
+        if (k >= 64 && !strstr(err.msg, "offset"))
+            fail_msg("cut at %zu: message names no offset: %s", k, err.msg);
+        assert_int_equal(layers_in(store), st.layers);
+    }
+    free(p);
+}
+
+/* Builds .npy frames in memory. */
+typedef struct buf {
+    unsigned char *p;
+    size_t len, cap;
+} buf;
+
+static void put(buf *b, const void *data, size_t n)
+{
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2;
+        b->p = realloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->len, data, n);
+    b->len += n;
+}
+
+static void put_npy(buf *b, const char *descr, uint64_t n, uint32_t d, int one_dim,
+                    const void *data, size_t bytes)
+{
+    const char *p = tu_path(dir, "frame.npy");
+    uint64_t shape[2] = {n, d};
+    tu_write_npy(p, descr, 0, shape, one_dim ? 1 : 2, data, bytes);
+    size_t len;
+    unsigned char *f = tu_read_file(p, &len);
+    put(b, f, len);
+    free(f);
+}
+
+static void npy_frames(void **state)
+{
+    (void)state;
+    buf b = {0};
+    float *x = rows_of(1, 12, 5);
+    put(&b, "LGNPY meta model=framed\n", 24);
+    put(&b, "LGNPY layer=first\n", 18);
+    put_npy(&b, "<f4", 7, 5, 0, x, 7 * 5 * 4);
+    put(&b, "LGNPY layer=first\n", 18);
+    put_npy(&b, "<f4", 5, 5, 0, x + 35, 5 * 5 * 4);
+    put(&b, "LGNPY layer=second\n", 19); /* completes 'first' */
+    double y[12];
+    for (int i = 0; i < 12; i++)
+        y[i] = i * 0.5;
+    put_npy(&b, "<f8", 12, 1, 1, y, sizeof y);
+    put(&b, "LGNPY end=second\n", 17);
+    int32_t lab[12] = {1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 2, -3};
+    put(&b, "LGNPY labels=labels\n", 20);
+    put_npy(&b, "<i4", 12, 1, 1, lab, sizeof lab);
+    size_t before_close = b.len;
+    put(&b, "LGNPY close\n", 12);
+    const char *store = tu_path(dir, "f.lgs");
+    lg_ingest_stats st;
+    lg_error err;
+    if (ingest(b.p, b.len, store, &st, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(st.form, 2);
+    assert_true(st.clean_end);
+    assert_int_equal(st.layers, 2);
+    lg_store *s;
+    assert_int_equal(lg_store_open(store, 0, &s, &err), LG_OK);
+    lg_layer_info L;
+    lg_store_layer(s, 0, &L);
+    assert_string_equal(L.name, "first");
+    assert_int_equal(L.n, 12);
+    lg_cursor *c;
+    float got[60];
+    assert_int_equal(lg_cursor_open(s, 0, 12, &c, &err), LG_OK);
+    assert_int_equal(lg_cursor_read(c, 0, 12, got, &err), LG_OK);
+    assert_memory_equal(got, x, sizeof got);
+    lg_cursor_close(c);
+    lg_store_layer(s, 1, &L);
+    assert_int_equal(L.dtype, LG_F64);
+    const int64_t *l2;
+    uint64_t n;
+    assert_int_equal(lg_store_labels(s, "labels", &l2, &n, &err), LG_OK);
+    assert_int_equal(l2[11], -3);
+    size_t ml;
+    assert_non_null(lg_store_meta(s, "model", &ml));
+    assert_int_equal(ml, 6);
+    lg_store_close(s);
+    /* no close: both layers were completed, the input is reported as cut */
+    assert_int_not_equal(ingest(b.p, before_close, store, &st, &err), LG_OK);
+    assert_non_null(strstr(err.msg, "without 'LGNPY close'"));
+    assert_int_equal(layers_in(store), 2);
+    /* cut inside the first array: nothing kept, the loss is named */
+    assert_int_not_equal(ingest(b.p, 100, store, &st, &err), LG_OK);
+    assert_int_equal(layers_in(store), 0);
+    /* a bad frame line */
+    buf bad = {0};
+    put(&bad, "LGNPY dance\n", 12);
+    assert_int_equal(ingest(bad.p, bad.len, store, &st, &err), LG_EINPUT);
+    assert_non_null(strstr(err.msg, "unknown frame"));
+    /* rows of another width for the same layer */
+    bad.len = 0;
+    put(&bad, "LGNPY layer=a\n", 14);
+    put_npy(&bad, "<f4", 2, 5, 0, x, 40);
+    put(&bad, "LGNPY layer=a\n", 14);
+    put_npy(&bad, "<f4", 2, 4, 0, x, 32);
+    assert_int_equal(ingest(bad.p, bad.len, store, &st, &err), LG_EINPUT);
+    assert_non_null(strstr(err.msg, "columns"));
+    /* neither form */
+    assert_int_equal(ingest((const unsigned char *)"hello world", 11, store, &st, &err),
+                     LG_EINPUT);
+    assert_non_null(strstr(err.msg, "neither"));
+    free(bad.p);
+    free(b.p);
+    free(x);
+}
+
+static void cli_ingest_and_lock(void **state)
+{
+    (void)state;
+    size_t len;
+    unsigned char *p = make_stream(&len);
+    const char *in = tu_path(dir, "in.lgsx"), *store = tu_path(dir, "cli.lgs");
+    tu_write_file(in, p, len);
+    unlink(store);
+    assert_int_equal(tu_cli("ingest -o %s - < %s", store, in), 0);
+    assert_non_null(strstr(tu_stdout(), "ingested 3 layers"));
+    /* appending the same layers again: refused by name, the store intact */
+    assert_int_equal(tu_cli("ingest --append -o %s %s", store, in), 2);
+    assert_non_null(strstr(tu_stderr(), "keeps the 0 layers"));
+    assert_int_equal(layers_in(store), 3);
+    /* a cut input: the message says what is kept */
+    tu_write_file(in, p, len - 200);
+    const char *st2 = tu_path(dir, "cut2.lgs");
+    unlink(st2);
+    assert_int_equal(tu_cli("ingest -o %s < %s", st2, in), 1);
+    assert_non_null(strstr(tu_stderr(), "keeps the 3 layers"));
+    /* a second writer is refused while one is at work */
+    lg_writer *w;
+    lg_error err;
+    assert_int_equal(lg_writer_append(store, NULL, &w, &err), LG_OK);
+    tu_write_file(in, p, len);
+    assert_int_equal(tu_cli("ingest --append -o %s %s", store, in), 5);
+    assert_non_null(strstr(tu_stderr(), "another process is writing"));
+    lg_writer_abort(w);
+    /* the stream form written by export --stream ingests to the same contents */
+    const char *re = tu_path(dir, "re.lgsx"), *back = tu_path(dir, "back.lgs");
+    unlink(back);
+    assert_int_equal(tu_cli("export %s --stream -o %s", store, re), 0);
+    assert_int_equal(tu_cli("ingest -q -o %s %s", back, re), 0);
+    assert_int_equal(tu_cli("info --json %s", store), 0);
+    char a[8192];
+    snprintf(a, sizeof a, "%s", strstr(tu_stdout(), "\"layers\""));
+    char *cut = strstr(a, "\"label_sets\"");
+    *cut = 0;
+    assert_int_equal(tu_cli("info --json %s", back), 0);
+    assert_non_null(strstr(tu_stdout(), a));
+    free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(stream_form_whole),
+        cmocka_unit_test(stream_form_cut_anywhere),
+        cmocka_unit_test(npy_frames),
+        cmocka_unit_test(cli_ingest_and_lock),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

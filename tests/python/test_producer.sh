@@ -1,0 +1,85 @@
+#!/bin/sh
+# The Python producer (numpy only) piped into 'layergeom ingest' gives the same
+# store contents as 'layergeom pack' of the same arrays; a producer that dies
+# mid-record leaves every complete layer.  Skipped (77) without numpy.
+set -eu
+CLI=$1
+SRC=$2
+PY=/usr/bin/python3
+[ -x "$PY" ] && "$PY" -c "import numpy" 2>/dev/null || { echo "no python3-numpy: skipped"; exit 77; }
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+export PYTHONPATH="$SRC/samples/python"
+
+"$PY" - "$T" <<'PY'
+import sys, numpy as np
+T = sys.argv[1]
+r = np.random.default_rng(5)
+np.save(T + "/l0.npy", r.standard_normal((300, 17)).astype(np.float32))
+np.save(T + "/l1.npy", r.standard_normal((300, 33)).astype(np.float16))
+np.save(T + "/l2.npy", r.standard_normal((300, 8)))
+np.save(T + "/y.npy", r.integers(0, 5, 300))
+PY
+
+"$CLI" pack -q -o "$T/packed.lgs" --labels "$T/y.npy" "$T/l0.npy" "$T/l1.npy" "$T/l2.npy"
+
+# the stream form, a layer in blocks, through a pipe
+"$PY" - "$T" <<'PY' | "$CLI" ingest -q -o "$T/streamed.lgs" -
+import sys, numpy as np
+from layergeom_stream import StreamWriter
+T = sys.argv[1]
+with StreamWriter(chunk_bytes=1000) as w:
+    w.write_layer("l0", np.load(T + "/l0.npy"))
+    for block in np.array_split(np.load(T + "/l1.npy"), 7):
+        w.write_rows("l1", block)
+    w.write_layer("l2", np.load(T + "/l2.npy"))
+    w.write_labels(np.load(T + "/y.npy"))
+PY
+
+# .npy frames
+"$PY" - "$T" <<'PY' | "$CLI" ingest -q -o "$T/framed.lgs" -
+import sys, numpy as np
+T = sys.argv[1]
+out = sys.stdout.buffer
+for name in ("l0", "l1", "l2"):
+    out.write(b"LGNPY layer=%s\n" % name.encode())
+    np.save(out, np.load(T + "/%s.npy" % name))
+out.write(b"LGNPY labels=labels\n")
+np.save(out, np.load(T + "/y.npy"))
+out.write(b"LGNPY close\n")
+PY
+
+layers() { "$CLI" info --json "$1" | sed -n '/"layers"/,/"label_sets"/p' | grep -o '"name".*"content_crc32c": "[0-9a-f]*"'; }
+layers "$T/packed.lgs" > "$T/a"
+layers "$T/streamed.lgs" > "$T/b"
+layers "$T/framed.lgs" > "$T/c"
+[ "$(wc -l < "$T/a")" -eq 3 ] || { echo "FAIL: packed store should have 3 layers"; exit 1; }
+cmp "$T/a" "$T/b" || { echo "FAIL: stream form differs from pack"; diff "$T/a" "$T/b"; exit 1; }
+cmp "$T/a" "$T/c" || { echo "FAIL: .npy frames differ from pack"; diff "$T/a" "$T/c"; exit 1; }
+for f in packed streamed framed; do
+  "$CLI" export "$T/$f.lgs" --labels -o "$T/$f.y.npy"
+done
+cmp "$T/packed.y.npy" "$T/streamed.y.npy" && cmp "$T/packed.y.npy" "$T/framed.y.npy"
+
+# a producer that dies in the middle of a record
+set +e
+"$PY" - "$T" <<'PY' | "$CLI" ingest -o "$T/died.lgs" - 2> "$T/err"
+import os, sys, numpy as np
+from layergeom_stream import StreamWriter
+T = sys.argv[1]
+w = StreamWriter(chunk_bytes=4096)
+w.write_layer("l0", np.load(T + "/l0.npy"))
+w.write_layer("l2", np.load(T + "/l2.npy"))
+w.write_rows("l1", np.load(T + "/l1.npy"))
+sys.stdout.buffer.write(b"\x00" * 100)   # half of a record header
+sys.stdout.buffer.flush()
+os._exit(9)                               # killed: no END record
+PY
+status=$?
+set -e
+[ "$status" -eq 1 ] || { echo "FAIL: ingest of a dead producer exited $status"; cat "$T/err"; exit 1; }
+grep -q "keeps the 2 layers" "$T/err" || { echo "FAIL: message"; cat "$T/err"; exit 1; }
+grep -q "offset" "$T/err" || { echo "FAIL: no offset in the message"; cat "$T/err"; exit 1; }
+"$CLI" verify "$T/died.lgs" > /dev/null
+[ "$("$CLI" info --json "$T/died.lgs" | grep -c '"content_crc32c"')" -eq 2 ]
+echo "3 passed, 0 failed"
