@@ -39,6 +39,7 @@ typedef struct lg_layer_result {
     uint64_t rescanned;   /* rows the kNN checked by exact scan */
     uint64_t panels;
     double knn_seconds, seconds;
+    int cached; /* the neighbour lists came from the cache */
     int n_dec; /* decimation: ID on random subsets of N / 2^level rows */
     uint64_t dec_rows[LG_MAX_DECIMATION];
     int dec_repeats[LG_MAX_DECIMATION];
@@ -62,6 +63,7 @@ typedef struct lg_profile_opts {
     int threads;
     uint64_t memory;
     uint32_t tile;
+    const char *cache_dir;    /* keep and reuse per-layer results here (NULL: no cache) */
     const size_t *layers;     /* which layers (store order), or NULL for all */
     size_t n_layers;
     /* called after each layer (may be NULL) */
@@ -77,6 +79,9 @@ typedef struct lg_profile {
     int best_label_layer;     /* -1 without labels */
     lg_profile_opts opts;
     uint32_t k_lists;         /* neighbours computed per row */
+    uint64_t knn_runs;        /* exact kNN searches over whole layers in this run */
+    uint64_t cache_hits;      /* layers whose lists came from the cache */
+    char cache_note[LG_ERROR_MSG_MAX]; /* why the cache was not used or written, if so */
     double seconds;
 } lg_profile;
 

@@ -34,6 +34,9 @@ static const char help[] =
     "  --layers LIST        only these layers: indices or names, comma-separated\n"
     "  --tolerance F        relative size of an ID change that counts (default 0.05)\n"
     "  --seed N             subsets for --preset paper / --decimation (default 1)\n"
+    "  --cache DIR          keep neighbour lists and subset results here, and reuse\n"
+    "                       them (default: STORE.lgcache beside the store)\n"
+    "  --no-cache           compute everything, keep nothing\n"
     "  --threads N          default: all cores\n"
     "  --memory SIZE        memory budget, e.g. 512M, 8G (default: a quarter of RAM)\n"
     "  --json FILE          write the profile as JSON ('-': stdout, then no table)\n"
@@ -41,8 +44,8 @@ static const char help[] =
     "  -q, --quiet          no table, no progress\n";
 
 typedef struct prof_args {
-    const char *store, *labels, *label_set, *json, *csv, *layers;
-    int no_labels, quiet;
+    const char *store, *labels, *label_set, *json, *csv, *layers, *cache;
+    int no_labels, quiet, no_cache;
     lg_profile_opts o;
 } prof_args;
 
@@ -145,6 +148,9 @@ static int parse(int argc, char **argv, prof_args *a)
             if (cli_parse_size(v, &u) || u < (1u << 20))
                 return cli_usage("profile", "--memory takes a size such as 512M or 8G (>= 1M)");
             a->o.memory = u;
+        } else if (OPT("--cache")) {
+            NEED();
+            a->cache = v;
         } else if (OPT("--json")) {
             NEED();
             a->json = v;
@@ -155,6 +161,8 @@ static int parse(int argc, char **argv, prof_args *a)
             a->o.decimation = 1;
         } else if (cli_flag(argv, i, "--overlap-matrix")) {
             a->o.overlap_matrix = 1;
+        } else if (cli_flag(argv, i, "--no-cache")) {
+            a->no_cache = 1;
         } else if (cli_flag(argv, i, "--no-labels")) {
             a->no_labels = 1;
         } else if (cli_flag(argv, i, "-q") || cli_flag(argv, i, "--quiet")) {
@@ -304,12 +312,21 @@ int cmd_profile(int argc, char **argv)
     int json_stdout = a.json && !strcmp(a.json, "-"), csv_stdout = a.csv && !strcmp(a.csv, "-");
     if (!a.quiet && isatty(STDERR_FILENO))
         a.o.progress = progress;
+    char cache_dir[4200];
+    if (!a.no_cache) {
+        snprintf(cache_dir, sizeof cache_dir, "%s", a.cache ? a.cache : a.store);
+        if (!a.cache)
+            strncat(cache_dir, ".lgcache", sizeof cache_dir - strlen(cache_dir) - 1);
+        a.o.cache_dir = cache_dir;
+    }
     lg_profile p;
     if (!code) {
         rc = lg_profile_run(s, &a.o, &p, &err);
         if (rc)
             code = cli_report(&err);
     }
+    if (!code && p.cache_note[0])
+        fprintf(stderr, "layergeom: warning: %s\n", p.cache_note);
     if (!code) {
         size_t mlen;
         const char *model = lg_store_meta(s, "model", &mlen);

@@ -3,11 +3,13 @@
  * order, keeping only what the overlaps need from the layer before.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "layergeom/profile.h"
+#include "profile/cache.h"
 #include "util/error.h"
 
 #define U64(x) ((unsigned long long)(x))
@@ -74,10 +76,39 @@ static uint64_t next_rand(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* ID (mean, sem) of `repeats` disjoint random subsets of m rows. */
+static int subsets_compute(lg_store *s, size_t layer, uint64_t n, uint32_t d, uint64_t m,
+                           int repeats, double discard, const lg_profile_opts *o, double *mean,
+                           double *sem, lg_error *err);
+
+/* ID (mean, sem) of `repeats` disjoint random subsets of m rows (cached). */
 static int subsets_id(lg_store *s, size_t layer, uint64_t n, uint32_t d, uint64_t m, int repeats,
-                      double discard, const lg_profile_opts *o, double *mean, double *sem,
-                      lg_error *err)
+                      double discard, const lg_profile_opts *o, lg_cache *cache, double *mean,
+                      double *sem, lg_error *err)
+{
+    lg_layer_info L;
+    lg_store_layer(s, layer, &L);
+    char key[200];
+    double got[2];
+    snprintf(key, sizeof key, "sub-v1-%08x-%llu-%u-%s-m%llu-r%d-s%llu-d%.17g", L.content_crc,
+             U64(n), d, lg_dtype_name(L.dtype), U64(m), repeats, U64(o->seed), discard);
+    if (cache && lg_cache_get(cache, key, got, sizeof got, NULL, 0)) {
+        *mean = got[0];
+        *sem = got[1];
+        return LG_OK;
+    }
+    int rc0 = subsets_compute(s, layer, n, d, m, repeats, discard, o, mean, sem, err);
+    if (!rc0 && cache) {
+        got[0] = *mean;
+        got[1] = *sem;
+        lg_error ignored;
+        lg_cache_put(cache, key, got, sizeof got, NULL, 0, &ignored);
+    }
+    return rc0;
+}
+
+static int subsets_compute(lg_store *s, size_t layer, uint64_t n, uint32_t d, uint64_t m,
+                           int repeats, double discard, const lg_profile_opts *o, double *mean,
+                           double *sem, lg_error *err)
 {
     uint64_t *perm = malloc(n * sizeof *perm);
     if (!perm)
@@ -123,7 +154,7 @@ static int subsets_id(lg_store *s, size_t layer, uint64_t n, uint32_t d, uint64_
 }
 
 static int decimate(lg_store *s, size_t layer, lg_layer_result *r, const lg_profile_opts *o,
-                    lg_error *err)
+                    lg_cache *cache, lg_error *err)
 {
     r->n_dec = 0;
     r->dec_rows[0] = r->n;
@@ -136,7 +167,7 @@ static int decimate(lg_store *s, size_t layer, lg_layer_result *r, const lg_prof
         if (m < 20)
             break;
         int repeats = (1 << level) < 4 ? (1 << level) : 4;
-        int rc = subsets_id(s, layer, r->n, r->d, m, repeats, o->twonn.discard, o,
+        int rc = subsets_id(s, layer, r->n, r->d, m, repeats, o->twonn.discard, o, cache,
                             &r->dec_id[r->n_dec], &r->dec_err[r->n_dec], err);
         if (rc)
             return rc;
@@ -193,7 +224,8 @@ static int chosen_id(lg_layer_result *r, const lg_profile_opts *o, lg_error *err
 }
 
 static int one_layer(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
-                     lg_layer_result *r, lg_knn *nn, lg_error *err)
+                     lg_cache *cache, lg_profile *p, lg_layer_result *r, lg_knn *nn,
+                     lg_error *err)
 {
     double t0 = now();
     lg_layer_info L;
@@ -203,10 +235,21 @@ static int one_layer(lg_store *s, size_t layer, const lg_profile_opts *o, uint32
     r->name = L.name;
     r->n = L.n;
     r->d = L.d;
-    lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = o->memory, .tile = o->tile};
-    int rc = lg_knn_exact_layer(s, layer, &ko, nn, err);
-    if (rc)
-        return rc;
+    int rc = LG_OK;
+    if (cache && lg_cache_get_knn(cache, &L, klist, nn)) {
+        r->cached = 1;
+        p->cache_hits++;
+    } else {
+        lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = o->memory,
+                          .tile = o->tile};
+        rc = lg_knn_exact_layer(s, layer, &ko, nn, err);
+        if (rc)
+            return rc;
+        p->knn_runs++;
+        lg_error cerr;
+        if (cache && lg_cache_put_knn(cache, &L, nn, &cerr) && !p->cache_note[0])
+            snprintf(p->cache_note, sizeof p->cache_note, "%s", cerr.msg);
+    }
     r->duplicates = nn->n_zero;
     r->rescanned = nn->n_rescanned;
     r->panels = nn->panels;
@@ -228,10 +271,11 @@ static int one_layer(lg_store *s, size_t layer, const lg_profile_opts *o, uint32
                          "subsets of %llu, too few for TwoNN (at least 20)",
                          U64(r->n), U64(m));
         else
-            rc = subsets_id(s, layer, r->n, r->d, m, 4, 0.02, o, &r->id, &r->id_err, err);
+            rc = subsets_id(s, layer, r->n, r->d, m, 4, 0.02, o, cache, &r->id, &r->id_err,
+                            err);
     }
     if (!rc && o->decimation)
-        rc = decimate(s, layer, r, o, err);
+        rc = decimate(s, layer, r, o, cache, err);
     if (rc)
         lg_fail_prefix(err, "layer %u (%s)", L.id, L.name);
     r->seconds = now() - t0;
@@ -291,11 +335,17 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
         lg_profile_free(out);
         return lg_fail(err, LG_ENOMEM, "out of memory");
     }
+    lg_cache *cache = NULL;
+    if (opts->cache_dir) {
+        lg_error cerr;
+        if (lg_cache_open(opts->cache_dir, &cache, &cerr))
+            snprintf(out->cache_note, sizeof out->cache_note, "cache not used: %s", cerr.msg);
+    }
     lg_knn prev = {0}, cur = {0};
     for (size_t q = 0; !rc && q < L; q++) {
         size_t layer = opts->layers ? opts->layers[q] : q;
         lg_layer_result *r = &out->layers[q];
-        rc = one_layer(s, layer, opts, klist, r, &cur, err);
+        rc = one_layer(s, layer, opts, klist, cache, out, r, &cur, err);
         if (!rc && q > 0) {
             rc = lg_overlap_data(&cur, &prev, opts->k, &r->overlap_prev, err);
             r->has_prev = !rc;
@@ -316,6 +366,7 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
             opts->progress(opts->progress_ctx, r, q + 1, L);
     }
     lg_knn_free(&prev);
+    lg_cache_close(cache);
     if (!rc && all) {
         out->matrix = malloc(L * L * sizeof *out->matrix);
         if (!out->matrix)

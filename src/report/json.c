@@ -99,10 +99,10 @@ static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
         }
         fputs("]", f);
     }
-    fprintf(f, ",\n     \"duplicates\": %llu, \"knn\": {\"k\": %u, \"rescanned_rows\": %llu, "
-               "\"panels\": %llu, \"seconds\": ",
-            (unsigned long long)r->duplicates, p->k_lists, (unsigned long long)r->rescanned,
-            (unsigned long long)r->panels);
+    fprintf(f, ",\n     \"duplicates\": %llu, \"knn\": {\"k\": %u, \"cached\": %s, "
+               "\"rescanned_rows\": %llu, \"panels\": %llu, \"seconds\": ",
+            (unsigned long long)r->duplicates, p->k_lists, r->cached ? "true" : "false",
+            (unsigned long long)r->rescanned, (unsigned long long)r->panels);
     num(f, r->knn_seconds);
     fputs("}, \"seconds\": ", f);
     num(f, r->seconds);
@@ -175,7 +175,8 @@ int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info)
         }
         fputs("]", f);
     }
-    fputs(",\n  \"seconds\": ", f);
+    fprintf(f, ",\n  \"cache\": {\"knn_runs\": %llu, \"hits\": %llu},\n  \"seconds\": ",
+            (unsigned long long)p->knn_runs, (unsigned long long)p->cache_hits);
     num(f, p->seconds);
     fputs("\n}\n", f);
     return ferror(f) ? LG_EIO : LG_OK;

@@ -67,6 +67,9 @@ int lg_report_table(FILE *f, const lg_profile *p, const lg_report_info *info)
         fprintf(f, "highest label overlap: layer %zu (%s), chi = %.3f\n", r->index, r->name,
                 r->overlap_labels.unweighted);
     }
+    if (p->cache_hits)
+        fprintf(f, "neighbour lists: %llu layers from the cache, %llu computed\n",
+                (unsigned long long)p->cache_hits, (unsigned long long)p->knn_runs);
     uint64_t dups = 0;
     for (size_t q = 0; q < p->n_layers; q++)
         dups += p->layers[q].duplicates;

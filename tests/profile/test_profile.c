@@ -205,8 +205,97 @@ static void cli_profile(void **state)
     assert_int_equal(tu_cli("profile %s --id pca", store), 2);
     assert_int_equal(tu_cli("profile %s --id gride --gride-rank 128", store), 2);
     assert_non_null(strstr(tu_stderr(), "power of two"));
-    assert_int_equal(tu_cli("profile %s --memory 2M", store), 4);
+    assert_int_equal(tu_cli("profile %s --no-cache --memory 2M", store), 4);
     assert_non_null(strstr(tu_stderr(), "too small"));
+}
+
+/* The JSON of a profile with or without the cache, without what may differ
+ * between runs: timings, the cache's own counts, the kNN bookkeeping line. */
+static char *stable_json(const char *path, const char *cache, uint32_t k, uint32_t gmax,
+                         uint64_t *runs, uint64_t *hits)
+{
+    lg_store *s;
+    lg_error err;
+    assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK);
+    lg_profile_opts o;
+    lg_profile_opts_default(&o);
+    o.k = k;
+    o.gride_max_rank = gmax;
+    o.cache_dir = cache;
+    o.paper = 0;
+    lg_profile p;
+    if (lg_profile_run(s, &o, &p, &err))
+        fail_msg("%s", err.msg);
+    *runs = p.knn_runs;
+    *hits = p.cache_hits;
+    char *buf;
+    size_t len;
+    FILE *f = open_memstream(&buf, &len);
+    lg_report_json(f, &p, NULL);
+    fclose(f);
+    lg_profile_free(&p);
+    lg_store_close(s);
+    char *o2 = buf;
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strstr(line, "\"knn\"") || strstr(line, "\"seconds\"") ||
+            strstr(line, "\"cache\""))
+            continue;
+        size_t l = strlen(line);
+        memmove(o2, line, l);
+        o2[l] = '\n';
+        o2 += l + 1;
+    }
+    *o2 = 0;
+    return buf;
+}
+
+static void incremental_profile_computes_only_new_layers(void **state)
+{
+    (void)state;
+    const char *path = tu_path(dir, "grow.lgs"), *cache = tu_path(dir, "grow.cache");
+    lg_writer *w;
+    lg_error err;
+    unlink(path);
+    assert_int_equal(lg_writer_create(path, NULL, &w, &err), LG_OK);
+    add_layer(w, "a", 3, 1);
+    add_layer(w, "b", 6, 2);
+    add_layer(w, "c", 9, 3);
+    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+    uint64_t runs, hits;
+    free(stable_json(path, cache, 30, 64, &runs, &hits));
+    assert_int_equal(runs, 3);
+    assert_int_equal(hits, 0);
+    /* two more layers are exported later */
+    assert_int_equal(lg_writer_append(path, NULL, &w, &err), LG_OK);
+    add_layer(w, "d", 5, 4);
+    add_layer(w, "e", 4, 5);
+    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+    char *again = stable_json(path, cache, 30, 64, &runs, &hits);
+    assert_int_equal(runs, 2); /* only the new layers */
+    assert_int_equal(hits, 3);
+    char *fresh = stable_json(path, NULL, 30, 64, &runs, &hits);
+    assert_int_equal(runs, 5);
+    assert_string_equal(again, fresh); /* identical results */
+    free(again);
+    free(fresh);
+    /* other parameters reuse the lists: a smaller k and fewer GRIDE scales */
+    char *small = stable_json(path, cache, 10, 16, &runs, &hits);
+    assert_int_equal(runs, 0);
+    assert_int_equal(hits, 5);
+    char *small_fresh = stable_json(path, NULL, 10, 16, &runs, &hits);
+    assert_string_equal(small, small_fresh);
+    free(small);
+    free(small_fresh);
+    /* a damaged entry is not trusted: that layer is computed again */
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd,
+             "f=$(ls '%s'/knn-* | head -1); printf 'X' | dd of=\"$f\" bs=1 seek=200 "
+             "conv=notrunc 2>/dev/null",
+             cache);
+    assert_int_equal(system(cmd), 0);
+    free(stable_json(path, cache, 30, 64, &runs, &hits));
+    assert_int_equal(runs, 1);
+    assert_int_equal(hits, 4);
 }
 
 int main(void)
@@ -215,6 +304,7 @@ int main(void)
         cmocka_unit_test(profile_finds_the_minimum_after_the_peak),
         cmocka_unit_test(same_numbers_for_any_threads_and_tiles),
         cmocka_unit_test(cli_profile),
+        cmocka_unit_test(incremental_profile_computes_only_new_layers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,214 @@
+/*
+ * The profile cache: per-layer results kept beside the store, so that a
+ * re-run after new layers were appended only works on the new ones.
+ *
+ * One file per entry in a directory (by default STORE.lgcache/).  An entry is
+ * keyed by the layer's content (CRC32C of its stored elements, rows, columns,
+ * type) and the parameters that shape it; nothing else about the store
+ * matters, so renaming or re-packing a layer keeps its entry valid.
+ *
+ * File: a 64-byte header ("LGCACHE1", payload length, key length), the key,
+ * the payload, and a CRC32C of all of it.  Written to a temporary name,
+ * synced, renamed: a reader sees a whole entry or none.  A damaged entry is
+ * ignored (and recomputed), never trusted.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "codec/crc32c.h"
+#include "profile/cache.h"
+#include "store/format.h"
+#include "util/error.h"
+#include "util/io.h"
+
+#define MAGIC "LGCACHE1"
+#define HEADER 64
+
+struct lg_cache {
+    char *dir;
+};
+
+int lg_cache_open(const char *dir, lg_cache **out, lg_error *err)
+{
+    *out = NULL;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return lg_fail(err, LG_EIO, "%s: cannot create the cache directory: %s", dir,
+                       strerror(errno));
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return lg_fail(err, LG_EIO, "%s: not a directory", dir);
+    lg_cache *c = calloc(1, sizeof *c);
+    if (!c || !(c->dir = strdup(dir))) {
+        free(c);
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    }
+    *out = c;
+    return LG_OK;
+}
+
+void lg_cache_close(lg_cache *c)
+{
+    if (!c)
+        return;
+    free(c->dir);
+    free(c);
+}
+
+static void path_of(const lg_cache *c, const char *key, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", c->dir, key);
+}
+
+int lg_cache_put(lg_cache *c, const char *key, const void *a, size_t alen, const void *b,
+                 size_t blen, lg_error *err)
+{
+    char path[4200], tmp[4300];
+    path_of(c, key, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    unsigned char head[HEADER] = {0};
+    size_t klen = strlen(key);
+    memcpy(head, MAGIC, 8);
+    lgs_put64(head + 8, alen + blen);
+    lgs_put32(head + 16, (uint32_t)klen);
+    uint32_t crc = lg_crc32c(0, head, HEADER);
+    crc = lg_crc32c(crc, key, klen);
+    crc = lg_crc32c(crc, a, alen);
+    crc = lg_crc32c(crc, b, blen);
+    unsigned char tail[4];
+    lgs_put32(tail, crc);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return lg_fail(err, LG_EIO, "%s: cannot write: %s", tmp, strerror(errno));
+    off_t at = 0;
+    int e = lg_io_write(fd, head, HEADER, at);
+    at += HEADER;
+    if (!e)
+        e = lg_io_write(fd, key, klen, at);
+    at += (off_t)klen;
+    if (!e && alen)
+        e = lg_io_write(fd, a, alen, at);
+    at += (off_t)alen;
+    if (!e && blen)
+        e = lg_io_write(fd, b, blen, at);
+    at += (off_t)blen;
+    if (!e)
+        e = lg_io_write(fd, tail, 4, at);
+    if (!e)
+        e = lg_io_sync(fd);
+    close(fd);
+    if (!e && rename(tmp, path) != 0)
+        e = errno;
+    if (e) {
+        unlink(tmp);
+        return lg_fail(err, LG_EIO, "%s: cannot write the cache entry: %s", path, strerror(e));
+    }
+    return LG_OK;
+}
+
+int lg_cache_get(lg_cache *c, const char *key, void *a, size_t alen, void *b, size_t blen)
+{
+    char path[4200];
+    path_of(c, key, path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    unsigned char head[HEADER];
+    size_t klen = strlen(key), got;
+    int ok = !lg_io_read(fd, head, HEADER, &got) && got == HEADER &&
+             memcmp(head, MAGIC, 8) == 0 && lgs_get64(head + 8) == alen + blen &&
+             lgs_get32(head + 16) == klen;
+    char *kbuf = ok ? malloc(klen + 1) : NULL;
+    unsigned char tail[4];
+    ok = ok && kbuf && !lg_io_read(fd, kbuf, klen, &got) && got == klen &&
+         memcmp(kbuf, key, klen) == 0;
+    ok = ok && (!alen || (!lg_io_read(fd, a, alen, &got) && got == alen));
+    ok = ok && (!blen || (!lg_io_read(fd, b, blen, &got) && got == blen));
+    ok = ok && !lg_io_read(fd, tail, 4, &got) && got == 4;
+    if (ok) {
+        uint32_t crc = lg_crc32c(0, head, HEADER);
+        crc = lg_crc32c(crc, key, klen);
+        crc = lg_crc32c(crc, a, alen);
+        crc = lg_crc32c(crc, b, blen);
+        ok = crc == lgs_get32(tail);
+    }
+    free(kbuf);
+    close(fd);
+    return ok;
+}
+
+/* ---- neighbour lists ---- */
+
+static void knn_key(const lg_layer_info *L, uint32_t k, char *out, size_t cap)
+{
+    snprintf(out, cap, "knn-v1-%08x-%llu-%u-%s-k%u", L->content_crc, (unsigned long long)L->n,
+             L->d, lg_dtype_name(L->dtype), k);
+}
+
+int lg_cache_get_knn(lg_cache *c, const lg_layer_info *L, uint32_t k, lg_knn *out)
+{
+    /* any entry of this layer with at least k neighbours will do: the first
+     * k of a longer list are the list of k */
+    char prefix[128];
+    knn_key(L, 0, prefix, sizeof prefix);
+    prefix[strlen(prefix) - 1] = 0; /* "...-k" */
+    DIR *d = opendir(c->dir);
+    if (!d)
+        return 0;
+    uint32_t best = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t pl = strlen(prefix);
+        if (strncmp(e->d_name, prefix, pl) != 0)
+            continue;
+        char *end;
+        unsigned long kk = strtoul(e->d_name + pl, &end, 10);
+        if (*end || kk < k || kk > LG_KNN_MAX_K)
+            continue;
+        if (!best || kk < best)
+            best = (uint32_t)kk;
+    }
+    closedir(d);
+    if (!best)
+        return 0;
+    char key[128];
+    knn_key(L, best, key, sizeof key);
+    size_t cells = (size_t)L->n * best;
+    uint32_t *idx = malloc(cells * sizeof *idx);
+    double *dist = malloc(cells * sizeof *dist);
+    if (!idx || !dist || !lg_cache_get(c, key, idx, cells * sizeof *idx, dist,
+                                       cells * sizeof *dist)) {
+        free(idx);
+        free(dist);
+        return 0;
+    }
+    if (best != k) {
+        for (uint64_t i = 0; i < L->n; i++) {
+            memmove(idx + i * k, idx + i * best, k * sizeof *idx);
+            memmove(dist + i * k, dist + i * best, k * sizeof *dist);
+        }
+    }
+    memset(out, 0, sizeof *out);
+    out->n = L->n;
+    out->k = k;
+    out->idx = idx;
+    out->dist = dist;
+    for (uint64_t i = 0; i < L->n; i++)
+        out->n_zero += dist[i * k] == 0;
+    out->panels = 0; /* from the cache */
+    return 1;
+}
+
+int lg_cache_put_knn(lg_cache *c, const lg_layer_info *L, const lg_knn *nn, lg_error *err)
+{
+    char key[128];
+    knn_key(L, nn->k, key, sizeof key);
+    size_t cells = (size_t)nn->n * nn->k;
+    return lg_cache_put(c, key, nn->idx, cells * sizeof *nn->idx, nn->dist,
+                        cells * sizeof *nn->dist, err);
+}

@@ -1,0 +1,24 @@
+/* The profile cache (see cache.c).  Internal. */
+#ifndef LG_PROFILE_CACHE_H
+#define LG_PROFILE_CACHE_H
+
+#include "layergeom/knn.h"
+#include "layergeom/store.h"
+
+typedef struct lg_cache lg_cache;
+
+/* Opens (creating it if needed) a cache directory. */
+int lg_cache_open(const char *dir, lg_cache **out, lg_error *err);
+void lg_cache_close(lg_cache *c);
+
+/* An entry of two byte ranges under a key (a file name). */
+int lg_cache_put(lg_cache *c, const char *key, const void *a, size_t alen, const void *b,
+                 size_t blen, lg_error *err);
+/* 1 when a whole, undamaged entry of exactly these sizes was read. */
+int lg_cache_get(lg_cache *c, const char *key, void *a, size_t alen, void *b, size_t blen);
+
+/* Neighbour lists of a layer: any entry with at least k neighbours serves. */
+int lg_cache_get_knn(lg_cache *c, const lg_layer_info *L, uint32_t k, lg_knn *out);
+int lg_cache_put_knn(lg_cache *c, const lg_layer_info *L, const lg_knn *nn, lg_error *err);
+
+#endif
