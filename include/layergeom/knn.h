@@ -58,6 +58,21 @@ int lg_knn_exact_layer(lg_store *s, size_t layer, const lg_knn_opts *o, lg_knn *
                        lg_error *err);
 void lg_knn_free(lg_knn *k);
 
+/* ---- incremental: rows arriving in blocks ---- */
+
+typedef struct lg_knn_inc lg_knn_inc;
+
+/* An empty search for rows of d columns (o->k, threads, memory, tile as above). */
+int lg_knn_inc_open(uint32_t d, const lg_knn_opts *o, lg_knn_inc **out, lg_error *err);
+/* Appends m rows: they are searched against every earlier row and each other,
+ * and every affected list is updated.  LG_ENOMEM when the rows no longer fit
+ * the budget (the caller then falls back to lg_knn_exact). */
+int lg_knn_inc_add(lg_knn_inc *inc, const float *rows, uint64_t m, lg_error *err);
+uint64_t lg_knn_inc_rows(const lg_knn_inc *inc);
+/* The exact lists of all rows so far (equal to lg_knn_exact on them). */
+int lg_knn_inc_finish(lg_knn_inc *inc, lg_knn *out, lg_error *err);
+void lg_knn_inc_close(lg_knn_inc *inc);
+
 /* Default memory budget: a quarter of physical memory. */
 uint64_t lg_default_memory(void);
 /* Number of online processors. */

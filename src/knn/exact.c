@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "knn/cand.h"
+#include "knn/engine.h"
 #include "layergeom/knn.h"
 #include "util/error.h"
 #include "util/parallel.h"
@@ -44,39 +45,6 @@ int lg_cpu_count(void)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
 }
-
-typedef struct tls {
-    float *a, *b, *g; /* centred tiles and their product */
-    float *sa, *sb;   /* squared norms of the centred tile rows */
-} tls;
-
-typedef struct knn_ctx {
-    uint64_t n;
-    uint32_t d, k, kc, tile;
-    int threads;
-    lg_rows_fn rows;
-    void *rows_ctx;
-    const float *direct; /* whole matrix in memory, or NULL */
-    double *mean;
-    float *fmean;
-    /* panels */
-    uint64_t prow;       /* rows per panel (a multiple of tile) */
-    size_t npanels;
-    float *pa, *pb;      /* panel buffers (NULL when direct) */
-    uint64_t pa_row0;    /* which panel pa holds (pa_rows == 0: none yet) */
-    uint64_t pa_rows;
-    const float *xi, *xj; /* current panel pair */
-    uint64_t i0, ni, j0, nj;
-    /* candidates */
-    float *hd, *wd;
-    uint32_t *hi, *wi;
-    pthread_mutex_t *locks; /* one per global tile */
-    tls *t;
-    /* re-rank */
-    double *ed;       /* exact distances of the candidates, n x kc */
-    unsigned char *unsafe;
-    lg_error *err;
-} knn_ctx;
 
 /* ---- reading panels ---- */
 
@@ -111,10 +79,9 @@ static uint64_t panel_rows(const knn_ctx *c, size_t p)
     return c->n - r0 < c->prow ? c->n - r0 : c->prow;
 }
 
-typedef int (*pair_fn)(knn_ctx *c);
 
 /* Runs fn on every panel pair (I, J), J >= I, with c->xi/xj set. */
-static int for_panel_pairs(knn_ctx *c, pair_fn fn)
+int lgk_for_panel_pairs(knn_ctx *c, int (*fn)(knn_ctx *c))
 {
     for (size_t pi = 0; pi < c->npanels; pi++) {
         c->i0 = pi * c->prow;
@@ -236,18 +203,33 @@ static int tile_item(void *arg, int thread, size_t item)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)na, (int)nb, (int)c->d, 1.0f,
                 t->a, (int)c->d, bm, (int)c->d, 0.0f, t->g, (int)nb);
     uint64_t ga = c->i0 + a * T, gb = c->j0 + b * T;
-    uint64_t la = ga / T, lb = gb / T;
-    pthread_mutex_lock(&c->locks[la]);
-    if (lb != la)
-        pthread_mutex_lock(&c->locks[lb]);
+    /* the rows of both tiles are guarded by the locks of the T-row regions
+     * they fall in (tiles need not be aligned to them: incremental blocks),
+     * taken in increasing order */
+    size_t l[4] = {ga / T, (ga + na - 1) / T, gb / T, (gb + nb - 1) / T}, held[4], nh = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t r = l[2 * pass]; r <= l[2 * pass + 1]; r++) {
+            int seen = 0;
+            for (size_t h = 0; h < nh; h++)
+                seen |= held[h] == r;
+            if (!seen && nh < 4)
+                held[nh++] = r;
+        }
+    for (size_t x = 1; x < nh; x++) /* sort the (at most 4) lock indices */
+        for (size_t y = x; y > 0 && held[y - 1] > held[y]; y--) {
+            size_t swap = held[y];
+            held[y] = held[y - 1];
+            held[y - 1] = swap;
+        }
+    for (size_t h = 0; h < nh; h++)
+        pthread_mutex_lock(&c->locks[held[h]]);
     offer_tile(c, t, ga, na, gb, nb, same && a == b);
-    if (lb != la)
-        pthread_mutex_unlock(&c->locks[lb]);
-    pthread_mutex_unlock(&c->locks[la]);
+    for (size_t h = nh; h > 0; h--)
+        pthread_mutex_unlock(&c->locks[held[h - 1]]);
     return LG_OK;
 }
 
-static int gemm_pair(knn_ctx *c)
+int lgk_gemm_pair(knn_ctx *c)
 {
     uint64_t T = c->tile, ta = (c->ni + T - 1) / T, tb = (c->nj + T - 1) / T;
     size_t items = c->i0 == c->j0 ? (size_t)(ta * (ta + 1) / 2) : (size_t)(ta * tb);
@@ -292,17 +274,12 @@ static int rerank_item(void *arg, int thread, size_t item)
     return LG_OK;
 }
 
-static int rerank_pair(knn_ctx *c)
+int lgk_rerank_pair(knn_ctx *c)
 {
     uint64_t total = c->ni + (c->i0 == c->j0 ? 0 : c->nj);
     return lg_parallel_for(c->threads, (size_t)((total + ROWS_PER_ITEM - 1) / ROWS_PER_ITEM),
                            rerank_item, c);
 }
-
-typedef struct pick {
-    double d;
-    uint32_t j;
-} pick;
 
 static int cmp_pick(const void *a, const void *b)
 {
@@ -423,7 +400,7 @@ static int scan_item(void *arg, int thread, size_t item)
     return LG_OK;
 }
 
-static int rescan(knn_ctx *c, lg_knn *out, uint64_t budget)
+int lgk_rescan(knn_ctx *c, lg_knn *out, uint64_t budget)
 {
     uint64_t count = 0;
     for (uint64_t i = 0; i < c->n; i++)
@@ -509,7 +486,7 @@ void lg_knn_free(lg_knn *k)
     k->dist = NULL;
 }
 
-static void free_ctx(knn_ctx *c)
+void lgk_free_ctx(knn_ctx *c)
 {
     free(c->mean);
     free(c->fmean);
@@ -536,6 +513,24 @@ static void free_ctx(knn_ctx *c)
     free(c->t);
 }
 
+int openblas_threads_begin(void)
+{
+    int saved = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    return saved;
+}
+
+void openblas_threads_end(int saved)
+{
+    openblas_set_num_threads(saved);
+}
+
+uint64_t lgk_row_bytes(const knn_ctx *c)
+{
+    /* candidates (d2, index, exact distance), the root mirrors, a flag, the lists */
+    return (uint64_t)c->kc * (4 + 4 + 8) + 8 + 1 + (uint64_t)c->k * (4 + 8);
+}
+
 /* Plans tile and panel sizes within the budget; returns the bytes left. */
 static int plan(knn_ctx *c, uint64_t budget, uint32_t tile, uint64_t *left, lg_error *err)
 {
@@ -544,7 +539,7 @@ static int plan(knn_ctx *c, uint64_t budget, uint32_t tile, uint64_t *left, lg_e
     if (c->tile > n)
         c->tile = (uint32_t)n;
     uint64_t T = c->tile;
-    uint64_t per_row = (uint64_t)c->kc * (4 + 4 + 8) + 8 + 1 + (uint64_t)c->k * (4 + 8);
+    uint64_t per_row = lgk_row_bytes(c);
     uint64_t fixed = n * per_row + d * 12 + ((n + T - 1) / T) * sizeof(pthread_mutex_t) +
                      (uint64_t)c->threads * (2 * T * d * 4 + T * T * 4 + 2 * T * 4 +
                                              (uint64_t)c->kc * sizeof(pick));
@@ -569,7 +564,7 @@ static int plan(knn_ctx *c, uint64_t budget, uint32_t tile, uint64_t *left, lg_e
     return LG_OK;
 }
 
-static int setup(knn_ctx *c, lg_knn *out, lg_error *err)
+int lgk_setup(knn_ctx *c, lg_knn *out, lg_error *err)
 {
     uint64_t n = c->n, T = c->tile;
     size_t nt = (size_t)((n + T - 1) / T);
@@ -617,7 +612,7 @@ static int setup(knn_ctx *c, lg_knn *out, lg_error *err)
     return LG_OK;
 }
 
-static int finish_pass(knn_ctx *c, lg_knn *out)
+int lgk_finish_pass(knn_ctx *c, lg_knn *out)
 {
     pick **tmp = calloc((size_t)c->threads, sizeof *tmp);
     int rc = tmp ? LG_OK : LG_ENOMEM;
@@ -676,21 +671,19 @@ int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_kn
     int rc = plan(&c, o->memory ? o->memory : lg_default_memory(), o->tile, &left, err);
     if (rc)
         return rc;
-    rc = setup(&c, out, err);
-    /* our threads split the work; OpenBLAS must not split each call again */
-    int blas_threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
+    rc = lgk_setup(&c, out, err);
+    int blas_threads = openblas_threads_begin();
     if (!rc)
         rc = mean_pass(&c);
     if (!rc)
-        rc = for_panel_pairs(&c, gemm_pair);
+        rc = lgk_for_panel_pairs(&c, lgk_gemm_pair);
     if (!rc)
-        rc = for_panel_pairs(&c, rerank_pair);
+        rc = lgk_for_panel_pairs(&c, lgk_rerank_pair);
     if (!rc)
-        rc = finish_pass(&c, out);
+        rc = lgk_finish_pass(&c, out);
     if (!rc)
-        rc = rescan(&c, out, left);
-    openblas_set_num_threads(blas_threads);
+        rc = lgk_rescan(&c, out, left);
+    openblas_threads_end(blas_threads);
     if (!rc) {
         out->n = n;
         out->k = o->k;
@@ -701,7 +694,7 @@ int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_kn
     } else {
         lg_knn_free(out);
     }
-    free_ctx(&c);
+    lgk_free_ctx(&c);
     return rc;
 }
 

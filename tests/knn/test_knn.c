@@ -185,6 +185,60 @@ static void duplicates_are_neighbours_at_zero(void **state)
     lg_knn_free(&got);
 }
 
+static void incremental_equals_batch(void **state)
+{
+    (void)state;
+    uint64_t n = 700;
+    uint32_t d = 6, k = 10;
+    float *x = tied_data(n, d, 21);
+    /* a large offset too, so the fixed centre (first block's mean) matters */
+    for (uint64_t i = 0; i < n * d; i++)
+        x[i] += 100;
+    uint32_t *idx = malloc(n * k * sizeof *idx);
+    double *dist = malloc(n * k * sizeof *dist);
+    brute(x, n, d, k, idx, dist);
+    size_t blocks[] = {1, 7, 100, 700};
+    uint32_t tiles[] = {0, 16};
+    for (size_t b = 0; b < 4; b++)
+        for (size_t t = 0; t < 2; t++) {
+            lg_knn_opts o = {.k = k, .threads = 2, .tile = tiles[t]};
+            lg_knn_inc *inc;
+            lg_error err;
+            assert_int_equal(lg_knn_inc_open(d, &o, &inc, &err), LG_OK);
+            for (uint64_t r = 0; r < n; r += blocks[b]) {
+                uint64_t m = n - r < blocks[b] ? n - r : blocks[b];
+                if (lg_knn_inc_add(inc, x + r * d, m, &err))
+                    fail_msg("%s", err.msg);
+                if (r == 350) {
+                    /* a look at the lists midway does not disturb the rest */
+                    lg_knn mid;
+                    assert_int_equal(lg_knn_inc_finish(inc, &mid, &err), LG_OK);
+                    lg_knn_free(&mid);
+                }
+            }
+            assert_int_equal(lg_knn_inc_rows(inc), n);
+            lg_knn got;
+            if (lg_knn_inc_finish(inc, &got, &err))
+                fail_msg("%s", err.msg);
+            char what[64];
+            snprintf(what, sizeof what, "incremental, blocks of %zu, tile %u", blocks[b], tiles[t]);
+            check_equal(&got, idx, dist, n, k, what);
+            lg_knn_free(&got);
+            lg_knn_inc_close(inc);
+        }
+    /* over budget: refused, clearly */
+    lg_knn_opts o = {.k = k, .memory = 100000};
+    lg_knn_inc *inc;
+    lg_error err;
+    assert_int_equal(lg_knn_inc_open(d, &o, &inc, &err), LG_OK);
+    assert_int_equal(lg_knn_inc_add(inc, x, n, &err), LG_ENOMEM);
+    assert_non_null(strstr(err.msg, "budget"));
+    lg_knn_inc_close(inc);
+    free(idx);
+    free(dist);
+    free(x);
+}
+
 static void bad_arguments(void **state)
 {
     (void)state;
@@ -207,6 +261,7 @@ int main(void)
         cmocka_unit_test(gaussian_far_from_origin),
         cmocka_unit_test(small_budget_uses_panels),
         cmocka_unit_test(duplicates_are_neighbours_at_zero),
+        cmocka_unit_test(incremental_equals_batch),
         cmocka_unit_test(bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

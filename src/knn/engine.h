@@ -1,0 +1,63 @@
+/* The kNN engine's working state, shared by the batch driver (exact.c) and
+ * the incremental one (incremental.c).  Internal. */
+#ifndef LG_KNN_ENGINE_H
+#define LG_KNN_ENGINE_H
+
+#include <pthread.h>
+
+#include "layergeom/knn.h"
+
+typedef struct tls {
+    float *a, *b, *g; /* centred tiles and their product */
+    float *sa, *sb;   /* squared norms of the centred tile rows */
+} tls;
+
+typedef struct knn_ctx {
+    uint64_t n;
+    uint32_t d, k, kc, tile;
+    int threads;
+    lg_rows_fn rows;
+    void *rows_ctx;
+    const float *direct; /* whole matrix in memory, or NULL */
+    double *mean;
+    float *fmean;
+    /* panels */
+    uint64_t prow;       /* rows per panel (a multiple of tile) */
+    size_t npanels;
+    float *pa, *pb;      /* panel buffers (NULL when direct) */
+    uint64_t pa_row0;    /* which panel pa holds (pa_rows == 0: none yet) */
+    uint64_t pa_rows;
+    const float *xi, *xj; /* current panel pair */
+    uint64_t i0, ni, j0, nj;
+    /* candidates */
+    float *hd, *wd;
+    uint32_t *hi, *wi;
+    pthread_mutex_t *locks; /* one per global tile */
+    tls *t;
+    /* re-rank */
+    double *ed;       /* exact distances of the candidates, n x kc */
+    unsigned char *unsafe;
+    lg_error *err;
+} knn_ctx;
+
+typedef struct pick {
+    double d;
+    uint32_t j;
+} pick;
+
+/* The phases (exact.c).  Each returns an lg_status. */
+int lgk_setup(knn_ctx *c, lg_knn *out, lg_error *err);
+void lgk_free_ctx(knn_ctx *c);
+int lgk_for_panel_pairs(knn_ctx *c, int (*fn)(knn_ctx *c));
+int lgk_gemm_pair(knn_ctx *c);
+int lgk_rerank_pair(knn_ctx *c);
+int lgk_finish_pass(knn_ctx *c, lg_knn *out);
+int lgk_rescan(knn_ctx *c, lg_knn *out, uint64_t budget);
+/* OpenBLAS must not split each call again inside our threads: these set it
+ * to one thread and restore it. */
+int openblas_threads_begin(void);
+void openblas_threads_end(int saved);
+/* Per-row memory of the lists and candidates, for budgets. */
+uint64_t lgk_row_bytes(const knn_ctx *c);
+
+#endif

@@ -1,0 +1,240 @@
+/*
+ * Incremental exact kNN: rows arrive in blocks (a layer being streamed in);
+ * each new block is searched against the rows before it and against itself,
+ * and both sides' candidate lists are updated, so when the last block has
+ * arrived only the exact re-rank remains.  The rows are kept in memory (within
+ * the budget); the result equals the batch search.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "knn/cand.h"
+#include "knn/engine.h"
+#include "util/error.h"
+
+struct lg_knn_inc {
+    knn_ctx c;
+    float *x;        /* all rows so far */
+    uint64_t cap;    /* rows x can hold */
+    uint64_t budget;
+    size_t nlocks;
+};
+
+int lg_knn_inc_open(uint32_t d, const lg_knn_opts *o, lg_knn_inc **out, lg_error *err)
+{
+    *out = NULL;
+    if (!o || o->k == 0 || o->k > LG_KNN_MAX_K)
+        return lg_fail(err, LG_EUSAGE, "k must be 1..%d", LG_KNN_MAX_K);
+    if (d == 0)
+        return lg_fail(err, LG_EINPUT, "rows have no columns");
+    lg_knn_inc *inc = calloc(1, sizeof *inc);
+    if (!inc)
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    knn_ctx *c = &inc->c;
+    c->d = d;
+    c->k = o->k;
+    c->kc = o->k + (o->k / 4 > 8 ? o->k / 4 : 8);
+    c->threads = o->threads > 0 ? o->threads : lg_cpu_count();
+    c->tile = o->tile ? o->tile : 512;
+    c->npanels = 1;
+    inc->budget = o->memory ? o->memory : lg_default_memory();
+    /* lgk_setup allocates for c->n rows: start empty, grow per block */
+    c->n = 0;
+    c->mean = calloc(d, sizeof *c->mean);
+    c->fmean = calloc(d, sizeof *c->fmean);
+    c->t = calloc((size_t)c->threads, sizeof *c->t);
+    int ok = c->mean && c->fmean && c->t;
+    uint64_t T = c->tile;
+    for (int t = 0; ok && t < c->threads; t++) {
+        tls *x = &c->t[t];
+        x->a = malloc(T * d * sizeof *x->a);
+        x->b = malloc(T * d * sizeof *x->b);
+        x->g = malloc(T * T * sizeof *x->g);
+        x->sa = malloc(T * sizeof *x->sa);
+        x->sb = malloc(T * sizeof *x->sb);
+        ok = x->a && x->b && x->g && x->sa && x->sb;
+    }
+    if (!ok) {
+        lg_knn_inc_close(inc);
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    }
+    *out = inc;
+    return LG_OK;
+}
+
+void lg_knn_inc_close(lg_knn_inc *inc)
+{
+    if (!inc)
+        return;
+    knn_ctx *c = &inc->c;
+    /* lgk_free_ctx frees the lock array by the row count it was sized for */
+    c->n = (uint64_t)inc->nlocks * c->tile;
+    lgk_free_ctx(c);
+    free(inc->x);
+    free(inc);
+}
+
+uint64_t lg_knn_inc_rows(const lg_knn_inc *inc)
+{
+    return inc->c.n;
+}
+
+static int grow(lg_knn_inc *inc, uint64_t n, lg_error *err)
+{
+    knn_ctx *c = &inc->c;
+    uint64_t T = c->tile;
+    uint64_t need = n * ((uint64_t)c->d * 4 + lgk_row_bytes(c)) +
+                    (uint64_t)c->threads * (2 * T * c->d * 4 + T * T * 4);
+    if (need > inc->budget)
+        return lg_fail(err, LG_ENOMEM,
+                       "%llu rows x %u columns no longer fit the memory budget of %llu MiB for "
+                       "an incremental search",
+                       (unsigned long long)n, c->d, (unsigned long long)(inc->budget >> 20));
+    if (n > inc->cap) {
+        uint64_t cap = inc->cap ? inc->cap : 1024;
+        while (cap < n)
+            cap *= 2;
+        float *x = realloc(inc->x, cap * c->d * sizeof *x);
+        if (!x)
+            return lg_fail(err, LG_ENOMEM, "out of memory");
+        inc->x = x;
+        inc->cap = cap;
+    }
+    uint64_t old = c->n;
+    float *hd = realloc(c->hd, n * c->kc * sizeof *hd);
+    if (hd)
+        c->hd = hd;
+    uint32_t *hi = realloc(c->hi, n * c->kc * sizeof *hi);
+    if (hi)
+        c->hi = hi;
+    float *wd = realloc(c->wd, n * sizeof *wd);
+    if (wd)
+        c->wd = wd;
+    uint32_t *wi = realloc(c->wi, n * sizeof *wi);
+    if (wi)
+        c->wi = wi;
+    double *ed = realloc(c->ed, n * c->kc * sizeof *ed);
+    if (ed)
+        c->ed = ed;
+    unsigned char *un = realloc(c->unsafe, n);
+    if (un)
+        c->unsafe = un;
+    if (!hd || !hi || !wd || !wi || !ed || !un)
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    for (uint64_t i = old * c->kc; i < n * c->kc; i++) {
+        c->hd[i] = INFINITY;
+        c->hi[i] = LG_NO_ROW;
+    }
+    for (uint64_t i = old; i < n; i++) {
+        c->wd[i] = INFINITY;
+        c->wi[i] = LG_NO_ROW;
+    }
+    size_t nl = (size_t)((n + T - 1) / T);
+    if (nl > inc->nlocks) {
+        /* no thread holds a lock between blocks: replace the array */
+        for (size_t i = 0; i < inc->nlocks; i++)
+            pthread_mutex_destroy(&c->locks[i]);
+        free(c->locks);
+        c->locks = calloc(nl, sizeof *c->locks);
+        if (!c->locks) {
+            inc->nlocks = 0;
+            return lg_fail(err, LG_ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < nl; i++)
+            pthread_mutex_init(&c->locks[i], NULL);
+        inc->nlocks = nl;
+    }
+    return LG_OK;
+}
+
+int lg_knn_inc_add(lg_knn_inc *inc, const float *rows, uint64_t m, lg_error *err)
+{
+    knn_ctx *c = &inc->c;
+    if (!m)
+        return LG_OK;
+    if (c->n + m >= LG_NO_ROW)
+        return lg_fail(err, LG_EUSAGE, "too many rows");
+    for (uint64_t i = 0; i < m * c->d; i++)
+        if (!isfinite(rows[i]))
+            return lg_fail(err, LG_EINPUT,
+                           "row %llu, column %llu is not finite: distances to it are undefined",
+                           (unsigned long long)(c->n + i / c->d),
+                           (unsigned long long)(i % c->d));
+    uint64_t old = c->n;
+    int rc = grow(inc, old + m, err);
+    if (rc)
+        return rc;
+    memcpy(inc->x + old * c->d, rows, m * c->d * sizeof *rows);
+    if (old == 0) {
+        /* centre on the first block's mean: any fixed centre keeps the GEMM
+         * accurate, and it must not move while blocks arrive */
+        for (uint64_t i = 0; i < m; i++)
+            for (uint32_t j = 0; j < c->d; j++)
+                c->mean[j] += rows[i * c->d + j];
+        for (uint32_t j = 0; j < c->d; j++) {
+            c->mean[j] /= (double)m;
+            c->fmean[j] = (float)c->mean[j];
+        }
+    }
+    c->n = old + m;
+    c->direct = inc->x;
+    c->err = err;
+    int blas = openblas_threads_begin();
+    if (old) {
+        /* the new rows against all the rows before them */
+        c->xi = inc->x;
+        c->i0 = 0;
+        c->ni = old;
+        c->xj = inc->x + old * c->d;
+        c->j0 = old;
+        c->nj = m;
+        rc = lgk_gemm_pair(c);
+    }
+    if (!rc) {
+        /* and among themselves */
+        c->xi = c->xj = inc->x + old * c->d;
+        c->i0 = c->j0 = old;
+        c->ni = c->nj = m;
+        rc = lgk_gemm_pair(c);
+    }
+    openblas_threads_end(blas);
+    return rc;
+}
+
+int lg_knn_inc_finish(lg_knn_inc *inc, lg_knn *out, lg_error *err)
+{
+    knn_ctx *c = &inc->c;
+    memset(out, 0, sizeof *out);
+    if (c->n < (uint64_t)c->k + 1)
+        return lg_fail(err, LG_EINPUT, "%llu rows are too few for k = %u",
+                       (unsigned long long)c->n, c->k);
+    out->idx = malloc(c->n * c->k * sizeof *out->idx);
+    out->dist = malloc(c->n * c->k * sizeof *out->dist);
+    if (!out->idx || !out->dist) {
+        lg_knn_free(out);
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    }
+    c->err = err;
+    c->prow = c->n;
+    c->npanels = 1;
+    c->direct = inc->x;
+    memset(c->unsafe, 0, c->n);
+    int blas = openblas_threads_begin();
+    int rc = lgk_for_panel_pairs(c, lgk_rerank_pair);
+    if (!rc)
+        rc = lgk_finish_pass(c, out);
+    if (!rc)
+        rc = lgk_rescan(c, out, inc->budget / 4);
+    openblas_threads_end(blas);
+    if (rc) {
+        lg_knn_free(out);
+        return rc;
+    }
+    out->n = c->n;
+    out->k = c->k;
+    out->panels = 1;
+    for (uint64_t i = 0; i < c->n; i++)
+        out->n_zero += out->dist[i * c->k] == 0;
+    return LG_OK;
+}
