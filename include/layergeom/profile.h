@@ -40,6 +40,7 @@ typedef struct lg_layer_result {
     uint64_t panels;
     double knn_seconds, seconds;
     int cached; /* the neighbour lists came from the cache */
+    int incremental; /* ... or were built as the layer's rows arrived (follow mode) */
     int n_dec; /* decimation: ID on random subsets of N / 2^level rows */
     uint64_t dec_rows[LG_MAX_DECIMATION];
     int dec_repeats[LG_MAX_DECIMATION];
@@ -53,6 +54,7 @@ typedef struct lg_profile_opts {
     uint32_t gride_rank;      /* n2 of the GRIDE scale used with LG_ID_GRIDE (default 16) */
     lg_twonn_opts twonn;
     const int64_t *labels;    /* one per row, or NULL */
+    int labels_from_store;    /* follow mode: use the store's first label set once it appears */
     double class_fraction;    /* > 0: per-class k for the label overlap */
     int overlap_matrix;       /* also chi_k between every pair of layers */
     int decimation;           /* TwoNN on N/2, N/4, ... subsets, with error bars */
@@ -86,6 +88,15 @@ typedef struct lg_profile {
 } lg_profile;
 
 void lg_profile_opts_default(lg_profile_opts *o);
+
+/* Follows the store at path while a producer writes it: profiles each layer
+ * as soon as it is complete (the progress callback gets it at once; its
+ * `total` argument is 0), keeping the lists of the layer being written
+ * up to date as its rows arrive.  Returns when no writer holds the store and
+ * nothing new appeared for a poll (every poll_seconds), or when *stop becomes
+ * non-zero (the profile then holds the layers done so far). */
+int lg_profile_follow(const char *path, const lg_profile_opts *o, double poll_seconds,
+                      volatile int *stop, lg_profile *out, lg_error *err);
 int lg_profile_run(lg_store *s, const lg_profile_opts *o, lg_profile *out, lg_error *err);
 void lg_profile_free(lg_profile *p);
 

@@ -22,6 +22,10 @@ typedef struct lg_report_info {
 } lg_report_info;
 
 int lg_report_table(FILE *f, const lg_profile *p, const lg_report_info *info);
+/* The same table in three parts, for printing rows as layers complete. */
+int lg_report_table_head(FILE *f, const lg_profile *p, const lg_report_info *info);
+int lg_report_table_row(FILE *f, const lg_profile *p, size_t q);
+int lg_report_table_tail(FILE *f, const lg_profile *p);
 int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info);
 int lg_report_csv(FILE *f, const lg_profile *p);
 

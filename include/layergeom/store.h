@@ -63,6 +63,14 @@ uint64_t lg_store_file_size(const lg_store *s);
  * that it was recovered by scanning and what was dropped (file offsets). */
 const char *lg_store_recovery(const lg_store *s);
 
+/* A layer still being written (rows 0..n-1 complete so far, not sealed):
+ * returns 1 and fills info (its name is not known yet), or 0.  Only a store
+ * opened while a writer is at work has one; lg_cursor_open_pending reads it. */
+int lg_store_pending(const lg_store *s, lg_layer_info *info);
+/* 1 while some process holds the writer lock of the store at path, 0 when
+ * none does, -1 when it cannot be told (no /proc/locks). */
+int lg_store_writer_active(const char *path);
+
 /* Label sets: names, and the values of one (NULL name: the first set). */
 size_t lg_store_label_set_count(const lg_store *s);
 const char *lg_store_label_set_name(const lg_store *s, size_t i);
@@ -82,6 +90,8 @@ typedef struct lg_cursor lg_cursor;
 /* A cursor over one layer delivering blocks of up to block_rows rows.  Memory:
  * one block and at most one chunk.  Cursors are independent: use one per thread. */
 int lg_cursor_open(lg_store *s, size_t layer, size_t block_rows, lg_cursor **out, lg_error *err);
+/* A cursor over the rows of the pending layer (see lg_store_pending). */
+int lg_cursor_open_pending(lg_store *s, size_t block_rows, lg_cursor **out, lg_error *err);
 void lg_cursor_close(lg_cursor *c);
 /* Next block as float32, row-major: *rows points into the mapping (uncompressed
  * f32 chunk) or into the cursor's buffer, valid until the next call.  *n = 0 at
@@ -136,6 +146,9 @@ int lg_writer_begin_layer(lg_writer *w, const char *name, uint32_t d, lg_dtype s
                           lg_error *err);
 /* Adds n rows (n * d elements of the source type, native byte order). */
 int lg_writer_rows(lg_writer *w, const void *rows, uint64_t n, lg_error *err);
+/* Writes the rows given so far to the open layer as a chunk now, instead of
+ * waiting for a full chunk: a reader following the store sees them. */
+int lg_writer_flush(lg_writer *w, lg_error *err);
 /* Renames the open layer (a stream names a layer only when it ends). */
 int lg_writer_name_layer(lg_writer *w, const char *name, lg_error *err);
 /* Rows given to the open layer so far (0 when none is open). */

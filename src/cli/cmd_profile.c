@@ -1,5 +1,6 @@
 /* layergeom profile: the ID and overlap profile of every layer of a store. */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,6 +33,11 @@ static const char help[] =
     "  --class-fraction F   label overlap with k_i = F x size of i's class\n"
     "  --overlap-matrix     also the overlap between every pair of layers\n"
     "  --layers LIST        only these layers: indices or names, comma-separated\n"
+    "  --follow             live: print each layer's row as soon as the layer is\n"
+    "                       complete while a producer (layergeom ingest) still\n"
+    "                       writes the store; ends when the writer is done, or\n"
+    "                       on Ctrl-C (keeping the layers done)\n"
+    "  --poll SECONDS       how often --follow looks for new rows (default 0.5)\n"
     "  --tolerance F        relative size of an ID change that counts (default 0.05)\n"
     "  --seed N             subsets for --preset paper / --decimation (default 1)\n"
     "  --cache DIR          keep neighbour lists and subset results here, and reuse\n"
@@ -45,7 +51,8 @@ static const char help[] =
 
 typedef struct prof_args {
     const char *store, *labels, *label_set, *json, *csv, *layers, *cache;
-    int no_labels, quiet, no_cache;
+    int no_labels, quiet, no_cache, follow;
+    double poll;
     lg_profile_opts o;
 } prof_args;
 
@@ -148,6 +155,10 @@ static int parse(int argc, char **argv, prof_args *a)
             if (cli_parse_size(v, &u) || u < (1u << 20))
                 return cli_usage("profile", "--memory takes a size such as 512M or 8G (>= 1M)");
             a->o.memory = u;
+        } else if (OPT("--poll")) {
+            NEED();
+            if (parse_double(v, 0.01, 3600, &a->poll))
+                return cli_usage("profile", "--poll takes seconds, 0.01..3600");
         } else if (OPT("--cache")) {
             NEED();
             a->cache = v;
@@ -161,6 +172,8 @@ static int parse(int argc, char **argv, prof_args *a)
             a->o.decimation = 1;
         } else if (cli_flag(argv, i, "--overlap-matrix")) {
             a->o.overlap_matrix = 1;
+        } else if (cli_flag(argv, i, "--follow")) {
+            a->follow = 1;
         } else if (cli_flag(argv, i, "--no-cache")) {
             a->no_cache = 1;
         } else if (cli_flag(argv, i, "--no-labels")) {
@@ -225,6 +238,33 @@ static int pick_layers(lg_store *s, const char *list, size_t **out, size_t *n, l
     return LG_OK;
 }
 
+/* Follow mode prints the table as layers complete. */
+typedef struct live {
+    lg_profile *p;
+    const lg_report_info *info;
+    int printed_head;
+} live;
+
+static void live_row(void *ctx, const lg_layer_result *r, size_t done, size_t total)
+{
+    live *l = ctx;
+    (void)r;
+    (void)total;
+    if (!l->printed_head) {
+        lg_report_table_head(stdout, l->p, l->info);
+        l->printed_head = 1;
+    }
+    lg_report_table_row(stdout, l->p, done - 1);
+}
+
+static volatile int interrupted;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
 static void progress(void *ctx, const lg_layer_result *r, size_t done, size_t total)
 {
     (void)ctx;
@@ -272,6 +312,68 @@ static int write_reports(prof_args *a, const lg_profile *p, const lg_report_info
     return EXIT_OK;
 }
 
+static const char *default_cache(prof_args *a, char *buf, size_t cap)
+{
+    if (a->no_cache)
+        return NULL;
+    snprintf(buf, cap, "%s%s", a->cache ? a->cache : a->store, a->cache ? "" : ".lgcache");
+    return buf;
+}
+
+static int follow(prof_args *a)
+{
+    if (a->layers || a->label_set)
+        return cli_usage("profile", "--follow profiles every layer with the store's labels: "
+                                    "--layers and --label-set do not apply");
+    lg_error err = {0};
+    int64_t *own = NULL;
+    if (a->labels) {
+        uint64_t n;
+        if (lg_labels_load(a->labels, &own, &n, NULL, &err))
+            return cli_report(&err);
+        a->o.labels = own;
+    } else if (!a->no_labels) {
+        a->o.labels_from_store = 1;
+    }
+    char cache_dir[4200];
+    a->o.cache_dir = default_cache(a, cache_dir, sizeof cache_dir);
+    lg_profile p;
+    memset(&p, 0, sizeof p);
+    lg_report_info info = {a->store, a->labels ? a->labels : (a->no_labels ? NULL : "the store's labels"), NULL};
+    int json_stdout = a->json && !strcmp(a->json, "-"), csv_stdout = a->csv && !strcmp(a->csv, "-");
+    live l = {&p, &info, 0};
+    if (!a->quiet && !json_stdout && !csv_stdout) {
+        a->o.progress = live_row;
+        a->o.progress_ctx = &l;
+    }
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, &old);
+    int rc = lg_profile_follow(a->store, &a->o, a->poll > 0 ? a->poll : 0.5, &interrupted, &p,
+                               &err);
+    sigaction(SIGINT, &old, NULL);
+    int code = rc ? cli_report(&err) : EXIT_OK;
+    if (!rc) {
+        if (p.cache_note[0])
+            fprintf(stderr, "layergeom: warning: %s\n", p.cache_note);
+        if (interrupted)
+            fprintf(stderr, "layergeom: interrupted: the %zu layers done so far are reported\n",
+                    p.n_layers);
+        if (!a->quiet && !json_stdout && !csv_stdout) {
+            /* the rows again only if none was printed live */
+            if (!l.printed_head)
+                lg_report_table(stdout, &p, &info);
+            else
+                lg_report_table_tail(stdout, &p);
+        }
+        code = write_reports(a, &p, &info);
+        lg_profile_free(&p);
+    }
+    free(own);
+    return code;
+}
+
 int cmd_profile(int argc, char **argv)
 {
     prof_args a = {0};
@@ -279,6 +381,8 @@ int cmd_profile(int argc, char **argv)
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
     lg_error err = {0};
+    if (a.follow)
+        return follow(&a);
     lg_store *s;
     if (lg_store_open(a.store, 0, &s, &err))
         return cli_report(&err);
@@ -313,12 +417,7 @@ int cmd_profile(int argc, char **argv)
     if (!a.quiet && isatty(STDERR_FILENO))
         a.o.progress = progress;
     char cache_dir[4200];
-    if (!a.no_cache) {
-        snprintf(cache_dir, sizeof cache_dir, "%s", a.cache ? a.cache : a.store);
-        if (!a.cache)
-            strncat(cache_dir, ".lgcache", sizeof cache_dir - strlen(cache_dir) - 1);
-        a.o.cache_dir = cache_dir;
-    }
+    a.o.cache_dir = default_cache(&a, cache_dir, sizeof cache_dir);
     lg_profile p;
     if (!code) {
         rc = lg_profile_run(s, &a.o, &p, &err);

@@ -142,6 +142,8 @@ static int stream_form(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err
                 break;
             }
             rc = lg_writer_rows(w, r.data, r.rows, err);
+            if (!rc) /* rows in the store as they arrive: a follower sees them */
+                rc = lg_writer_flush(w, err);
             if (rc)
                 break;
             L.rows += r.rows;
@@ -312,7 +314,7 @@ static int frame_rows(peek *p, lg_writer *w, open_layer *L, const char *name, un
         L->rows += m;
         st->rows += m;
     }
-    return LG_OK;
+    return lg_writer_flush(w, err); /* visible to a follower at once */
 }
 
 static int frame_labels(peek *p, lg_writer *w, const char *name, lg_error *err)

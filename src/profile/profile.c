@@ -10,6 +10,7 @@
 
 #include "layergeom/profile.h"
 #include "profile/cache.h"
+#include "profile/profile_int.h"
 #include "util/error.h"
 
 #define U64(x) ((unsigned long long)(x))
@@ -37,6 +38,8 @@ void lg_profile_free(lg_profile *p)
 {
     if (!p)
         return;
+    for (size_t q = 0; p->layers && q < p->n_layers; q++)
+        free((char *)p->layers[q].name);
     free(p->layers);
     free(p->matrix);
     p->layers = NULL;
@@ -181,7 +184,7 @@ static int decimate(lg_store *s, size_t layer, lg_layer_result *r, const lg_prof
 /* ---- one layer ---- */
 
 /* Neighbours needed per row: k, GRIDE's top rank, the largest per-class k. */
-static uint32_t lists_k(const lg_profile_opts *o, uint64_t n)
+uint32_t lgp_lists_k(const lg_profile_opts *o, uint64_t n)
 {
     uint32_t k = o->k > o->gride_max_rank ? o->k : o->gride_max_rank;
     if (k < 2)
@@ -223,38 +226,29 @@ static int chosen_id(lg_layer_result *r, const lg_profile_opts *o, lg_error *err
     }
 }
 
-static int one_layer(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
-                     lg_cache *cache, lg_profile *p, lg_layer_result *r, lg_knn *nn,
-                     lg_error *err)
+/* Fills r's identity from the store (the name is copied: the profile may
+ * outlive this opening of the store). */
+int lgp_identify(lg_store *s, size_t layer, lg_layer_result *r)
 {
-    double t0 = now();
     lg_layer_info L;
     lg_store_layer(s, layer, &L);
     r->index = layer;
     r->layer_id = L.id;
-    r->name = L.name;
+    r->name = strdup(L.name);
     r->n = L.n;
     r->d = L.d;
-    int rc = LG_OK;
-    if (cache && lg_cache_get_knn(cache, &L, klist, nn)) {
-        r->cached = 1;
-        p->cache_hits++;
-    } else {
-        lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = o->memory,
-                          .tile = o->tile};
-        rc = lg_knn_exact_layer(s, layer, &ko, nn, err);
-        if (rc)
-            return rc;
-        p->knn_runs++;
-        lg_error cerr;
-        if (cache && lg_cache_put_knn(cache, &L, nn, &cerr) && !p->cache_note[0])
-            snprintf(p->cache_note, sizeof p->cache_note, "%s", cerr.msg);
-    }
+    return r->name ? LG_OK : LG_ENOMEM;
+}
+
+/* Everything that follows from a layer's neighbour lists. */
+int lgp_estimate(lg_store *s, size_t layer, const lg_profile_opts *o, lg_cache *cache,
+                 lg_layer_result *r, const lg_knn *nn, lg_error *err)
+{
     r->duplicates = nn->n_zero;
     r->rescanned = nn->n_rescanned;
     r->panels = nn->panels;
     r->knn_seconds = nn->seconds;
-    rc = lg_twonn(nn, &o->twonn, &r->twonn, err);
+    int rc = lg_twonn(nn, &o->twonn, &r->twonn, err);
     if (!rc)
         rc = lg_gride(nn, o->gride_max_rank, o->twonn.duplicates, &r->gride, err);
     if (!rc && o->labels) {
@@ -277,7 +271,48 @@ static int one_layer(lg_store *s, size_t layer, const lg_profile_opts *o, uint32
     if (!rc && o->decimation)
         rc = decimate(s, layer, r, o, cache, err);
     if (rc)
-        lg_fail_prefix(err, "layer %u (%s)", L.id, L.name);
+        lg_fail_prefix(err, "layer %u (%s)", r->layer_id, r->name);
+    return rc;
+}
+
+/* The lists of a layer: from the cache, or computed (and then cached). */
+int lgp_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
+              lg_cache *cache, lg_profile *p, lg_layer_result *r, lg_knn *nn, lg_error *err)
+{
+    lg_layer_info L;
+    lg_store_layer(s, layer, &L);
+    if (cache && lg_cache_get_knn(cache, &L, klist, nn)) {
+        r->cached = 1;
+        p->cache_hits++;
+        return LG_OK;
+    }
+    lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = o->memory, .tile = o->tile};
+    int rc = lg_knn_exact_layer(s, layer, &ko, nn, err);
+    if (rc)
+        return rc;
+    p->knn_runs++;
+    lgp_cache_lists(cache, p, &L, nn);
+    return LG_OK;
+}
+
+void lgp_cache_lists(lg_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn)
+{
+    lg_error cerr;
+    if (cache && lg_cache_put_knn(cache, L, nn, &cerr) && !p->cache_note[0])
+        snprintf(p->cache_note, sizeof p->cache_note, "%s", cerr.msg);
+}
+
+static int one_layer(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
+                     lg_cache *cache, lg_profile *p, lg_layer_result *r, lg_knn *nn,
+                     lg_error *err)
+{
+    double t0 = now();
+    int rc = lgp_identify(s, layer, r);
+    if (rc)
+        return lg_fail(err, rc, "out of memory");
+    rc = lgp_lists(s, layer, o, klist, cache, p, r, nn, err);
+    if (!rc)
+        rc = lgp_estimate(s, layer, o, cache, r, nn, err);
     r->seconds = now() - t0;
     return rc;
 }
@@ -310,6 +345,36 @@ static int check_opts(lg_store *s, const lg_profile_opts *o, lg_error *err)
     return LG_OK;
 }
 
+/* The recommendation and the best label layer, from the finished rows. */
+int lgp_finish(lg_profile *out, lg_error *err)
+{
+    size_t L = out->n_layers;
+    const lg_profile_opts *opts = &out->opts;
+    out->best_label_layer = -1;
+    if (!L)
+        return LG_OK;
+    double *id = malloc(L * sizeof *id), *e = malloc(L * sizeof *e);
+    if (!id || !e) {
+        free(id);
+        free(e);
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    }
+    for (size_t q = 0; q < L; q++) {
+        id[q] = out->layers[q].id;
+        e[q] = out->layers[q].id_err;
+        if (out->layers[q].has_labels &&
+            (out->best_label_layer < 0 ||
+             out->layers[q].overlap_labels.unweighted >
+                 out->layers[out->best_label_layer].overlap_labels.unweighted))
+            out->best_label_layer = (int)q;
+    }
+    lg_recommend_layer(id, opts->paper || opts->decimation ? e : NULL, (int)L, opts->tol,
+                       &out->rec);
+    free(id);
+    free(e);
+    return LG_OK;
+}
+
 int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -325,7 +390,7 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
     out->opts = *opts;
     size_t L = opts->layers ? opts->n_layers : lg_store_layer_count(s);
     uint64_t n = lg_store_rows(s);
-    uint32_t klist = lists_k(opts, n);
+    uint32_t klist = lgp_lists_k(opts, n);
     out->k_lists = klist;
     out->layers = calloc(L ? L : 1, sizeof *out->layers);
     out->best_label_layer = -1;
@@ -389,26 +454,11 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
         lg_profile_free(out);
         return rc;
     }
-    double *id = malloc(L * sizeof *id), *e = malloc(L * sizeof *e);
-    if (!id || !e) {
-        free(id);
-        free(e);
+    rc = lgp_finish(out, err);
+    if (rc) {
         lg_profile_free(out);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return rc;
     }
-    for (size_t q = 0; q < L; q++) {
-        id[q] = out->layers[q].id;
-        e[q] = out->layers[q].id_err;
-        if (out->layers[q].has_labels &&
-            (out->best_label_layer < 0 ||
-             out->layers[q].overlap_labels.unweighted >
-                 out->layers[out->best_label_layer].overlap_labels.unweighted))
-            out->best_label_layer = (int)q;
-    }
-    lg_recommend_layer(id, opts->paper || opts->decimation ? e : NULL, (int)L, opts->tol,
-                       &out->rec);
-    free(id);
-    free(e);
     out->seconds = now() - t0;
     return LG_OK;
 }

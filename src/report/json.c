@@ -100,9 +100,11 @@ static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
         fputs("]", f);
     }
     fprintf(f, ",\n     \"duplicates\": %llu, \"knn\": {\"k\": %u, \"cached\": %s, "
-               "\"rescanned_rows\": %llu, \"panels\": %llu, \"seconds\": ",
+               "\"incremental\": %s, \"rescanned_rows\": %llu, \"panels\": %llu, "
+               "\"seconds\": ",
             (unsigned long long)r->duplicates, p->k_lists, r->cached ? "true" : "false",
-            (unsigned long long)r->rescanned, (unsigned long long)r->panels);
+            r->incremental ? "true" : "false", (unsigned long long)r->rescanned,
+            (unsigned long long)r->panels);
     num(f, r->knn_seconds);
     fputs("}, \"seconds\": ", f);
     num(f, r->seconds);

@@ -12,13 +12,26 @@ static void cell(FILE *f, int has, double v, const char *fmt, int width)
         fprintf(f, "%*s", width, "-");
 }
 
-int lg_report_table(FILE *f, const lg_profile *p, const lg_report_info *info)
+/* GRIDE scales a row has: from the first layer, or from the options. */
+static int scales_of(const lg_profile *p, uint32_t *n2)
+{
+    if (p->n_layers) {
+        for (int q = 0; q < p->layers[0].gride.scales; q++)
+            n2[q] = p->layers[0].gride.n2[q];
+        return p->layers[0].gride.scales;
+    }
+    uint32_t top = p->opts.gride_max_rank < p->k_lists ? p->opts.gride_max_rank : p->k_lists;
+    int s = 0;
+    for (uint32_t n1 = 1; 2 * n1 <= top && s < LG_GRIDE_MAX_SCALES; n1 *= 2)
+        n2[s++] = 2 * n1;
+    return s;
+}
+
+int lg_report_table_head(FILE *f, const lg_profile *p, const lg_report_info *info)
 {
     const lg_profile_opts *o = &p->opts;
-    uint64_t n = p->n_layers ? p->layers[0].n : 0;
-    fprintf(f, "%s: %zu layers, N = %llu%s%s\n", info && info->store_path ? info->store_path : "",
-            p->n_layers, (unsigned long long)n, info && info->model ? ", model: " : "",
-            info && info->model ? info->model : "");
+    fprintf(f, "%s%s%s\n", info && info->store_path ? info->store_path : "",
+            info && info->model ? ", model: " : "", info && info->model ? info->model : "");
     const char *est = o->paper ? "TwoNN, paper protocol (discard 0.02, 4 subsets of N/32)"
                       : o->id_kind == LG_ID_ML    ? "TwoNN maximum likelihood"
                       : o->id_kind == LG_ID_GRIDE ? "GRIDE"
@@ -30,28 +43,42 @@ int lg_report_table(FILE *f, const lg_profile *p, const lg_report_info *info)
         fprintf(f, ", discard %.2f", o->twonn.discard);
     fprintf(f, "; overlaps at k = %u%s%s\n\n", o->k, info && info->labels_from ? "; labels: " : "",
             info && info->labels_from ? info->labels_from : "");
-    const lg_gride_result *g0 = p->n_layers ? &p->layers[0].gride : NULL;
-    fprintf(f, "%5s  %-16s %6s %15s %7s", "layer", "name", "D", "ID +- err", "ML");
-    for (int s = 0; g0 && s < g0->scales; s++) {
+    uint32_t n2[LG_GRIDE_MAX_SCALES];
+    int ns = scales_of(p, n2);
+    fprintf(f, "%5s  %-16s %8s %6s %15s %7s", "layer", "name", "N", "D", "ID +- err", "ML");
+    for (int q = 0; q < ns; q++) {
         char h[16];
-        snprintf(h, sizeof h, "G@%u", g0->n2[s]);
+        snprintf(h, sizeof h, "G@%u", n2[q]);
         fprintf(f, " %6s", h);
     }
     fprintf(f, " %9s %9s %6s %8s\n", "chi(l-1)", "chi(lab)", "dup", "seconds");
-    for (size_t q = 0; q < p->n_layers; q++) {
-        const lg_layer_result *r = &p->layers[q];
-        char idbuf[40];
-        snprintf(idbuf, sizeof idbuf, "%.2f +- %.2f", r->id, r->id_err);
-        fprintf(f, "%5zu  %-16.16s %6u %15s", r->index, r->name, r->d, idbuf);
-        cell(f, 1, r->twonn.id_ml, " %*.2f", 7);
-        for (int s = 0; g0 && s < g0->scales; s++)
-            cell(f, s < r->gride.scales, s < r->gride.scales ? r->gride.id[s] : NAN, " %*.2f", 6);
-        cell(f, r->has_prev, r->overlap_prev, " %*.3f", 9);
-        cell(f, r->has_labels, r->overlap_labels.unweighted, " %*.3f", 9);
-        fprintf(f, " %6llu %8.2f", (unsigned long long)r->duplicates, r->seconds);
-        fputs(p->rec.index == (int)q ? "  <- recommended\n" : "\n", f);
-    }
-    if (p->rec.index >= 0) {
+    return ferror(f) ? LG_EIO : LG_OK;
+}
+
+int lg_report_table_row(FILE *f, const lg_profile *p, size_t q)
+{
+    const lg_layer_result *r = &p->layers[q];
+    uint32_t n2[LG_GRIDE_MAX_SCALES];
+    int ns = scales_of(p, n2);
+    char idbuf[40];
+    snprintf(idbuf, sizeof idbuf, "%.2f +- %.2f", r->id, r->id_err);
+    fprintf(f, "%5zu  %-16.16s %8llu %6u %15s", r->index, r->name, (unsigned long long)r->n, r->d,
+            idbuf);
+    cell(f, 1, r->twonn.id_ml, " %*.2f", 7);
+    for (int s = 0; s < ns; s++)
+        cell(f, s < r->gride.scales, s < r->gride.scales ? r->gride.id[s] : NAN, " %*.2f", 6);
+    cell(f, r->has_prev, r->overlap_prev, " %*.3f", 9);
+    cell(f, r->has_labels, r->overlap_labels.unweighted, " %*.3f", 9);
+    fprintf(f, " %6llu %8.2f", (unsigned long long)r->duplicates, r->seconds);
+    fputs(p->rec.index == (int)q ? "  <- recommended\n" : "\n", f);
+    fflush(f);
+    return ferror(f) ? LG_EIO : LG_OK;
+}
+
+int lg_report_table_tail(FILE *f, const lg_profile *p)
+{
+    const lg_profile_opts *o = &p->opts;
+    if (p->rec.index >= 0 && (size_t)p->rec.index < p->n_layers) {
         const lg_layer_result *r = &p->layers[p->rec.index];
         fprintf(f, "\nrecommended layer: %zu (%s): %s", r->index, r->name, p->rec.reason);
         if (p->rec.peak >= 0) /* name the peak layer by its store index */
@@ -78,4 +105,12 @@ int lg_report_table(FILE *f, const lg_profile *p, const lg_report_info *info)
                    "estimates\n",
                 o->twonn.duplicates == LG_DUP_DROP ? "left out of" : "kept in");
     return ferror(f) ? LG_EIO : LG_OK;
+}
+
+int lg_report_table(FILE *f, const lg_profile *p, const lg_report_info *info)
+{
+    int rc = lg_report_table_head(f, p, info);
+    for (size_t q = 0; !rc && q < p->n_layers; q++)
+        rc = lg_report_table_row(f, p, q);
+    return rc ? rc : lg_report_table_tail(f, p);
 }

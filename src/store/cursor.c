@@ -46,6 +46,25 @@ int lg_cursor_open(lg_store *s, size_t layer, size_t block_rows, lg_cursor **out
     return LG_OK;
 }
 
+int lg_cursor_open_pending(lg_store *s, size_t block_rows, lg_cursor **out, lg_error *err)
+{
+    *out = NULL;
+    if (!s->pend.n)
+        return lg_fail(err, LG_ENOTFOUND, "%s: no layer is being written", s->path);
+    if (block_rows == 0)
+        return lg_fail(err, LG_EUSAGE, "cursor block size must be at least one row");
+    lg_cursor *c = calloc(1, sizeof *c);
+    if (!c)
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    c->s = s;
+    c->L = &s->pend;
+    c->block = block_rows;
+    c->scratch_chunk = -1;
+    c->populated = -1;
+    *out = c;
+    return LG_OK;
+}
+
 void lg_cursor_close(lg_cursor *c)
 {
     if (!c)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "codec/crc32c.h"
@@ -383,6 +384,32 @@ static int load_index(lg_store *s, uint64_t trailer_off, lg_error *err)
     return LG_OK;
 }
 
+/* The unsealed chunks at the end: the rows, from row 0 on, of a layer that a
+ * writer has not finished.  Visible through lg_store_pending() only. */
+static void add_pending(lg_store *s, const uint64_t *offs, size_t n)
+{
+    lgs_header h;
+    lg_error ignored;
+    if (!n || lgs_record_at(s, offs[0], &h, &ignored) || h.a != 0)
+        return;
+    lgs_layer *P = &s->pend;
+    memset(P, 0, sizeof *P);
+    P->id = h.b;
+    P->name = (char *)"(being written)"; /* static: lg_store_close does not free it */
+    P->d = h.d;
+    P->dtype = h.e[0];
+    P->first_chunk = s->n_chunks;
+    if (!lg_dtype_size((lg_dtype)P->dtype) || P->d == 0 || P->d > LGS_MAX_D)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (add_chunk(s, P, offs[i], P->n, &ignored))
+            break;
+        else {
+            P->n += s->chunks[s->n_chunks - 1].rows;
+            P->n_chunks++;
+        }
+}
+
 /* A trailer is valid where it says it is. */
 static int is_trailer(const lg_store *s, uint64_t off, const lgs_header *h)
 {
@@ -423,11 +450,28 @@ static int scan(lg_store *s, lg_error *err)
         from = last_trailer + LGS_RECORD_HEADER_SIZE;
     }
     lg_error local;
+    uint64_t *pending = NULL; /* chunks since the last seal: a layer being written */
+    size_t n_pending = 0, cap_pending = 0;
     for (off = from; off < stop_off; off += lgs_record_span(h.stored_size)) {
         if (lgs_record_at(s, off, &h, &local) || lgs_check_payload(s, off, &h, &local)) {
             stop = "payload checksum or padding";
             stop_off = off;
             break;
+        }
+        if (h.type == LGS_SEAL)
+            n_pending = 0;
+        if (h.type == LGS_CHUNK) {
+            if (n_pending == cap_pending) {
+                size_t cap = cap_pending ? 2 * cap_pending : 64;
+                uint64_t *q = realloc(pending, cap * sizeof *q);
+                if (!q) {
+                    free(pending);
+                    return lg_fail(err, LG_ENOMEM, "out of memory");
+                }
+                pending = q;
+                cap_pending = cap;
+            }
+            pending[n_pending++] = off;
         }
         int rc = add_live(s, off, &h, &local);
         if (rc == LG_ENOMEM)
@@ -438,6 +482,8 @@ static int scan(lg_store *s, lg_error *err)
             break;
         }
     }
+    add_pending(s, pending, n_pending);
+    free(pending);
     s->end = stop_off;
     s->dropped_from = stop_off;
     s->damage_kind = stop_off < s->size ? (stop && strstr(stop, "past the end") ? 1 : 2) : 0;
@@ -639,6 +685,47 @@ uint64_t lg_store_rows(const lg_store *s)
 uint64_t lg_store_file_size(const lg_store *s)
 {
     return s->size;
+}
+
+int lg_store_pending(const lg_store *s, lg_layer_info *info)
+{
+    if (!s->pend.n)
+        return 0;
+    const lgs_layer *P = &s->pend;
+    memset(info, 0, sizeof *info);
+    info->id = P->id;
+    info->name = "";
+    info->n = P->n;
+    info->d = P->d;
+    info->dtype = (lg_dtype)P->dtype;
+    info->n_chunks = (uint32_t)P->n_chunks;
+    info->bytes_stored = P->bytes_stored;
+    info->bytes_raw = P->n * P->d * lg_dtype_size((lg_dtype)P->dtype);
+    return 1;
+}
+
+int lg_store_writer_active(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return 0;
+    FILE *f = fopen("/proc/locks", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    int active = 0;
+    while (!active && fgets(line, sizeof line, f)) {
+        /* "1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF" */
+        unsigned maj, min;
+        unsigned long ino;
+        char kind[16], rw[16];
+        if (sscanf(line, "%*s %15s %*s %15s %*d %x:%x:%lu", kind, rw, &maj, &min, &ino) == 5 &&
+            strcmp(kind, "FLOCK") == 0 && strcmp(rw, "WRITE") == 0 && ino == st.st_ino &&
+            makedev(maj, min) == st.st_dev)
+            active = 1;
+    }
+    fclose(f);
+    return active;
 }
 
 const char *lg_store_recovery(const lg_store *s)

@@ -61,6 +61,7 @@ struct lg_store {
     uint64_t meta_off;
     uint64_t end;        /* just past the last complete record kept */
     uint64_t generation; /* of the trailer used (0 if none) */
+    lgs_layer pend;      /* rows of a layer still being written (pend.n == 0: none) */
     int recovered;
     uint64_t dropped_from; /* first byte not kept (== size when nothing dropped) */
     int damage_kind;       /* 0 none, 1 torn/incomplete tail, 2 bad record */

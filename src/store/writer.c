@@ -703,6 +703,11 @@ static void end_layer_state(lg_writer *w)
     w->lname = NULL;
 }
 
+int lg_writer_flush(lg_writer *w, lg_error *err)
+{
+    return w->in_layer ? flush_chunk(w, err) : LG_OK;
+}
+
 void lg_writer_abort_layer(lg_writer *w)
 {
     if (w->in_layer)

@@ -1,0 +1,310 @@
+/*
+ * Live profiling: follow a store while a producer is still writing it.
+ *
+ * Every poll re-opens the store.  Layers that are complete (sealed) and new
+ * are profiled in order.  Rows of the layer being written are fed to an
+ * incremental kNN as they appear, so that when its seal arrives only the
+ * exact re-rank is left.  The run ends when no process holds the store's
+ * writer lock any more and nothing new has appeared, or when *stop is set.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "profile/profile_int.h"
+#include "util/error.h"
+
+#define U64(x) ((unsigned long long)(x))
+#define FEED_ROWS 4096
+
+typedef struct follower {
+    lg_profile_opts *o;     /* a copy: labels are filled in when they arrive */
+    int64_t *labels;        /* the store's labels, once there (owned) */
+    lg_profile *p;
+    lg_cache *cache;
+    size_t cap;           /* of p->layers */
+    uint32_t **kept;      /* each profiled layer's first k neighbours (for late labels) */
+    lg_knn prev;          /* the last profiled layer's lists */
+    lg_knn_inc *inc;      /* the layer being written, searched as it grows */
+    int inc_failed;       /* it stopped fitting the budget: compute at the seal */
+    uint32_t inc_id;
+    uint32_t klist;
+} follower;
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void sleep_for(double s)
+{
+    struct timespec t = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&t, NULL);
+}
+
+/* Feeds rows [have, n) of a layer (pending or sealed) to the incremental search. */
+static int feed(follower *f, lg_cursor *cur, uint64_t n, uint32_t d, lg_error *err)
+{
+    float *buf = malloc((size_t)FEED_ROWS * d * sizeof *buf);
+    if (!buf)
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    int rc = LG_OK;
+    for (uint64_t r = lg_knn_inc_rows(f->inc); !rc && r < n; r += FEED_ROWS) {
+        size_t m = n - r < FEED_ROWS ? (size_t)(n - r) : FEED_ROWS;
+        rc = lg_cursor_read(cur, r, m, buf, err);
+        if (!rc)
+            rc = lg_knn_inc_add(f->inc, buf, m, err);
+    }
+    free(buf);
+    return rc;
+}
+
+static void drop_inc(follower *f)
+{
+    lg_knn_inc_close(f->inc);
+    f->inc = NULL;
+    f->inc_failed = 0;
+}
+
+/* Rows of the layer being written: extend the incremental search. */
+static int follow_pending(follower *f, lg_store *s, lg_error *err)
+{
+    lg_layer_info P;
+    if (!lg_store_pending(s, &P))
+        return LG_OK;
+    if (f->inc && f->inc_id != P.id)
+        drop_inc(f);
+    if (f->inc_failed && f->inc_id == P.id)
+        return LG_OK;
+    if (!f->inc) {
+        lg_knn_opts ko = {.k = f->klist, .threads = f->o->threads, .memory = f->o->memory,
+                          .tile = f->o->tile};
+        int rc = lg_knn_inc_open(P.d, &ko, &f->inc, err);
+        if (rc)
+            return rc;
+        f->inc_id = P.id;
+    }
+    if (P.n <= lg_knn_inc_rows(f->inc))
+        return LG_OK;
+    lg_cursor *cur;
+    int rc = lg_cursor_open_pending(s, FEED_ROWS, &cur, err);
+    if (rc)
+        return rc;
+    rc = feed(f, cur, P.n, P.d, err);
+    lg_cursor_close(cur);
+    if (rc == LG_ENOMEM) {
+        /* too big to hold: the layer is searched from the store once sealed */
+        lg_knn_inc_close(f->inc);
+        f->inc = NULL;
+        f->inc_failed = 1;
+        return LG_OK;
+    }
+    return rc;
+}
+
+static int grow_results(follower *f, lg_error *err)
+{
+    lg_profile *p = f->p;
+    if (p->n_layers < f->cap)
+        return LG_OK;
+    size_t cap = f->cap ? 2 * f->cap : 16;
+    lg_layer_result *r = realloc(p->layers, cap * sizeof *r);
+    uint32_t **k = realloc(f->kept, cap * sizeof *k);
+    if (r)
+        p->layers = r;
+    if (k)
+        f->kept = k;
+    if (!r || !k)
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    memset(p->layers + f->cap, 0, (cap - f->cap) * sizeof *r);
+    memset(f->kept + f->cap, 0, (cap - f->cap) * sizeof *k);
+    f->cap = cap;
+    return LG_OK;
+}
+
+/* Profiles sealed layer `layer`, with incremental lists when they match. */
+static int follow_layer(follower *f, lg_store *s, size_t layer, lg_error *err)
+{
+    double t0 = now();
+    int rc = grow_results(f, err);
+    if (rc)
+        return rc;
+    lg_profile *p = f->p;
+    lg_layer_result *r = &p->layers[p->n_layers];
+    memset(r, 0, sizeof *r);
+    if (lgp_identify(s, layer, r))
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    p->n_layers++; /* from here on, lg_profile_free frees its name */
+    lg_layer_info L;
+    lg_store_layer(s, layer, &L);
+    lg_knn nn = {0};
+    if (f->inc && f->inc_id == L.id && lg_knn_inc_rows(f->inc) <= L.n &&
+        f->klist == lgp_lists_k(f->o, L.n)) {
+        /* the rows seen while it was written, then the rest from the store */
+        lg_cursor *cur;
+        rc = lg_cursor_open(s, layer, FEED_ROWS, &cur, err);
+        if (!rc) {
+            rc = feed(f, cur, L.n, L.d, err);
+            lg_cursor_close(cur);
+        }
+        if (!rc)
+            rc = lg_knn_inc_finish(f->inc, &nn, err);
+        drop_inc(f);
+        if (!rc) {
+            r->incremental = 1;
+            nn.seconds = now() - t0;
+            p->knn_runs++;
+            lgp_cache_lists(f->cache, p, &L, &nn);
+        }
+    } else {
+        if (f->inc && f->inc_id == L.id)
+            drop_inc(f);
+        rc = lgp_lists(s, layer, f->o, f->klist, f->cache, p, r, &nn, err);
+    }
+    if (!rc)
+        rc = lgp_estimate(s, layer, f->o, f->cache, r, &nn, err);
+    if (!rc && f->prev.idx) {
+        rc = lg_overlap_data(&nn, &f->prev, f->o->k, &r->overlap_prev, err);
+        r->has_prev = !rc;
+    }
+    uint32_t *keep = rc ? NULL : malloc(nn.n * f->o->k * sizeof *keep);
+    if (!rc && !keep)
+        rc = lg_fail(err, LG_ENOMEM, "out of memory");
+    for (uint64_t i = 0; !rc && i < nn.n; i++)
+        memcpy(keep + i * f->o->k, nn.idx + i * nn.k, f->o->k * sizeof *keep);
+    f->kept[p->n_layers - 1] = keep;
+    lg_knn_free(&f->prev);
+    f->prev = nn;
+    r->seconds = now() - t0;
+    if (!rc && f->o->progress)
+        f->o->progress(f->o->progress_ctx, r, p->n_layers, 0);
+    return rc;
+}
+
+/* The store's labels, copied once they are there (the store is re-opened at
+ * every poll). */
+static void pick_up_labels(follower *f, lg_store *s)
+{
+    const int64_t *lab;
+    uint64_t n;
+    lg_error ignored;
+    if (f->o->labels || !f->o->labels_from_store || !lg_store_label_set_count(s) ||
+        lg_store_labels(s, NULL, &lab, &n, &ignored) != LG_OK)
+        return;
+    f->labels = malloc(n * sizeof *lab);
+    if (!f->labels)
+        return;
+    memcpy(f->labels, lab, n * sizeof *lab);
+    f->o->labels = f->labels;
+}
+
+/* Labels that arrived after some layers were profiled: their overlaps now. */
+static int late_labels(follower *f, lg_store *s, lg_error *err)
+{
+    lg_profile *p = f->p;
+    pick_up_labels(f, s);
+    const int64_t *lab = f->o->labels;
+    for (size_t q = 0; lab && q < p->n_layers; q++) {
+        lg_layer_result *r = &p->layers[q];
+        if (r->has_labels || !f->kept[q])
+            continue;
+        lg_knn x = {.n = r->n, .k = f->o->k, .idx = f->kept[q]};
+        int rc = lg_overlap_labels(&x, lab, f->o->k, 0, &r->overlap_labels, err);
+        if (rc)
+            return rc;
+        r->has_labels = 1;
+    }
+    return LG_OK;
+}
+
+int lg_profile_follow(const char *path, const lg_profile_opts *o, double poll,
+                      volatile int *stop, lg_profile *out, lg_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (o->layers || o->overlap_matrix || o->class_fraction > 0)
+        return lg_fail(err, LG_EUSAGE,
+                       "following a store profiles every layer in order: --layers, "
+                       "--overlap-matrix and --class-fraction do not apply");
+    double t0 = now();
+    lg_profile_opts own = *o;
+    out->opts = *o;
+    out->best_label_layer = -1;
+    out->rec.index = -1;
+    follower f = {&own, NULL, out, NULL, 0, NULL, {0}, NULL, 0, 0, 0};
+    if (o->cache_dir) {
+        lg_error cerr;
+        if (lg_cache_open(o->cache_dir, &f.cache, &cerr))
+            snprintf(out->cache_note, sizeof out->cache_note, "cache not used: %s", cerr.msg);
+    }
+    int rc = LG_OK, idle = 0;
+    lg_store *s = NULL;
+    while (!rc && !(stop && *stop)) {
+        int active = lg_store_writer_active(path);
+        rc = lg_store_open(path, 0, &s, err);
+        if (rc == LG_ENOTFOUND && out->n_layers == 0 && now() - t0 < 30) {
+            /* the producer may not have created it yet */
+            rc = LG_OK;
+            sleep_for(poll);
+            continue;
+        }
+        if (rc)
+            break;
+        if (lg_store_rows(s)) {
+            if (lg_store_rows(s) < (uint64_t)o->k + 1)
+                rc = lg_fail(err, LG_EINPUT, "%s: %llu rows are too few for k = %u", path,
+                             U64(lg_store_rows(s)), o->k);
+            f.klist = lgp_lists_k(o, lg_store_rows(s));
+        } else {
+            /* N is known once a layer is complete; until then, lists as long
+             * as the options ask (cut to N - 1 at the seal, if N is smaller) */
+            f.klist = lgp_lists_k(o, UINT32_MAX);
+        }
+        out->k_lists = f.klist;
+        pick_up_labels(&f, s);
+        size_t before = out->n_layers;
+        while (!rc && out->n_layers < lg_store_layer_count(s) && !(stop && *stop))
+            rc = follow_layer(&f, s, out->n_layers, err);
+        int grew = 0;
+        if (!rc) {
+            uint64_t had = f.inc ? lg_knn_inc_rows(f.inc) : 0;
+            rc = follow_pending(&f, s, err);
+            grew = f.inc && lg_knn_inc_rows(f.inc) > had;
+        }
+        if (!rc && (active == 0 || (active < 0 && idle > 20)) && out->n_layers == before &&
+            !grew) {
+            rc = late_labels(&f, s, err);
+            break; /* no writer, nothing new: the stream has ended */
+        }
+        idle = out->n_layers == before && !grew ? idle + 1 : 0;
+        lg_store_close(s);
+        s = NULL;
+        if (!rc && !(stop && *stop))
+            sleep_for(poll);
+    }
+    if (!rc && s == NULL && stop && *stop) {
+        /* interrupted: labels may still be in the store as it is now */
+        if (lg_store_open(path, 0, &s, err) == LG_OK)
+            late_labels(&f, s, err);
+    }
+    lg_store_close(s);
+    drop_inc(&f);
+    lg_knn_free(&f.prev);
+    for (size_t q = 0; q < out->n_layers; q++)
+        free(f.kept[q]);
+    free(f.kept);
+    lg_cache_close(f.cache);
+    out->opts = *o; /* the caller's options: the copied labels are freed below */
+    out->opts.labels = NULL;
+    if (!rc)
+        rc = lgp_finish(out, err);
+    free(f.labels);
+    if (rc) {
+        lg_profile_free(out);
+        return rc;
+    }
+    out->seconds = now() - t0;
+    return LG_OK;
+}

@@ -1,0 +1,155 @@
+/* Follow mode: a child process writes a store block by block (holding the
+ * writer lock, as ingest does) while this process follows it; the result
+ * equals a batch profile, and rows of layers were searched as they came. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define N 1200
+#define D 16
+
+static void nap(double s)
+{
+    struct timespec t = {0, (long)(s * 1e9)};
+    nanosleep(&t, NULL);
+}
+
+/* The child: 4 layers of IDs 2, 6, 9, 3, each in 3 blocks, then labels. */
+static void produce(const char *path)
+{
+    lg_writer *w;
+    lg_error err;
+    if (lg_writer_create(path, NULL, &w, &err))
+        _exit(2);
+    uint32_t ids[4] = {2, 6, 9, 3};
+    uint64_t seed = 77;
+    float *x = calloc((size_t)N * D, sizeof *x);
+    for (int l = 0; l < 4; l++) {
+        memset(x, 0, (size_t)N * D * sizeof *x);
+        for (uint64_t i = 0; i < N; i++)
+            for (uint32_t a = 0; a < ids[l]; a++)
+                x[i * D + a] = (float)tu_normal(&seed);
+        char name[16];
+        snprintf(name, sizeof name, "L%d", l);
+        if (lg_writer_begin_layer(w, name, D, LG_F32, &err))
+            _exit(3);
+        for (int b = 0; b < 3; b++) {
+            if (lg_writer_rows(w, x + (size_t)b * 400 * D, 400, &err) ||
+                lg_writer_flush(w, &err))
+                _exit(4);
+            nap(0.15);
+        }
+        if (lg_writer_end_layer(w, &err))
+            _exit(5);
+    }
+    int64_t lab[N];
+    for (int i = 0; i < N; i++)
+        lab[i] = i % 4;
+    lg_writer_labels(w, "labels", lab, N, &err);
+    free(x);
+    _exit(lg_writer_close(w, &err) ? 6 : 0);
+}
+
+static void follow_equals_batch(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "live.lgs");
+    pid_t pid = fork();
+    if (pid == 0)
+        produce(path);
+    lg_profile_opts o;
+    lg_profile_opts_default(&o);
+    o.k = 20;
+    o.labels_from_store = 1;
+    lg_profile live;
+    lg_error err;
+    if (lg_profile_follow(path, &o, 0.05, NULL, &live, &err))
+        fail_msg("%s", err.msg);
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(live.n_layers, 4);
+    int incremental = 0;
+    for (size_t q = 0; q < live.n_layers; q++)
+        incremental += live.layers[q].incremental;
+    assert_true(incremental >= 3); /* the first may complete before the first poll */
+    /* the same numbers as a batch profile of the finished store */
+    lg_store *s;
+    assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK);
+    uint64_t n;
+    assert_int_equal(lg_store_labels(s, NULL, &o.labels, &n, &err), LG_OK);
+    lg_profile batch;
+    assert_int_equal(lg_profile_run(s, &o, &batch, &err), LG_OK);
+    for (size_t q = 0; q < 4; q++) {
+        const lg_layer_result *a = &live.layers[q], *b = &batch.layers[q];
+        assert_string_equal(a->name, b->name);
+        assert_true(a->id == b->id);
+        assert_true(a->twonn.id_ml == b->twonn.id_ml);
+        assert_true(a->gride.id[3] == b->gride.id[3]);
+        assert_int_equal(a->has_prev, b->has_prev);
+        if (a->has_prev)
+            assert_true(a->overlap_prev == b->overlap_prev);
+        assert_true(a->has_labels && b->has_labels); /* labels came last: filled in at the end */
+        assert_true(a->overlap_labels.unweighted == b->overlap_labels.unweighted);
+    }
+    assert_int_equal(live.rec.index, batch.rec.index);
+    assert_int_equal(live.rec.index, 3);
+    lg_profile_free(&live);
+    lg_profile_free(&batch);
+    lg_store_close(s);
+    tu_rmdir(dir);
+}
+
+static volatile int stop_flag;
+
+static void stop_after_first(void *ctx, const lg_layer_result *r, size_t done, size_t total)
+{
+    (void)ctx;
+    (void)r;
+    (void)total;
+    if (done == 1)
+        stop_flag = 1;
+}
+
+static void interrupted_follow_keeps_what_is_done(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "int.lgs");
+    pid_t pid = fork();
+    if (pid == 0)
+        produce(path);
+    lg_profile_opts o;
+    lg_profile_opts_default(&o);
+    o.k = 20;
+    o.progress = stop_after_first;
+    lg_profile p;
+    lg_error err;
+    stop_flag = 0;
+    assert_int_equal(lg_profile_follow(path, &o, 0.05, &stop_flag, &p, &err), LG_OK);
+    assert_int_equal(p.n_layers, 1);
+    assert_true(p.layers[0].id > 1.5 && p.layers[0].id < 2.5);
+    lg_profile_free(&p);
+    int status;
+    waitpid(pid, &status, 0);
+    /* a store that nobody writes: follow profiles what is there and returns */
+    assert_int_equal(lg_profile_follow(path, &o, 0.05, NULL, &p, &err), LG_OK);
+    assert_int_equal(p.n_layers, 4);
+    lg_profile_free(&p);
+    tu_rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(follow_equals_batch),
+        cmocka_unit_test(interrupted_follow_keeps_what_is_done),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
