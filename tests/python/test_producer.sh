@@ -49,7 +49,11 @@ np.save(out, np.load(T + "/y.npy"))
 out.write(b"LGNPY close\n")
 PY
 
-layers() { "$CLI" info --json "$1" | sed -n '/"layers"/,/"label_sets"/p' | grep -o '"name".*"content_crc32c": "[0-9a-f]*"'; }
+# name, rows, columns, type and the CRC of the contents (chunking may differ)
+layers() {
+  "$CLI" info --json "$1" | sed -n '/"layers"/,/"label_sets"/p' |
+    sed -n 's/.*\("name": "[^"]*", "n": [0-9]*, "d": [0-9]*, "dtype": "[a-z0-9]*"\).*\("content_crc32c": "[0-9a-f]*"\).*/\1 \2/p'
+}
 layers "$T/packed.lgs" > "$T/a"
 layers "$T/streamed.lgs" > "$T/b"
 layers "$T/framed.lgs" > "$T/c"
