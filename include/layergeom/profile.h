@@ -81,6 +81,7 @@ typedef struct lg_profile {
     int best_label_layer;     /* -1 without labels */
     lg_profile_opts opts;
     uint32_t k_lists;         /* neighbours computed per row */
+    size_t store_layers;      /* layers in the store (for relative depth) */
     uint64_t knn_runs;        /* exact kNN searches over whole layers in this run */
     uint64_t cache_hits;      /* layers whose lists came from the cache */
     char cache_note[LG_ERROR_MSG_MAX]; /* why the cache was not used or written, if so */

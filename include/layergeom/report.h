@@ -29,6 +29,22 @@ int lg_report_table_tail(FILE *f, const lg_profile *p);
 int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info);
 int lg_report_csv(FILE *f, const lg_profile *p);
 
+/* A self-contained HTML page (inline SVG figures: ID against relative depth
+ * with error bars and the recommended layer, overlaps, GRIDE across scales,
+ * the overlap matrix when computed; the table; a caption with the input,
+ * parameters and date).  No scripts, nothing fetched. */
+int lg_report_html(FILE *f, const lg_profile *p, const lg_report_info *info);
+/* The main figure alone (ID profile above the overlaps) as SVG. */
+int lg_report_svg(FILE *f, const lg_profile *p, const lg_report_info *info);
+/* Two profiles overlaid (two models, or exact against approximate). */
+int lg_report_compare_html(FILE *f, const lg_profile *a, const lg_profile *b,
+                           const char *name_a, const char *name_b);
+int lg_report_compare_svg(FILE *f, const lg_profile *a, const lg_profile *b, const char *name_a,
+                          const char *name_b);
+/* Reads a profile back from the JSON lg_report_json wrote (for compare).
+ * The layers' names are owned by the profile (lg_profile_free). */
+int lg_profile_load_json(const char *path, lg_profile *out, lg_error *err);
+
 /* The name of an ID estimator as the CLI and the JSON spell it. */
 const char *lg_id_kind_name(lg_id_kind k);
 

@@ -45,13 +45,16 @@ static const char help[] =
     "  --no-cache           compute everything, keep nothing\n"
     "  --threads N          default: all cores\n"
     "  --memory SIZE        memory budget, e.g. 512M, 8G (default: a quarter of RAM)\n"
+    "  --report FILE        write a self-contained HTML report with the figures\n"
+    "  --plot FILE          write the main figure (ID and overlaps) as SVG\n"
     "  --json FILE          write the profile as JSON ('-': stdout, then no table)\n"
     "  --csv FILE           write one CSV row per layer ('-': stdout)\n"
-    "  -q, --quiet          no table, no progress\n";
+    "  -q, --quiet          no table, no progress\n"
+    "  -v, --verbose        a line per layer on stderr (kNN time, cache, rows/s)\n";
 
 typedef struct prof_args {
-    const char *store, *labels, *label_set, *json, *csv, *layers, *cache;
-    int no_labels, quiet, no_cache, follow;
+    const char *store, *labels, *label_set, *json, *csv, *layers, *cache, *report, *plot;
+    int no_labels, quiet, no_cache, follow, verbose;
     double poll;
     lg_profile_opts o;
 } prof_args;
@@ -162,6 +165,12 @@ static int parse(int argc, char **argv, prof_args *a)
         } else if (OPT("--cache")) {
             NEED();
             a->cache = v;
+        } else if (OPT("--report")) {
+            NEED();
+            a->report = v;
+        } else if (OPT("--plot")) {
+            NEED();
+            a->plot = v;
         } else if (OPT("--json")) {
             NEED();
             a->json = v;
@@ -180,6 +189,8 @@ static int parse(int argc, char **argv, prof_args *a)
             a->no_labels = 1;
         } else if (cli_flag(argv, i, "-q") || cli_flag(argv, i, "--quiet")) {
             a->quiet = 1;
+        } else if (cli_flag(argv, i, "-v") || cli_flag(argv, i, "--verbose")) {
+            a->verbose = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             return cli_usage("profile", "unknown option '%s'", argv[i]);
         } else if (a->store) {
@@ -265,13 +276,27 @@ static void on_sigint(int sig)
     interrupted = 1;
 }
 
+/* The progress line on a terminal: layer i of L, rows per second, time left;
+ * with -v a line per layer with the kNN's details instead. */
 static void progress(void *ctx, const lg_layer_result *r, size_t done, size_t total)
 {
-    (void)ctx;
-    fprintf(stderr, "\r[%zu/%zu] layer %zu (%s): ID %.2f, %.1f s     ", done, total, r->index,
-            r->name, r->id, r->seconds);
+    const int *verbose = ctx;
+    static double spent;
+    spent += r->seconds;
+    double left = done ? spent / (double)done * (double)(total - done) : 0;
+    if (verbose && *verbose) {
+        fprintf(stderr,
+                "layer %zu/%zu %s: N %llu, D %u, ID %.2f; kNN %.2f s (%s, %llu rows "
+                "rescanned, %llu panels), %.0f rows/s\n",
+                done, total, r->name, (unsigned long long)r->n, r->d, r->id, r->knn_seconds,
+                r->cached ? "from the cache" : "computed", (unsigned long long)r->rescanned,
+                (unsigned long long)r->panels, r->seconds > 0 ? (double)r->n / r->seconds : 0);
+        return;
+    }
+    fprintf(stderr, "\r[layer %zu of %zu] %s: %.0f rows/s, about %.0f s left     ", done, total,
+            r->name, r->seconds > 0 ? (double)r->n / r->seconds : 0, left);
     if (done == total)
-        fputc('\n', stderr);
+        fputs("\r\033[K", stderr);
     fflush(stderr);
 }
 
@@ -291,8 +316,8 @@ static int close_out(FILE *f, const char *path)
 
 static int write_reports(prof_args *a, const lg_profile *p, const lg_report_info *info)
 {
-    const char *paths[2] = {a->json, a->csv};
-    for (int q = 0; q < 2; q++) {
+    const char *paths[4] = {a->json, a->csv, a->report, a->plot};
+    for (int q = 0; q < 4; q++) {
         if (!paths[q])
             continue;
         FILE *f = open_out(paths[q]);
@@ -302,8 +327,12 @@ static int write_reports(prof_args *a, const lg_profile *p, const lg_report_info
         }
         if (q == 0)
             lg_report_json(f, p, info);
-        else
+        else if (q == 1)
             lg_report_csv(f, p);
+        else if (q == 2)
+            lg_report_html(f, p, info);
+        else
+            lg_report_svg(f, p, info);
         if (close_out(f, paths[q])) {
             fprintf(stderr, "layergeom: %s: write failed\n", paths[q]);
             return EXIT_IO;
@@ -414,8 +443,10 @@ int cmd_profile(int argc, char **argv)
         code = cli_report(&err);
     a.o.layers = layers;
     int json_stdout = a.json && !strcmp(a.json, "-"), csv_stdout = a.csv && !strcmp(a.csv, "-");
-    if (!a.quiet && isatty(STDERR_FILENO))
+    if (!a.quiet && (a.verbose || isatty(STDERR_FILENO))) {
         a.o.progress = progress;
+        a.o.progress_ctx = &a.verbose;
+    }
     char cache_dir[4200];
     a.o.cache_dir = default_cache(&a, cache_dir, sizeof cache_dir);
     lg_profile p;

@@ -14,6 +14,7 @@ static const struct {
     {"verify", cmd_verify, "check every checksum of a store; --repair a store cut short"},
     {"export", cmd_export, "write one layer (or the labels) of a store as .npy"},
     {"profile", cmd_profile, "intrinsic dimension and overlaps of every layer; the best layer"},
+    {"compare", cmd_compare, "two profiles side by side (table, HTML report, SVG)"},
 };
 
 static void usage(FILE *f)

@@ -296,6 +296,7 @@ int lg_profile_follow(const char *path, const lg_profile_opts *o, double poll,
         free(f.kept[q]);
     free(f.kept);
     lg_cache_close(f.cache);
+    out->store_layers = out->n_layers;
     out->opts = *o; /* the caller's options: the copied labels are freed below */
     out->opts.labels = NULL;
     if (!rc)

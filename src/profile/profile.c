@@ -388,6 +388,7 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
         return rc;
     double t0 = now();
     out->opts = *opts;
+    out->store_layers = lg_store_layer_count(s);
     size_t L = opts->layers ? opts->n_layers : lg_store_layer_count(s);
     uint64_t n = lg_store_rows(s);
     uint32_t klist = lgp_lists_k(opts, n);

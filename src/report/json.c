@@ -120,6 +120,7 @@ int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info)
         fputs(",\n  \"model\": ", f);
         lg_text_json_string(f, info->model);
     }
+    fprintf(f, ",\n  \"store_layers\": %zu", p->store_layers);
     fprintf(f, ",\n  \"parameters\": {\"k\": %u, \"id\": \"%s\", \"twonn_discard\": %g", o->k,
             o->paper ? "paper" : lg_id_kind_name(o->id_kind), o->paper ? 0.02 : o->twonn.discard);
     fprintf(f, ", \"gride_max_rank\": %u, \"gride_rank\": %u, \"duplicates\": \"%s\", "

@@ -1,0 +1,275 @@
+/*
+ * The figures of a profile, as SVG: the ID profile against relative depth,
+ * the overlaps, GRIDE's ID across scales, and the layer-by-layer overlap
+ * matrix.  Up to two profiles can be overlaid (layergeom compare).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/figures.h"
+#include "report/plot.h"
+
+static const char *const colors[2] = {"#1f5fa8", "#d4600f"};
+
+double lg_fig_depth(const lg_profile *p, size_t q)
+{
+    size_t L = p->store_layers > 1 ? p->store_layers : p->n_layers;
+    return L > 1 ? (double)p->layers[q].index / (double)(L - 1) : 0;
+}
+
+static void svg_open(FILE *f, double w, double h, const char *title)
+{
+    fprintf(f,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+            "viewBox=\"0 0 %.0f %.0f\" font-family=\"DejaVu Sans, Helvetica, Arial, "
+            "sans-serif\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
+            "<text x=\"%.0f\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" "
+            "font-weight=\"bold\">",
+            w, h, w, h, w / 2);
+    lg_xml_text(f, title);
+    fputs("</text>\n", f);
+}
+
+/* The ID panel: one curve per profile, error bars, the recommended layer. */
+static void id_panel(FILE *f, const lg_profile *const *ps, const char *const *names, int np,
+                     double top, double w, double h)
+{
+    double ymin = INFINITY, ymax = -INFINITY;
+    for (int k = 0; k < np; k++)
+        for (size_t q = 0; q < ps[k]->n_layers; q++) {
+            const lg_layer_result *r = &ps[k]->layers[q];
+            double e = isfinite(r->id_err) ? r->id_err : 0;
+            ymin = fmin(ymin, r->id - e);
+            ymax = fmax(ymax, r->id + e);
+        }
+    if (!isfinite(ymin)) {
+        ymin = 0;
+        ymax = 1;
+    }
+    lg_plot pl;
+    lg_plot_begin(&pl, f, 70, top, w - 100, h, 0, 1, fmin(0, ymin), ymax * 1.08);
+    lg_plot_axes(&pl, "relative depth (layer index / last layer index)",
+                 "intrinsic dimension");
+    for (int k = 0; k < np; k++) {
+        const lg_profile *p = ps[k];
+        int n = (int)p->n_layers;
+        double *x = malloc((n + 1) * sizeof *x), *y = malloc((n + 1) * sizeof *y),
+               *e = malloc((n + 1) * sizeof *e);
+        if (!x || !y || !e) {
+            free(x);
+            free(y);
+            free(e);
+            return;
+        }
+        for (int q = 0; q < n; q++) {
+            x[q] = lg_fig_depth(p, (size_t)q);
+            y[q] = p->layers[q].id;
+            e[q] = p->layers[q].id_err;
+        }
+        lg_plot_line(&pl, x, y, n, colors[k], 0);
+        lg_plot_errorbars(&pl, x, y, e, n, colors[k]);
+        lg_plot_points(&pl, x, y, n, colors[k]);
+        if (p->rec.index >= 0 && p->rec.index < n) {
+            /* the recommended layer: a ring, a dashed line to the axis, a label */
+            int q = p->rec.index;
+            double X = lg_plot_x(&pl, x[q]), Y = lg_plot_y(&pl, y[q]);
+            fprintf(f,
+                    "<circle class=\"recommended\" cx=\"%.1f\" cy=\"%.1f\" r=\"8\" "
+                    "fill=\"none\" stroke=\"#c0172b\" stroke-width=\"2.5\"/>\n"
+                    "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c0172b\" "
+                    "stroke-dasharray=\"4 3\"/>\n",
+                    X, Y, X, Y + 8, X, pl.top + pl.height);
+            char label[300];
+            snprintf(label, sizeof label, "%srecommended: layer %zu (%s), ID %.1f",
+                     np > 1 ? (k ? "B " : "A ") : "", p->layers[q].index, p->layers[q].name,
+                     y[q]);
+            double ty = y[q] + (pl.ymax - pl.ymin) * (0.10 + 0.07 * k);
+            lg_plot_text(&pl, x[q], ty, label, x[q] > 0.6 ? "end" : "start", 11, "#c0172b");
+            if (p->rec.peak >= 0 && np == 1) {
+                char why[200];
+                snprintf(why, sizeof why, "the ID minimum after the first peak (layer %zu)",
+                         p->layers[p->rec.peak].index);
+                lg_plot_text(&pl, x[q], ty - (pl.ymax - pl.ymin) * 0.05, why,
+                             x[q] > 0.6 ? "end" : "start", 10, "#c0172b");
+            }
+        }
+        free(x);
+        free(y);
+        free(e);
+    }
+    int dashed[2] = {0, 0};
+    lg_plot_legend(&pl, names, colors, dashed, np);
+}
+
+/* The overlap panel: chi with the previous layer (solid) and with the labels
+ * (dashed), for each profile. */
+static void overlap_panel(FILE *f, const lg_profile *const *ps, const char *const *names, int np,
+                          double top, double w, double h)
+{
+    lg_plot pl;
+    lg_plot_begin(&pl, f, 70, top, w - 100, h, 0, 1, 0, 1);
+    char ylabel[64];
+    snprintf(ylabel, sizeof ylabel, "neighbourhood overlap chi (k = %u)", ps[0]->opts.k);
+    lg_plot_axes(&pl, "relative depth (layer index / last layer index)", ylabel);
+    const char *labels[4], *cols[4];
+    int dashed[4], nl = 0;
+    char text[4][160];
+    for (int k = 0; k < np; k++) {
+        const lg_profile *p = ps[k];
+        int n = (int)p->n_layers, any_lab = 0;
+        double *x = malloc((n + 1) * sizeof *x), *a = malloc((n + 1) * sizeof *a),
+               *b = malloc((n + 1) * sizeof *b);
+        if (!x || !a || !b) {
+            free(x);
+            free(a);
+            free(b);
+            return;
+        }
+        for (int q = 0; q < n; q++) {
+            const lg_layer_result *r = &p->layers[q];
+            x[q] = lg_fig_depth(p, (size_t)q);
+            a[q] = r->has_prev ? r->overlap_prev : NAN;
+            b[q] = r->has_labels ? r->overlap_labels.unweighted : NAN;
+            any_lab |= r->has_labels;
+        }
+        lg_plot_line(&pl, x, a, n, colors[k], 0);
+        lg_plot_points(&pl, x, a, n, colors[k]);
+        snprintf(text[nl], sizeof text[nl], "%s%schi(layer, previous layer)", np > 1 ? names[k] : "",
+                 np > 1 ? ": " : "");
+        labels[nl] = text[nl];
+        cols[nl] = colors[k];
+        dashed[nl++] = 0;
+        if (any_lab) {
+            lg_plot_line(&pl, x, b, n, colors[k], 1);
+            lg_plot_points(&pl, x, b, n, colors[k]);
+            snprintf(text[nl], sizeof text[nl], "%s%schi(layer, labels)", np > 1 ? names[k] : "",
+                     np > 1 ? ": " : "");
+            labels[nl] = text[nl];
+            cols[nl] = colors[k];
+            dashed[nl++] = 1;
+        }
+        free(x);
+        free(a);
+        free(b);
+    }
+    lg_plot_legend(&pl, labels, cols, dashed, nl);
+}
+
+void lg_fig_main(FILE *f, const lg_profile *const *ps, const char *const *names, int np,
+                 const char *caption)
+{
+    double w = 780, h = 700;
+    svg_open(f, w, h, np > 1 ? "Intrinsic dimension and overlaps: two profiles"
+                             : "Intrinsic dimension and overlaps across layers");
+    id_panel(f, ps, names, np, 40, w, 300);
+    overlap_panel(f, ps, names, np, 395, w, 230);
+    fprintf(f, "<text x=\"20\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">", h - 12);
+    lg_xml_text(f, caption);
+    fputs("</text>\n</svg>\n", f);
+}
+
+void lg_fig_gride(FILE *f, const lg_profile *p)
+{
+    /* a few layers: the first, the peak, the recommended one, the last */
+    int pick[4], np = 0, n = (int)p->n_layers;
+    int cand[4] = {0, p->rec.peak, p->rec.index, n - 1};
+    for (int c = 0; c < 4; c++) {
+        int dup = cand[c] < 0 || cand[c] >= n;
+        for (int q = 0; q < np && !dup; q++)
+            dup = pick[q] == cand[c];
+        if (!dup)
+            pick[np++] = cand[c];
+    }
+    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
+    for (int c = 0; c < np; c++) {
+        const lg_gride_result *g = &p->layers[pick[c]].gride;
+        for (int s = 0; s < g->scales; s++) {
+            xmin = fmin(xmin, log10(g->rs[s]));
+            xmax = fmax(xmax, log10(g->rs[s]));
+            ymin = fmin(ymin, g->id[s]);
+            ymax = fmax(ymax, g->id[s]);
+        }
+    }
+    double w = 780, h = 380;
+    svg_open(f, w, h, "ID across scales (GRIDE, ranks 2 to 64)");
+    lg_plot pl;
+    lg_plot_begin(&pl, f, 70, 40, w - 100, 280, isfinite(xmin) ? xmin : 0,
+                  isfinite(xmax) ? xmax : 1, 0, isfinite(ymax) ? ymax * 1.1 : 1);
+    lg_plot_axes(&pl, "scale: log10 of the mean neighbour distance r at the rank used",
+                 "intrinsic dimension");
+    static const char *const pal[4] = {"#1f5fa8", "#2a9d4b", "#c0172b", "#7d3c98"};
+    const char *labels[4], *cols[4];
+    char text[4][200];
+    for (int c = 0; c < np; c++) {
+        const lg_gride_result *g = &p->layers[pick[c]].gride;
+        double x[LG_GRIDE_MAX_SCALES], y[LG_GRIDE_MAX_SCALES], e[LG_GRIDE_MAX_SCALES];
+        for (int s = 0; s < g->scales; s++) {
+            x[s] = log10(g->rs[s]);
+            y[s] = g->id[s];
+            e[s] = g->err[s];
+        }
+        lg_plot_line(&pl, x, y, g->scales, pal[c], 0);
+        lg_plot_errorbars(&pl, x, y, e, g->scales, pal[c]);
+        lg_plot_points(&pl, x, y, g->scales, pal[c]);
+        snprintf(text[c], sizeof text[c], "layer %zu (%s)%s", p->layers[pick[c]].index,
+                 p->layers[pick[c]].name,
+                 pick[c] == p->rec.index ? ", recommended" : pick[c] == p->rec.peak ? ", peak" : "");
+        labels[c] = text[c];
+        cols[c] = pal[c];
+    }
+    lg_plot_legend(&pl, labels, cols, NULL, np);
+    fprintf(f, "<text x=\"20\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">A flat curve: the ID "
+               "does not depend on the scale; a falling one: noise inflates the small-scale "
+               "values.</text>\n</svg>\n",
+            h - 12);
+}
+
+/* Overlap 0..1 as a colour from pale to dark blue. */
+static void ramp(double v, char *out, size_t cap)
+{
+    v = v < 0 ? 0 : v > 1 ? 1 : v;
+    int r = (int)(247 - v * (247 - 8)), g = (int)(251 - v * (251 - 48)),
+        b = (int)(255 - v * (255 - 107));
+    snprintf(out, cap, "#%02x%02x%02x", r, g, b);
+}
+
+void lg_fig_heatmap(FILE *f, const lg_profile *p)
+{
+    size_t L = p->n_layers;
+    if (!p->matrix || !L)
+        return;
+    double cell = L > 40 ? 12 : L > 20 ? 18 : 28, side = cell * (double)L;
+    double w = side + 200, h = side + 130;
+    svg_open(f, w, h, "Neighbourhood overlap between layers");
+    double x0 = 120, y0 = 40;
+    char col[16];
+    for (size_t a = 0; a < L; a++)
+        for (size_t b = 0; b < L; b++) {
+            ramp(p->matrix[a * L + b], col, sizeof col);
+            fprintf(f,
+                    "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
+                    "<title>layers %zu and %zu: %.3f</title></rect>\n",
+                    x0 + cell * (double)b, y0 + cell * (double)a, cell, cell, col,
+                    p->layers[a].index, p->layers[b].index, p->matrix[a * L + b]);
+        }
+    for (size_t a = 0; a < L; a++) {
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"10\">", x0 - 4,
+                y0 + cell * ((double)a + 0.5) + 3);
+        lg_xml_text(f, p->layers[a].name);
+        fputs("</text>\n", f);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"10\">%zu</text>\n",
+                x0 + cell * ((double)a + 0.5), y0 + side + 14, p->layers[a].index);
+    }
+    for (int s = 0; s <= 10; s++) {
+        ramp(s / 10.0, col, sizeof col);
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"%.1f\" fill=\"%s\"/>\n",
+                x0 + side + 20, y0 + side - side * (s + 1) / 11.0, side / 11.0, col);
+    }
+    fprintf(f,
+            "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">1</text><text x=\"%.1f\" y=\"%.1f\" "
+            "font-size=\"10\">0</text>\n<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
+            "text-anchor=\"middle\">layer index (chi at k = %u)</text>\n</svg>\n",
+            x0 + side + 38, y0 + 10, x0 + side + 38, y0 + side, x0 + side / 2, y0 + side + 34,
+            p->opts.k);
+}

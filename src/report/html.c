@@ -1,0 +1,204 @@
+/* The report a person reads: one self-contained HTML page (inline SVG, inline
+ * style, no scripts, nothing fetched), and the main figure alone as SVG.
+ * The page is well-formed XML, so tools can check it. */
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "layergeom/report.h"
+#include "report/figures.h"
+#include "report/plot.h"
+
+static void caption(const lg_profile *p, const lg_report_info *info, char *out, size_t cap)
+{
+    char date[32] = "";
+    time_t t = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&t, &tm))
+        strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", &tm);
+    const lg_profile_opts *o = &p->opts;
+    snprintf(out, cap,
+             "%s; %zu layers, N = %llu; ID: %s%s; k = %u; duplicates: %s; labels: %s; "
+             "layergeom %s, %s",
+             info && info->store_path ? info->store_path : "?", p->n_layers,
+             p->n_layers ? (unsigned long long)p->layers[0].n : 0ULL,
+             o->paper ? "TwoNN, paper protocol" : lg_id_kind_name(o->id_kind),
+             o->paper || o->id_kind == LG_ID_GRIDE ? "" : " (discard 0.1 unless set)", o->k,
+             o->twonn.duplicates == LG_DUP_DROP ? "dropped" : "kept",
+             info && info->labels_from ? info->labels_from : "none", LG_VERSION_STRING, date);
+}
+
+int lg_report_svg(FILE *f, const lg_profile *p, const lg_report_info *info)
+{
+    char cap[1024];
+    caption(p, info, cap, sizeof cap);
+    const lg_profile *ps[1] = {p};
+    const char *names[1] = {"intrinsic dimension"};
+    lg_fig_main(f, ps, names, 1, cap);
+    return ferror(f) ? LG_EIO : LG_OK;
+}
+
+static void cell(FILE *f, int has, double v, const char *fmt)
+{
+    fputs("<td>", f);
+    if (has && isfinite(v))
+        fprintf(f, fmt, v);
+    else
+        fputs("&#8211;", f);
+    fputs("</td>", f);
+}
+
+static void table(FILE *f, const lg_profile *p)
+{
+    fputs("<table>\n<tr><th>layer</th><th>name</th><th>D</th><th>ID</th><th>&#177;</th>"
+          "<th>TwoNN ML</th>",
+          f);
+    const lg_gride_result *g0 = p->n_layers ? &p->layers[0].gride : NULL;
+    for (int s = 0; g0 && s < g0->scales; s++)
+        fprintf(f, "<th>GRIDE@%u</th>", g0->n2[s]);
+    fputs("<th>&#967;(l, l&#8722;1)</th><th>&#967;(l, labels)</th><th>duplicates</th>"
+          "<th>seconds</th></tr>\n",
+          f);
+    for (size_t q = 0; q < p->n_layers; q++) {
+        const lg_layer_result *r = &p->layers[q];
+        fprintf(f, "<tr%s><td>%zu</td><td>", p->rec.index == (int)q ? " class=\"rec\"" : "",
+                r->index);
+        lg_xml_text(f, r->name);
+        fprintf(f, "</td><td>%u</td>", r->d);
+        cell(f, 1, r->id, "%.2f");
+        cell(f, 1, r->id_err, "%.2f");
+        cell(f, 1, r->twonn.id_ml, "%.2f");
+        for (int s = 0; g0 && s < g0->scales; s++)
+            cell(f, s < r->gride.scales, s < r->gride.scales ? r->gride.id[s] : NAN, "%.2f");
+        cell(f, r->has_prev, r->overlap_prev, "%.3f");
+        cell(f, r->has_labels, r->overlap_labels.unweighted, "%.3f");
+        fprintf(f, "<td>%llu</td>", (unsigned long long)r->duplicates);
+        cell(f, 1, r->seconds, "%.2f");
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
+static void head(FILE *f, const char *title)
+{
+    fputs("<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n"
+          "<meta charset=\"utf-8\"/>\n<title>",
+          f);
+    lg_xml_text(f, title);
+    fputs("</title>\n<style>\n"
+          "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;max-width:860px;"
+          "margin:24px auto;color:#222;line-height:1.45}\n"
+          "h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}\n"
+          ".caption{color:#555;font-size:13px}.rec-box{background:#fdf1f2;border-left:4px solid "
+          "#c0172b;padding:8px 12px}\n"
+          "table{border-collapse:collapse;font-size:12px}td,th{padding:3px 7px;text-align:right;"
+          "border-bottom:1px solid #eee}td:nth-child(2){text-align:left}tr.rec{background:#fdf1f2;"
+          "font-weight:bold}\nsvg{max-width:100%;height:auto}\n"
+          "</style>\n</head>\n<body>\n",
+          f);
+}
+
+int lg_report_html(FILE *f, const lg_profile *p, const lg_report_info *info)
+{
+    char cap[1024], title[600];
+    caption(p, info, cap, sizeof cap);
+    snprintf(title, sizeof title, "layergeom profile: %s",
+             info && info->store_path ? info->store_path : "");
+    head(f, title);
+    fputs("<h1>", f);
+    lg_xml_text(f, title);
+    fputs("</h1>\n<p class=\"caption\">", f);
+    if (info && info->model) {
+        fputs("Model: ", f);
+        lg_xml_text(f, info->model);
+        fputs(". ", f);
+    }
+    lg_xml_text(f, cap);
+    fputs("</p>\n", f);
+    if (p->rec.index >= 0 && (size_t)p->rec.index < p->n_layers) {
+        const lg_layer_result *r = &p->layers[p->rec.index];
+        fprintf(f, "<p class=\"rec-box\"><b>Recommended layer: %zu (", r->index);
+        lg_xml_text(f, r->name);
+        fputs(")</b>: ", f);
+        lg_xml_text(f, p->rec.reason);
+        fputs(".", f);
+        if (p->best_label_layer >= 0) {
+            const lg_layer_result *b = &p->layers[p->best_label_layer];
+            fprintf(f, " The highest overlap with the labels is at layer %zu (", b->index);
+            lg_xml_text(f, b->name);
+            fprintf(f, ", &#967; = %.3f).", b->overlap_labels.unweighted);
+        }
+        fputs("</p>\n", f);
+    }
+    fputs("<h2>Intrinsic dimension and overlaps</h2>\n", f);
+    const lg_profile *ps[1] = {p};
+    const char *names[1] = {"intrinsic dimension (error bars: see the estimator)"};
+    lg_fig_main(f, ps, names, 1, cap);
+    fputs("<h2>Across scales</h2>\n", f);
+    lg_fig_gride(f, p);
+    if (p->matrix) {
+        fputs("<h2>Overlap between every pair of layers</h2>\n", f);
+        lg_fig_heatmap(f, p);
+    }
+    fputs("<h2>Numbers</h2>\n", f);
+    table(f, p);
+    fputs("<h2>How to read this</h2>\n<p>The <b>intrinsic dimension</b> (ID) counts the "
+          "directions in which the representations really vary, seen from each input's nearest "
+          "neighbours. Across a transformer it typically rises, peaks, and falls to a low "
+          "plateau; the layers at the minimum after the first peak carry the most abstract, "
+          "semantic information, and are the recommended choice for downstream use "
+          "(Valeriani et al. 2023). <b>&#967;(l, l&#8722;1)</b> is the fraction of each "
+          "input's nearest neighbours kept from one layer to the next; <b>&#967;(l, "
+          "labels)</b> the fraction that share its label. See docs/estimators.md for the "
+          "exact definitions.</p>\n</body>\n</html>\n",
+          f);
+    return ferror(f) ? LG_EIO : LG_OK;
+}
+
+int lg_report_compare_html(FILE *f, const lg_profile *a, const lg_profile *b,
+                           const char *name_a, const char *name_b)
+{
+    char title[600];
+    snprintf(title, sizeof title, "layergeom: %s against %s", name_a, name_b);
+    head(f, title);
+    fputs("<h1>", f);
+    lg_xml_text(f, title);
+    fputs("</h1>\n<p class=\"caption\">A: ", f);
+    lg_xml_text(f, name_a);
+    fputs("; B: ", f);
+    lg_xml_text(f, name_b);
+    fputs(".</p>\n", f);
+    const lg_profile *pair[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        const lg_profile *p = pair[k];
+        if (p->rec.index >= 0 && (size_t)p->rec.index < p->n_layers) {
+            fprintf(f, "<p class=\"rec-box\"><b>%s recommends layer %zu (", k ? "B" : "A",
+                    p->layers[p->rec.index].index);
+            lg_xml_text(f, p->layers[p->rec.index].name);
+            fputs(")</b>: ", f);
+            lg_xml_text(f, p->rec.reason);
+            fputs(".</p>\n", f);
+        }
+    }
+    char cap[1300];
+    snprintf(cap, sizeof cap, "A: %s; B: %s", name_a, name_b);
+    const char *names[2] = {"A", "B"};
+    lg_fig_main(f, pair, names, 2, cap);
+    for (int k = 0; k < 2; k++) {
+        fprintf(f, "<h2>%s: numbers</h2>\n", k ? "B" : "A");
+        table(f, pair[k]);
+    }
+    fputs("</body>\n</html>\n", f);
+    return ferror(f) ? LG_EIO : LG_OK;
+}
+
+int lg_report_compare_svg(FILE *f, const lg_profile *a, const lg_profile *b, const char *name_a,
+                          const char *name_b)
+{
+    char cap[1300];
+    snprintf(cap, sizeof cap, "A: %s; B: %s", name_a, name_b);
+    const lg_profile *pair[2] = {a, b};
+    const char *names[2] = {"A", "B"};
+    lg_fig_main(f, pair, names, 2, cap);
+    return ferror(f) ? LG_EIO : LG_OK;
+}

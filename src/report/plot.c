@@ -1,0 +1,170 @@
+#include "report/plot.h"
+
+#include <math.h>
+#include <string.h>
+
+void lg_xml_text(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default:
+            if ((unsigned char)*s >= 0x20 || *s == '\t')
+                fputc(*s, f);
+        }
+    }
+}
+
+/* A step of 1, 2 or 5 times a power of ten giving about `want` intervals. */
+static double nice_step(double range, int want)
+{
+    double raw = range / want, mag = pow(10, floor(log10(raw))), f = raw / mag;
+    return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
+}
+
+void lg_plot_begin(lg_plot *p, FILE *f, double left, double top, double width, double height,
+                   double xmin, double xmax, double ymin, double ymax)
+{
+    if (!(xmax > xmin)) {
+        xmin -= 0.5;
+        xmax += 0.5;
+    }
+    if (!(ymax > ymin)) {
+        double pad = fabs(ymin) > 0 ? fabs(ymin) * 0.1 : 1;
+        ymin -= pad;
+        ymax += pad;
+    }
+    double sy = nice_step(ymax - ymin, 5);
+    ymin = floor(ymin / sy) * sy;
+    ymax = ceil(ymax / sy) * sy;
+    *p = (lg_plot){f, left, top, width, height, xmin, xmax, ymin, ymax};
+}
+
+double lg_plot_x(const lg_plot *p, double x)
+{
+    return p->left + (x - p->xmin) / (p->xmax - p->xmin) * p->width;
+}
+
+double lg_plot_y(const lg_plot *p, double y)
+{
+    return p->top + p->height - (y - p->ymin) / (p->ymax - p->ymin) * p->height;
+}
+
+static void tick_label(FILE *f, double v, double step)
+{
+    int decimals = step >= 1 ? 0 : (int)ceil(-log10(step) - 1e-9);
+    fprintf(f, "%.*f", decimals > 6 ? 6 : decimals, fabs(v) < step * 1e-9 ? 0.0 : v);
+}
+
+void lg_plot_axes(const lg_plot *p, const char *xlabel, const char *ylabel)
+{
+    FILE *f = p->f;
+    fprintf(f, "<g class=\"axes\" font-size=\"11\" fill=\"#333\">\n");
+    double sx = nice_step(p->xmax - p->xmin, 6), sy = nice_step(p->ymax - p->ymin, 5);
+    for (double x = ceil(p->xmin / sx - 1e-9) * sx; x <= p->xmax + sx * 1e-9; x += sx) {
+        double X = lg_plot_x(p, x);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e6e6e6\"/>\n",
+                X, p->top, X, p->top + p->height);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", X,
+                p->top + p->height + 15);
+        tick_label(f, x, sx);
+        fputs("</text>\n", f);
+    }
+    for (double y = ceil(p->ymin / sy - 1e-9) * sy; y <= p->ymax + sy * 1e-9; y += sy) {
+        double Y = lg_plot_y(p, y);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e6e6e6\"/>\n",
+                p->left, Y, p->left + p->width, Y);
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", p->left - 6, Y + 4);
+        tick_label(f, y, sy);
+        fputs("</text>\n", f);
+    }
+    fprintf(f,
+            "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+            "stroke=\"#555\"/>\n",
+            p->left, p->top, p->width, p->height);
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"12\">",
+            p->left + p->width / 2, p->top + p->height + 34);
+    lg_xml_text(f, xlabel);
+    fprintf(f, "</text>\n<text transform=\"translate(%.1f,%.1f) rotate(-90)\" "
+               "text-anchor=\"middle\" font-size=\"12\">",
+            p->left - 42, p->top + p->height / 2);
+    lg_xml_text(f, ylabel);
+    fputs("</text>\n</g>\n", f);
+}
+
+void lg_plot_line(const lg_plot *p, const double *x, const double *y, int n, const char *color,
+                  int dashed)
+{
+    int open = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(x[i]) || !isfinite(y[i])) {
+            if (open)
+                fputs("\"/>\n", p->f);
+            open = 0;
+            continue;
+        }
+        if (!open)
+            fprintf(p->f,
+                    "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"",
+                    color, dashed ? " stroke-dasharray=\"6 4\"" : "");
+        fprintf(p->f, "%.1f,%.1f ", lg_plot_x(p, x[i]), lg_plot_y(p, y[i]));
+        open = 1;
+    }
+    if (open)
+        fputs("\"/>\n", p->f);
+}
+
+void lg_plot_points(const lg_plot *p, const double *x, const double *y, int n, const char *color)
+{
+    for (int i = 0; i < n; i++)
+        if (isfinite(x[i]) && isfinite(y[i]))
+            fprintf(p->f, "<circle class=\"point\" cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"/>\n",
+                    lg_plot_x(p, x[i]), lg_plot_y(p, y[i]), color);
+}
+
+void lg_plot_errorbars(const lg_plot *p, const double *x, const double *y, const double *err,
+                       int n, const char *color)
+{
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(x[i]) || !isfinite(y[i]) || !isfinite(err[i]) || err[i] <= 0)
+            continue;
+        double X = lg_plot_x(p, x[i]), a = lg_plot_y(p, y[i] - err[i]),
+               b = lg_plot_y(p, y[i] + err[i]);
+        fprintf(p->f,
+                "<path d=\"M%.1f %.1fV%.1fM%.1f %.1fh8M%.1f %.1fh8\" stroke=\"%s\" "
+                "stroke-width=\"1.2\" fill=\"none\"/>\n",
+                X, a, b, X - 4, a, X - 4, b, color);
+    }
+}
+
+void lg_plot_text(const lg_plot *p, double x, double y, const char *text, const char *anchor,
+                  int size, const char *color)
+{
+    fprintf(p->f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"%d\" fill=\"%s\">",
+            lg_plot_x(p, x), lg_plot_y(p, y), anchor, size, color);
+    lg_xml_text(p->f, text);
+    fputs("</text>\n", p->f);
+}
+
+void lg_plot_legend(const lg_plot *p, const char *const *labels, const char *const *colors,
+                    const int *dashed, int n)
+{
+    double x = p->left + p->width - 190, y = p->top + 10;
+    fprintf(p->f,
+            "<rect x=\"%.1f\" y=\"%.1f\" width=\"182\" height=\"%d\" fill=\"white\" "
+            "fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n",
+            x - 4, y - 4, 18 * n + 6);
+    for (int i = 0; i < n; i++) {
+        double Y = y + 18 * i + 8;
+        fprintf(p->f,
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+                "stroke-width=\"2\"%s/>\n",
+                x, Y, x + 24, Y, colors[i], dashed && dashed[i] ? " stroke-dasharray=\"6 4\"" : "");
+        fprintf(p->f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">", x + 30, Y + 4);
+        lg_xml_text(p->f, labels[i]);
+        fputs("</text>\n", p->f);
+    }
+}
