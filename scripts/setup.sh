@@ -3,6 +3,8 @@
 # Safe to run again: it installs only what is missing.
 set -eu
 PKGS="build-essential cmake pkg-config liblz4-dev libzstd-dev libopenblas-dev libcmocka-dev python3-numpy"
+# --browser: also Chromium, which the report test uses to render the HTML page
+if [ "${1:-}" = "--browser" ]; then PKGS="$PKGS chromium"; fi
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 missing=""

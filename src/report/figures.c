@@ -164,9 +164,34 @@ void lg_fig_main(FILE *f, const lg_profile *const *ps, const char *const *names,
                              : "Intrinsic dimension and overlaps across layers");
     id_panel(f, ps, names, np, 40, w, 300);
     overlap_panel(f, ps, names, np, 395, w, 230);
-    fprintf(f, "<text x=\"20\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">", h - 12);
-    lg_xml_text(f, caption);
+    /* the caption, wrapped at "; " into lines of at most 130 characters */
+    char line[1400];
+    size_t at = 0, n = 0;
+    double y = h - 30;
+    const char *c = caption;
+    while (*c) {
+        const char *semi = strstr(c, "; ");
+        size_t piece = semi ? (size_t)(semi - c) + 2 : strlen(c);
+        if (n && n + piece > 130) {
+            line[n] = 0;
+            fprintf(f, "<text x=\"20\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">", y);
+            lg_xml_text(f, line);
+            fputs("</text>\n", f);
+            y += 13;
+            n = 0;
+        }
+        if (n + piece < sizeof line) {
+            memcpy(line + n, c, piece);
+            n += piece;
+        }
+        c += piece;
+        at++;
+    }
+    line[n] = 0;
+    fprintf(f, "<text x=\"20\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">", y);
+    lg_xml_text(f, line);
     fputs("</text>\n</svg>\n", f);
+    (void)at;
 }
 
 void lg_fig_gride(FILE *f, const lg_profile *p)
@@ -185,8 +210,8 @@ void lg_fig_gride(FILE *f, const lg_profile *p)
     for (int c = 0; c < np; c++) {
         const lg_gride_result *g = &p->layers[pick[c]].gride;
         for (int s = 0; s < g->scales; s++) {
-            xmin = fmin(xmin, log10(g->rs[s]));
-            xmax = fmax(xmax, log10(g->rs[s]));
+            xmin = fmin(xmin, log2(g->n2[s]));
+            xmax = fmax(xmax, log2(g->n2[s]));
             ymin = fmin(ymin, g->id[s]);
             ymax = fmax(ymax, g->id[s]);
         }
@@ -196,7 +221,7 @@ void lg_fig_gride(FILE *f, const lg_profile *p)
     lg_plot pl;
     lg_plot_begin(&pl, f, 70, 40, w - 100, 280, isfinite(xmin) ? xmin : 0,
                   isfinite(xmax) ? xmax : 1, 0, isfinite(ymax) ? ymax * 1.1 : 1);
-    lg_plot_axes(&pl, "scale: log10 of the mean neighbour distance r at the rank used",
+    lg_plot_axes(&pl, "scale: log2 of the neighbour rank n2 (the distance grows with it)",
                  "intrinsic dimension");
     static const char *const pal[4] = {"#1f5fa8", "#2a9d4b", "#c0172b", "#7d3c98"};
     const char *labels[4], *cols[4];
@@ -205,7 +230,7 @@ void lg_fig_gride(FILE *f, const lg_profile *p)
         const lg_gride_result *g = &p->layers[pick[c]].gride;
         double x[LG_GRIDE_MAX_SCALES], y[LG_GRIDE_MAX_SCALES], e[LG_GRIDE_MAX_SCALES];
         for (int s = 0; s < g->scales; s++) {
-            x[s] = log10(g->rs[s]);
+            x[s] = log2(g->n2[s]);
             y[s] = g->id[s];
             e[s] = g->err[s];
         }

@@ -17,13 +17,19 @@ static void caption(const lg_profile *p, const lg_report_info *info, char *out, 
     if (gmtime_r(&t, &tm))
         strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", &tm);
     const lg_profile_opts *o = &p->opts;
+    char extra[64] = "";
+    if (o->paper)
+        ;
+    else if (o->id_kind == LG_ID_GRIDE)
+        snprintf(extra, sizeof extra, " at rank %u", o->gride_rank);
+    else if (o->id_kind == LG_ID_TWONN)
+        snprintf(extra, sizeof extra, ", discard %.2f", o->twonn.discard);
     snprintf(out, cap,
              "%s; %zu layers, N = %llu; ID: %s%s; k = %u; duplicates: %s; labels: %s; "
              "layergeom %s, %s",
              info && info->store_path ? info->store_path : "?", p->n_layers,
              p->n_layers ? (unsigned long long)p->layers[0].n : 0ULL,
-             o->paper ? "TwoNN, paper protocol" : lg_id_kind_name(o->id_kind),
-             o->paper || o->id_kind == LG_ID_GRIDE ? "" : " (discard 0.1 unless set)", o->k,
+             o->paper ? "TwoNN, paper protocol" : lg_id_kind_name(o->id_kind), extra, o->k,
              o->twonn.duplicates == LG_DUP_DROP ? "dropped" : "kept",
              info && info->labels_from ? info->labels_from : "none", LG_VERSION_STRING, date);
 }
@@ -33,7 +39,7 @@ int lg_report_svg(FILE *f, const lg_profile *p, const lg_report_info *info)
     char cap[1024];
     caption(p, info, cap, sizeof cap);
     const lg_profile *ps[1] = {p};
-    const char *names[1] = {"intrinsic dimension"};
+    const char *names[1] = {"intrinsic dimension +- error"};
     lg_fig_main(f, ps, names, 1, cap);
     return ferror(f) ? LG_EIO : LG_OK;
 }
@@ -86,7 +92,7 @@ static void head(FILE *f, const char *title)
           f);
     lg_xml_text(f, title);
     fputs("</title>\n<style>\n"
-          "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;max-width:860px;"
+          "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;max-width:1040px;"
           "margin:24px auto;color:#222;line-height:1.45}\n"
           "h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}\n"
           ".caption{color:#555;font-size:13px}.rec-box{background:#fdf1f2;border-left:4px solid "
@@ -132,7 +138,7 @@ int lg_report_html(FILE *f, const lg_profile *p, const lg_report_info *info)
     }
     fputs("<h2>Intrinsic dimension and overlaps</h2>\n", f);
     const lg_profile *ps[1] = {p};
-    const char *names[1] = {"intrinsic dimension (error bars: see the estimator)"};
+    const char *names[1] = {"intrinsic dimension +- error"};
     lg_fig_main(f, ps, names, 1, cap);
     fputs("<h2>Across scales</h2>\n", f);
     lg_fig_gride(f, p);

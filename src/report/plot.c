@@ -152,11 +152,15 @@ void lg_plot_text(const lg_plot *p, double x, double y, const char *text, const 
 void lg_plot_legend(const lg_plot *p, const char *const *labels, const char *const *colors,
                     const int *dashed, int n)
 {
-    double x = p->left + p->width - 190, y = p->top + 10;
+    size_t longest = 0;
+    for (int i = 0; i < n; i++)
+        longest = strlen(labels[i]) > longest ? strlen(labels[i]) : longest;
+    double boxw = 40 + 6.4 * (double)longest; /* about 6.4 px per character at 11 px */
+    double x = p->left + p->width - boxw - 6, y = p->top + 10;
     fprintf(p->f,
-            "<rect x=\"%.1f\" y=\"%.1f\" width=\"182\" height=\"%d\" fill=\"white\" "
+            "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"white\" "
             "fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n",
-            x - 4, y - 4, 18 * n + 6);
+            x - 4, y - 4, boxw, 18 * n + 6);
     for (int i = 0; i < n; i++) {
         double Y = y + 18 * i + 8;
         fprintf(p->f,
