@@ -25,12 +25,16 @@ extern "C" {
 #endif
 
 #define LG_KNN_MAX_K 1024
+#define LG_KNN_NONE 0xffffffffu /* the neighbour of an excluded row */
 
 typedef struct lg_knn_opts {
     uint32_t k;      /* neighbours per row, 1..1024 */
     int threads;     /* 0: all cores */
     uint64_t memory; /* bytes the search may allocate; 0: a quarter of RAM */
     uint32_t tile;   /* rows per GEMM tile; 0: automatic */
+    int exclude_nonfinite; /* rows holding NaN or inf: 0 refuse the layer (an error
+                              naming the first), 1 leave them out (no list, never
+                              anyone's neighbour; counted in n_excluded) */
 } lg_knn_opts;
 
 typedef struct lg_knn {
@@ -41,6 +45,8 @@ typedef struct lg_knn {
     uint64_t n_zero;      /* rows whose nearest neighbour is at distance 0 */
     uint64_t n_rescanned; /* rows whose GEMM margin was thin: checked exactly */
     uint64_t panels;      /* row panels the layer was split into (1: in memory) */
+    uint64_t n_excluded;  /* rows left out for NaN or inf (their idx are LG_KNN_NONE) */
+    uint64_t first_excluded;
     double seconds;
 } lg_knn;
 

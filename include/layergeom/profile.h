@@ -39,6 +39,9 @@ typedef struct lg_layer_result {
     uint64_t rescanned;   /* rows the kNN checked by exact scan */
     uint64_t panels;
     double knn_seconds, seconds;
+    uint64_t nonfinite_rows; /* rows holding NaN or inf, left out of this layer */
+    uint64_t first_nonfinite;
+    char note[256];          /* why a number is missing (empty when none is) */
     int cached; /* the neighbour lists came from the cache */
     int incremental; /* ... or were built as the layer's rows arrived (follow mode) */
     int n_dec; /* decimation: ID on random subsets of N / 2^level rows */
@@ -53,6 +56,8 @@ typedef struct lg_profile_opts {
     lg_id_kind id_kind;       /* what the profile and recommendation use */
     uint32_t gride_rank;      /* n2 of the GRIDE scale used with LG_ID_GRIDE (default 16) */
     lg_twonn_opts twonn;
+    int nonfinite_fail;       /* 1: a row with NaN or inf stops the profile; 0 (default):
+                                 such rows are left out of their layer, and counted */
     const int64_t *labels;    /* one per row, or NULL */
     int labels_from_store;    /* follow mode: use the store's first label set once it appears */
     double class_fraction;    /* > 0: per-class k for the label overlap */

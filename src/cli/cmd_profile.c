@@ -27,6 +27,8 @@ static const char help[] =
     "  --duplicates drop|keep  rows with an identical twin: left out of the ID\n"
     "                       (drop, default) or kept as DADApy does (keep: an\n"
     "                       estimate that becomes infinite is an error)\n"
+    "  --nonfinite exclude|fail  rows holding NaN or inf: left out of their layer\n"
+    "                       and counted (exclude, default), or an error (fail)\n"
     "  --labels FILE        labels (.npy or text); default: the store's label set\n"
     "  --label-set NAME     use this label set of the store\n"
     "  --no-labels          ignore the store's labels\n"
@@ -126,6 +128,14 @@ static int parse(int argc, char **argv, prof_args *a)
                 a->o.twonn.duplicates = LG_DUP_KEEP;
             else
                 return cli_usage("profile", "--duplicates takes drop or keep");
+        } else if (OPT("--nonfinite")) {
+            NEED();
+            if (!strcmp(v, "exclude"))
+                a->o.nonfinite_fail = 0;
+            else if (!strcmp(v, "fail"))
+                a->o.nonfinite_fail = 1;
+            else
+                return cli_usage("profile", "--nonfinite takes exclude or fail");
         } else if (OPT("--labels")) {
             NEED();
             a->labels = v;

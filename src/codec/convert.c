@@ -65,6 +65,7 @@ uint16_t lg_f32_to_bf16(float f)
 }
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 
 /* Eight halves at a time with the F16C instruction (exact, like the scalar code). */
@@ -81,9 +82,19 @@ __attribute__((target("f16c,avx"))) static size_t f16_to_f32_f16c(const unsigned
 
 static int have_f16c(void)
 {
+    /* CPUID leaf 1: ECX bit 29 F16C, bit 28 AVX, bit 27 OSXSAVE (the OS saves
+     * the AVX registers; XCR0 bits 1 and 2 say it does) */
     static int cached = -1;
-    if (cached < 0)
-        cached = __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx");
+    if (cached < 0) {
+        unsigned a, b, c, d;
+        cached = 0;
+        if (__get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) && (c & (1u << 28)) &&
+            (c & (1u << 27))) {
+            unsigned lo, hi;
+            __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+            cached = (lo & 6) == 6;
+        }
+    }
     return cached;
 }
 #endif

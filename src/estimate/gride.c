@@ -61,6 +61,8 @@ static int one_scale(const lg_knn *nn, uint32_t n1, uint32_t n2, lg_dup_policy d
     double rsum = 0;
     *dropped = 0;
     for (uint64_t i = 0; i < nn->n; i++) {
+        if (nn->idx[i * nn->k] == LG_KNN_NONE)
+            continue; /* left out for NaN or inf */
         double a = nn->dist[i * nn->k + n1 - 1], b = nn->dist[i * nn->k + n2 - 1];
         if (a == 0) {
             if (dup == LG_DUP_DROP) {

@@ -26,7 +26,11 @@ int lg_overlap_data(const lg_knn *a, const lg_knn *b, uint32_t k, double *out, l
     if (!x)
         return lg_fail(err, LG_ENOMEM, "out of memory");
     double total = 0;
+    uint64_t rows = 0;
     for (uint64_t i = 0; i < a->n; i++) {
+        if (a->idx[i * a->k] == LG_KNN_NONE || b->idx[i * b->k] == LG_KNN_NONE)
+            continue; /* a row left out of either layer has nothing to compare */
+        rows++;
         memcpy(x, a->idx + i * a->k, k * sizeof *x);
         memcpy(y, b->idx + i * b->k, k * sizeof *y);
         qsort(x, k, sizeof *x, cmp_u32);
@@ -46,7 +50,9 @@ int lg_overlap_data(const lg_knn *a, const lg_knn *b, uint32_t k, double *out, l
         total += (double)common / k;
     }
     free(x);
-    *out = total / (double)a->n;
+    if (!rows)
+        return lg_fail(err, LG_EINPUT, "overlap: no row has neighbours in both layers");
+    *out = total / (double)rows;
     return LG_OK;
 }
 
@@ -88,6 +94,8 @@ int lg_overlap_labels(const lg_knn *nn, const int64_t *labels, uint32_t k, doubl
     double plain = 0, weighted = 0, wsum = 0;
     int rc = LG_OK;
     for (uint64_t i = 0; i < n; i++) {
+        if (nn->idx[i * nn->k] == LG_KNN_NONE)
+            continue; /* left out for NaN or inf */
         uint64_t size = size_of(c, nc, labels[i]);
         uint32_t ki = k;
         if (class_fraction > 0) {
@@ -111,7 +119,12 @@ int lg_overlap_labels(const lg_knn *nn, const int64_t *labels, uint32_t k, doubl
     free(c);
     if (rc)
         return rc;
-    out->unweighted = plain / (double)n;
+    uint64_t used = 0;
+    for (uint64_t i = 0; i < n; i++)
+        used += nn->idx[i * nn->k] != LG_KNN_NONE;
+    if (!used)
+        return lg_fail(err, LG_EINPUT, "label overlap: no row has neighbours");
+    out->unweighted = plain / (double)used;
     out->class_weighted = weighted / wsum;
     return LG_OK;
 }

@@ -94,11 +94,15 @@ int lg_twonn(const lg_knn *nn, const lg_twonn_opts *o, lg_twonn_result *out, lg_
     double *r = malloc(2 * (nn->n ? nn->n : 1) * sizeof *r);
     if (!r)
         return lg_fail(err, LG_ENOMEM, "out of memory");
-    for (uint64_t i = 0; i < nn->n; i++) {
-        r[i] = nn->dist[i * nn->k];
-        r[nn->n + i] = nn->dist[i * nn->k + 1];
-    }
-    int rc = lg_twonn_r(r, r + nn->n, nn->n, o, out, err);
+    uint64_t m = 0; /* rows left out for NaN or inf have no list */
+    for (uint64_t i = 0; i < nn->n; i++)
+        if (nn->idx[i * nn->k] != LG_KNN_NONE)
+            r[m++] = nn->dist[i * nn->k];
+    m = 0;
+    for (uint64_t i = 0; i < nn->n; i++)
+        if (nn->idx[i * nn->k] != LG_KNN_NONE)
+            r[nn->n + m++] = nn->dist[i * nn->k + 1];
+    int rc = lg_twonn_r(r, r + nn->n, m, o, out, err);
     free(r);
     return rc;
 }

@@ -37,6 +37,9 @@ typedef struct knn_ctx {
     /* re-rank */
     double *ed;       /* exact distances of the candidates, n x kc */
     unsigned char *unsafe;
+    unsigned char *excluded; /* rows with NaN or inf, left out (NULL: none) */
+    int exclude_nonfinite;
+    uint64_t n_excluded, first_excluded;
     lg_error *err;
 } knn_ctx;
 

@@ -116,18 +116,36 @@ static int mean_pass(knn_ctx *c)
             return rc;
         for (uint64_t i = 0; i < n; i++) {
             const float *row = x + i * c->d;
-            for (uint32_t j = 0; j < c->d; j++) {
+            uint32_t bad = c->d;
+            for (uint32_t j = 0; j < c->d && bad == c->d; j++)
                 if (!isfinite(row[j]))
+                    bad = j;
+            if (bad < c->d) {
+                if (!c->exclude_nonfinite)
                     return lg_fail(c->err, LG_EINPUT,
                                    "row %llu, column %u is %s: distances to it are undefined "
-                                   "(remove or repair the non-finite rows first)",
-                                   U64(r0 + i), j, isnan(row[j]) ? "NaN" : "infinite");
-                sum[j] += row[j];
+                                   "(remove or repair the non-finite rows, or leave them out)",
+                                   U64(r0 + i), bad, isnan(row[bad]) ? "NaN" : "infinite");
+                if (!c->excluded && !(c->excluded = calloc(c->n, 1)))
+                    return lg_fail(c->err, LG_ENOMEM, "out of memory");
+                if (!c->n_excluded)
+                    c->first_excluded = r0 + i;
+                c->excluded[r0 + i] = 1;
+                c->n_excluded++;
+                continue;
             }
+            for (uint32_t j = 0; j < c->d; j++)
+                sum[j] += row[j];
         }
     }
+    if (c->n - c->n_excluded < (uint64_t)c->k + 1)
+        return lg_fail(c->err, LG_EINPUT,
+                       "%llu of %llu rows hold NaN or inf (the first: row %llu): the %llu left "
+                       "are too few for k = %u",
+                       U64(c->n_excluded), U64(c->n), U64(c->first_excluded),
+                       U64(c->n - c->n_excluded), c->k);
     for (uint32_t j = 0; j < c->d; j++) {
-        c->mean[j] = sum[j] / (double)c->n;
+        c->mean[j] = sum[j] / (double)(c->n - c->n_excluded);
         c->fmean[j] = (float)c->mean[j];
     }
     return LG_OK;
@@ -137,11 +155,19 @@ static int mean_pass(knn_ctx *c)
 
 /* Copies rows, centred, and their squared norms.  Identical rows give
  * identical results, so duplicates stay exactly tied. */
-static void centre(const knn_ctx *c, const float *x, uint64_t n, float *out, float *sq)
+static void centre(const knn_ctx *c, const float *x, uint64_t g0, uint64_t n, float *out,
+                   float *sq)
 {
     for (uint64_t i = 0; i < n; i++) {
         const float *row = x + i * c->d;
         float *o = out + i * c->d;
+        if (c->excluded && c->excluded[g0 + i]) {
+            /* a NaN norm makes every distance to it NaN, which no comparison
+             * accepts: it is never offered to, or offered, a list */
+            memset(o, 0, c->d * sizeof *o);
+            sq[i] = NAN;
+            continue;
+        }
         double s = 0;
         for (uint32_t j = 0; j < c->d; j++) {
             o[j] = row[j] - c->fmean[j];
@@ -192,10 +218,10 @@ static int tile_item(void *arg, int thread, size_t item)
     }
     uint64_t na = c->ni - a * T < T ? c->ni - a * T : T;
     uint64_t nb = c->nj - b * T < T ? c->nj - b * T : T;
-    centre(c, c->xi + a * T * c->d, na, t->a, t->sa);
+    centre(c, c->xi + a * T * c->d, c->i0 + a * T, na, t->a, t->sa);
     const float *bm = t->a;
     if (!same || a != b) {
-        centre(c, c->xj + b * T * c->d, nb, t->b, t->sb);
+        centre(c, c->xj + b * T * c->d, c->j0 + b * T, nb, t->b, t->sb);
         bm = t->b;
     } else {
         memcpy(t->sb, t->sa, na * sizeof *t->sb);
@@ -294,6 +320,13 @@ static int cmp_pick(const void *a, const void *b)
  * heap root we only know GEMM values). */
 static void finish_row(knn_ctx *c, lg_knn *out, uint64_t i, pick *tmp, double sq_i)
 {
+    if (c->excluded && c->excluded[i]) {
+        for (uint32_t q = 0; q < c->k; q++) {
+            out->idx[i * c->k + q] = LG_KNN_NONE;
+            out->dist[i * c->k + q] = NAN;
+        }
+        return;
+    }
     uint32_t m = 0, full = 1;
     for (uint32_t q = 0; q < c->kc; q++) {
         uint32_t j = c->hi[i * c->kc + q];
@@ -310,7 +343,7 @@ static void finish_row(knn_ctx *c, lg_knn *out, uint64_t i, pick *tmp, double sq
         out->idx[i * c->k + q] = tmp[q].j;
         out->dist[i * c->k + q] = tmp[q].d;
     }
-    if (!full || c->kc == c->n - 1)
+    if (!full || c->kc >= c->n - 1 - c->n_excluded)
         return; /* every other row was a candidate: nothing can be missing */
     /* A row outside the candidates has a GEMM value >= the worst kept one,
      * c->wd[i]; its true squared distance is at least that minus the GEMM's
@@ -376,7 +409,7 @@ static int scan_item(void *arg, int thread, size_t item)
     uint32_t *jj = s->bj + item * c->k;
     for (uint64_t r = 0; r < s->pn; r++) {
         uint64_t j = s->p0 + r;
-        if (j == i)
+        if (j == i || (c->excluded && c->excluded[j]))
             continue;
         double v = exact_d(x, s->px + r * c->d, c->d);
         if (!scan_after(d[0], jj[0], v, (uint32_t)j))
@@ -498,6 +531,7 @@ void lgk_free_ctx(knn_ctx *c)
     free(c->wi);
     free(c->ed);
     free(c->unsafe);
+    free(c->excluded);
     if (c->locks) {
         for (uint64_t i = 0; i < (c->n + c->tile - 1) / c->tile; i++)
             pthread_mutex_destroy(&c->locks[i]);
@@ -660,6 +694,7 @@ int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_kn
     c.k = o->k;
     /* a few spare candidates absorb the GEMM's rounding near the k-th */
     c.kc = o->k + (o->k / 4 > 8 ? o->k / 4 : 8);
+    c.exclude_nonfinite = o->exclude_nonfinite;
     if (c.kc > n - 1)
         c.kc = (uint32_t)(n - 1);
     c.threads = o->threads > 0 ? o->threads : lg_cpu_count();
@@ -688,6 +723,8 @@ int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_kn
         out->n = n;
         out->k = o->k;
         out->panels = c.npanels;
+        out->n_excluded = c.n_excluded;
+        out->first_excluded = c.first_excluded;
         for (uint64_t i = 0; i < n; i++)
             out->n_zero += out->dist[i * o->k] == 0;
         out->seconds = now() - t0;

@@ -95,8 +95,9 @@ static int follow_pending(follower *f, lg_store *s, lg_error *err)
         return rc;
     rc = feed(f, cur, P.n, P.d, err);
     lg_cursor_close(cur);
-    if (rc == LG_ENOMEM) {
-        /* too big to hold: the layer is searched from the store once sealed */
+    if (rc == LG_ENOMEM || rc == LG_EINPUT) {
+        /* too big to hold, or rows with NaN or inf: the layer is searched
+         * from the store once sealed */
         lg_knn_inc_close(f->inc);
         f->inc = NULL;
         f->inc_failed = 1;
@@ -166,12 +167,12 @@ static int follow_layer(follower *f, lg_store *s, size_t layer, lg_error *err)
     }
     if (!rc)
         rc = lgp_estimate(s, layer, f->o, f->cache, r, &nn, err);
-    if (!rc && f->prev.idx) {
+    if (!rc && f->prev.idx && nn.idx) {
         rc = lg_overlap_data(&nn, &f->prev, f->o->k, &r->overlap_prev, err);
         r->has_prev = !rc;
     }
-    uint32_t *keep = rc ? NULL : malloc(nn.n * f->o->k * sizeof *keep);
-    if (!rc && !keep)
+    uint32_t *keep = rc || !nn.idx ? NULL : malloc(nn.n * f->o->k * sizeof *keep);
+    if (!rc && nn.idx && !keep)
         rc = lg_fail(err, LG_ENOMEM, "out of memory");
     for (uint64_t i = 0; !rc && i < nn.n; i++)
         memcpy(keep + i * f->o->k, nn.idx + i * nn.k, f->o->k * sizeof *keep);

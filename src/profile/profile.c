@@ -25,6 +25,7 @@ void lg_profile_opts_default(lg_profile_opts *o)
     lg_twonn_opts_default(&o->twonn);
     o->tol = 0.05;
     o->seed = 1;
+    o->nonfinite_fail = 0;
 }
 
 static double now(void)
@@ -244,18 +245,37 @@ int lgp_identify(lg_store *s, size_t layer, lg_layer_result *r)
 int lgp_estimate(lg_store *s, size_t layer, const lg_profile_opts *o, lg_cache *cache,
                  lg_layer_result *r, const lg_knn *nn, lg_error *err)
 {
+    r->id = r->id_err = NAN;
+    r->twonn.id = r->twonn.id_ml = r->twonn.bayes_mean = r->twonn.bayes_std = NAN;
+    if (!nn->idx)
+        return LG_OK; /* no lists: r->note says why */
     r->duplicates = nn->n_zero;
     r->rescanned = nn->n_rescanned;
     r->panels = nn->panels;
     r->knn_seconds = nn->seconds;
-    int rc = lg_twonn(nn, &o->twonn, &r->twonn, err);
-    if (!rc)
-        rc = lg_gride(nn, o->gride_max_rank, o->twonn.duplicates, &r->gride, err);
-    if (!rc && o->labels) {
+    r->nonfinite_rows = nn->n_excluded;
+    r->first_nonfinite = nn->first_excluded;
+    /* an estimate the data do not allow (every row a duplicate, a constant
+     * layer) is a note on this layer, not the end of the profile */
+    lg_error est;
+    if (lg_twonn(nn, &o->twonn, &r->twonn, &est) != LG_OK) {
+        if (est.code != LG_EINPUT)
+            return lg_fail(err, est.code, "%s", est.msg);
+        snprintf(r->note, sizeof r->note, "TwoNN: %s", est.msg);
+        r->twonn.id = r->twonn.id_ml = r->twonn.bayes_mean = r->twonn.bayes_std = NAN;
+    }
+    if (lg_gride(nn, o->gride_max_rank, o->twonn.duplicates, &r->gride, &est) != LG_OK) {
+        if (est.code != LG_EINPUT)
+            return lg_fail(err, est.code, "%s", est.msg);
+        if (!r->note[0])
+            snprintf(r->note, sizeof r->note, "GRIDE: %s", est.msg);
+    }
+    int rc = LG_OK;
+    if (o->labels) {
         rc = lg_overlap_labels(nn, o->labels, o->k, o->class_fraction, &r->overlap_labels, err);
         r->has_labels = !rc;
     }
-    if (!rc)
+    if (!rc && isfinite(r->twonn.id))
         rc = chosen_id(r, o, err);
     if (!rc && o->paper) {
         uint64_t m = r->n / 32;
@@ -286,8 +306,15 @@ int lgp_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klis
         p->cache_hits++;
         return LG_OK;
     }
-    lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = o->memory, .tile = o->tile};
+    lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = o->memory, .tile = o->tile,
+                      .exclude_nonfinite = !o->nonfinite_fail};
     int rc = lg_knn_exact_layer(s, layer, &ko, nn, err);
+    if (rc == LG_EINPUT && !o->nonfinite_fail) {
+        /* this layer has no lists (too few usable rows): say so, go on */
+        snprintf(r->note, sizeof r->note, "%s", err->msg);
+        memset(nn, 0, sizeof *nn);
+        return LG_OK;
+    }
     if (rc)
         return rc;
     p->knn_runs++;
@@ -359,17 +386,37 @@ int lgp_finish(lg_profile *out, lg_error *err)
         free(e);
         return lg_fail(err, LG_ENOMEM, "out of memory");
     }
+    /* layers without an ID (see their notes) take no part in the choice */
+    size_t *map = malloc(L * sizeof *map), m = 0;
+    if (!map) {
+        free(id);
+        free(e);
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    }
     for (size_t q = 0; q < L; q++) {
-        id[q] = out->layers[q].id;
-        e[q] = out->layers[q].id_err;
+        if (isfinite(out->layers[q].id)) {
+            id[m] = out->layers[q].id;
+            e[m] = out->layers[q].id_err;
+            map[m++] = q;
+        }
         if (out->layers[q].has_labels &&
             (out->best_label_layer < 0 ||
              out->layers[q].overlap_labels.unweighted >
                  out->layers[out->best_label_layer].overlap_labels.unweighted))
             out->best_label_layer = (int)q;
     }
-    lg_recommend_layer(id, opts->paper || opts->decimation ? e : NULL, (int)L, opts->tol,
-                       &out->rec);
+    out->rec.index = out->rec.peak = -1;
+    if (m) {
+        lg_recommend_layer(id, opts->paper || opts->decimation ? e : NULL, (int)m, opts->tol,
+                           &out->rec);
+        out->rec.index = (int)map[out->rec.index];
+        out->rec.peak = out->rec.peak >= 0 ? (int)map[out->rec.peak] : -1;
+        out->rec.plateau_first = (int)map[out->rec.plateau_first];
+        out->rec.plateau_last = (int)map[out->rec.plateau_last];
+    } else {
+        snprintf(out->rec.reason, sizeof out->rec.reason, "no layer has an ID");
+    }
+    free(map);
     free(id);
     free(e);
     return LG_OK;
@@ -412,7 +459,7 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
         size_t layer = opts->layers ? opts->layers[q] : q;
         lg_layer_result *r = &out->layers[q];
         rc = one_layer(s, layer, opts, klist, cache, out, r, &cur, err);
-        if (!rc && q > 0) {
+        if (!rc && q > 0 && cur.idx && prev.idx) {
             rc = lg_overlap_data(&cur, &prev, opts->k, &r->overlap_prev, err);
             r->has_prev = !rc;
         }
@@ -422,7 +469,11 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
             if (!all[q])
                 rc = lg_fail(err, LG_ENOMEM, "out of memory for the overlap matrix");
             for (uint64_t i = 0; !rc && i < n; i++)
-                memcpy(all[q] + i * opts->k, cur.idx + i * klist, opts->k * sizeof **all);
+                if (cur.idx)
+                    memcpy(all[q] + i * opts->k, cur.idx + i * klist, opts->k * sizeof **all);
+                else /* a layer without lists: every row left out */
+                    for (uint32_t m = 0; m < opts->k; m++)
+                        all[q][i * opts->k + m] = LG_KNN_NONE;
         }
         lg_knn_free(&prev);
         prev = cur;
@@ -443,7 +494,9 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
                 lg_knn x = {.n = n, .k = opts->k, .idx = all[a]};
                 lg_knn y = {.n = n, .k = opts->k, .idx = all[b]};
                 double v;
-                rc = lg_overlap_data(&x, &y, opts->k, &v, err);
+                lg_error none;
+                if (lg_overlap_data(&x, &y, opts->k, &v, &none))
+                    v = NAN; /* no row has lists in both */
                 out->matrix[a * L + b] = out->matrix[b * L + a] = v;
             }
         }

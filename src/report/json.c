@@ -99,6 +99,14 @@ static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
         }
         fputs("]", f);
     }
+    fprintf(f, ",\n     \"nonfinite_rows\": %llu", (unsigned long long)r->nonfinite_rows);
+    if (r->nonfinite_rows)
+        fprintf(f, ", \"first_nonfinite_row\": %llu", (unsigned long long)r->first_nonfinite);
+    fputs(", \"note\": ", f);
+    if (r->note[0])
+        lg_text_json_string(f, r->note);
+    else
+        fputs("null", f);
     fprintf(f, ",\n     \"duplicates\": %llu, \"knn\": {\"k\": %u, \"cached\": %s, "
                "\"incremental\": %s, \"rescanned_rows\": %llu, \"panels\": %llu, "
                "\"seconds\": ",

@@ -61,7 +61,10 @@ int lg_report_table_row(FILE *f, const lg_profile *p, size_t q)
     uint32_t n2[LG_GRIDE_MAX_SCALES];
     int ns = scales_of(p, n2);
     char idbuf[40];
-    snprintf(idbuf, sizeof idbuf, "%.2f +- %.2f", r->id, r->id_err);
+    if (isfinite(r->id))
+        snprintf(idbuf, sizeof idbuf, "%.2f +- %.2f", r->id, r->id_err);
+    else
+        snprintf(idbuf, sizeof idbuf, "- (note)");
     fprintf(f, "%5zu  %-16.16s %8llu %6u %15s", r->index, r->name, (unsigned long long)r->n, r->d,
             idbuf);
     cell(f, 1, r->twonn.id_ml, " %*.2f", 7);
@@ -97,6 +100,16 @@ int lg_report_table_tail(FILE *f, const lg_profile *p)
     if (p->cache_hits)
         fprintf(f, "neighbour lists: %llu layers from the cache, %llu computed\n",
                 (unsigned long long)p->cache_hits, (unsigned long long)p->knn_runs);
+    for (size_t q = 0; q < p->n_layers; q++) {
+        const lg_layer_result *r = &p->layers[q];
+        if (r->nonfinite_rows)
+            fprintf(f, "layer %zu (%s): %llu rows hold NaN or inf (the first: row %llu); they "
+                       "were left out of this layer\n",
+                    r->index, r->name, (unsigned long long)r->nonfinite_rows,
+                    (unsigned long long)r->first_nonfinite);
+        if (r->note[0])
+            fprintf(f, "layer %zu (%s): %s\n", r->index, r->name, r->note);
+    }
     uint64_t dups = 0;
     for (size_t q = 0; q < p->n_layers; q++)
         dups += p->layers[q].duplicates;

@@ -40,7 +40,7 @@ enum lgs_type {
 
 /* Limits that keep a hostile file from asking for absurd allocations. */
 #define LGS_MAX_NAME 4096u
-#define LGS_MAX_CHUNK_BYTES (1ull << 31) /* raw bytes of one chunk */
+#define LGS_MAX_CHUNK_BYTES (1ull << 28) /* raw bytes of one chunk: 256 MiB */
 #define LGS_MAX_META_BYTES (1ull << 26)
 #define LGS_MAX_D (1u << 24)
 

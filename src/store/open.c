@@ -128,7 +128,7 @@ static int add_chunk(lg_store *s, lgs_layer *L, uint64_t off, uint64_t expect_ro
              lgs_get64(h.e + 4))
         why = "codec, filter or reserved bytes";
     else if (!es || h.raw_size != (uint64_t)h.c * h.d * es || h.raw_size > LGS_MAX_CHUNK_BYTES)
-        why = "raw size (expected rows x dim x element size, at most 2 GiB)";
+        why = "raw size (expected rows x dim x element size, at most 256 MiB)";
     else if (h.e[1] == LG_CODEC_NONE && h.stored_size != h.raw_size)
         why = "stored size (an uncompressed chunk stores its raw size)";
     if (why)

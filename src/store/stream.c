@@ -107,7 +107,7 @@ static int decode_chunk(lg_stream *st, uint64_t at, const lgs_header *h, lg_stre
     size_t es = lg_dtype_size((lg_dtype)h->e[0]);
     if (!es || h->c == 0 || h->d == 0 || h->d > LGS_MAX_D || h->e[1] > LG_CODEC_ZSTD ||
         h->e[2] > LG_FILTER_SHUFFLE || h->e[3] || lgs_get64(h->e + 4) ||
-        h->raw_size != (uint64_t)h->c * h->d * es ||
+        h->raw_size != (uint64_t)h->c * h->d * es || h->raw_size > LGS_MAX_CHUNK_BYTES ||
         (h->e[1] == LG_CODEC_NONE && h->stored_size != h->raw_size))
         return bad_record(st, at, "chunk", "fields (dtype, codec, filter, rows x dim x size)",
                           err);
@@ -182,13 +182,27 @@ int lg_stream_next(lg_stream *st, lg_stream_record *rec, lg_error *err)
         if (bad)
             return lg_fail(err, LG_EINPUT, "stream: record at offset %llu: bad %s", U64(at), bad);
         if (h.stored_size > LGS_MAX_CHUNK_BYTES + (1u << 20))
-            return bad_record(st, at, lgs_type_name(h.type), "payload size (over 2 GiB)", err);
+            return bad_record(st, at, lgs_type_name(h.type), "payload size (over 256 MiB)", err);
         size_t span = (size_t)lgs_pad(h.stored_size);
-        if (reserve(&st->payload, &st->payload_cap, span ? span : 1))
-            return lg_fail(err, LG_ENOMEM, "out of memory for a %zu-byte record", span);
-        rc = read_full(st, st->payload, span, &got, err);
-        if (rc)
-            return rc;
+        /* grow the buffer as the bytes arrive: a header alone cannot make us
+         * allocate what its size field claims */
+        got = 0;
+        while (got < span) {
+            size_t want = span - got, step = got < (1u << 20) ? (1u << 20) : got;
+            if (want > step)
+                want = step;
+            if (reserve(&st->payload, &st->payload_cap, got + want))
+                return lg_fail(err, LG_ENOMEM, "out of memory for a %zu-byte record", span);
+            size_t more;
+            rc = read_full(st, st->payload + got, want, &more, err);
+            if (rc)
+                return rc;
+            got += more;
+            if (more < want)
+                break;
+        }
+        if (reserve(&st->payload, &st->payload_cap, 1))
+            return lg_fail(err, LG_ENOMEM, "out of memory");
         if (got < span)
             return lg_fail(err, LG_EINPUT,
                            "stream: ended at offset %llu inside the payload of a %s record that "

@@ -229,6 +229,9 @@ int lg_writer_create(const char *path, const lg_writer_opts *o, lg_writer **out,
     if (!rc)
         rc = lg_writer_commit(w, err);
     if (rc) {
+        /* we created it and it never became a store: leave nothing behind */
+        if (rc != LG_EBUSY)
+            unlink(path);
         free_writer(w);
         return rc;
     }
