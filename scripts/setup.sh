@@ -3,8 +3,15 @@
 # Safe to run again: it installs only what is missing.
 set -eu
 PKGS="build-essential cmake pkg-config liblz4-dev libzstd-dev libopenblas-dev libcmocka-dev python3-numpy"
-# --browser: also Chromium, which the report test uses to render the HTML page
-if [ "${1:-}" = "--browser" ]; then PKGS="$PKGS chromium"; fi
+# --browser: Chromium, which the report test uses to render the HTML page
+# --fuzz:    clang, its libFuzzer runtime, and valgrind (scripts/fuzz.sh, CI)
+for opt in "$@"; do
+  case "$opt" in
+    --browser) PKGS="$PKGS chromium" ;;
+    --fuzz) PKGS="$PKGS clang libclang-rt-14-dev valgrind" ;;
+    *) echo "setup: unknown option $opt" >&2; exit 2 ;;
+  esac
+done
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
 missing=""

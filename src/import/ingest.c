@@ -262,7 +262,7 @@ static int read_npy_header(peek *p, npy_info *in, lg_error *err)
     return rc;
 }
 
-static int frame_rows(peek *p, lg_writer *w, open_layer *L, const char *name, unsigned char *buf,
+static int frame_rows(peek *p, lg_writer *w, open_layer *L, const char *name,
                       lg_ingest_stats *st, lg_error *err)
 {
     npy_info in;
@@ -296,7 +296,12 @@ static int frame_rows(peek *p, lg_writer *w, open_layer *L, const char *name, un
         snprintf(L->name, sizeof L->name, "%s", name);
     }
     size_t row = (size_t)d * (size_t)in.size, block = BLOCK_BYTES / row ? BLOCK_BYTES / row : 1;
-    for (uint64_t r = 0; r < n; r += block) {
+    if (block > n)
+        block = n ? (size_t)n : 1; /* small arrays, small buffers */
+    unsigned char *buf = malloc(block * row);
+    if (!buf)
+        return lg_fail(err, LG_ENOMEM, "out of memory for %zu rows of %zu bytes", block, row);
+    for (uint64_t r = 0; !rc && r < n; r += block) {
         size_t m = n - r < block ? (size_t)(n - r) : block, got;
         rc = read_full(p, buf, m * row, &got, err);
         if (!rc && got < m * row)
@@ -305,16 +310,17 @@ static int frame_rows(peek *p, lg_writer *w, open_layer *L, const char *name, un
                          "of %llu rows of this array came)",
                          U64(p->offset), name, U64(r + got / row), U64(n));
         if (rc)
-            return rc;
+            break;
         if (in.big)
             lg_byteswap(buf, (size_t)in.size, m * d);
         rc = lg_writer_rows(w, buf, m, err);
         if (rc)
-            return rc;
+            break;
         L->rows += m;
         st->rows += m;
     }
-    return lg_writer_flush(w, err); /* visible to a follower at once */
+    free(buf);
+    return rc ? rc : lg_writer_flush(w, err); /* visible to a follower at once */
 }
 
 static int frame_labels(peek *p, lg_writer *w, const char *name, lg_error *err)
@@ -372,9 +378,6 @@ static int seal(lg_writer *w, open_layer *L, lg_ingest_stats *st, lg_error *err)
 
 static int npy_framing(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err)
 {
-    unsigned char *buf = malloc(BLOCK_BYTES + 16);
-    if (!buf)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
     open_layer L = {0};
     char line[4200];
     int rc = LG_OK, eof;
@@ -399,7 +402,7 @@ static int npy_framing(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err
             if (L.open && strcmp(L.name, cmd + 6) != 0)
                 rc = seal(w, &L, st, err); /* a new layer completes the previous one */
             if (!rc)
-                rc = frame_rows(p, w, &L, cmd + 6, buf, st, err);
+                rc = frame_rows(p, w, &L, cmd + 6, st, err);
         } else if (strncmp(cmd, "end=", 4) == 0) {
             if (!L.open || strcmp(L.name, cmd + 4) != 0)
                 rc = lg_fail(err, LG_EINPUT, "input: offset %llu: 'end=%s' but %s%s%s is open",
@@ -432,7 +435,6 @@ static int npy_framing(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err
         if (L.open)
             lg_writer_abort_layer(w);
     }
-    free(buf);
     return rc;
 }
 

@@ -256,7 +256,7 @@ int lg_source_open_npy(const char *path, lg_source **out, lg_error *err)
                      path, in.ndim);
     if (!rc && in.count == 0)
         rc = lg_fail(err, LG_EINPUT, "%s: header: the array is empty", path);
-    const unsigned char *base = (const unsigned char *)src->map + (rc ? 0 : in.data_off);
+    const unsigned char *base = rc ? NULL : (const unsigned char *)src->map + in.data_off;
     char name[256];
     lgsrc_base_name(path, name, sizeof name);
     if (!rc && in.ndim <= 2) {
