@@ -32,6 +32,13 @@ int cli_is_help(const char *arg);
 /* Parses a size with an optional K/M/G/T suffix (powers of 1024). */
 int cli_parse_size(const char *s, unsigned long long *out);
 int cli_parse_uint(const char *s, unsigned long long max, unsigned long long *out);
+/* The store-writing options shared by pack and ingest (--codec, --level,
+ * --dtype, --chunk-rows, --shuffle, --no-sync): 1 consumed argv[*i], 0 not
+ * one of them, -1 a usage error (already reported). */
+int cli_writer_opt(int argc, char **argv, int *i, lg_writer_opts *o, const char *cmd);
+/* An output file, "-" for stdout; closing reports a failed write. */
+FILE *cli_open_out(const char *path);
+int cli_close_out(FILE *f, const char *path);
 /* "12.3 MB" */
 const char *cli_human(double bytes, char *buf, size_t cap);
 

@@ -16,7 +16,7 @@ static const char help[] =
 static int write_to(const char *path, const lg_profile *a, const lg_profile *b, const char *na,
                     const char *nb, int html)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    FILE *f = cli_open_out(path);
     if (!f) {
         fprintf(stderr, "layergeom: %s: cannot write: %s\n", path, strerror(errno));
         return EXIT_IO;
@@ -26,14 +26,7 @@ static int write_to(const char *path, const lg_profile *a, const lg_profile *b, 
     } else {
         lg_report_compare_svg(f, a, b, na, nb);
     }
-    int bad = ferror(f);
-    if (f != stdout)
-        bad |= fclose(f) != 0;
-    if (bad) {
-        fprintf(stderr, "layergeom: %s: write failed\n", path);
-        return EXIT_IO;
-    }
-    return EXIT_OK;
+    return cli_close_out(f, path);
 }
 
 int cmd_compare(int argc, char **argv)

@@ -42,7 +42,6 @@ int cmd_ingest(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *v;
         int r;
-        unsigned long long u;
         if (cli_is_help(argv[i])) {
             fputs(help, stdout);
             return EXIT_OK;
@@ -52,28 +51,11 @@ int cmd_ingest(int argc, char **argv)
             if (r < 0)
                 return EXIT_USAGE;
             out = v;
-        } else if (OPT("--codec")) {
-            if (r < 0 || lg_codec_parse(v, &o.codec))
-                return cli_usage("ingest", "--codec takes none, lz4 or zstd");
-        } else if (OPT("--level")) {
-            char *end;
-            long l = r < 0 ? 0 : strtol(v, &end, 10);
-            if (r < 0 || *end || l < -7 || l > 22)
-                return cli_usage("ingest", "--level takes an integer");
-            o.level = (int)l;
-        } else if (OPT("--dtype")) {
-            if (r < 0 || lg_dtype_parse(v, &o.dtype))
-                return cli_usage("ingest", "--dtype takes keep, f32, f16, bf16 or f64");
-        } else if (OPT("--chunk-rows")) {
-            if (r < 0 || cli_parse_uint(v, 1u << 30, &u) || u == 0)
-                return cli_usage("ingest", "--chunk-rows takes a positive integer");
-            o.chunk_rows = (uint32_t)u;
+        } else if ((r = cli_writer_opt(argc, argv, &i, &o, "ingest")) != 0) {
+            if (r < 0)
+                return EXIT_USAGE;
         } else if (cli_flag(argv, i, "--append")) {
             append = 1;
-        } else if (cli_flag(argv, i, "--shuffle")) {
-            o.filter = LG_FILTER_SHUFFLE;
-        } else if (cli_flag(argv, i, "--no-sync")) {
-            o.durable = 0;
         } else if (cli_flag(argv, i, "-q") || cli_flag(argv, i, "--quiet")) {
             quiet = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {

@@ -54,7 +54,6 @@ static int parse(int argc, char **argv, pack_args *a)
     for (int i = 1; i < argc; i++) {
         const char *v;
         int r;
-        unsigned long long u;
         if (cli_is_help(argv[i])) {
             fputs(help, stdout);
             return -1;
@@ -76,25 +75,12 @@ static int parse(int argc, char **argv, pack_args *a)
             if (r < 0)
                 return EXIT_USAGE;
             a->label_set = v;
-        } else if (OPT("--codec")) {
-            if (r < 0 || lg_codec_parse(v, &a->opts.codec))
-                return cli_usage("pack", "--codec takes none, lz4 or zstd");
-        } else if (OPT("--level")) {
-            char *end;
-            long l = r < 0 ? 0 : strtol(v, &end, 10);
-            if (r < 0 || *end || l < -7 || l > 22)
-                return cli_usage("pack", "--level takes an integer (zstd 1..22, lz4 0..12)");
-            a->opts.level = (int)l;
-        } else if (OPT("--dtype")) {
-            if (r < 0 || lg_dtype_parse(v, &a->opts.dtype))
-                return cli_usage("pack", "--dtype takes keep, f32, f16, bf16 or f64");
+        } else if ((r = cli_writer_opt(argc, argv, &i, &a->opts, "pack")) != 0) {
+            if (r < 0)
+                return EXIT_USAGE;
         } else if (OPT("--raw-dtype")) {
             if (r < 0 || lg_dtype_parse(v, &a->raw_dtype) || a->raw_dtype == LG_DTYPE_KEEP)
                 return cli_usage("pack", "--raw-dtype takes f32, f16, bf16 or f64");
-        } else if (OPT("--chunk-rows")) {
-            if (r < 0 || cli_parse_uint(v, 1u << 30, &u) || u == 0)
-                return cli_usage("pack", "--chunk-rows takes a positive integer");
-            a->opts.chunk_rows = (uint32_t)u;
         } else if (OPT("--dim")) {
             if (r < 0 || cli_parse_uint(v, 1u << 24, &a->dim) || a->dim == 0)
                 return cli_usage("pack", "--dim takes a positive integer");
@@ -112,10 +98,6 @@ static int parse(int argc, char **argv, pack_args *a)
             a->meta[a->n_meta++] = v;
         } else if (cli_flag(argv, i, "--append")) {
             a->append = 1;
-        } else if (cli_flag(argv, i, "--shuffle")) {
-            a->opts.filter = LG_FILTER_SHUFFLE;
-        } else if (cli_flag(argv, i, "--no-sync")) {
-            a->opts.durable = 0;
         } else if (cli_flag(argv, i, "-q") || cli_flag(argv, i, "--quiet")) {
             a->quiet = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {

@@ -310,27 +310,13 @@ static void progress(void *ctx, const lg_layer_result *r, size_t done, size_t to
     fflush(stderr);
 }
 
-/* Opens path for writing ("-" is stdout). */
-static FILE *open_out(const char *path)
-{
-    return strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
-}
-
-static int close_out(FILE *f, const char *path)
-{
-    if (f == stdout)
-        return fflush(f) == 0 ? 0 : -1;
-    int bad = ferror(f);
-    return (fclose(f) == 0 && !bad) ? 0 : -1;
-}
-
 static int write_reports(prof_args *a, const lg_profile *p, const lg_report_info *info)
 {
     const char *paths[4] = {a->json, a->csv, a->report, a->plot};
     for (int q = 0; q < 4; q++) {
         if (!paths[q])
             continue;
-        FILE *f = open_out(paths[q]);
+        FILE *f = cli_open_out(paths[q]);
         if (!f) {
             fprintf(stderr, "layergeom: %s: cannot write: %s\n", paths[q], strerror(errno));
             return EXIT_IO;
@@ -343,10 +329,8 @@ static int write_reports(prof_args *a, const lg_profile *p, const lg_report_info
             lg_report_html(f, p, info);
         else
             lg_report_svg(f, p, info);
-        if (close_out(f, paths[q])) {
-            fprintf(stderr, "layergeom: %s: write failed\n", paths[q]);
+        if (cli_close_out(f, paths[q]))
             return EXIT_IO;
-        }
     }
     return EXIT_OK;
 }

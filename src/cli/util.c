@@ -113,3 +113,51 @@ const char *cli_human(double b, char *buf, size_t cap)
     snprintf(buf, cap, k ? "%.1f %s" : "%.0f %s", b, u[k]);
     return buf;
 }
+
+int cli_writer_opt(int argc, char **argv, int *i, lg_writer_opts *o, const char *cmd)
+{
+    const char *v;
+    int r;
+    unsigned long long u;
+    if ((r = cli_opt(argc, argv, i, "--codec", &v)) != 0) {
+        if (r < 0 || lg_codec_parse(v, &o->codec))
+            return cli_usage(cmd, "--codec takes none, lz4 or zstd"), -1;
+    } else if ((r = cli_opt(argc, argv, i, "--level", &v)) != 0) {
+        char *end;
+        long l = r < 0 ? 0 : strtol(v, &end, 10);
+        if (r < 0 || *end || l < -7 || l > 22)
+            return cli_usage(cmd, "--level takes an integer (zstd 1..22, lz4 0..12)"), -1;
+        o->level = (int)l;
+    } else if ((r = cli_opt(argc, argv, i, "--dtype", &v)) != 0) {
+        if (r < 0 || lg_dtype_parse(v, &o->dtype))
+            return cli_usage(cmd, "--dtype takes keep, f32, f16, bf16 or f64"), -1;
+    } else if ((r = cli_opt(argc, argv, i, "--chunk-rows", &v)) != 0) {
+        if (r < 0 || cli_parse_uint(v, 1u << 30, &u) || u == 0)
+            return cli_usage(cmd, "--chunk-rows takes a positive integer"), -1;
+        o->chunk_rows = (uint32_t)u;
+    } else if (cli_flag(argv, *i, "--shuffle")) {
+        o->filter = LG_FILTER_SHUFFLE;
+    } else if (cli_flag(argv, *i, "--no-sync")) {
+        o->durable = 0;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+FILE *cli_open_out(const char *path)
+{
+    return strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+}
+
+int cli_close_out(FILE *f, const char *path)
+{
+    int bad = ferror(f);
+    if (f == stdout)
+        bad |= fflush(f) != 0;
+    else
+        bad |= fclose(f) != 0;
+    if (bad)
+        fprintf(stderr, "layergeom: %s: write failed\n", path);
+    return bad ? EXIT_IO : EXIT_OK;
+}

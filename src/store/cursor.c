@@ -26,19 +26,17 @@ struct lg_cursor {
     long populated;         /* the last chunk whose pages were mapped in */
 };
 
-int lg_cursor_open(lg_store *s, size_t layer, size_t block_rows, lg_cursor **out, lg_error *err)
+/* A cursor over layer L (one of the store's, or the pending one). */
+static int new_cursor(lg_store *s, lgs_layer *L, size_t block_rows, lg_cursor **out,
+                      lg_error *err)
 {
-    *out = NULL;
-    if (layer >= s->n_layers)
-        return lg_fail(err, LG_ENOTFOUND, "%s: no layer %zu (the store has %zu)", s->path, layer,
-                       s->n_layers);
     if (block_rows == 0)
         return lg_fail(err, LG_EUSAGE, "cursor block size must be at least one row");
     lg_cursor *c = calloc(1, sizeof *c);
     if (!c)
         return lg_fail(err, LG_ENOMEM, "out of memory");
     c->s = s;
-    c->L = &s->layers[layer];
+    c->L = L;
     c->block = block_rows;
     c->scratch_chunk = -1;
     c->populated = -1;
@@ -46,23 +44,21 @@ int lg_cursor_open(lg_store *s, size_t layer, size_t block_rows, lg_cursor **out
     return LG_OK;
 }
 
+int lg_cursor_open(lg_store *s, size_t layer, size_t block_rows, lg_cursor **out, lg_error *err)
+{
+    *out = NULL;
+    if (layer >= s->n_layers)
+        return lg_fail(err, LG_ENOTFOUND, "%s: no layer %zu (the store has %zu)", s->path, layer,
+                       s->n_layers);
+    return new_cursor(s, &s->layers[layer], block_rows, out, err);
+}
+
 int lg_cursor_open_pending(lg_store *s, size_t block_rows, lg_cursor **out, lg_error *err)
 {
     *out = NULL;
     if (!s->pend.n)
         return lg_fail(err, LG_ENOTFOUND, "%s: no layer is being written", s->path);
-    if (block_rows == 0)
-        return lg_fail(err, LG_EUSAGE, "cursor block size must be at least one row");
-    lg_cursor *c = calloc(1, sizeof *c);
-    if (!c)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
-    c->s = s;
-    c->L = &s->pend;
-    c->block = block_rows;
-    c->scratch_chunk = -1;
-    c->populated = -1;
-    *out = c;
-    return LG_OK;
+    return new_cursor(s, &s->pend, block_rows, out, err);
 }
 
 void lg_cursor_close(lg_cursor *c)

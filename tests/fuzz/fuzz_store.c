@@ -1,6 +1,7 @@
 /* The store: open (index or recovery scan), read every layer, label set and
  * metadata pair, and verify. */
 #include "fuzz_common.h"
+
 #include "layergeom.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
+
 #include "layergeom.h"
 
 typedef struct mem {
