@@ -32,6 +32,9 @@ typedef struct lg_knn_opts {
     int threads;     /* 0: all cores */
     uint64_t memory; /* bytes the search may allocate; 0: a quarter of RAM */
     uint32_t tile;   /* rows per GEMM tile; 0: automatic */
+    uint32_t cells;   /* approximate search: cells (0: about 2 sqrt(N)) */
+    uint32_t nprobe;  /* approximate search: nearest cells searched (0: cells / 16, >= 8) */
+    uint64_t seed;    /* approximate search: k-means sample and self-check (0: 1) */
     int exclude_nonfinite; /* rows holding NaN or inf: 0 refuse the layer (an error
                               naming the first), 1 leave them out (no list, never
                               anyone's neighbour; counted in n_excluded) */
@@ -78,6 +81,33 @@ uint64_t lg_knn_inc_rows(const lg_knn_inc *inc);
 /* The exact lists of all rows so far (equal to lg_knn_exact on them). */
 int lg_knn_inc_finish(lg_knn_inc *inc, lg_knn *out, lg_error *err);
 void lg_knn_inc_close(lg_knn_inc *inc);
+
+/* ---- approximate: an inverted-file partition, searched exactly ---- */
+
+typedef struct lg_knn_approx lg_knn_approx;
+
+/* Rows are kept in memory (within o->memory).  Cells are trained on the first
+ * block; later blocks are assigned and searched against the rows of their
+ * neighbouring cells, old and new, updating both sides' lists. */
+int lg_knn_approx_open(uint32_t d, const lg_knn_opts *o, lg_knn_approx **out, lg_error *err);
+int lg_knn_approx_add(lg_knn_approx *a, const float *rows, uint64_t m, lg_error *err);
+uint64_t lg_knn_approx_rows(const lg_knn_approx *a);
+/* The lists of all rows so far (distances exact, neighbours approximate). */
+int lg_knn_approx_finish(lg_knn_approx *a, lg_knn *out, lg_error *err);
+void lg_knn_approx_stats(const lg_knn_approx *a, uint32_t *cells, uint32_t *nprobe,
+                         uint64_t *pairs);
+void lg_knn_approx_close(lg_knn_approx *a);
+
+/* How approximate the lists are: a random sample of rows against an exact
+ * scan. */
+typedef struct lg_knn_check {
+    uint64_t rows;            /* sampled */
+    double recall;            /* mean |approx kNN  intersect  exact kNN| / k */
+    double twonn_approx, twonn_exact, twonn_rel_err; /* TwoNN ML on the sample */
+    double overlap_err_bound; /* 1 - recall: the most any overlap at k can move */
+} lg_knn_check;
+int lg_knn_approx_check(const lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
+                        lg_knn_check *out, lg_error *err);
 
 /* Default memory budget: a quarter of physical memory. */
 uint64_t lg_default_memory(void);

@@ -43,6 +43,8 @@ typedef struct lg_layer_result {
     uint64_t first_nonfinite;
     char note[256];          /* why a number is missing (empty when none is) */
     int cached; /* the neighbour lists came from the cache */
+    int approx;      /* the lists came from the approximate search ... */
+    lg_knn_check check; /* ... and this is how they compare with exact search */
     int incremental; /* ... or were built as the layer's rows arrived (follow mode) */
     int n_dec; /* decimation: ID on random subsets of N / 2^level rows */
     uint64_t dec_rows[LG_MAX_DECIMATION];
@@ -70,6 +72,9 @@ typedef struct lg_profile_opts {
     int threads;
     uint64_t memory;
     uint32_t tile;
+    int approx;               /* approximate kNN (lg_knn_approx; cells, nprobe below) */
+    uint32_t cells, nprobe;   /* 0: automatic */
+    uint32_t check_rows;      /* rows the self-check compares with exact search (500) */
     const char *cache_dir;    /* keep and reuse per-layer results here (NULL: no cache) */
     const size_t *layers;     /* which layers (store order), or NULL for all */
     size_t n_layers;

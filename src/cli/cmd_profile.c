@@ -16,6 +16,11 @@ static const char help[] =
     "ID peak).  Prints a table; --json / --csv write the numbers.\n"
     "\n"
     "  --k K                overlap neighbourhood size (default 30)\n"
+    "  --knn exact|approx   neighbour search (default exact); approx: cells of a\n"
+    "                       k-means partition searched exactly, for large N, with\n"
+    "                       a self-check against exact search on sampled rows\n"
+    "  --cells C, --nprobe P  approx: cells (default 2 sqrt N) and neighbouring\n"
+    "                       cells searched (default C / 16, at least 8)\n"
     "  --id twonn|ml|gride  the estimator of the profile (default twonn: least\n"
     "                       squares with --discard); gride uses --gride-rank\n"
     "  --gride-rank R       the GRIDE scale (n2) used by --id gride (default 16)\n"
@@ -91,6 +96,24 @@ static int parse(int argc, char **argv, prof_args *a)
             if (cli_parse_uint(v, LG_KNN_MAX_K, &u) || u == 0)
                 return cli_usage("profile", "--k takes 1..%d", LG_KNN_MAX_K);
             a->o.k = (uint32_t)u;
+        } else if (OPT("--knn")) {
+            NEED();
+            if (!strcmp(v, "exact"))
+                a->o.approx = 0;
+            else if (!strcmp(v, "approx"))
+                a->o.approx = 1;
+            else
+                return cli_usage("profile", "--knn takes exact or approx");
+        } else if (OPT("--cells")) {
+            NEED();
+            if (cli_parse_uint(v, 1u << 20, &u) || u == 0)
+                return cli_usage("profile", "--cells takes a positive integer");
+            a->o.cells = (uint32_t)u;
+        } else if (OPT("--nprobe")) {
+            NEED();
+            if (cli_parse_uint(v, 1u << 20, &u) || u == 0)
+                return cli_usage("profile", "--nprobe takes a positive integer");
+            a->o.nprobe = (uint32_t)u;
         } else if (OPT("--id")) {
             NEED();
             if (!strcmp(v, "twonn"))

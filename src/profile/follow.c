@@ -225,10 +225,10 @@ int lg_profile_follow(const char *path, const lg_profile_opts *o, double poll,
                       volatile int *stop, lg_profile *out, lg_error *err)
 {
     memset(out, 0, sizeof *out);
-    if (o->layers || o->overlap_matrix || o->class_fraction > 0)
+    if (o->layers || o->overlap_matrix || o->class_fraction > 0 || o->approx)
         return lg_fail(err, LG_EUSAGE,
-                       "following a store profiles every layer in order: --layers, "
-                       "--overlap-matrix and --class-fraction do not apply");
+                       "following a store profiles every layer in order, exactly: --layers, "
+                       "--overlap-matrix, --class-fraction and --knn approx do not apply");
     double t0 = now();
     lg_profile_opts own = *o;
     out->opts = *o;

@@ -26,6 +26,7 @@ void lg_profile_opts_default(lg_profile_opts *o)
     o->tol = 0.05;
     o->seed = 1;
     o->nonfinite_fail = 0;
+    o->check_rows = 500;
 }
 
 static double now(void)
@@ -295,12 +296,69 @@ int lgp_estimate(lg_store *s, size_t layer, const lg_profile_opts *o, lg_cache *
     return rc;
 }
 
+/* Approximate lists of a layer, read in blocks, and the self-check. */
+static int approx_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
+                        lg_layer_result *r, lg_knn *nn, lg_error *err)
+{
+    lg_layer_info L;
+    lg_store_layer(s, layer, &L);
+    double t0 = now();
+    lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = o->memory,
+                      .cells = o->cells, .nprobe = o->nprobe, .seed = o->seed};
+    if (!ko.cells) {
+        double c = 2 * sqrt((double)L.n);
+        ko.cells = c < 1 ? 1 : c > 4096 ? 4096 : (uint32_t)c;
+    }
+    /* the first block holds the rows k-means trains on */
+    uint64_t first = 40ull * ko.cells > 65536 ? 40ull * ko.cells : 65536, block = 65536;
+    lg_knn_approx *a;
+    int rc = lg_knn_approx_open(L.d, &ko, &a, err);
+    if (rc)
+        return rc;
+    lg_cursor *cur;
+    rc = lg_cursor_open(s, layer, 1, &cur, err);
+    float *buf = NULL;
+    for (uint64_t r0 = 0; !rc && r0 < L.n;) {
+        uint64_t m = r0 ? block : first;
+        if (m > L.n - r0)
+            m = L.n - r0;
+        float *b = realloc(buf, m * L.d * sizeof *buf);
+        if (!b) {
+            rc = lg_fail(err, LG_ENOMEM, "out of memory");
+            break;
+        }
+        buf = b;
+        rc = lg_cursor_read(cur, r0, m, buf, err);
+        if (!rc)
+            rc = lg_knn_approx_add(a, buf, m, err);
+        r0 += m;
+    }
+    free(buf);
+    lg_cursor_close(cur);
+    if (!rc)
+        rc = lg_knn_approx_finish(a, nn, err);
+    if (!rc && o->check_rows)
+        rc = lg_knn_approx_check(a, nn, o->check_rows, &r->check, err);
+    lg_knn_approx_close(a);
+    if (!rc) {
+        r->approx = 1;
+        nn->seconds = now() - t0;
+    }
+    return rc;
+}
+
 /* The lists of a layer: from the cache, or computed (and then cached). */
 int lgp_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
               lg_cache *cache, lg_profile *p, lg_layer_result *r, lg_knn *nn, lg_error *err)
 {
     lg_layer_info L;
     lg_store_layer(s, layer, &L);
+    if (o->approx) { /* approximate lists are not cached: they depend on more knobs */
+        int rc = approx_lists(s, layer, o, klist, r, nn, err);
+        if (!rc)
+            p->knn_runs++;
+        return rc;
+    }
     if (cache && lg_cache_get_knn(cache, &L, klist, nn)) {
         r->cached = 1;
         p->cache_hits++;

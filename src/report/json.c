@@ -87,6 +87,20 @@ static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
         num(f, p->matrix[q * L + L - 1]);
         fputs("}", f);
     }
+    if (r->approx) {
+        fprintf(f, ",\n     \"approx\": {\"check_rows\": %llu, \"recall\": ",
+                (unsigned long long)r->check.rows);
+        num(f, r->check.recall);
+        fputs(", \"twonn_ml_sample_exact\": ", f);
+        num(f, r->check.twonn_exact);
+        fputs(", \"twonn_ml_sample_approx\": ", f);
+        num(f, r->check.twonn_approx);
+        fputs(", \"twonn_rel_err\": ", f);
+        num(f, r->check.twonn_rel_err);
+        fputs(", \"overlap_err_bound\": ", f);
+        num(f, r->check.overlap_err_bound);
+        fputs("}", f);
+    }
     if (r->n_dec) {
         fputs(",\n     \"decimation\": [", f);
         for (int q = 0; q < r->n_dec; q++) {

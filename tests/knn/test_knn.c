@@ -239,6 +239,98 @@ static void incremental_equals_batch(void **state)
     free(x);
 }
 
+/* Clusters of different sizes on a curved 6-dimensional manifold in 48-D. */
+static float *clustered(uint64_t n, uint32_t d, uint64_t seed)
+{
+    float *x = malloc(n * d * sizeof *x);
+    float centre[12][48];
+    for (int c = 0; c < 12; c++)
+        for (uint32_t j = 0; j < d; j++)
+            centre[c][j] = (float)(3 * tu_normal(&seed));
+    for (uint64_t i = 0; i < n; i++) {
+        int c = (int)(tu_rand(&seed) % 12);
+        double z[6];
+        for (int q = 0; q < 6; q++)
+            z[q] = tu_normal(&seed);
+        for (uint32_t j = 0; j < d; j++)
+            x[i * d + j] = centre[c][j] + (float)sin(z[j % 6] + 0.3 * j) +
+                           (float)(0.01 * tu_normal(&seed));
+    }
+    return x;
+}
+
+static void approximate_recall_and_incremental(void **state)
+{
+    (void)state;
+    uint64_t n = 6000;
+    uint32_t d = 48, k = 16;
+    float *x = clustered(n, d, 5);
+    lg_knn exact;
+    lg_knn_opts eo = {.k = k};
+    lg_error err;
+    assert_int_equal(lg_knn_exact_matrix(x, n, d, &eo, &exact, &err), LG_OK);
+    /* default knobs */
+    lg_knn_opts o = {.k = k, .threads = 2};
+    lg_knn_approx *a;
+    assert_int_equal(lg_knn_approx_open(d, &o, &a, &err), LG_OK);
+    assert_int_equal(lg_knn_approx_add(a, x, n, &err), LG_OK);
+    lg_knn one;
+    if (lg_knn_approx_finish(a, &one, &err))
+        fail_msg("%s", err.msg);
+    double hit = 0;
+    for (uint64_t i = 0; i < n; i++)
+        for (uint32_t p = 0; p < k; p++)
+            for (uint32_t q = 0; q < k; q++)
+                if (one.idx[i * k + p] == exact.idx[i * k + q]) {
+                    hit++;
+                    break;
+                }
+    double recall = hit / (double)(n * k);
+    if (recall < 0.95)
+        fail_msg("recall %.3f with the default knobs", recall);
+    /* the self-check agrees with the truth */
+    lg_knn_check chk;
+    assert_int_equal(lg_knn_approx_check(a, &one, 300, &chk, &err), LG_OK);
+    assert_int_equal(chk.rows, 300);
+    assert_true(fabs(chk.recall - recall) < 0.05);
+    assert_true(chk.twonn_rel_err < 0.05);
+    /* distances of what was found are exact */
+    for (uint64_t i = 0; i < n; i++)
+        if (one.idx[i * k] == exact.idx[i * k])
+            assert_true(one.dist[i * k] == exact.dist[i * k]);
+    uint32_t cells, nprobe;
+    uint64_t pairs;
+    lg_knn_approx_stats(a, &cells, &nprobe, &pairs);
+    assert_true(cells > 50 && nprobe >= 8 && pairs > 0);
+    lg_knn_approx_close(a);
+    lg_knn_free(&one);
+    /* block by block with the same knobs: the same lists as in one go (the
+     * first block holds the 40 x cells rows k-means trains on) */
+    o.cells = 100;
+    o.nprobe = 12;
+    assert_int_equal(lg_knn_approx_open(d, &o, &a, &err), LG_OK);
+    assert_int_equal(lg_knn_approx_add(a, x, n, &err), LG_OK);
+    assert_int_equal(lg_knn_approx_finish(a, &one, &err), LG_OK);
+    lg_knn_approx_close(a);
+    assert_int_equal(lg_knn_approx_open(d, &o, &a, &err), LG_OK);
+    uint64_t first = 4000;
+    assert_int_equal(lg_knn_approx_add(a, x, first, &err), LG_OK);
+    for (uint64_t r = first; r < n; r += 777) {
+        uint64_t m = n - r < 777 ? n - r : 777;
+        assert_int_equal(lg_knn_approx_add(a, x + r * d, m, &err), LG_OK);
+    }
+    lg_knn inc;
+    if (lg_knn_approx_finish(a, &inc, &err))
+        fail_msg("%s", err.msg);
+    assert_memory_equal(inc.idx, one.idx, n * k * sizeof *inc.idx);
+    assert_memory_equal(inc.dist, one.dist, n * k * sizeof *inc.dist);
+    lg_knn_approx_close(a);
+    lg_knn_free(&inc);
+    lg_knn_free(&one);
+    lg_knn_free(&exact);
+    free(x);
+}
+
 static void bad_arguments(void **state)
 {
     (void)state;
@@ -262,6 +354,7 @@ int main(void)
         cmocka_unit_test(small_budget_uses_panels),
         cmocka_unit_test(duplicates_are_neighbours_at_zero),
         cmocka_unit_test(incremental_equals_batch),
+        cmocka_unit_test(approximate_recall_and_incremental),
         cmocka_unit_test(bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
