@@ -335,32 +335,46 @@ static int frame_labels(peek *p, lg_writer *w, const char *name, lg_error *err)
                        "input: labels at offset %llu: expected a 1-D integer array", U64(at));
     if (in.shape[0] > (1ull << 32))
         return lg_fail(err, LG_EINPUT, "input: labels at offset %llu: too many", U64(at));
-    size_t n = (size_t)in.shape[0], got;
-    unsigned char *raw = malloc(n * (size_t)in.size + 1);
-    int64_t *v = malloc(n * 8 + 8);
-    rc = raw && v ? read_full(p, raw, n * (size_t)in.size, &got, err)
-                  : lg_fail(err, LG_ENOMEM, "out of memory");
-    if (!rc && got < n * (size_t)in.size)
-        rc = lg_fail(err, LG_EINPUT, "input: ended at offset %llu inside labels", U64(p->offset));
-    for (size_t i = 0; !rc && i < n; i++) {
-        unsigned char b[8] = {0};
-        memcpy(b, raw + i * (size_t)in.size, (size_t)in.size);
-        if (in.big)
-            lg_byteswap(b, (size_t)in.size, 1);
-        int64_t x = 0;
-        if (in.kind == 'u' || in.size == 8) {
-            memcpy(&x, b, 8);
-        } else {
-            int64_t sign = (b[in.size - 1] & 0x80) ? -1 : 0;
-            memcpy(&x, b, 8);
-            if (sign)
-                x |= (int64_t)(~0ull << (8 * in.size));
+    /* read in blocks, growing the array as the labels arrive: the header's
+     * count alone cannot make us allocate what it claims */
+    size_t n = (size_t)in.shape[0], es = (size_t)in.size, have = 0, cap = 0;
+    enum { B = 8192 };
+    unsigned char raw[B * 8];
+    int64_t *v = NULL;
+    while (!rc && have < n) {
+        size_t m = n - have < B ? n - have : B, got;
+        rc = read_full(p, raw, m * es, &got, err);
+        if (!rc && got < m * es)
+            rc = lg_fail(err, LG_EINPUT,
+                         "input: ended at offset %llu inside labels (%zu of %zu came)",
+                         U64(p->offset), have + got / es, n);
+        if (!rc && have + m > cap) {
+            size_t nc = cap ? 2 * cap : B;
+            while (nc < have + m)
+                nc *= 2;
+            int64_t *nv = realloc(v, (nc < n ? nc : n) * sizeof *nv);
+            if (!nv)
+                rc = lg_fail(err, LG_ENOMEM, "out of memory for labels");
+            else {
+                v = nv;
+                cap = nc < n ? nc : n;
+            }
         }
-        v[i] = x;
+        for (size_t i = 0; !rc && i < m; i++) {
+            unsigned char b8[8] = {0};
+            memcpy(b8, raw + i * es, es);
+            if (in.big)
+                lg_byteswap(b8, es, 1);
+            int64_t x = 0;
+            memcpy(&x, b8, 8);
+            if (in.kind == 'i' && es < 8 && (b8[es - 1] & 0x80))
+                x |= (int64_t)(~0ull << (8 * es)); /* sign-extend */
+            v[have + i] = x;
+        }
+        have += m;
     }
     if (!rc)
-        rc = lg_writer_labels(w, name, v, n, err);
-    free(raw);
+        rc = lg_writer_labels(w, name, v ? v : (int64_t[1]){0}, n, err);
     free(v);
     return rc;
 }
