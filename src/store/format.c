@@ -26,7 +26,7 @@ const char *lgs_decode_file_header(const unsigned char in[64], uint32_t *flags)
 {
     if (memcmp(in, LGS_FILE_MAGIC, 8) != 0)
         return "magic (expected \\x89LGS\\r\\n\\x1a\\n: not a layergeom store)";
-    if (lgs_get32(in + 60) != lg_crc32c(0, in, 60))
+    if (!LGS_CRC_OK(lg_crc32c(0, in, 60), lgs_get32(in + 60)))
         return "file header checksum";
     if (lgs_get16(in + 8) != LGS_VERSION_MAJOR)
         return "major version (expected 1)";
@@ -61,7 +61,7 @@ const char *lgs_decode_header(const unsigned char in[64], lgs_header *h)
 {
     if (lgs_get32(in) != LGS_RECORD_MAGIC)
         return "record magic (expected LGR1)";
-    if (lgs_get32(in + 60) != lg_crc32c(0, in, 60))
+    if (!LGS_CRC_OK(lg_crc32c(0, in, 60), lgs_get32(in + 60)))
         return "record header checksum";
     if (in[5] != 1)
         return "record header version (expected 1)";

@@ -48,7 +48,7 @@ int lgs_check_payload(const lg_store *s, uint64_t off, const lgs_header *h, lg_e
 {
     const unsigned char *p = s->map + off + LGS_RECORD_HEADER_SIZE;
     if (!(h->flags & LGS_RECFLAG_NO_PAYLOAD_CRC) &&
-        lg_crc32c(0, p, h->stored_size) != h->payload_crc)
+        !LGS_CRC_OK(lg_crc32c(0, p, h->stored_size), h->payload_crc))
         return lg_fail(err, LG_ECORRUPT,
                        "%s: %s record at offset %llu: payload checksum mismatch (%llu bytes at "
                        "offset %llu)",

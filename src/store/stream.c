@@ -211,7 +211,7 @@ int lg_stream_next(lg_stream *st, lg_stream_record *rec, lg_error *err)
         if (h.flags & ~LGS_RECFLAG_NO_PAYLOAD_CRC)
             return bad_record(st, at, lgs_type_name(h.type), "flags (unknown bits)", err);
         if (!(h.flags & LGS_RECFLAG_NO_PAYLOAD_CRC) &&
-            lg_crc32c(0, st->payload, h.stored_size) != h.payload_crc)
+            !LGS_CRC_OK(lg_crc32c(0, st->payload, h.stored_size), h.payload_crc))
             return bad_record(st, at, lgs_type_name(h.type), "payload checksum", err);
         for (size_t i = (size_t)h.stored_size; i < span; i++)
             if (st->payload[i])
