@@ -146,6 +146,10 @@ int lg_writer_begin_layer(lg_writer *w, const char *name, uint32_t d, lg_dtype s
                           lg_error *err);
 /* Adds n rows (n * d elements of the source type, native byte order). */
 int lg_writer_rows(lg_writer *w, const void *rows, uint64_t n, lg_error *err);
+/* lg_writer_rows for n rows whose bytes (in the stored type, as given) have
+ * CRC32C crc, already known (a verified stream record): when they make one
+ * whole uncompressed chunk it is written without computing it again. */
+int lg_writer_rows_crc(lg_writer *w, const void *rows, uint64_t n, uint32_t crc, lg_error *err);
 /* Writes the rows given so far to the open layer as a chunk now, instead of
  * waiting for a full chunk: a reader following the store sees them. */
 int lg_writer_flush(lg_writer *w, lg_error *err);
@@ -195,6 +199,8 @@ typedef struct lg_stream_record {
     const void *data;    /* chunk: decoded elements (stored type); labels: int64 */
     size_t data_len;     /* bytes at data */
     const void *meta;    /* meta: the raw pair list (see the format spec) */
+    int data_crc_known;  /* chunk: data is the verified payload itself, CRC32C data_crc */
+    uint32_t data_crc;
 } lg_stream_record;
 
 /* Next record; LG_OK with rec->type == LGS_END (7) at a clean end.  A stream

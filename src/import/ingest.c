@@ -141,7 +141,8 @@ static int stream_form(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err
                              U64(L.rows), L.d);
                 break;
             }
-            rc = lg_writer_rows(w, r.data, r.rows, err);
+            rc = r.data_crc_known ? lg_writer_rows_crc(w, r.data, r.rows, r.data_crc, err)
+                                  : lg_writer_rows(w, r.data, r.rows, err);
             if (!rc) /* rows in the store as they arrive: a follower sees them */
                 rc = lg_writer_flush(w, err);
             if (rc)

@@ -133,6 +133,8 @@ static int decode_chunk(lg_stream *st, uint64_t at, const lgs_header *h, lg_stre
     rec->dtype = (lg_dtype)h->e[0];
     rec->data = src;
     rec->data_len = raw;
+    rec->data_crc_known = src == st->payload && !(h->flags & LGS_RECFLAG_NO_PAYLOAD_CRC);
+    rec->data_crc = h->payload_crc;
     return LG_OK;
 }
 

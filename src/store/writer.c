@@ -589,11 +589,13 @@ int lg_writer_begin_layer(lg_writer *w, const char *name, uint32_t d, lg_dtype s
     return LG_OK;
 }
 
-/* Writes rows (already in the stored type) as one chunk record. */
-static int write_chunk(lg_writer *w, const unsigned char *rows, size_t nrows, lg_error *err)
+/* Writes rows (already in the stored type) as one chunk record; known_crc,
+ * when non-NULL, is their CRC32C. */
+static int write_chunk_crc(lg_writer *w, const unsigned char *rows, size_t nrows,
+                           const uint32_t *known_crc, lg_error *err)
 {
     size_t es = lg_dtype_size(w->dst), raw = nrows * w->d * es;
-    uint32_t crc = lg_crc32c(0, rows, raw);
+    uint32_t crc = known_crc ? *known_crc : lg_crc32c(0, rows, raw);
     w->lcrc = lg_crc32c_combine(w->lcrc, crc, raw);
     const unsigned char *data = rows;
     int plain = 1; /* payload == the rows: their CRC is the payload's */
@@ -631,6 +633,11 @@ static int write_chunk(lg_writer *w, const unsigned char *rows, size_t nrows, lg
     w->chunk_offs[w->n_chunk_offs++] = at;
     w->lrows += nrows;
     return LG_OK;
+}
+
+static int write_chunk(lg_writer *w, const unsigned char *rows, size_t nrows, lg_error *err)
+{
+    return write_chunk_crc(w, rows, nrows, NULL, err);
 }
 
 static int flush_chunk(lg_writer *w, lg_error *err)
@@ -697,6 +704,13 @@ int lg_writer_name_layer(lg_writer *w, const char *name, lg_error *err)
 uint64_t lg_writer_layer_rows(const lg_writer *w)
 {
     return w->in_layer ? w->lrows + w->fill : 0;
+}
+
+int lg_writer_rows_crc(lg_writer *w, const void *rows, uint64_t n, uint32_t crc, lg_error *err)
+{
+    if (w->in_layer && w->fill == 0 && n == w->chunk_rows && w->src == w->dst)
+        return write_chunk_crc(w, rows, (size_t)n, &crc, err);
+    return lg_writer_rows(w, rows, n, err);
 }
 
 static void end_layer_state(lg_writer *w)

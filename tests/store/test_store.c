@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "codec/convert.h"
+#include "codec/crc32c.h"
 #include "testutil.h"
 
 #define N 1003
@@ -538,6 +539,30 @@ static void stream_form_round_trip_and_cut(void **state)
     tu_rmdir(dir);
 }
 
+static void known_crc_is_used_for_whole_chunks(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "crc.lgs");
+    float *x = random_rows(30, 8, 2);
+    lg_writer_opts o;
+    lg_writer_opts_default(&o);
+    o.chunk_rows = 4;
+    lg_writer *w;
+    lg_error err;
+    assert_int_equal(lg_writer_create(path, &o, &w, &err), LG_OK);
+    assert_int_equal(lg_writer_begin_layer(w, "a", 2, LG_F32, &err), LG_OK);
+    /* a whole chunk with its CRC given, then one given a wrong CRC (to show it is
+     * taken as given), then rows that are not a whole chunk (CRC computed) */
+    assert_int_equal(lg_writer_rows_crc(w, x, 4, lg_crc32c(0, x, 4 * 2 * 4), &err), LG_OK);
+    assert_int_equal(lg_writer_rows_crc(w, x + 8, 4, 12345, &err), LG_OK);
+    assert_int_equal(lg_writer_end_layer(w, &err), LG_OK);
+    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+    assert_int_equal(lg_store_verify(path, NULL, NULL, &err), LG_ECORRUPT);
+    assert_non_null(strstr(err.msg, "checksum"));
+    free(x);
+    tu_rmdir(dir);
+}
+
 static void open_rejects_non_stores(void **state)
 {
     (void)state;
@@ -568,6 +593,7 @@ int main(void)
         cmocka_unit_test(repair_refuses_to_cut_good_records),
         cmocka_unit_test(second_writer_is_refused_readers_go_on),
         cmocka_unit_test(stream_form_round_trip_and_cut),
+        cmocka_unit_test(known_crc_is_used_for_whole_chunks),
         cmocka_unit_test(open_rejects_non_stores),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
