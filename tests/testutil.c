@@ -28,6 +28,22 @@ void tu_rmdir(const char *dir)
         fprintf(stderr, "could not remove %s\n", dir);
 }
 
+const char *tu_dir;
+
+int tu_setup_dir(void **state)
+{
+    (void)state;
+    tu_dir = tu_tmpdir();
+    return 0;
+}
+
+int tu_teardown_dir(void **state)
+{
+    (void)state;
+    tu_rmdir(tu_dir);
+    return 0;
+}
+
 const char *tu_path(const char *dir, const char *name)
 {
     static char bufs[16][512];

@@ -14,6 +14,11 @@
 /* A fresh directory under $TMPDIR (removed by tu_rmdir). */
 const char *tu_tmpdir(void);
 void tu_rmdir(const char *dir);
+/* A group's temporary directory: tu_setup_dir / tu_teardown_dir are cmocka
+ * group setup and teardown functions that make and remove tu_dir. */
+extern const char *tu_dir;
+int tu_setup_dir(void **state);
+int tu_teardown_dir(void **state);
 /* dir/name in a static rotating buffer. */
 const char *tu_path(const char *dir, const char *name);
 

@@ -14,6 +14,14 @@ static void num(FILE *f, double v)
         fputs("null", f);
 }
 
+/* `, "key": {"k": v}` -- how every overlap is keyed by its k. */
+static void at_k(FILE *f, const char *key, unsigned k, double v)
+{
+    fprintf(f, "\"%s\": {\"%u\": ", key, k);
+    num(f, v);
+    fputs("}", f);
+}
+
 static void gride_json(FILE *f, const lg_gride_result *g)
 {
     const char *keys[3] = {"id", "err", "rs"};
@@ -60,32 +68,26 @@ static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
     num(f, r->twonn.id_ml);
     fputs(",\n     \"gride\": ", f);
     gride_json(f, &r->gride);
-    fputs(",\n     \"overlap_prev\": ", f);
-    if (r->has_prev) {
-        fprintf(f, "{\"%u\": ", k);
-        num(f, r->overlap_prev);
-        fputs("}", f);
-    } else {
-        fputs("null", f);
-    }
-    fputs(", \"overlap_labels\": ", f);
+    fputs(",\n     ", f);
+    if (r->has_prev)
+        at_k(f, "overlap_prev", k, r->overlap_prev);
+    else
+        fputs("\"overlap_prev\": null", f);
+    fputs(", ", f);
     if (r->has_labels) {
-        fprintf(f, "{\"%u\": ", k);
-        num(f, r->overlap_labels.unweighted);
-        fprintf(f, "}, \"overlap_labels_class_weighted\": {\"%u\": ", k);
-        num(f, r->overlap_labels.class_weighted);
-        fputs("}", f);
+        at_k(f, "overlap_labels", k, r->overlap_labels.unweighted);
+        fputs(", ", f);
+        at_k(f, "overlap_labels_class_weighted", k, r->overlap_labels.class_weighted);
     } else {
-        fputs("null", f);
+        fputs("\"overlap_labels\": null", f);
     }
     if (p->matrix) {
         /* against the first and the last profiled layer, from the matrix */
         size_t q = (size_t)(r - p->layers), L = p->n_layers;
-        fprintf(f, ",\n     \"overlap_first\": {\"%u\": ", k);
-        num(f, p->matrix[q * L]);
-        fprintf(f, "}, \"overlap_last\": {\"%u\": ", k);
-        num(f, p->matrix[q * L + L - 1]);
-        fputs("}", f);
+        fputs(",\n     ", f);
+        at_k(f, "overlap_first", k, p->matrix[q * L]);
+        fputs(", ", f);
+        at_k(f, "overlap_last", k, p->matrix[q * L + L - 1]);
     }
     if (r->approx) {
         fprintf(f, ",\n     \"approx\": {\"check_rows\": %llu, \"recall\": ",

@@ -7,21 +7,6 @@
 
 #include "testutil.h"
 
-static const char *dir;
-
-static int setup(void **state)
-{
-    (void)state;
-    dir = tu_tmpdir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_rmdir(dir);
-    return 0;
-}
 
 static int same_file(const char *a, const char *b)
 {
@@ -47,7 +32,7 @@ static void reference_arrays_round_trip_bit_exactly(void **state)
         if (!in)
             skip();
         for (int c = 0; c < 3; c++) {
-            const char *store = tu_path(dir, "ref.lgs"), *out = tu_path(dir, "ref.npy");
+            const char *store = tu_path(tu_dir, "ref.lgs"), *out = tu_path(tu_dir, "ref.npy");
             unlink(store);
             assert_int_equal(tu_cli("pack -q -o %s %s %s", store, codecs[c], in), 0);
             assert_int_equal(tu_cli("export %s --layer 0 -o %s", store, out), 0);
@@ -58,7 +43,7 @@ static void reference_arrays_round_trip_bit_exactly(void **state)
     /* labels (int64) too */
     const char *y = tu_shared("reference/data/digits_y.npy"),
                *x = tu_shared("reference/data/digits_X.npy");
-    const char *store = tu_path(dir, "lab.lgs"), *out = tu_path(dir, "y.npy");
+    const char *store = tu_path(tu_dir, "lab.lgs"), *out = tu_path(tu_dir, "y.npy");
     unlink(store);
     assert_int_equal(tu_cli("pack -q -o %s --labels %s %s", store, y, x), 0);
     assert_int_equal(tu_cli("export %s --labels -o %s", store, out), 0);
@@ -71,7 +56,7 @@ static void sample_packs_in_every_codec(void **state)
     const char *s = tu_shared("samples/use_lite_fortunes_1000");
     if (!s)
         skip();
-    const char *store = tu_path(dir, "sample.lgs");
+    const char *store = tu_path(tu_dir, "sample.lgs");
     unlink(store);
     assert_int_equal(tu_cli("pack -q -o %s --codec zstd --shuffle --labels %s/labels.npy "
                             "%s/layer0*.npy",
@@ -83,7 +68,7 @@ static void sample_packs_in_every_codec(void **state)
     assert_int_equal(tu_cli("info --json %s", store), 0);
     assert_non_null(strstr(tu_stdout(), "\"dtype\": \"f16\""));
     assert_int_equal(tu_cli("verify %s", store), 0);
-    const char *out = tu_path(dir, "l3.npy");
+    const char *out = tu_path(tu_dir, "l3.npy");
     char want[600];
     snprintf(want, sizeof want, "%s/layer03.npy", s);
     assert_int_equal(tu_cli("export %s --layer layer03 -o %s", store, out), 0);
@@ -93,8 +78,8 @@ static void sample_packs_in_every_codec(void **state)
 static void bad_input_gives_clear_errors(void **state)
 {
     (void)state;
-    const char *a = tu_path(dir, "a.npy"), *b = tu_path(dir, "b.npy"),
-               *store = tu_path(dir, "e.lgs");
+    const char *a = tu_path(tu_dir, "a.npy"), *b = tu_path(tu_dir, "b.npy"),
+               *store = tu_path(tu_dir, "e.lgs");
     float x[12] = {0};
     uint64_t s1[2] = {4, 3}, s2[2] = {3, 4};
     tu_write_npy(a, "<f4", 0, s1, 2, x, sizeof x);
@@ -118,13 +103,13 @@ static void bad_input_gives_clear_errors(void **state)
     assert_int_equal(tu_cli("pack -q --append -o %s %s", store, b), 1);
     tu_write_npy(b, "<f4", 0, s1, 2, x, sizeof x);
     assert_int_equal(tu_cli("pack -q --append -o %s --label-set y %s", store, b), 0);
-    const char *lab = tu_path(dir, "lab.txt");
+    const char *lab = tu_path(tu_dir, "lab.txt");
     tu_write_file(lab, "x\ny\nx\nz\n", 8);
     assert_int_equal(tu_cli("pack -q --append -o %s --labels %s %s", store, lab, b), 2);
     assert_non_null(strstr(tu_stderr(), "already has a layer named 'b'"));
     assert_int_equal(tu_cli("info %s", store), 0);
     assert_null(strstr(tu_stdout(), "labels '")); /* the failed pack added nothing */
-    const char *c = tu_path(dir, "c.npy");
+    const char *c = tu_path(tu_dir, "c.npy");
     tu_write_npy(c, "<f4", 0, s1, 2, x, sizeof x);
     assert_int_equal(tu_cli("pack -q --append -o %s --labels %s %s", store, lab, c), 0);
     assert_int_equal(tu_cli("info %s", store), 0);
@@ -133,15 +118,15 @@ static void bad_input_gives_clear_errors(void **state)
     /* not a store; a missing layer */
     assert_int_equal(tu_cli("info %s", a), 1);
     assert_non_null(strstr(tu_stderr(), "offset 0"));
-    assert_int_equal(tu_cli("export %s --layer 9 -o %s", store, tu_path(dir, "o.npy")), 1);
+    assert_int_equal(tu_cli("export %s --layer 9 -o %s", store, tu_path(tu_dir, "o.npy")), 1);
     assert_non_null(strstr(tu_stderr(), "no layer '9'"));
-    assert_int_equal(tu_cli("info %s", tu_path(dir, "missing.lgs")), 1);
+    assert_int_equal(tu_cli("info %s", tu_path(tu_dir, "missing.lgs")), 1);
 }
 
 static void verify_and_repair(void **state)
 {
     (void)state;
-    const char *a = tu_path(dir, "r.npy"), *store = tu_path(dir, "r.lgs");
+    const char *a = tu_path(tu_dir, "r.npy"), *store = tu_path(tu_dir, "r.lgs");
     float x[300];
     for (int i = 0; i < 300; i++)
         x[i] = (float)i;
@@ -177,5 +162,5 @@ int main(void)
         cmocka_unit_test(bad_input_gives_clear_errors),
         cmocka_unit_test(verify_and_repair),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_setup_dir, tu_teardown_dir);
 }

@@ -7,21 +7,6 @@
 #include "codec/convert.h"
 #include "testutil.h"
 
-static const char *dir;
-
-static int setup(void **state)
-{
-    (void)state;
-    dir = tu_tmpdir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_rmdir(dir);
-    return 0;
-}
 
 /* Reads layer i of a source as float32. */
 static float *read_f32(lg_source *src, size_t i)
@@ -47,7 +32,7 @@ static void npy_orders_and_byte_orders(void **state)
     uint64_t shape[2] = {2, 3};
     lg_source *src;
     lg_error err;
-    const char *p = tu_path(dir, "c.npy");
+    const char *p = tu_path(tu_dir, "c.npy");
     tu_write_npy(p, "<f4", 0, shape, 2, c, sizeof c);
     assert_int_equal(lg_source_open(p, &src, &err), LG_OK);
     float *got = read_f32(src, 0);
@@ -55,7 +40,7 @@ static void npy_orders_and_byte_orders(void **state)
     free(got);
     lg_source_close(src);
 
-    p = tu_path(dir, "f.npy");
+    p = tu_path(tu_dir, "f.npy");
     tu_write_npy(p, "<f4", 1, shape, 2, f, sizeof f);
     assert_int_equal(lg_source_open(p, &src, &err), LG_OK);
     got = read_f32(src, 0);
@@ -66,7 +51,7 @@ static void npy_orders_and_byte_orders(void **state)
     float be[6];
     memcpy(be, c, sizeof c);
     lg_byteswap(be, 4, 6);
-    p = tu_path(dir, "be.npy");
+    p = tu_path(tu_dir, "be.npy");
     tu_write_npy(p, ">f4", 0, shape, 2, be, sizeof be);
     assert_int_equal(lg_source_open(p, &src, &err), LG_OK);
     got = read_f32(src, 0);
@@ -75,7 +60,7 @@ static void npy_orders_and_byte_orders(void **state)
     lg_source_close(src);
 
     double d8[6] = {1, 2, 3, 4, 5, 6};
-    p = tu_path(dir, "d.npy");
+    p = tu_path(tu_dir, "d.npy");
     tu_write_npy(p, "<f8", 0, shape, 2, d8, sizeof d8);
     assert_int_equal(lg_source_open(p, &src, &err), LG_OK);
     got = read_f32(src, 0);
@@ -86,7 +71,7 @@ static void npy_orders_and_byte_orders(void **state)
     uint16_t h[6];
     for (int i = 0; i < 6; i++)
         h[i] = lg_f32_to_f16(c[i]);
-    p = tu_path(dir, "h.npy");
+    p = tu_path(tu_dir, "h.npy");
     tu_write_npy(p, "<f2", 0, shape, 2, h, sizeof h);
     assert_int_equal(lg_source_open(p, &src, &err), LG_OK);
     got = read_f32(src, 0);
@@ -109,7 +94,7 @@ static void npy_stack_c_and_fortran(void **state)
             }
     uint64_t shape[3] = {2, 3, 2};
     for (int fortran = 0; fortran <= 1; fortran++) {
-        const char *p = tu_path(dir, fortran ? "sf.npy" : "sc.npy");
+        const char *p = tu_path(tu_dir, fortran ? "sf.npy" : "sc.npy");
         tu_write_npy(p, "<f4", fortran, shape, 3, fortran ? f : c, sizeof c);
         lg_source *src;
         lg_error err;
@@ -145,7 +130,7 @@ static void npy_header_versions_2_and_3(void **state)
         buf[12 + hl + pad - 1] = '\n';
         float x[4] = {1, 2, 3, 4};
         memcpy(buf + 12 + hl + pad, x, sizeof x);
-        const char *p = tu_path(dir, v == 2 ? "v2.npy" : "v3.npy");
+        const char *p = tu_path(tu_dir, v == 2 ? "v2.npy" : "v3.npy");
         tu_write_file(p, buf, 12 + hl + pad + sizeof x);
         lg_source *src;
         lg_error err;
@@ -166,7 +151,7 @@ static const char *raw_npy(const char *name, const char *header, size_t data_len
     buf[8] = (unsigned char)(hl & 0xff);
     buf[9] = (unsigned char)(hl >> 8);
     memcpy(buf + 10, header, hl);
-    const char *p = tu_path(dir, name);
+    const char *p = tu_path(tu_dir, name);
     tu_write_file(p, buf, 10 + hl + data_len);
     return p;
 }
@@ -208,7 +193,7 @@ static void npy_malformed_inputs_are_rejected(void **state)
             fail_msg("case %zu (%s): rc %d, message: %s", k, cases[k].header, rc, err.msg);
     }
     /* bad magic, unsupported version, header length past the end */
-    const char *p = tu_path(dir, "magic.npy");
+    const char *p = tu_path(tu_dir, "magic.npy");
     tu_write_file(p, "\x93NUMPZ\x01\x00\x10\x00{}", 12);
     lg_source *src;
     lg_error err;
@@ -225,7 +210,7 @@ static void npy_malformed_inputs_are_rejected(void **state)
     assert_non_null(strstr(err.msg, "runs past"));
     tu_write_file(p, "\x93NUMPY", 6);
     assert_int_equal(lg_source_open_npy(p, &src, &err), LG_EINPUT);
-    assert_int_equal(lg_source_open(tu_path(dir, "nope.npy"), &src, &err), LG_ENOTFOUND);
+    assert_int_equal(lg_source_open(tu_path(tu_dir, "nope.npy"), &src, &err), LG_ENOTFOUND);
 }
 
 /* Builds a safetensors file from a JSON header and a data section. */
@@ -237,7 +222,7 @@ static const char *st_file(const char *name, const char *json, const void *data,
     memcpy(buf, &h, 8);
     memcpy(buf + 8, json, hl);
     memcpy(buf + 8 + hl, data, len);
-    const char *p = tu_path(dir, name);
+    const char *p = tu_path(tu_dir, name);
     tu_write_file(p, buf, 8 + hl + len);
     free(buf);
     return p;
@@ -333,7 +318,7 @@ static void safetensors_malformed_inputs_are_rejected(void **state)
     }
     /* header length larger than the file, and absurdly large */
     unsigned char hdr[16] = {0xff, 0xff, 0, 0, 0, 0, 0, 0, '{', '}'};
-    const char *p = tu_path(dir, "len.safetensors");
+    const char *p = tu_path(tu_dir, "len.safetensors");
     tu_write_file(p, hdr, 10);
     lg_source *src;
     lg_error err;
@@ -352,7 +337,7 @@ static void raw_buffers(void **state)
     float x[12];
     for (int i = 0; i < 12; i++)
         x[i] = (float)i;
-    const char *p = tu_path(dir, "x.f32");
+    const char *p = tu_path(tu_dir, "x.f32");
     tu_write_file(p, x, sizeof x);
     lg_source *src;
     lg_error err;
@@ -374,7 +359,7 @@ static void labels_from_npy_and_text(void **state)
     (void)state;
     int32_t v[5] = {3, 1, 4, 1, 5};
     uint64_t shape[1] = {5};
-    const char *p = tu_path(dir, "y.npy");
+    const char *p = tu_path(tu_dir, "y.npy");
     tu_write_npy(p, "<i4", 0, shape, 1, v, sizeof v);
     int64_t *lab;
     uint64_t n;
@@ -386,7 +371,7 @@ static void labels_from_npy_and_text(void **state)
     assert_null(names);
     free(lab);
 
-    const char *t = tu_path(dir, "y.txt");
+    const char *t = tu_path(tu_dir, "y.txt");
     tu_write_file(t, "cat\ndog\r\n bird \ncat\n", 20);
     assert_int_equal(lg_labels_load(t, &lab, &n, &names, &err), LG_OK);
     assert_int_equal(n, 4);
@@ -428,5 +413,5 @@ int main(void)
         cmocka_unit_test(raw_buffers),
         cmocka_unit_test(labels_from_npy_and_text),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_setup_dir, tu_teardown_dir);
 }

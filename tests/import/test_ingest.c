@@ -8,21 +8,6 @@
 
 #include "testutil.h"
 
-static const char *dir;
-
-static int setup(void **state)
-{
-    (void)state;
-    dir = tu_tmpdir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    tu_rmdir(dir);
-    return 0;
-}
 
 typedef struct mem {
     const unsigned char *p;
@@ -51,7 +36,7 @@ static float *rows_of(uint64_t seed, size_t n, size_t d)
 /* A stream of three layers (10 x 4, 10 x 6, 10 x 2), labels and metadata. */
 static unsigned char *make_stream(size_t *len)
 {
-    const char *p = tu_path(dir, "s.lgsx");
+    const char *p = tu_path(tu_dir, "s.lgsx");
     int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     lg_writer_opts o;
     lg_writer_opts_default(&o);
@@ -107,7 +92,7 @@ static void stream_form_whole(void **state)
     (void)state;
     size_t len;
     unsigned char *p = make_stream(&len);
-    const char *store = tu_path(dir, "a.lgs");
+    const char *store = tu_path(tu_dir, "a.lgs");
     lg_ingest_stats st;
     lg_error err;
     if (ingest(p, len, store, &st, &err))
@@ -145,7 +130,7 @@ static void stream_form_cut_anywhere(void **state)
     (void)state;
     size_t len;
     unsigned char *p = make_stream(&len);
-    const char *store = tu_path(dir, "cut.lgs");
+    const char *store = tu_path(tu_dir, "cut.lgs");
     /* offsets where each seal ends: a cut after it keeps that layer */
     for (size_t k = 0; k < len; k += 7) {
         lg_ingest_stats st;
@@ -179,7 +164,7 @@ static void put(buf *b, const void *data, size_t n)
 static void put_npy(buf *b, const char *descr, uint64_t n, uint32_t d, int one_dim,
                     const void *data, size_t bytes)
 {
-    const char *p = tu_path(dir, "frame.npy");
+    const char *p = tu_path(tu_dir, "frame.npy");
     uint64_t shape[2] = {n, d};
     tu_write_npy(p, descr, 0, shape, one_dim ? 1 : 2, data, bytes);
     size_t len;
@@ -209,7 +194,7 @@ static void npy_frames(void **state)
     put_npy(&b, "<i4", 12, 1, 1, lab, sizeof lab);
     size_t before_close = b.len;
     put(&b, "LGNPY close\n", 12);
-    const char *store = tu_path(dir, "f.lgs");
+    const char *store = tu_path(tu_dir, "f.lgs");
     lg_ingest_stats st;
     lg_error err;
     if (ingest(b.p, b.len, store, &st, &err))
@@ -281,7 +266,7 @@ static void cli_ingest_and_lock(void **state)
     (void)state;
     size_t len;
     unsigned char *p = make_stream(&len);
-    const char *in = tu_path(dir, "in.lgsx"), *store = tu_path(dir, "cli.lgs");
+    const char *in = tu_path(tu_dir, "in.lgsx"), *store = tu_path(tu_dir, "cli.lgs");
     tu_write_file(in, p, len);
     unlink(store);
     assert_int_equal(tu_cli("ingest -o %s - < %s", store, in), 0);
@@ -292,7 +277,7 @@ static void cli_ingest_and_lock(void **state)
     assert_int_equal(layers_in(store), 3);
     /* a cut input: the message says what is kept */
     tu_write_file(in, p, len - 200);
-    const char *st2 = tu_path(dir, "cut2.lgs");
+    const char *st2 = tu_path(tu_dir, "cut2.lgs");
     unlink(st2);
     assert_int_equal(tu_cli("ingest -o %s < %s", st2, in), 1);
     assert_non_null(strstr(tu_stderr(), "keeps the 3 layers"));
@@ -305,7 +290,7 @@ static void cli_ingest_and_lock(void **state)
     assert_non_null(strstr(tu_stderr(), "another process is writing"));
     lg_writer_abort(w);
     /* the stream form written by export --stream ingests to the same contents */
-    const char *re = tu_path(dir, "re.lgsx"), *back = tu_path(dir, "back.lgs");
+    const char *re = tu_path(tu_dir, "re.lgsx"), *back = tu_path(tu_dir, "back.lgs");
     unlink(back);
     assert_int_equal(tu_cli("export %s --stream -o %s", store, re), 0);
     assert_int_equal(tu_cli("ingest -q -o %s %s", back, re), 0);
@@ -327,5 +312,5 @@ int main(void)
         cmocka_unit_test(npy_frames),
         cmocka_unit_test(cli_ingest_and_lock),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tu_setup_dir, tu_teardown_dir);
 }
