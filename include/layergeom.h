@@ -24,5 +24,6 @@
 #include "layergeom/profile.h"
 #include "layergeom/report.h"
 #include "layergeom/store.h"
+#include "layergeom/team.h"
 
 #endif

@@ -5,10 +5,12 @@ set -eu
 PKGS="build-essential cmake pkg-config liblz4-dev libzstd-dev libopenblas-dev libcmocka-dev python3-numpy"
 # --browser: Chromium, which the report test uses to render the HTML page
 # --fuzz:    clang, its libFuzzer runtime, and valgrind (scripts/fuzz.sh, CI)
+# --mpi:     Open MPI, for the optional distributed build (-DLAYERGEOM_MPI=ON)
 for opt in "$@"; do
   case "$opt" in
     --browser) PKGS="$PKGS chromium" ;;
     --fuzz) PKGS="$PKGS clang libclang-rt-14-dev valgrind" ;;
+    --mpi) PKGS="$PKGS libopenmpi-dev openmpi-bin" ;;
     *) echo "setup: unknown option $opt" >&2; exit 2 ;;
   esac
 done

@@ -19,6 +19,7 @@
 
 #include "layergeom/common.h"
 #include "layergeom/store.h"
+#include "layergeom/team.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -38,6 +39,8 @@ typedef struct lg_knn_opts {
     int exclude_nonfinite; /* rows holding NaN or inf: 0 refuse the layer (an error
                               naming the first), 1 leave them out (no list, never
                               anyone's neighbour; counted in n_excluded) */
+    const lg_team *team; /* exact search: the tile pairs are shared by the team's
+                            members (see team.h); NULL or size 1: one process */
 } lg_knn_opts;
 
 typedef struct lg_knn {

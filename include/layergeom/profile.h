@@ -13,6 +13,7 @@
 #include "layergeom/estimate.h"
 #include "layergeom/knn.h"
 #include "layergeom/store.h"
+#include "layergeom/team.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -78,6 +79,7 @@ typedef struct lg_profile_opts {
     const char *cache_dir;    /* keep and reuse per-layer results here (NULL: no cache) */
     const size_t *layers;     /* which layers (store order), or NULL for all */
     size_t n_layers;
+    const lg_team *team;      /* several processes share the work (team.h); NULL: one */
     /* called after each layer (may be NULL) */
     void (*progress)(void *ctx, const struct lg_layer_result *r, size_t done, size_t total);
     void *progress_ctx;

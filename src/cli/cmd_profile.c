@@ -420,15 +420,22 @@ static int follow(prof_args *a)
     return code;
 }
 
-int cmd_profile(int argc, char **argv)
+static int profile_with(int argc, char **argv, const lg_team *team)
 {
     prof_args a = {0};
     int rc = parse(argc, argv, &a);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
     lg_error err = {0};
+    int member = team->rank != 0;
+    if (a.follow && team->size > 1)
+        return member ? EXIT_USAGE
+                      : cli_usage("profile", "--follow runs in one process, not under mpirun");
     if (a.follow)
         return follow(&a);
+    if (member) /* rank 0 alone reports and writes */
+        a.quiet = 1, a.json = a.csv = a.report = a.plot = NULL;
+    a.o.team = team;
     lg_store *s;
     if (lg_store_open(a.store, 0, &s, &err))
         return cli_report(&err);
@@ -469,12 +476,19 @@ int cmd_profile(int argc, char **argv)
     lg_profile p;
     if (!code) {
         rc = lg_profile_run(s, &a.o, &p, &err);
+        if (rc && member) {
+            char m[sizeof err.msg];
+            snprintf(m, sizeof m, "rank %d: %s", team->rank, err.msg);
+            memcpy(err.msg, m, sizeof m);
+        }
         if (rc)
             code = cli_report(&err);
+        else if (member)
+            lg_profile_free(&p); /* empty: rank 0 holds the profile */
     }
     if (!code && p.cache_note[0])
         fprintf(stderr, "layergeom: warning: %s\n", p.cache_note);
-    if (!code) {
+    if (!code && !member) {
         size_t mlen;
         const char *model = lg_store_meta(s, "model", &mlen);
         lg_report_info info = {a.store, from[0] ? from : NULL, model};
@@ -486,5 +500,20 @@ int cmd_profile(int argc, char **argv)
     free(own);
     free(layers);
     lg_store_close(s);
+    return code;
+}
+
+/* Under mpirun/srun: the ranks share the search; rank 0 reports.  An error
+ * on any rank ends them all, since the others would wait for it forever. */
+int cmd_profile(int argc, char **argv)
+{
+    lg_team team;
+    lg_error err = {0};
+    if (lg_team_mpi_init(&argc, &argv, &team, &err))
+        return cli_report(&err);
+    int code = profile_with(argc, argv, &team);
+    if (code && team.size > 1)
+        lg_team_mpi_abort(&team, code);
+    lg_team_mpi_end(&team);
     return code;
 }

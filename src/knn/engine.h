@@ -40,6 +40,10 @@ typedef struct knn_ctx {
     unsigned char *excluded; /* rows with NaN or inf, left out (NULL: none) */
     int exclude_nonfinite;
     uint64_t n_excluded, first_excluded;
+    /* a team: this member computes the tile pairs whose running number
+     * (over all panel pairs) is part modulo parts */
+    int part, parts;
+    uint64_t pair_base;
     lg_error *err;
 } knn_ctx;
 
@@ -56,6 +60,8 @@ int lgk_gemm_pair(knn_ctx *c);
 int lgk_rerank_pair(knn_ctx *c);
 int lgk_finish_pass(knn_ctx *c, lg_knn *out);
 int lgk_rescan(knn_ctx *c, lg_knn *out, uint64_t budget);
+/* Merges the team's candidates into member 0 (team.c). */
+int lgk_team_merge(knn_ctx *c, const lg_team *team);
 /* OpenBLAS must not split each call again inside our threads: these set it
  * to one thread and restore it. */
 int openblas_threads_begin(void);

@@ -200,6 +200,8 @@ static void offer_tile(knn_ctx *c, const tls *t, uint64_t ga, uint64_t na, uint6
 static int tile_item(void *arg, int thread, size_t item)
 {
     knn_ctx *c = arg;
+    if (c->parts > 1 && (c->pair_base + item) % (uint64_t)c->parts != (uint64_t)c->part)
+        return LG_OK; /* another member's pair */
     tls *t = &c->t[thread];
     uint64_t T = c->tile;
     uint64_t ta = (c->ni + T - 1) / T, tb = (c->nj + T - 1) / T, a, b;
@@ -259,7 +261,9 @@ int lgk_gemm_pair(knn_ctx *c)
 {
     uint64_t T = c->tile, ta = (c->ni + T - 1) / T, tb = (c->nj + T - 1) / T;
     size_t items = c->i0 == c->j0 ? (size_t)(ta * (ta + 1) / 2) : (size_t)(ta * tb);
-    return lg_parallel_for(c->threads, items, tile_item, c);
+    int rc = lg_parallel_for(c->threads, items, tile_item, c);
+    c->pair_base += items;
+    return rc;
 }
 
 /* ---- phase 2: exact distances of the candidates ---- */
@@ -702,6 +706,11 @@ int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_kn
     c.rows_ctx = ctx;
     c.direct = rows ? NULL : (const float *)ctx;
     c.err = err;
+    const lg_team *team = o->team && o->team->size > 1 ? o->team : NULL;
+    if (team) {
+        c.part = team->rank;
+        c.parts = team->size;
+    }
     uint64_t left = 0;
     int rc = plan(&c, o->memory ? o->memory : lg_default_memory(), o->tile, &left, err);
     if (rc)
@@ -714,6 +723,14 @@ int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_kn
         rc = lgk_for_panel_pairs(&c, lgk_gemm_pair);
     if (!rc)
         rc = lgk_for_panel_pairs(&c, lgk_rerank_pair);
+    if (!rc && team)
+        rc = lgk_team_merge(&c, team);
+    if (!rc && team && team->rank != 0) { /* member 0 finishes the lists */
+        openblas_threads_end(blas_threads);
+        lg_knn_free(out);
+        lgk_free_ctx(&c);
+        return LG_OK;
+    }
     if (!rc)
         rc = lgk_finish_pass(&c, out);
     if (!rc)

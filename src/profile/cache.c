@@ -150,10 +150,11 @@ static void knn_key(const lg_layer_info *L, uint32_t k, char *out, size_t cap)
              L->d, lg_dtype_name(L->dtype), k);
 }
 
-int lg_cache_get_knn(lg_cache *c, const lg_layer_info *L, uint32_t k, lg_knn *out)
+/* The smallest k >= want among this layer's entries (0: none).  Any entry
+ * with at least k neighbours will do: the first k of a longer list are the
+ * list of k. */
+static uint32_t best_k(lg_cache *c, const lg_layer_info *L, uint32_t want)
 {
-    /* any entry of this layer with at least k neighbours will do: the first
-     * k of a longer list are the list of k */
     char prefix[128];
     knn_key(L, 0, prefix, sizeof prefix);
     prefix[strlen(prefix) - 1] = 0; /* "...-k" */
@@ -168,12 +169,23 @@ int lg_cache_get_knn(lg_cache *c, const lg_layer_info *L, uint32_t k, lg_knn *ou
             continue;
         char *end;
         unsigned long kk = strtoul(e->d_name + pl, &end, 10);
-        if (*end || kk < k || kk > LG_KNN_MAX_K)
+        if (*end || kk < want || kk > LG_KNN_MAX_K)
             continue;
         if (!best || kk < best)
             best = (uint32_t)kk;
     }
     closedir(d);
+    return best;
+}
+
+int lg_cache_has_knn(lg_cache *c, const lg_layer_info *L, uint32_t k)
+{
+    return best_k(c, L, k) != 0;
+}
+
+int lg_cache_get_knn(lg_cache *c, const lg_layer_info *L, uint32_t k, lg_knn *out)
+{
+    uint32_t best = best_k(c, L, k);
     if (!best)
         return 0;
     char key[128];

@@ -17,7 +17,10 @@ int lg_cache_put(lg_cache *c, const char *key, const void *a, size_t alen, const
 /* 1 when a whole, undamaged entry of exactly these sizes was read. */
 int lg_cache_get(lg_cache *c, const char *key, void *a, size_t alen, void *b, size_t blen);
 
-/* Neighbour lists of a layer: any entry with at least k neighbours serves. */
+/* Neighbour lists of a layer: any entry with at least k neighbours serves.
+ * _has only looks whether there is one (a damaged one still reads as 0 from
+ * _get). */
+int lg_cache_has_knn(lg_cache *c, const lg_layer_info *L, uint32_t k);
 int lg_cache_get_knn(lg_cache *c, const lg_layer_info *L, uint32_t k, lg_knn *out);
 int lg_cache_put_knn(lg_cache *c, const lg_layer_info *L, const lg_knn *nn, lg_error *err);
 

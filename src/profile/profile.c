@@ -347,37 +347,51 @@ static int approx_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uin
     return rc;
 }
 
-/* The lists of a layer: from the cache, or computed (and then cached). */
+/* A layer's lists, computed (exact lists shared by the team when one is
+ * given).  A layer that has none (too few usable rows) gets a note. */
+int lgp_compute(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
+                const lg_team *team, lg_layer_result *r, lg_knn *nn, lg_error *err)
+{
+    if (o->approx)
+        return approx_lists(s, layer, o, klist, r, nn, err);
+    lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = o->memory, .tile = o->tile,
+                      .exclude_nonfinite = !o->nonfinite_fail, .team = team};
+    int rc = lg_knn_exact_layer(s, layer, &ko, nn, err);
+    if (rc == LG_EINPUT && !o->nonfinite_fail) {
+        snprintf(r->note, sizeof r->note, "%s", err->msg);
+        memset(nn, 0, sizeof *nn);
+        return LG_OK;
+    }
+    return rc;
+}
+
+/* The lists of a layer: from the cache, or computed (and then cached;
+ * approximate lists are not cached: they depend on more knobs). */
 int lgp_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
               lg_cache *cache, lg_profile *p, lg_layer_result *r, lg_knn *nn, lg_error *err)
 {
     lg_layer_info L;
     lg_store_layer(s, layer, &L);
-    if (o->approx) { /* approximate lists are not cached: they depend on more knobs */
-        int rc = approx_lists(s, layer, o, klist, r, nn, err);
-        if (!rc)
-            p->knn_runs++;
-        return rc;
-    }
-    if (cache && lg_cache_get_knn(cache, &L, klist, nn)) {
+    if (!o->approx && cache && lg_cache_get_knn(cache, &L, klist, nn)) {
         r->cached = 1;
         p->cache_hits++;
         return LG_OK;
     }
-    lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = o->memory, .tile = o->tile,
-                      .exclude_nonfinite = !o->nonfinite_fail};
-    int rc = lg_knn_exact_layer(s, layer, &ko, nn, err);
-    if (rc == LG_EINPUT && !o->nonfinite_fail) {
-        /* this layer has no lists (too few usable rows): say so, go on */
-        snprintf(r->note, sizeof r->note, "%s", err->msg);
-        memset(nn, 0, sizeof *nn);
-        return LG_OK;
-    }
+    int rc = lgp_compute(s, layer, o, klist, NULL, r, nn, err);
     if (rc)
         return rc;
-    p->knn_runs++;
-    lgp_cache_lists(cache, p, &L, nn);
+    lgp_computed(cache, p, &L, nn);
     return LG_OK;
+}
+
+/* Counts a computed layer and caches its exact lists. */
+void lgp_computed(lg_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn)
+{
+    if (!nn->idx)
+        return; /* no lists: the note says why */
+    p->knn_runs++;
+    if (!p->opts.approx)
+        lgp_cache_lists(cache, p, L, nn);
 }
 
 void lgp_cache_lists(lg_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn)
@@ -387,15 +401,20 @@ void lgp_cache_lists(lg_cache *cache, lg_profile *p, const lg_layer_info *L, con
         snprintf(p->cache_note, sizeof p->cache_note, "%s", cerr.msg);
 }
 
-static int one_layer(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
-                     lg_cache *cache, lg_profile *p, lg_layer_result *r, lg_knn *nn,
+static int one_layer(lg_store *s, const size_t *order, size_t L, size_t q,
+                     const lg_profile_opts *o, uint32_t klist, lg_cache *cache,
+                     lgp_team *team, lg_profile *p, lg_layer_result *r, lg_knn *nn,
                      lg_error *err)
 {
     double t0 = now();
+    size_t layer = order ? order[q] : q;
     int rc = lgp_identify(s, layer, r);
     if (rc)
         return lg_fail(err, rc, "out of memory");
-    rc = lgp_lists(s, layer, o, klist, cache, p, r, nn, err);
+    if (team->team && order)
+        rc = lgp_team_lists(team, s, o, klist, cache, order, L, q, p, r, nn, err);
+    else
+        rc = lgp_lists(s, layer, o, klist, cache, p, r, nn, err);
     if (!rc)
         rc = lgp_estimate(s, layer, o, cache, r, nn, err);
     r->seconds = now() - t0;
@@ -498,11 +517,23 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
     uint64_t n = lg_store_rows(s);
     uint32_t klist = lgp_lists_k(opts, n);
     out->k_lists = klist;
+    lgp_team team = {opts->team && opts->team->size > 1 ? opts->team : NULL, NULL, 0};
+    if (team.team && team.team->rank != 0) { /* a member: searches what it is given */
+        out->opts = *opts;
+        return lgp_team_member(team.team, s, opts, klist, err);
+    }
+    size_t *order = team.team ? malloc((L ? L : 1) * sizeof *order) : NULL;
+    if (team.team && !order)
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    for (size_t q = 0; order && q < L; q++)
+        order[q] = opts->layers ? opts->layers[q] : q;
     out->layers = calloc(L ? L : 1, sizeof *out->layers);
     out->best_label_layer = -1;
     uint32_t **all = opts->overlap_matrix ? calloc(L, sizeof *all) : NULL;
     if (!out->layers || (opts->overlap_matrix && !all)) {
         free(all);
+        free(order);
+        lgp_team_end(&team);
         lg_profile_free(out);
         return lg_fail(err, LG_ENOMEM, "out of memory");
     }
@@ -514,9 +545,9 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
     }
     lg_knn prev = {0}, cur = {0};
     for (size_t q = 0; !rc && q < L; q++) {
-        size_t layer = opts->layers ? opts->layers[q] : q;
         lg_layer_result *r = &out->layers[q];
-        rc = one_layer(s, layer, opts, klist, cache, out, r, &cur, err);
+        rc = one_layer(s, order ? order : opts->layers, L, q, opts, klist, cache, &team, out, r,
+                       &cur, err);
         if (!rc && q > 0 && cur.idx && prev.idx) {
             rc = lg_overlap_data(&cur, &prev, opts->k, &r->overlap_prev, err);
             r->has_prev = !rc;
@@ -542,6 +573,8 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
     }
     lg_knn_free(&prev);
     lg_cache_close(cache);
+    lgp_team_end(&team);
+    free(order);
     if (!rc && all) {
         out->matrix = malloc(L * L * sizeof *out->matrix);
         if (!out->matrix)

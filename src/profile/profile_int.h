@@ -12,10 +12,33 @@ int lgp_identify(lg_store *s, size_t layer, lg_layer_result *r);
 /* A layer's lists: cached or computed (and cached). */
 int lgp_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
               lg_cache *cache, lg_profile *p, lg_layer_result *r, lg_knn *nn, lg_error *err);
+/* A layer's lists computed, never cached (team: exact search shared). */
+int lgp_compute(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
+                const lg_team *team, lg_layer_result *r, lg_knn *nn, lg_error *err);
+/* Counts a computed layer and caches its lists. */
+void lgp_computed(lg_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn);
 void lgp_cache_lists(lg_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn);
 /* Estimators, label overlap, subsets: everything from the lists. */
 int lgp_estimate(lg_store *s, size_t layer, const lg_profile_opts *o, lg_cache *cache,
                  lg_layer_result *r, const lg_knn *nn, lg_error *err);
+/* ---- a team (team.c) ---- */
+typedef struct lgp_held lgp_held;
+typedef struct lgp_team {
+    const lg_team *team;
+    lgp_held *held; /* lists computed in the current round, one per member */
+    size_t n_held;
+} lgp_team;
+/* Member 0: the lists of position q of `order` (L positions): held from a
+ * round, from the cache, or from a new round starting at q. */
+int lgp_team_lists(lgp_team *t, lg_store *s, const lg_profile_opts *o, uint32_t klist,
+                   lg_cache *cache, const size_t *order, size_t L, size_t q, lg_profile *p,
+                   lg_layer_result *r, lg_knn *nn, lg_error *err);
+/* Member 0: tells the others the profile is over; frees what is held. */
+void lgp_team_end(lgp_team *t);
+/* Members 1..: compute what member 0 asks for until it says stop. */
+int lgp_team_member(const lg_team *team, lg_store *s, const lg_profile_opts *o, uint32_t klist,
+                    lg_error *err);
+
 /* The recommended layer and the best label layer. */
 int lgp_finish(lg_profile *out, lg_error *err);
 
