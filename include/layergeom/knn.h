@@ -34,7 +34,8 @@ typedef struct lg_knn_opts {
     uint64_t memory; /* bytes the search may allocate; 0: a quarter of RAM */
     uint32_t tile;   /* rows per GEMM tile; 0: automatic */
     uint32_t cells;   /* approximate search: cells (0: about 2 sqrt(N)) */
-    uint32_t nprobe;  /* approximate search: nearest cells searched (0: cells / 16, >= 8) */
+    uint32_t nprobe;  /* approximate search: cells each row probes, nearest first
+                         (0: at least 12, more when cells are small) */
     uint64_t seed;    /* approximate search: k-means sample and self-check (0: 1) */
     int exclude_nonfinite; /* rows holding NaN or inf: 0 refuse the layer (an error
                               naming the first), 1 leave them out (no list, never

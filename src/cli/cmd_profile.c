@@ -20,7 +20,7 @@ static const char help[] =
     "                       k-means partition searched exactly, for large N, with\n"
     "                       a self-check against exact search on sampled rows\n"
     "  --cells C, --nprobe P  approx: cells (default 2 sqrt N) and neighbouring\n"
-    "                       cells searched (default C / 16, at least 8)\n"
+    "                       cells each row searches (default 12 or more)\n"
     "  --id twonn|ml|gride  the estimator of the profile (default twonn: least\n"
     "                       squares with --discard); gride uses --gride-rank\n"
     "  --gride-rank R       the GRIDE scale (n2) used by --id gride (default 16)\n"

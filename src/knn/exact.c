@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "knn/cand.h"
+#include "knn/dist.h"
 #include "knn/engine.h"
 #include "layergeom/knn.h"
 #include "util/error.h"
@@ -268,16 +269,6 @@ int lgk_gemm_pair(knn_ctx *c)
 
 /* ---- phase 2: exact distances of the candidates ---- */
 
-static double exact_d(const float *x, const float *y, uint32_t d)
-{
-    double s = 0;
-    for (uint32_t j = 0; j < d; j++) {
-        double t = (double)x[j] - (double)y[j];
-        s += t * t;
-    }
-    return sqrt(s);
-}
-
 /* Rows of panel I (item = block of rows) whose candidates lie in panel J,
  * and the other way round. */
 static int rerank_item(void *arg, int thread, size_t item)
@@ -298,7 +289,7 @@ static int rerank_item(void *arg, int thread, size_t item)
             uint32_t j = c->hi[i * c->kc + m];
             if (j == LG_NO_ROW || j < o0 || j >= o0 + on)
                 continue;
-            c->ed[i * c->kc + m] = exact_d(xi, ox + (j - o0) * c->d, c->d);
+            c->ed[i * c->kc + m] = lg_exact_dist(xi, ox + (j - o0) * c->d, c->d);
         }
     }
     return LG_OK;
@@ -415,7 +406,7 @@ static int scan_item(void *arg, int thread, size_t item)
         uint64_t j = s->p0 + r;
         if (j == i || (c->excluded && c->excluded[j]))
             continue;
-        double v = exact_d(x, s->px + r * c->d, c->d);
+        double v = lg_exact_dist(x, s->px + r * c->d, c->d);
         if (!scan_after(d[0], jj[0], v, (uint32_t)j))
             continue;
         uint32_t p = 0;

@@ -83,15 +83,25 @@ static size_t find_chunk(const lg_store *s, const lgs_layer *L, uint64_t row)
     return L->first_chunk + lo;
 }
 
+/* Maps chunk ci's pages in.  Reading moves on: the pages of the chunk before
+ * are let go, so a pass over a layer larger than memory keeps one chunk of
+ * it mapped at a time, not the whole layer. */
+static void enter_chunk(lg_cursor *cur, size_t ci)
+{
+    if (cur->populated == (long)ci)
+        return;
+    if (cur->populated >= 0)
+        lgs_release(cur->s, &cur->s->chunks[cur->populated]);
+    lgs_populate(cur->s, &cur->s->chunks[ci]);
+    cur->populated = (long)ci;
+}
+
 /* The decoded (but possibly still shuffled) bytes of chunk ci. */
 static int chunk_bytes(lg_cursor *cur, size_t ci, const unsigned char **bytes, lg_error *err)
 {
     lg_store *s = cur->s;
     lgs_chunk *c = &s->chunks[ci];
-    if (cur->populated != (long)ci) {
-        lgs_populate(s, c);
-        cur->populated = (long)ci;
-    }
+    enter_chunk(cur, ci);
     int rc = lgs_verify_chunk(s, cur->L, c, err);
     if (rc)
         return rc;
@@ -219,10 +229,7 @@ int lg_cursor_next(lg_cursor *c, const float **rows, uint64_t *row0, size_t *n, 
         if (c->pos + take > ch->first_row + ch->rows)
             *n = take = (size_t)(ch->first_row + ch->rows - c->pos);
         /* in place: the payload is 64-byte aligned in the mapping */
-        if (c->populated != (long)ci) {
-            lgs_populate(c->s, ch);
-            c->populated = (long)ci;
-        }
+        enter_chunk(c, ci);
         int rc = lgs_verify_chunk(c->s, L, ch, err);
         if (rc)
             return rc;

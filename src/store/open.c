@@ -76,6 +76,18 @@ void lgs_populate(const lg_store *s, const lgs_chunk *c)
     (void)madvise((void *)a, b - a, MADV_POPULATE_READ);
 }
 
+void lgs_release(const lg_store *s, const lgs_chunk *c)
+{
+    /* Pages wholly inside the chunk only: its neighbours may be in use.  The
+     * mapping is of a file, read-only: dropped pages come back from the page
+     * cache if touched again, so this only tells the kernel we are done. */
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)(s->map + c->off) + page - 1) & ~(page - 1);
+    uintptr_t b = (uintptr_t)(s->map + c->off + LGS_RECORD_HEADER_SIZE + c->stored) & ~(page - 1);
+    if (b > a)
+        (void)madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 int lgs_verify_chunk(const lg_store *s, const lgs_layer *L, lgs_chunk *c, lg_error *err)
 {
     if ((s->flags & LG_OPEN_NO_VERIFY) || atomic_load_explicit(&c->verified, memory_order_relaxed))
