@@ -40,6 +40,8 @@ typedef struct lg_knn_opts {
     int exclude_nonfinite; /* rows holding NaN or inf: 0 refuse the layer (an error
                               naming the first), 1 leave them out (no list, never
                               anyone's neighbour; counted in n_excluded) */
+    const char *scratch_dir; /* approximate search: where rows go when they do not
+                                fit the budget (an unlinked file; NULL: $TMPDIR) */
     const lg_team *team; /* exact search: the tile pairs are shared by the team's
                             members (see team.h); NULL or size 1: one process */
 } lg_knn_opts;
@@ -90,16 +92,22 @@ void lg_knn_inc_close(lg_knn_inc *inc);
 
 typedef struct lg_knn_approx lg_knn_approx;
 
-/* Rows are kept in memory (within o->memory).  Cells are trained on the first
- * block; later blocks are assigned and searched against the rows of their
- * neighbouring cells, old and new, updating both sides' lists. */
+/* Cells are trained on the first block (its first 24 x cells rows); each
+ * block is assigned and searched against the rows of the cells its rows
+ * probe, old and new, updating both sides' lists.  Lists, probes and buffers
+ * stay within o->memory (else LG_ENOMEM naming the size needed); the rows
+ * themselves are kept in memory when they fit beside them, else in a scratch
+ * file in o->scratch_dir, mapped (page cache, not the budget). */
 int lg_knn_approx_open(uint32_t d, const lg_knn_opts *o, lg_knn_approx **out, lg_error *err);
 int lg_knn_approx_add(lg_knn_approx *a, const float *rows, uint64_t m, lg_error *err);
 uint64_t lg_knn_approx_rows(const lg_knn_approx *a);
 /* The lists of all rows so far (distances exact, neighbours approximate). */
 int lg_knn_approx_finish(lg_knn_approx *a, lg_knn *out, lg_error *err);
+/* The knobs in use, and how many GEMM blocks were searched. */
 void lg_knn_approx_stats(const lg_knn_approx *a, uint32_t *cells, uint32_t *nprobe,
-                         uint64_t *pairs);
+                         uint64_t *blocks);
+/* 1 when the rows are kept in the scratch file (they did not fit the budget). */
+int lg_knn_approx_on_disk(const lg_knn_approx *a);
 void lg_knn_approx_close(lg_knn_approx *a);
 
 /* How approximate the lists are: a random sample of rows against an exact

@@ -76,6 +76,7 @@ typedef struct lg_profile_opts {
     int approx;               /* approximate kNN (lg_knn_approx; cells, nprobe below) */
     uint32_t cells, nprobe;   /* 0: automatic */
     uint32_t check_rows;      /* rows the self-check compares with exact search (500) */
+    const char *scratch_dir;  /* approx: rows beyond the budget go to a file here (NULL: $TMPDIR) */
     const char *cache_dir;    /* keep and reuse per-layer results here (NULL: no cache) */
     const size_t *layers;     /* which layers (store order), or NULL for all */
     size_t n_layers;

@@ -52,6 +52,8 @@ static const char help[] =
     "  --no-cache           compute everything, keep nothing\n"
     "  --threads N          default: all cores\n"
     "  --memory SIZE        memory budget, e.g. 512M, 8G (default: a quarter of RAM)\n"
+    "  --scratch DIR        approx: where rows that do not fit the budget are kept\n"
+    "                       (an unlinked file; default: the store's directory)\n"
     "  --report FILE        write a self-contained HTML report with the figures\n"
     "  --plot FILE          write the main figure (ID and overlaps) as SVG\n"
     "  --json FILE          write the profile as JSON ('-': stdout, then no table)\n"
@@ -61,6 +63,7 @@ static const char help[] =
 
 typedef struct prof_args {
     const char *store, *labels, *label_set, *json, *csv, *layers, *cache, *report, *plot;
+    const char *scratch;
     int no_labels, quiet, no_cache, follow, verbose;
     double poll;
     lg_profile_opts o;
@@ -195,6 +198,9 @@ static int parse(int argc, char **argv, prof_args *a)
             NEED();
             if (parse_double(v, 0.01, 3600, &a->poll))
                 return cli_usage("profile", "--poll takes seconds, 0.01..3600");
+        } else if (OPT("--scratch")) {
+            NEED();
+            a->scratch = v;
         } else if (OPT("--cache")) {
             NEED();
             a->cache = v;
@@ -358,6 +364,20 @@ static int write_reports(prof_args *a, const lg_profile *p, const lg_report_info
     return EXIT_OK;
 }
 
+/* The store's directory: a scratch file there is on the disk that holds
+ * the data, not in a RAM-backed /tmp. */
+static const char *default_scratch(prof_args *a, char *buf, size_t cap)
+{
+    if (a->scratch)
+        return a->scratch;
+    snprintf(buf, cap, "%s", a->store);
+    char *slash = strrchr(buf, '/');
+    if (!slash)
+        return ".";
+    slash[slash == buf] = 0; /* "/x.lgs" -> "/" */
+    return buf;
+}
+
 static const char *default_cache(prof_args *a, char *buf, size_t cap)
 {
     if (a->no_cache)
@@ -471,8 +491,9 @@ static int profile_with(int argc, char **argv, const lg_team *team)
         a.o.progress = progress;
         a.o.progress_ctx = &a.verbose;
     }
-    char cache_dir[4200];
+    char cache_dir[4200], scratch_dir[4200];
     a.o.cache_dir = default_cache(&a, cache_dir, sizeof cache_dir);
+    a.o.scratch_dir = default_scratch(&a, scratch_dir, sizeof scratch_dir);
     lg_profile p;
     if (!code) {
         rc = lg_profile_run(s, &a.o, &p, &err);

@@ -28,6 +28,7 @@
 #include "knn/cand.h"
 #include "knn/dist.h"
 #include "knn/engine.h"
+#include "knn/rowbuf.h"
 #include "util/error.h"
 #include "util/parallel.h"
 
@@ -42,10 +43,12 @@ typedef struct cell {
 
 struct lg_knn_approx {
     uint32_t d, k, kc, C, nprobe;
+    uint32_t qrows, trows; /* probing rows and cell rows per GEMM block */
     int threads;
     uint64_t budget, seed;
     float *mu;       /* centre (the first block's mean): keeps the GEMM form accurate */
-    float *x;        /* rows, arrival order */
+    lg_rowbuf rows;  /* rows, arrival order: heap or scratch file */
+    char *scratch_dir;
     float *sq;       /* |row - mu|^2 */
     uint64_t n, cap;
     float *cent;     /* C x d */
@@ -81,6 +84,7 @@ typedef struct probe_job {
 } probe_job;
 
 #define PROBE_ROWS 256
+#define SLICE 32 /* sampled rows per GEMM in the self-check */
 
 static int probe_item(void *arg, int t, size_t item)
 {
@@ -145,20 +149,18 @@ static int train(lg_knn_approx *a, const float *x, uint64_t n, lg_error *err)
     /* 24 rows a cell: the cells need only be roughly right, since rows probe
      * several; more would make training cost more than the search */
     uint64_t m = n < (uint64_t)a->C * 24 ? n : (uint64_t)a->C * 24;
-    float *s = malloc(m * a->d * sizeof *s);
+    /* the sample is the first block's first rows: the same, whether rows come
+     * in one block or many, as long as the first holds them */
+    const float *s = x;
     uint32_t *as = malloc(m * sizeof *as);
     double *sum = malloc((size_t)a->C * a->d * sizeof *sum);
     uint64_t *cnt = malloc(a->C * sizeof *cnt);
-    if (!s || !as || !sum || !cnt) {
-        free(s);
+    if (!as || !sum || !cnt) {
         free(as);
         free(sum);
         free(cnt);
         return lg_fail(err, LG_ENOMEM, "out of memory for k-means");
     }
-    /* the sample is the first block's first rows: the same, whether rows come
-     * in one block or many, as long as the first holds them */
-    memcpy(s, x, m * a->d * sizeof *s);
     for (uint32_t c = 0; c < a->C; c++)
         memcpy(a->cent + (size_t)c * a->d, s + (rnd(&seed) % m) * a->d, a->d * sizeof *s);
     int rc = LG_OK;
@@ -184,7 +186,6 @@ static int train(lg_knn_approx *a, const float *x, uint64_t n, lg_error *err)
         }
     }
     centroid_norms(a);
-    free(s);
     free(as);
     free(sum);
     free(cnt);
@@ -193,8 +194,6 @@ static int train(lg_knn_approx *a, const float *x, uint64_t n, lg_error *err)
 
 /* ---- searching cells ---- */
 
-#define QROWS 512  /* probing rows per GEMM block */
-#define TROWS 1024 /* cell rows per GEMM block */
 
 static uint32_t cell_of(const lg_knn_approx *a, uint64_t i)
 {
@@ -234,7 +233,7 @@ static void gather(const lg_knn_approx *a, const uint32_t *ids, uint64_t n, floa
                    float *sq)
 {
     for (uint64_t r = 0; r < n; r++) {
-        const float *src = a->x + (uint64_t)ids[r] * a->d;
+        const float *src = a->rows.x + (uint64_t)ids[r] * a->d;
         float *o = out + r * a->d;
         for (uint32_t j = 0; j < a->d; j++)
             o[j] = src[j] - a->mu[j];
@@ -285,17 +284,17 @@ static int cell_item(void *arg, int t, size_t item)
     uint32_t e = s->order[item];
     cell *E = &a->cells[e];
     float *qb = s->buf[t * 4], *tb = s->buf[t * 4 + 1], *g = s->buf[t * 4 + 2];
-    float *sq = s->buf[t * 4 + 3], *st = sq + QROWS;
+    float *sq = s->buf[t * 4 + 3], *st = sq + a->qrows;
     for (int part = 0; part < 2; part++) {
         const uint32_t *q = s->q + s->qs[e] + (part ? s->qnew[e] : 0);
         uint64_t nq = part ? s->qs[e + 1] - s->qs[e] - s->qnew[e] : s->qnew[e];
         const uint32_t *tr = E->rows + (part ? E->n_old : 0);
         uint64_t ntr = E->n - (part ? E->n_old : 0);
-        for (uint64_t t0 = 0; nq && t0 < ntr; t0 += TROWS) {
-            uint64_t nt = ntr - t0 < TROWS ? ntr - t0 : TROWS;
+        for (uint64_t t0 = 0; nq && t0 < ntr; t0 += a->trows) {
+            uint64_t nt = ntr - t0 < a->trows ? ntr - t0 : a->trows;
             gather(a, tr + t0, nt, tb, st);
-            for (uint64_t q0 = 0; q0 < nq; q0 += QROWS) {
-                uint64_t m = nq - q0 < QROWS ? nq - q0 : QROWS;
+            for (uint64_t q0 = 0; q0 < nq; q0 += a->qrows) {
+                uint64_t m = nq - q0 < a->qrows ? nq - q0 : a->qrows;
                 gather(a, q + q0, m, qb, sq);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)nt, (int)a->d,
                             1.0f, qb, (int)a->d, tb, (int)a->d, 0.0f, g, (int)nt);
@@ -392,10 +391,10 @@ static int run_search(lg_knn_approx *a, uint64_t n0)
     if (!rc && !s.buf)
         rc = LG_ENOMEM;
     for (int t = 0; !rc && t < a->threads; t++) {
-        s.buf[t * 4] = malloc((size_t)QROWS * a->d * sizeof(float));
-        s.buf[t * 4 + 1] = malloc((size_t)TROWS * a->d * sizeof(float));
-        s.buf[t * 4 + 2] = malloc((size_t)QROWS * TROWS * sizeof(float));
-        s.buf[t * 4 + 3] = malloc((size_t)(QROWS + TROWS) * sizeof(float));
+        s.buf[t * 4] = malloc((size_t)a->qrows * a->d * sizeof(float));
+        s.buf[t * 4 + 1] = malloc((size_t)a->trows * a->d * sizeof(float));
+        s.buf[t * 4 + 2] = malloc((size_t)a->qrows * a->trows * sizeof(float));
+        s.buf[t * 4 + 3] = malloc((size_t)(a->qrows + a->trows) * sizeof(float));
         for (int b = 0; b < 4; b++)
             if (!s.buf[t * 4 + b])
                 rc = LG_ENOMEM;
@@ -434,6 +433,15 @@ int lg_knn_approx_open(uint32_t d, const lg_knn_opts *o, lg_knn_approx **out, lg
     a->C = o->cells;
     a->nprobe = o->nprobe;
     a->seed = o->seed ? o->seed : 1;
+    /* GEMM blocks of about 2 MiB of probing rows: wide rows, fewer of them */
+    uint64_t q = (2u << 20) / ((uint64_t)d * 4);
+    a->qrows = q < 64 ? 64 : q > 512 ? 512 : (uint32_t)q;
+    a->trows = 2 * a->qrows;
+    lg_rowbuf_init(&a->rows, d);
+    if (o->scratch_dir && !(a->scratch_dir = strdup(o->scratch_dir))) {
+        free(a);
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    }
     for (int i = 0; i < STRIPES; i++)
         pthread_mutex_init(&a->locks[i], NULL);
     *out = a;
@@ -449,7 +457,8 @@ void lg_knn_approx_close(lg_knn_approx *a)
     for (int i = 0; i < STRIPES; i++)
         pthread_mutex_destroy(&a->locks[i]);
     free(a->cells);
-    free(a->x);
+    lg_rowbuf_free(&a->rows);
+    free(a->scratch_dir);
     free(a->sq);
     free(a->mu);
     free(a->cent);
@@ -495,10 +504,11 @@ static int setup_cells(lg_knn_approx *a, uint64_t n, lg_error *err)
     return LG_OK;
 }
 
-/* Bytes per row the search keeps: the row, its norm, probes and lists. */
+/* Bytes per row the search keeps besides the row itself: its norm, probes
+ * (and their place in a cell's probing list), candidates, the final list. */
 static uint64_t row_bytes(const lg_knn_approx *a, uint32_t nprobe)
 {
-    return (uint64_t)a->d * 4 + 4 + (uint64_t)nprobe * 4 + 4 + (uint64_t)a->kc * 8 + 12;
+    return 4 + (uint64_t)nprobe * 8 + 4 + 4 + (uint64_t)a->kc * 8 + 12 + (uint64_t)a->k * 12;
 }
 
 #define GROW(p, n)                                                                          \
@@ -509,19 +519,38 @@ static uint64_t row_bytes(const lg_knn_approx *a, uint32_t nprobe)
         (p) = q_;                                                                           \
     } while (0)
 
+/* Work buffers at their largest: the search's (per thread: probing rows,
+ * cell rows, products; the probes' products) or, later, the self-check's
+ * (the sample, a block of rows, products, candidates). */
+static uint64_t work_bytes(const lg_knn_approx *a)
+{
+    uint64_t c = a->C ? a->C : 4096, d = a->d, t = (uint64_t)a->threads;
+    uint64_t find = t * (((uint64_t)a->qrows + a->trows) * d * 4 +
+                           (uint64_t)a->qrows * a->trows * 4 + (uint64_t)PROBE_ROWS * c * 4);
+    uint64_t check = 500 * d * 4 + (uint64_t)a->trows * d * 4 + t * SLICE * a->trows * 4 +
+                     500ull * (a->k + 16) * 16;
+    return find > check ? find : check;
+}
+
 static int grow(lg_knn_approx *a, uint64_t n, lg_error *err)
 {
-    uint64_t need = n * row_bytes(a, a->nprobe ? a->nprobe : 16);
+    /* capacity grows by a quarter at a time: what is held stays close to n */
+    uint64_t cap = a->cap;
+    if (n > cap)
+        cap = n > cap + cap / 4 ? n : cap + cap / 4;
+    /* the lists, probes and work buffers must fit the budget; the rows live
+     * in a scratch file when they do not fit beside them */
+    uint64_t need = cap * row_bytes(a, a->nprobe ? a->nprobe : 12) + work_bytes(a);
     if (need > a->budget)
         return lg_fail(err, LG_ENOMEM,
-                       "%llu rows x %u columns need %llu MiB for the approximate search, more "
-                       "than the budget of %llu MiB",
-                       U64(n), a->d, U64(need >> 20), U64(a->budget >> 20));
-    if (n > a->cap) {
-        uint64_t cap = a->cap ? a->cap : 4096;
-        while (cap < n)
-            cap *= 2;
-        GROW(a->x, cap * a->d);
+                       "%llu rows need %llu MiB for the approximate search's lists and "
+                       "buffers, more than the budget of %llu MiB",
+                       U64(n), U64((need + (1 << 20) - 1) >> 20), U64(a->budget >> 20));
+    int spill = need + cap * a->d * 4 > a->budget;
+    int rc = lg_rowbuf_reserve(&a->rows, cap, spill, a->scratch_dir, err);
+    if (rc)
+        return rc;
+    if (cap > a->cap) {
         GROW(a->sq, cap);
         GROW(a->hd, cap * a->kc);
         GROW(a->hi, cap * a->kc);
@@ -604,7 +633,7 @@ int lg_knn_approx_add(lg_knn_approx *a, const float *rows, uint64_t m, lg_error 
     if (rc)
         return rc;
     uint64_t n0 = a->n;
-    memcpy(a->x + n0 * a->d, rows, m * a->d * sizeof *rows);
+    memcpy(a->rows.x + n0 * a->d, rows, m * a->d * sizeof *rows);
     int blas = openblas_threads_begin();
     if (!a->cells)
         rc = first_block(a, rows, m, err);
@@ -633,7 +662,7 @@ int lg_knn_approx_add(lg_knn_approx *a, const float *rows, uint64_t m, lg_error 
 /* The exact k nearest rows of row i by a scan over all rows, in double. */
 static void exact_row(const lg_knn_approx *a, uint64_t i, uint32_t *ix, double *d)
 {
-    const float *x = a->x + i * a->d;
+    const float *x = a->rows.x + i * a->d;
     uint32_t k = a->k;
     for (uint32_t q = 0; q < k; q++) {
         d[q] = INFINITY;
@@ -642,7 +671,7 @@ static void exact_row(const lg_knn_approx *a, uint64_t i, uint32_t *ix, double *
     for (uint64_t r = 0; r < a->n; r++) {
         if (r == i)
             continue;
-        double s = lg_exact_dist(x, a->x + r * a->d, a->d);
+        double s = lg_exact_dist(x, a->rows.x + r * a->d, a->d);
         if (s > d[k - 1] || (s == d[k - 1] && r > ix[k - 1]))
             continue;
         uint32_t p = k - 1;
@@ -679,7 +708,7 @@ static int finish_item(void *arg, int t, size_t item)
             uint32_t j = a->hi[i * a->kc + q];
             if (j == LG_NO_ROW)
                 continue;
-            tmp[m].d = lg_exact_dist(a->x + i * a->d, a->x + (uint64_t)j * a->d, a->d);
+            tmp[m].d = lg_exact_dist(a->rows.x + i * a->d, a->rows.x + (uint64_t)j * a->d, a->d);
             tmp[m].j = j;
             m++;
         }
@@ -737,6 +766,11 @@ int lg_knn_approx_finish(lg_knn_approx *a, lg_knn *out, lg_error *err)
     return LG_OK;
 }
 
+int lg_knn_approx_on_disk(const lg_knn_approx *a)
+{
+    return a->rows.fd >= 0;
+}
+
 void lg_knn_approx_stats(const lg_knn_approx *a, uint32_t *cells, uint32_t *nprobe,
                          uint64_t *pairs)
 {
@@ -764,7 +798,6 @@ typedef struct check_job {
     float **g;          /* per thread */
 } check_job;
 
-#define SLICE 32
 
 static int check_item(void *arg, int t, size_t item)
 {
@@ -788,7 +821,7 @@ static int check_item(void *arg, int t, size_t item)
 
 static double exact_dist(const lg_knn_approx *a, uint64_t i, uint64_t r)
 {
-    return lg_exact_dist(a->x + i * a->d, a->x + r * a->d, a->d);
+    return lg_exact_dist(a->rows.x + i * a->d, a->rows.x + r * a->d, a->d);
 }
 
 /* Sorts sample row q's candidates by exact distance into ix/d (k of them). */
@@ -833,8 +866,8 @@ static int check_exact(const lg_knn_approx *a, const uint64_t *sample, uint64_t 
     j.kc = a->k + 16 < a->n - 1 ? a->k + 16 : (uint32_t)(a->n - 1);
     j.s = malloc(m * a->d * sizeof *j.s);
     j.ss = malloc(m * sizeof *j.ss);
-    j.t = malloc((uint64_t)TROWS * a->d * sizeof *j.t);
-    j.st = malloc(TROWS * sizeof *j.st);
+    j.t = malloc((uint64_t)a->trows * a->d * sizeof *j.t);
+    j.st = malloc(a->trows * sizeof *j.st);
     j.hd = malloc(m * j.kc * sizeof *j.hd);
     j.hi = malloc(m * j.kc * sizeof *j.hi);
     j.wd = malloc(m * sizeof *j.wd);
@@ -843,7 +876,7 @@ static int check_exact(const lg_knn_approx *a, const uint64_t *sample, uint64_t 
     int rc = j.s && j.ss && j.t && j.st && j.hd && j.hi && j.wd && j.wi && j.g ? LG_OK
                                                                                : LG_ENOMEM;
     for (int t = 0; !rc && t < a->threads; t++)
-        if (!(j.g[t] = malloc((size_t)SLICE * TROWS * sizeof **j.g)))
+        if (!(j.g[t] = malloc((size_t)SLICE * a->trows * sizeof **j.g)))
             rc = LG_ENOMEM;
     if (!rc) {
         uint32_t ids[1];
@@ -860,15 +893,16 @@ static int check_exact(const lg_knn_approx *a, const uint64_t *sample, uint64_t 
             j.wi[q] = LG_NO_ROW;
         }
         int blas = openblas_threads_begin();
-        for (j.t0 = 0; !rc && j.t0 < a->n; j.t0 += TROWS) {
-            j.nt = a->n - j.t0 < TROWS ? a->n - j.t0 : TROWS;
+        for (j.t0 = 0; !rc && j.t0 < a->n; j.t0 += a->trows) {
+            j.nt = a->n - j.t0 < a->trows ? a->n - j.t0 : a->trows;
             for (uint64_t c = 0; c < j.nt; c++) {
-                const float *x = a->x + (j.t0 + c) * a->d;
+                const float *x = a->rows.x + (j.t0 + c) * a->d;
                 for (uint32_t e = 0; e < a->d; e++)
                     j.t[c * a->d + e] = x[e] - a->mu[e];
                 j.st[c] = a->sq[j.t0 + c];
             }
             rc = lg_parallel_for(a->threads, (size_t)((m + SLICE - 1) / SLICE), check_item, &j);
+            lg_rowbuf_release(&a->rows, j.t0, j.nt); /* one pass: done with these */
         }
         openblas_threads_end(blas);
         for (uint64_t q = 0; !rc && q < m; q++)

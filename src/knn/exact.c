@@ -560,19 +560,30 @@ uint64_t lgk_row_bytes(const knn_ctx *c)
     return (uint64_t)c->kc * (4 + 4 + 8) + 8 + 1 + (uint64_t)c->k * (4 + 8);
 }
 
-/* Plans tile and panel sizes within the budget; returns the bytes left. */
+/* Lists, candidates and per-thread tiles for tiles of T rows. */
+static uint64_t fixed_bytes(const knn_ctx *c, uint64_t T)
+{
+    uint64_t n = c->n, d = c->d;
+    return n * lgk_row_bytes(c) + d * 12 + ((n + T - 1) / T) * sizeof(pthread_mutex_t) +
+           (uint64_t)c->threads *
+               (2 * T * d * 4 + T * T * 4 + 2 * T * 4 + (uint64_t)c->kc * sizeof(pick));
+}
+
+/* Plans tile and panel sizes within the budget; returns the bytes left.  A
+ * tight budget takes smaller tiles (down to 64 rows) before giving up: the
+ * lists are the same for any tile, only the speed changes. */
 static int plan(knn_ctx *c, uint64_t budget, uint32_t tile, uint64_t *left, lg_error *err)
 {
     uint64_t n = c->n, d = c->d;
     c->tile = tile ? tile : 512;
     if (c->tile > n)
         c->tile = (uint32_t)n;
-    uint64_t T = c->tile;
-    uint64_t per_row = lgk_row_bytes(c);
-    uint64_t fixed = n * per_row + d * 12 + ((n + T - 1) / T) * sizeof(pthread_mutex_t) +
-                     (uint64_t)c->threads * (2 * T * d * 4 + T * T * 4 + 2 * T * 4 +
-                                             (uint64_t)c->kc * sizeof(pick));
     uint64_t whole = c->direct ? 0 : n * d * 4;
+    while (!tile && c->tile > 64 && fixed_bytes(c, c->tile) + whole > budget &&
+           fixed_bytes(c, c->tile) + 2ull * c->tile * d * 4 > budget)
+        c->tile /= 2;
+    uint64_t T = c->tile;
+    uint64_t fixed = fixed_bytes(c, T);
     if (fixed + whole <= budget) {
         c->prow = n;
         c->npanels = 1;

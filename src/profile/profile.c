@@ -304,13 +304,22 @@ static int approx_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uin
     lg_store_layer(s, layer, &L);
     double t0 = now();
     lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = o->memory,
-                      .cells = o->cells, .nprobe = o->nprobe, .seed = o->seed};
+                      .cells = o->cells, .nprobe = o->nprobe, .seed = o->seed,
+                      .scratch_dir = o->scratch_dir};
     if (!ko.cells) {
         double c = 2 * sqrt((double)L.n);
         ko.cells = c < 1 ? 1 : c > 4096 ? 4096 : (uint32_t)c;
     }
-    /* the first block holds the rows k-means trains on */
-    uint64_t first = 40ull * ko.cells > 65536 ? 40ull * ko.cells : 65536, block = 65536;
+    /* the first block holds the rows k-means trains on (24 a cell); blocks
+     * take at most an eighth of the budget */
+    uint64_t budget = o->memory ? o->memory : lg_default_memory();
+    uint64_t block = budget / 8 / ((uint64_t)L.d * 4);
+    block = block < 64 ? 64 : block > 65536 ? 65536 : block;
+    uint64_t first = 24ull * ko.cells, most = budget / 4 / ((uint64_t)L.d * 4);
+    if (first > most)
+        first = most; /* fewer rows a cell to train on, rather than a bigger block */
+    if (first < block)
+        first = block;
     lg_knn_approx *a;
     int rc = lg_knn_approx_open(L.d, &ko, &a, err);
     if (rc)

@@ -259,6 +259,74 @@ static float *clustered(uint64_t n, uint32_t d, uint64_t seed)
     return x;
 }
 
+/* No clusters: an 8-dimensional cube through a smooth random map into d. */
+static float *manifold(uint64_t n, uint32_t d, uint64_t seed)
+{
+    float *x = malloc(n * d * sizeof *x), w[8][64], ph[64];
+    for (int q = 0; q < 8; q++)
+        for (uint32_t j = 0; j < d; j++)
+            w[q][j] = (float)tu_normal(&seed);
+    for (uint32_t j = 0; j < d; j++)
+        ph[j] = (float)(6.28 * tu_uniform(&seed));
+    for (uint64_t i = 0; i < n; i++) {
+        double z[8];
+        for (int q = 0; q < 8; q++)
+            z[q] = 2 * tu_uniform(&seed) - 1;
+        for (uint32_t j = 0; j < d; j++) {
+            double v = ph[j];
+            for (int q = 0; q < 8; q++)
+                v += z[q] * w[q][j];
+            x[i * d + j] = (float)sin(v);
+        }
+    }
+    return x;
+}
+
+static double recall_of(const lg_knn *a, const lg_knn *e)
+{
+    double hit = 0;
+    for (uint64_t i = 0; i < a->n; i++)
+        for (uint32_t p = 0; p < a->k; p++)
+            for (uint32_t q = 0; q < a->k; q++)
+                if (a->idx[i * a->k + p] == e->idx[i * e->k + q]) {
+                    hit++;
+                    break;
+                }
+    return hit / (double)(a->n * a->k);
+}
+
+static void approximate_recall_on_a_manifold(void **state)
+{
+    (void)state;
+    uint64_t n = 8000;
+    uint32_t d = 64, k = 16;
+    float *x = manifold(n, d, 8);
+    lg_knn exact, one;
+    lg_knn_opts o = {.k = k, .threads = 2};
+    lg_error err;
+    assert_int_equal(lg_knn_exact_matrix(x, n, d, &o, &exact, &err), LG_OK);
+    lg_knn_approx *a;
+    assert_int_equal(lg_knn_approx_open(d, &o, &a, &err), LG_OK);
+    assert_int_equal(lg_knn_approx_add(a, x, n, &err), LG_OK);
+    assert_int_equal(lg_knn_approx_finish(a, &one, &err), LG_OK);
+    double recall = recall_of(&one, &exact);
+    if (recall < 0.95)
+        fail_msg("recall %.3f with the default knobs", recall);
+    /* fewer probes must cost recall: the knob is real */
+    lg_knn_approx_close(a);
+    lg_knn few;
+    o.nprobe = 1;
+    assert_int_equal(lg_knn_approx_open(d, &o, &a, &err), LG_OK);
+    assert_int_equal(lg_knn_approx_add(a, x, n, &err), LG_OK);
+    assert_int_equal(lg_knn_approx_finish(a, &few, &err), LG_OK);
+    assert_true(recall_of(&few, &exact) < recall - 0.05);
+    lg_knn_approx_close(a);
+    lg_knn_free(&few);
+    lg_knn_free(&one);
+    lg_knn_free(&exact);
+    free(x);
+}
+
 static void approximate_recall_and_incremental(void **state)
 {
     (void)state;
@@ -324,8 +392,32 @@ static void approximate_recall_and_incremental(void **state)
         fail_msg("%s", err.msg);
     assert_memory_equal(inc.idx, one.idx, n * k * sizeof *inc.idx);
     assert_memory_equal(inc.dist, one.dist, n * k * sizeof *inc.dist);
+    assert_false(lg_knn_approx_on_disk(a));
     lg_knn_approx_close(a);
     lg_knn_free(&inc);
+    /* a budget that holds the lists but not the rows: they go to a scratch
+     * file, block by block, and the lists are the same */
+    o.memory = 17u << 19; /* 8.5 MiB: 8.2 for the lists and buffers, 1.2 more for the rows */
+    o.scratch_dir = tu_dir;
+    assert_int_equal(lg_knn_approx_open(d, &o, &a, &err), LG_OK);
+    assert_int_equal(lg_knn_approx_add(a, x, first, &err), LG_OK);
+    for (uint64_t r = first; r < n; r += 777) {
+        uint64_t m = n - r < 777 ? n - r : 777;
+        assert_int_equal(lg_knn_approx_add(a, x + r * d, m, &err), LG_OK);
+    }
+    if (lg_knn_approx_finish(a, &inc, &err))
+        fail_msg("%s", err.msg);
+    assert_true(lg_knn_approx_on_disk(a));
+    assert_memory_equal(inc.idx, one.idx, n * k * sizeof *inc.idx);
+    assert_memory_equal(inc.dist, one.dist, n * k * sizeof *inc.dist);
+    lg_knn_approx_close(a);
+    lg_knn_free(&inc);
+    /* and a budget too small for the lists: an error that says how much */
+    o.memory = 1u << 20;
+    assert_int_equal(lg_knn_approx_open(d, &o, &a, &err), LG_OK);
+    assert_int_equal(lg_knn_approx_add(a, x, n, &err), LG_ENOMEM);
+    assert_non_null(strstr(err.msg, "budget"));
+    lg_knn_approx_close(a);
     lg_knn_free(&one);
     lg_knn_free(&exact);
     free(x);
@@ -355,7 +447,8 @@ int main(void)
         cmocka_unit_test(duplicates_are_neighbours_at_zero),
         cmocka_unit_test(incremental_equals_batch),
         cmocka_unit_test(approximate_recall_and_incremental),
+        cmocka_unit_test(approximate_recall_on_a_manifold),
         cmocka_unit_test(bad_arguments),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, tu_setup_dir, tu_teardown_dir);
 }
