@@ -233,10 +233,7 @@ static void gather(const lg_knn_approx *a, const uint32_t *ids, uint64_t n, floa
                    float *sq)
 {
     for (uint64_t r = 0; r < n; r++) {
-        const float *src = a->rows.x + (uint64_t)ids[r] * a->d;
-        float *o = out + r * a->d;
-        for (uint32_t j = 0; j < a->d; j++)
-            o[j] = src[j] - a->mu[j];
+        lg_centre_row(a->rows.x + (uint64_t)ids[r] * a->d, a->mu, out + r * a->d, a->d);
         sq[r] = a->sq[ids[r]];
     }
 }
@@ -896,9 +893,7 @@ static int check_exact(const lg_knn_approx *a, const uint64_t *sample, uint64_t 
         for (j.t0 = 0; !rc && j.t0 < a->n; j.t0 += a->trows) {
             j.nt = a->n - j.t0 < a->trows ? a->n - j.t0 : a->trows;
             for (uint64_t c = 0; c < j.nt; c++) {
-                const float *x = a->rows.x + (j.t0 + c) * a->d;
-                for (uint32_t e = 0; e < a->d; e++)
-                    j.t[c * a->d + e] = x[e] - a->mu[e];
+                lg_centre_row(a->rows.x + (j.t0 + c) * a->d, a->mu, j.t + c * a->d, a->d);
                 j.st[c] = a->sq[j.t0 + c];
             }
             rc = lg_parallel_for(a->threads, (size_t)((m + SLICE - 1) / SLICE), check_item, &j);

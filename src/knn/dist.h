@@ -1,31 +1,62 @@
 /* The exact distance every search reports: the difference of two float rows
  * summed in double.  One definition, so the exact, incremental and
  * approximate searches give the same distance to the same pair, bit for bit.
- * Four running sums (a fixed order) keep the multiply-adds from waiting on
- * each other. */
+ * Eight running sums in a fixed order (two doubles a vector, four vectors)
+ * keep the multiply-adds from waiting on each other; the order depends only
+ * on d, never on the data or the machine. */
 #ifndef LG_KNN_DIST_H
 #define LG_KNN_DIST_H
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
+
+typedef float lg_v2f __attribute__((vector_size(8)));
+typedef double lg_v2d __attribute__((vector_size(16)));
+
+static inline lg_v2d lg_diff2(const float *x, const float *y)
+{
+    lg_v2f a, b;
+    memcpy(&a, x, sizeof a);
+    memcpy(&b, y, sizeof b);
+    return __builtin_convertvector(a, lg_v2d) - __builtin_convertvector(b, lg_v2d);
+}
 
 static inline double lg_exact_dist(const float *x, const float *y, uint32_t d)
 {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    lg_v2d s0 = {0, 0}, s1 = {0, 0}, s2 = {0, 0}, s3 = {0, 0};
     uint32_t j = 0;
-    for (; j + 4 <= d; j += 4) {
-        double a = (double)x[j] - (double)y[j], b = (double)x[j + 1] - (double)y[j + 1];
-        double c = (double)x[j + 2] - (double)y[j + 2], e = (double)x[j + 3] - (double)y[j + 3];
+    for (; j + 8 <= d; j += 8) {
+        lg_v2d a = lg_diff2(x + j, y + j), b = lg_diff2(x + j + 2, y + j + 2);
+        lg_v2d c = lg_diff2(x + j + 4, y + j + 4), e = lg_diff2(x + j + 6, y + j + 6);
         s0 += a * a;
         s1 += b * b;
         s2 += c * c;
         s3 += e * e;
     }
+    lg_v2d s = (s0 + s1) + (s2 + s3);
+    double t = 0;
     for (; j < d; j++) {
         double a = (double)x[j] - (double)y[j];
-        s0 += a * a;
+        t += a * a;
     }
-    return sqrt((s0 + s1) + (s2 + s3));
+    return sqrt((s[0] + s[1]) + t);
+}
+
+/* out = src - mu, elementwise in float (the same values a scalar loop gives). */
+static inline void lg_centre_row(const float *src, const float *mu, float *out, uint32_t d)
+{
+    typedef float v4 __attribute__((vector_size(16)));
+    uint32_t j = 0;
+    for (; j + 4 <= d; j += 4) {
+        v4 a, m;
+        memcpy(&a, src + j, sizeof a);
+        memcpy(&m, mu + j, sizeof m);
+        a -= m;
+        memcpy(out + j, &a, sizeof a);
+    }
+    for (; j < d; j++)
+        out[j] = src[j] - mu[j];
 }
 
 #endif

@@ -320,6 +320,9 @@ static int approx_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uin
         first = most; /* fewer rows a cell to train on, rather than a bigger block */
     if (first < block)
         first = block;
+    /* the block buffer is ours: the search gets the rest of the budget */
+    uint64_t buf_bytes = first * L.d * 4;
+    ko.memory = budget > 2 * buf_bytes ? budget - buf_bytes : budget / 2;
     lg_knn_approx *a;
     int rc = lg_knn_approx_open(L.d, &ko, &a, err);
     if (rc)
