@@ -17,7 +17,7 @@
 
 #define N 6000
 #define D 4096 /* 94 MiB of float32 */
-#define BUDGET_MIB 24
+#define BUDGET_MIB 32
 
 static const char *dir, *store;
 
@@ -102,7 +102,7 @@ static void within_budget(const char *knn)
 #if defined(__SANITIZE_ADDRESS__)
     skip(); /* AddressSanitizer's shadow and quarantine are anonymous memory too */
 #endif
-    char *argv[] = {LG_CLI, "profile", (char *)store, "--knn", (char *)knn, "--memory", "24M",
+    char *argv[] = {LG_CLI, "profile", (char *)store, "--knn", (char *)knn, "--memory", "32M",
                     "--no-cache", "-q", "--threads", "2", "--k", "10", "--gride-max", "16",
                     "--scratch", (char *)dir, NULL};
     long peak;
@@ -142,7 +142,7 @@ static void test_approx_too_small_says_so(void **state)
     assert_non_null(strstr(tu_stderr(), "budget"));
     assert_non_null(strstr(tu_stderr(), "MiB"));
     /* a scratch directory that cannot take the rows: named in the message */
-    rc = tu_cli("profile %s --knn approx --memory 24M --no-cache -q --scratch %s", store,
+    rc = tu_cli("profile %s --knn approx --memory 32M --no-cache -q --scratch %s", store,
                 tu_path(dir, "no-such-dir"));
     assert_int_equal(rc, 3);
     assert_non_null(strstr(tu_stderr(), "no-such-dir"));
