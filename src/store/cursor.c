@@ -83,9 +83,9 @@ static size_t find_chunk(const lg_store *s, const lgs_layer *L, uint64_t row)
     return L->first_chunk + lo;
 }
 
-/* Maps chunk ci's pages in.  Reading moves on: the pages of the chunk before
- * are let go, so a pass over a layer larger than memory keeps one chunk of
- * it mapped at a time, not the whole layer. */
+/* Maps chunk ci's pages in and asks for the next chunk's.  Reading moves on:
+ * the pages of the chunk before are let go, so a pass over a layer larger
+ * than memory keeps about two chunks of it mapped, not the whole layer. */
 static void enter_chunk(lg_cursor *cur, size_t ci)
 {
     if (cur->populated == (long)ci)
@@ -93,6 +93,10 @@ static void enter_chunk(lg_cursor *cur, size_t ci)
     if (cur->populated >= 0)
         lgs_release(cur->s, &cur->s->chunks[cur->populated]);
     lgs_populate(cur->s, &cur->s->chunks[ci]);
+    /* readers go forward: the next chunk is read from disk while this one
+     * is checked and decoded */
+    if (ci + 1 < cur->L->first_chunk + cur->L->n_chunks)
+        lgs_prefetch(cur->s, &cur->s->chunks[ci + 1]);
     cur->populated = (long)ci;
 }
 

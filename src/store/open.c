@@ -76,6 +76,14 @@ void lgs_populate(const lg_store *s, const lgs_chunk *c)
     (void)madvise((void *)a, b - a, MADV_POPULATE_READ);
 }
 
+void lgs_prefetch(const lg_store *s, const lgs_chunk *c)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)(s->map + c->off) & ~(page - 1);
+    uintptr_t b = (uintptr_t)(s->map + c->off + LGS_RECORD_HEADER_SIZE + c->stored);
+    (void)madvise((void *)a, b - a, MADV_WILLNEED); /* asynchronous read-ahead */
+}
+
 void lgs_release(const lg_store *s, const lgs_chunk *c)
 {
     /* Pages wholly inside the chunk only: its neighbours may be in use.  The

@@ -78,6 +78,8 @@ int lgs_verify_chunk(const lg_store *s, const lgs_layer *L, lgs_chunk *c, lg_err
 /* Asks the kernel to map a chunk's pages in one call (much cheaper than a
  * page fault per page), before it is checksummed or read. */
 void lgs_populate(const lg_store *s, const lgs_chunk *c);
+/* Starts reading a chunk's pages in the background (MADV_WILLNEED). */
+void lgs_prefetch(const lg_store *s, const lgs_chunk *c);
 /* Lets go of a chunk's pages once it has been read (MADV_DONTNEED). */
 void lgs_release(const lg_store *s, const lgs_chunk *c);
 
