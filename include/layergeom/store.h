@@ -93,6 +93,13 @@ int lg_cursor_open(lg_store *s, size_t layer, size_t block_rows, lg_cursor **out
 /* A cursor over the rows of the pending layer (see lg_store_pending). */
 int lg_cursor_open_pending(lg_store *s, size_t block_rows, lg_cursor **out, lg_error *err);
 void lg_cursor_close(lg_cursor *c);
+/* Reading will not come back to what it has passed soon (a layer bigger than
+ * the memory budget): each chunk's pages are let go (MADV_DONTNEED) once the
+ * cursor has moved past it.  On by default for layers stored in more than a
+ * quarter of physical memory; rows already returned stay readable (the pages
+ * come back from the page cache if touched).  In a store bigger than that,
+ * closing a cursor lets go of its whole layer. */
+void lg_cursor_let_go(lg_cursor *c, int on);
 /* Next block as float32, row-major: *rows points into the mapping (uncompressed
  * f32 chunk) or into the cursor's buffer, valid until the next call.  *n = 0 at
  * the end of the layer.  A block read in place stops at the end of its chunk,

@@ -780,6 +780,10 @@ int lg_knn_exact_layer(lg_store *s, size_t layer, const lg_knn_opts *o, lg_knn *
     int rc = lg_cursor_open(s, layer, 1, &l.cur, err);
     if (rc)
         return rc;
+    /* a layer beyond the budget is read in panels, pass after pass: what a
+     * pass has read is let go of, not kept mapped */
+    if (L.n * L.d * 4 > (o->memory ? o->memory : lg_default_memory()))
+        lg_cursor_let_go(l.cur, 1);
     rc = lg_knn_exact(L.n, L.d, read_layer, &l, o, out, err);
     lg_cursor_close(l.cur);
     if (rc)

@@ -329,6 +329,8 @@ static int approx_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uin
         return rc;
     lg_cursor *cur;
     rc = lg_cursor_open(s, layer, 1, &cur, err);
+    if (!rc && L.n * L.d * 4 > budget)
+        lg_cursor_let_go(cur, 1); /* one pass; the rows are copied */
     float *buf = NULL;
     for (uint64_t r0 = 0; !rc && r0 < L.n;) {
         uint64_t m = r0 ? block : first;

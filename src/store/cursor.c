@@ -24,6 +24,7 @@ struct lg_cursor {
     size_t scratch_cap;
     long scratch_chunk;     /* which chunk scratch holds, -1 none */
     long populated;         /* the last chunk whose pages were mapped in */
+    int let_go;             /* release each chunk's pages once past it */
 };
 
 /* A cursor over layer L (one of the store's, or the pending one). */
@@ -40,6 +41,7 @@ static int new_cursor(lg_store *s, lgs_layer *L, size_t block_rows, lg_cursor **
     c->block = block_rows;
     c->scratch_chunk = -1;
     c->populated = -1;
+    c->let_go = L->bytes_stored > s->release_above;
     *out = c;
     return LG_OK;
 }
@@ -61,10 +63,20 @@ int lg_cursor_open_pending(lg_store *s, size_t block_rows, lg_cursor **out, lg_e
     return new_cursor(s, &s->pend, block_rows, out, err);
 }
 
+void lg_cursor_let_go(lg_cursor *c, int on)
+{
+    c->let_go = on;
+}
+
 void lg_cursor_close(lg_cursor *c)
 {
     if (!c)
         return;
+    /* a store bigger than a quarter of RAM, read layer after layer: the
+     * layer done with is let go of, so the mapped pages stay about one layer */
+    if (c->populated >= 0 && c->s->size > c->s->release_above)
+        for (size_t i = 0; i < c->L->n_chunks; i++)
+            lgs_release(c->s, &c->s->chunks[c->L->first_chunk + i]);
     free(c->buf);
     free(c->scratch);
     free(c);
@@ -84,13 +96,14 @@ static size_t find_chunk(const lg_store *s, const lgs_layer *L, uint64_t row)
 }
 
 /* Maps chunk ci's pages in and asks for the next chunk's.  Reading moves on:
- * the pages of the chunk before are let go, so a pass over a layer larger
- * than memory keeps about two chunks of it mapped, not the whole layer. */
+ * in a layer too big to keep mapped (lg_cursor_let_go) the pages of the
+ * chunk before are let go, so a pass over a layer larger than memory keeps
+ * about two chunks of it mapped, not the whole layer. */
 static void enter_chunk(lg_cursor *cur, size_t ci)
 {
     if (cur->populated == (long)ci)
         return;
-    if (cur->populated >= 0)
+    if (cur->populated >= 0 && cur->let_go)
         lgs_release(cur->s, &cur->s->chunks[cur->populated]);
     lgs_populate(cur->s, &cur->s->chunks[ci]);
     /* readers go forward: the next chunk is read from disk while this one

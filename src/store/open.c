@@ -571,6 +571,11 @@ int lgs_open_fd(const char *path, int fd, unsigned flags, lg_store **out, lg_err
     s->fd = fd;
     s->flags = flags;
     s->size = (uint64_t)st.st_size;
+    /* a layer that fits comfortably stays mapped: passes over it again (the
+     * exact search's panels, its finishing pass) find it there; a bigger one
+     * is let go of as it is read */
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    s->release_above = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize / 4 : 1u << 30;
     s->map = mmap(NULL, s->size, PROT_READ, MAP_SHARED, fd, 0);
     if (s->map == MAP_FAILED) {
         s->map = NULL;

@@ -66,6 +66,8 @@ struct lg_store {
     uint64_t dropped_from; /* first byte not kept (== size when nothing dropped) */
     int damage_kind;       /* 0 none, 1 torn/incomplete tail, 2 bad record */
     char note[LG_ERROR_MSG_MAX];
+    uint64_t release_above; /* cursors of layers stored in more bytes than this (a
+                               quarter of RAM) let go of passed chunks */
 };
 
 /* Reads and checks the record header at off (alignment, bounds, checksum). */
