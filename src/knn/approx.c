@@ -876,10 +876,9 @@ static int check_exact(const lg_knn_approx *a, const uint64_t *sample, uint64_t 
         if (!(j.g[t] = malloc((size_t)SLICE * a->trows * sizeof **j.g)))
             rc = LG_ENOMEM;
     if (!rc) {
-        uint32_t ids[1];
         for (uint64_t q = 0; q < m; q++) {
-            ids[0] = (uint32_t)sample[q];
-            gather(a, ids, 1, j.s + q * a->d, j.ss + q);
+            lg_centre_row(a->rows.x + sample[q] * a->d, a->mu, j.s + q * a->d, a->d);
+            j.ss[q] = a->sq[sample[q]];
         }
         for (uint64_t c = 0; c < m * j.kc; c++) {
             j.hd[c] = INFINITY;

@@ -259,6 +259,20 @@ static float *clustered(uint64_t n, uint32_t d, uint64_t seed)
     return x;
 }
 
+/* The mean fraction of a row's neighbours in a that are among its neighbours in e. */
+static double recall_of(const lg_knn *a, const lg_knn *e)
+{
+    double hit = 0;
+    for (uint64_t i = 0; i < a->n; i++)
+        for (uint32_t p = 0; p < a->k; p++)
+            for (uint32_t q = 0; q < a->k; q++)
+                if (a->idx[i * a->k + p] == e->idx[i * e->k + q]) {
+                    hit++;
+                    break;
+                }
+    return hit / (double)(a->n * a->k);
+}
+
 /* No clusters: an 8-dimensional cube through a smooth random map into d. */
 static float *manifold(uint64_t n, uint32_t d, uint64_t seed)
 {
@@ -280,19 +294,6 @@ static float *manifold(uint64_t n, uint32_t d, uint64_t seed)
         }
     }
     return x;
-}
-
-static double recall_of(const lg_knn *a, const lg_knn *e)
-{
-    double hit = 0;
-    for (uint64_t i = 0; i < a->n; i++)
-        for (uint32_t p = 0; p < a->k; p++)
-            for (uint32_t q = 0; q < a->k; q++)
-                if (a->idx[i * a->k + p] == e->idx[i * e->k + q]) {
-                    hit++;
-                    break;
-                }
-    return hit / (double)(a->n * a->k);
 }
 
 static void approximate_recall_on_a_manifold(void **state)
@@ -345,15 +346,7 @@ static void approximate_recall_and_incremental(void **state)
     lg_knn one;
     if (lg_knn_approx_finish(a, &one, &err))
         fail_msg("%s", err.msg);
-    double hit = 0;
-    for (uint64_t i = 0; i < n; i++)
-        for (uint32_t p = 0; p < k; p++)
-            for (uint32_t q = 0; q < k; q++)
-                if (one.idx[i * k + p] == exact.idx[i * k + q]) {
-                    hit++;
-                    break;
-                }
-    double recall = hit / (double)(n * k);
+    double recall = recall_of(&one, &exact);
     if (recall < 0.95)
         fail_msg("recall %.3f with the default knobs", recall);
     /* the self-check agrees with the truth */
