@@ -25,6 +25,7 @@ typedef struct plan_head {
     int32_t stop;  /* 1: the profile is over */
     int32_t split; /* 1: every member takes part in each layer's search */
     uint64_t count;
+    uint64_t rows, content; /* rank 0's store: rows, and its first layer's checksum */
 } plan_head;
 
 typedef struct result_head {
@@ -137,6 +138,14 @@ static int bcast_plan(const lg_team *team, plan_head *h, uint64_t **layers, lg_e
     return team->bcast(team->ctx, *layers, h->count * sizeof **layers, err);
 }
 
+/* What members compare to tell whether they opened the same store. */
+static void store_id(lg_store *s, plan_head *h)
+{
+    lg_layer_info L;
+    h->rows = lg_store_rows(s);
+    h->content = lg_store_layer(s, 0, &L) == LG_OK ? L.content_crc : 0;
+}
+
 /* ---- one round, seen by any member ---- */
 
 /* This member's part of a round.  Member 0 keeps what it computed in
@@ -190,7 +199,8 @@ static int start_round(lgp_team *t, lg_store *s, const lg_profile_opts *o, uint3
     uint64_t *layers = malloc(P * sizeof *layers);
     if (!layers)
         return lg_fail(err, LG_ENOMEM, "out of memory");
-    plan_head h = {0, 0, 0};
+    plan_head h = {0, 0, 0, 0, 0};
+    store_id(s, &h);
     for (size_t x = q; x < L && h.count < P; x++) {
         lg_layer_info info;
         lg_store_layer(s, order[x], &info);
@@ -242,7 +252,7 @@ void lgp_team_end(lgp_team *t)
 {
     if (!t->team)
         return;
-    plan_head h = {1, 0, 0};
+    plan_head h = {1, 0, 0, 0, 0};
     lg_error ignored;
     t->team->bcast(t->team->ctx, &h, sizeof h, &ignored);
     held_free(t);
@@ -259,6 +269,15 @@ int lgp_team_member(const lg_team *team, lg_store *s, const lg_profile_opts *o, 
         plan_head h;
         uint64_t *layers = NULL;
         int rc = bcast_plan(team, &h, &layers, err);
+        plan_head mine = h;
+        store_id(s, &mine);
+        if (!rc && !h.stop && (mine.rows != h.rows || mine.content != h.content))
+            rc = lg_fail(err, LG_EINPUT,
+                         "%s: this store has %llu rows (first layer checksum %08llx), rank 0's "
+                         "%llu (%08llx): every rank must open the same store",
+                         lg_store_path(s), (unsigned long long)mine.rows,
+                         (unsigned long long)mine.content, (unsigned long long)h.rows,
+                         (unsigned long long)h.content);
         if (!rc && !h.stop)
             for (uint64_t i = 0; !rc && i < h.count; i++)
                 if (layers[i] >= lg_store_layer_count(s))

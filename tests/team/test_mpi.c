@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 #include "util/json.h"
@@ -222,6 +223,21 @@ static void test_errors_end_every_rank(void **state)
     snprintf(cmd, sizeof cmd, MPIRUN "%s profile %s --follow -q >%s 2>&1", 2, LG_CLI, model,
              tu_path(dir, "err.log"));
     assert_int_not_equal(system(cmd), 0);
+    /* ranks that open different stores (as a path resolved per node might):
+     * refused, not merged into nonsense */
+    char r0[600], r1[600];
+    snprintf(r0, sizeof r0, "%s", tu_path(dir, "rank0.lgs"));
+    snprintf(r1, sizeof r1, "%s", tu_path(dir, "rank1.lgs"));
+    assert_int_equal(symlink(model, r0), 0);
+    assert_int_equal(symlink(ties, r1), 0);
+    snprintf(cmd, sizeof cmd,
+             MPIRUN "sh -c 'exec %s profile %s/rank$OMPI_COMM_WORLD_RANK.lgs -q --no-cache' >%s 2>&1",
+             2, LG_CLI, dir, tu_path(dir, "err.log"));
+    assert_int_not_equal(system(cmd), 0);
+    log = (char *)tu_read_file(tu_path(dir, "err.log"), &len);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "every rank must open the same store"));
+    free(log);
 }
 
 #else
