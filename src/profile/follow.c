@@ -10,9 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "profile/profile_int.h"
+#include "store/format.h"
 #include "util/error.h"
 
 #define U64(x) ((unsigned long long)(x))
@@ -37,6 +39,15 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* A file shorter than a store's header: a producer has created it and not
+ * yet written the header (for a moment; after that it is bad input). */
+static int being_created(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+           (uint64_t)st.st_size < LGS_FILE_HEADER_SIZE;
 }
 
 static void sleep_for(double s)
@@ -245,8 +256,9 @@ int lg_profile_follow(const char *path, const lg_profile_opts *o, double poll,
     while (!rc && !(stop && *stop)) {
         int active = lg_store_writer_active(path);
         rc = lg_store_open(path, 0, &s, err);
-        if (rc == LG_ENOTFOUND && out->n_layers == 0 && now() - t0 < 30) {
-            /* the producer may not have created it yet */
+        if ((rc == LG_ENOTFOUND || (rc == LG_EINPUT && being_created(path))) &&
+            out->n_layers == 0 && now() - t0 < 30) {
+            /* the producer may not have created it, or its header, yet */
             rc = LG_OK;
             sleep_for(poll);
             continue;

@@ -120,6 +120,37 @@ static void stop_after_first(void *ctx, const lg_layer_result *r, size_t done, s
         stop_flag = 1;
 }
 
+/* The follower may look before the producer has written the store's header
+ * (an empty file): it waits, as for a file not there yet, rather than call
+ * the store malformed. */
+static void follow_waits_for_a_header(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "early.lgs");
+    assert_int_equal(tu_write_file(path, "", 0), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        nap(0.3);
+        unlink(path); /* the writer creates its own file */
+        produce(path);
+    }
+    lg_profile_opts o;
+    lg_profile_opts_default(&o);
+    o.k = 20;
+    lg_profile p;
+    lg_error err;
+    int rc = lg_profile_follow(path, &o, 0.05, NULL, &p, &err);
+    if (rc)
+        print_error("%s\n", err.msg);
+    assert_int_equal(rc, LG_OK);
+    assert_int_equal(p.n_layers, 4);
+    lg_profile_free(&p);
+    int status;
+    waitpid(pid, &status, 0);
+    assert_int_equal(WEXITSTATUS(status), 0);
+    tu_rmdir(dir);
+}
+
 static void interrupted_follow_keeps_what_is_done(void **state)
 {
     (void)state;
@@ -134,7 +165,10 @@ static void interrupted_follow_keeps_what_is_done(void **state)
     lg_profile p;
     lg_error err;
     stop_flag = 0;
-    assert_int_equal(lg_profile_follow(path, &o, 0.05, &stop_flag, &p, &err), LG_OK);
+    int rc = lg_profile_follow(path, &o, 0.05, &stop_flag, &p, &err);
+    if (rc)
+        print_error("%s\n", err.msg);
+    assert_int_equal(rc, LG_OK);
     assert_int_equal(p.n_layers, 1);
     assert_true(p.layers[0].id > 1.5 && p.layers[0].id < 2.5);
     lg_profile_free(&p);
@@ -151,6 +185,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(follow_equals_batch),
+        cmocka_unit_test(follow_waits_for_a_header),
         cmocka_unit_test(interrupted_follow_keeps_what_is_done),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
