@@ -8,8 +8,11 @@
  *
  * Readers map the file and decode chunks on demand; a cursor delivers a layer
  * as float32 row blocks of the caller's size, in place when the chunk is
- * uncompressed float32.  A writer appends records and commits an index after
- * each layer, so a crash loses at most the layer being written.
+ * uncompressed float32.  A writer appends records and commits an index; a
+ * crash loses at most the rows given since the last commit.  Rows may be
+ * given to any number of layers at once, in any order (a model emits every
+ * layer of a batch at once), and added to every layer of an existing store
+ * later (more inputs); at every commit all layers hold the same N.
  *
  * Concurrency: any number of readers, one writer (enforced with a file lock).
  * A reader sees the layers that were complete when it opened the store.
@@ -136,9 +139,22 @@ typedef struct lg_writer_opts {
     lg_dtype dtype;      /* stored type; LG_DTYPE_KEEP (default) = as given */
     uint32_t chunk_rows; /* 0 = about 4 MiB of raw data per chunk */
     int durable;         /* fdatasync before and after each commit (default 1) */
+    /* Commits while rows arrive, whenever every layer is level: at least
+     * this often (default 5 s; 0 = only when a layer is new, when asked, and
+     * on close) and after this many bytes of rows (default 256 MiB; 0 = no
+     * limit). */
+    double commit_seconds;
+    uint64_t commit_bytes;
 } lg_writer_opts;
 
+/* Always start from the defaults: fields are added at the end. */
 void lg_writer_opts_default(lg_writer_opts *o);
+
+/* Bytes a writer holds for `layers` open layers of d columns stored as
+ * `stored` (LG_DTYPE_KEEP: float32): one chunk buffer per layer, plus one
+ * shared shuffle and compression buffer.  o may be NULL (the defaults). */
+size_t lg_writer_estimate_memory(size_t layers, uint32_t d, lg_dtype stored,
+                                 const lg_writer_opts *o);
 
 /* Creates a new store; fails if path exists. */
 int lg_writer_create(const char *path, const lg_writer_opts *o, lg_writer **out, lg_error *err);
@@ -148,9 +164,38 @@ int lg_writer_append(const char *path, const lg_writer_opts *o, lg_writer **out,
 /* Writes the stream form (records without an index) to fd, which may be a pipe. */
 int lg_writer_stream(int fd, const lg_writer_opts *o, lg_writer **out, lg_error *err);
 
-/* Starts a layer of d columns whose rows will be given as elements of src. */
+/* ---- any number of layers at once (format 1.1) ---- */
+
+/* The handle of layer `name` for lg_writer_add_rows: a new layer of d
+ * columns, or one the store already has (rows are then added after its N;
+ * d must match).  Rows will be given as elements of src (converted to the
+ * stored type). */
+int lg_writer_layer(lg_writer *w, const char *name, uint32_t d, lg_dtype src, size_t *layer,
+                    lg_error *err);
+/* Adds n rows to a layer.  The writer commits whenever every layer and label
+ * set is level and a commit is due (see lg_writer_opts). */
+int lg_writer_add_rows(lg_writer *w, size_t layer, const void *rows, uint64_t n,
+                       lg_error *err);
+/* lg_writer_add_rows with the CRC32C of the rows' bytes already known. */
+int lg_writer_add_rows_crc(lg_writer *w, size_t layer, const void *rows, uint64_t n,
+                           uint32_t crc, lg_error *err);
+/* Appends n labels to a label set (created when new), alongside the rows. */
+int lg_writer_add_labels(lg_writer *w, const char *set, const int64_t *labels, uint64_t n,
+                         lg_error *err);
+/* Rows given to a layer so far; the rows of the last commit. */
+uint64_t lg_writer_rows_of(const lg_writer *w, size_t layer);
+uint64_t lg_writer_rows_committed(const lg_writer *w);
+
+/* ---- one layer at a time (a convenience over the calls above) ---- */
+
+/* Starts a new layer of d columns whose rows will be given as elements of
+ * src.  Until lg_writer_end_layer it blocks commits: a crash loses it whole. */
 int lg_writer_begin_layer(lg_writer *w, const char *name, uint32_t d, lg_dtype src,
                           lg_error *err);
+/* Like lg_writer_begin_layer, for a layer the store may already have: its
+ * rows continue after its N (a new name begins a new layer). */
+int lg_writer_resume_layer(lg_writer *w, const char *name, uint32_t d, lg_dtype src,
+                           lg_error *err);
 /* Adds n rows (n * d elements of the source type, native byte order). */
 int lg_writer_rows(lg_writer *w, const void *rows, uint64_t n, lg_error *err);
 /* lg_writer_rows for n rows whose bytes (in the stored type, as given) have
@@ -167,20 +212,25 @@ uint64_t lg_writer_layer_rows(const lg_writer *w);
 /* Drops the open layer: what was written of it stays in the file,
  * unreferenced, and is never read. */
 void lg_writer_abort_layer(lg_writer *w);
-/* Completes the layer and commits the store. */
+/* Completes the layer: a new layer must have the rows of the others.  The
+ * store is committed when every layer is level. */
 int lg_writer_end_layer(lg_writer *w, lg_error *err);
-/* Stores a label set (replacing one of the same name). */
+/* Stores a whole label set (replacing one of the same name). */
 int lg_writer_labels(lg_writer *w, const char *name, const int64_t *labels, uint64_t n,
                      lg_error *err);
 /* Sets a metadata key (replacing its old value). */
 int lg_writer_meta(lg_writer *w, const char *key, const void *val, size_t len, lg_error *err);
-/* Writes a new index and trailer covering everything written so far. */
+/* Commits now: every layer and label set must be level (else LG_EUSAGE,
+ * saying which is not). */
 int lg_writer_commit(lg_writer *w, lg_error *err);
-/* Commits (or ends the stream) and closes.  Frees w even on failure. */
+/* Commits (or ends the stream) and closes; chains of EXTEND records are
+ * folded into full SEALs, so a finished store has none.  When the layers are
+ * not level, nothing since the last commit is kept (the error says so).
+ * Frees w even on failure. */
 int lg_writer_close(lg_writer *w, lg_error *err);
 /* Closes without committing what is pending (a layer in progress is dropped). */
 void lg_writer_abort(lg_writer *w);
-/* Layers complete in the store (including those there before an append). */
+/* Layers in the last commit (including those there before an append). */
 size_t lg_writer_layer_count(const lg_writer *w);
 
 /* ---- the stream form ---- */
@@ -195,14 +245,15 @@ int lg_stream_open(lg_read_fn read, void *ctx, lg_stream **out, lg_error *err);
 void lg_stream_close(lg_stream *st);
 
 typedef struct lg_stream_record {
-    int type;            /* 1 chunk, 2 seal, 3 labels, 4 meta, 7 end */
+    int type;            /* 1 chunk, 2 seal, 3 labels, 4 meta, 7 end, 9 labels-extend, 10 layer */
     uint64_t offset;     /* stream offset of the record */
     uint32_t layer_id;   /* chunk, seal */
-    uint64_t first_row;  /* chunk */
-    uint64_t rows;       /* chunk: rows; seal: rows of the layer; labels: count */
+    uint64_t first_row;  /* chunk; labels-extend: the first new label */
+    uint64_t rows;       /* chunk: rows; seal: rows of the layer; labels: count;
+                            labels-extend: new labels */
     uint32_t d;          /* chunk, seal */
     lg_dtype dtype;      /* chunk, seal */
-    const char *name;    /* seal: layer name; labels: set name (NUL-terminated) */
+    const char *name;    /* seal, layer: layer name; labels: set name (NUL-terminated) */
     const void *data;    /* chunk: decoded elements (stored type); labels: int64 */
     size_t data_len;     /* bytes at data */
     const void *meta;    /* meta: the raw pair list (see the format spec) */

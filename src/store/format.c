@@ -90,6 +90,9 @@ const char *lgs_type_name(unsigned type)
     case LGS_INDEX: return "index";
     case LGS_TRAILER: return "trailer";
     case LGS_END: return "end";
+    case LGS_EXTEND: return "extend";
+    case LGS_LABELS_EXTEND: return "labels-extend";
+    case LGS_LAYER: return "layer";
     default: return "unknown";
     }
 }

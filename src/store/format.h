@@ -18,7 +18,7 @@
 #define LGS_FILE_HEADER_SIZE 64u
 #define LGS_RECORD_HEADER_SIZE 64u
 #define LGS_VERSION_MAJOR 1u
-#define LGS_VERSION_MINOR 0u
+#define LGS_VERSION_MINOR 1u
 #define LGS_FLAG_STREAM 1u /* file-header flag: records without index (a pipe) */
 #define LGS_RECORD_MAGIC 0x3152474cu /* "LGR1" */
 /* Record-header flag, stream form only: the payload CRC was not computed
@@ -35,7 +35,10 @@ enum lgs_type {
     LGS_META = 4,    /* key/value pairs */
     LGS_INDEX = 5,   /* offsets of the live SEAL, LABELS and META records */
     LGS_TRAILER = 6, /* last record of a committed file: where the index is */
-    LGS_END = 7      /* last record of a stream */
+    LGS_END = 7,     /* last record of a stream */
+    LGS_EXTEND = 8,  /* 1.1: more rows of a committed layer (its new chunks) */
+    LGS_LABELS_EXTEND = 9, /* 1.1: more labels of a label set */
+    LGS_LAYER = 10   /* 1.1, stream form: declares a layer before its first chunk */
 };
 
 /* Fuzzing builds accept any checksum, so that the fuzzer can reach the
@@ -61,6 +64,9 @@ enum lgs_type {
  *   INDEX    n_entries     0            0            0            0
  *   TRAILER  index_offset  generation   0            0            own offset (u64 @48)
  *   END      n_records     0            0            0            0
+ *   EXTEND   n_rows        layer_id     new chunks   dim          as SEAL
+ *   LABELS_EXTEND count    0            0            0            0
+ *   LAYER    0             layer_id     0            dim          dtype, 0...
  */
 typedef struct lgs_header {
     uint8_t type;
@@ -122,5 +128,10 @@ void lgs_encode_header(const lgs_header *h, unsigned char out[64]);
 const char *lgs_decode_header(const unsigned char in[64], lgs_header *h);
 
 const char *lgs_type_name(unsigned type);
+
+/* The name prefix of SEAL, LABELS, LABELS_EXTEND and LAYER payloads: u32
+ * length, the bytes, zero padding to a multiple of 8. */
+size_t lgs_name_prefix_len(size_t name_len);
+void lgs_put_name(unsigned char *p, const char *name, size_t name_len);
 
 #endif

@@ -177,9 +177,38 @@ static void free_layer(lgs_layer *L)
     L->name = NULL;
 }
 
-/* A seal record: name, chunk list.  A later seal of the same id replaces an
- * earlier one (its old chunks stay in the array, unreferenced). */
-static int add_seal(lg_store *s, uint64_t off, const lgs_header *h, lg_error *err)
+/* Adds the count chunks listed at list (u64 offsets, each before the
+ * listing record at off) to L, continuing at its row L->n; the rows then
+ * must reach total. */
+static int add_chunk_list(lg_store *s, lgs_layer *L, uint64_t off, const char *what,
+                          const unsigned char *list, uint32_t count, uint64_t total,
+                          lg_error *err)
+{
+    for (uint32_t i = 0; i < count; i++) {
+        uint64_t coff = lgs_get64(list + 8ull * i);
+        if (coff >= off)
+            return lg_fail(err, LG_ECORRUPT,
+                           "%s: %s record at offset %llu (layer %u): chunk %u at offset %llu "
+                           "does not precede it",
+                           s->path, what, U64(off), L->id, i, U64(coff));
+        int rc = add_chunk(s, L, coff, L->n, err);
+        if (rc)
+            return rc;
+        L->n += s->chunks[s->n_chunks - 1].rows;
+        L->n_chunks++;
+    }
+    if (L->n != total)
+        return lg_fail(err, LG_ECORRUPT,
+                       "%s: %s record at offset %llu (layer %u): chunks hold %llu rows, the "
+                       "record says %llu",
+                       s->path, what, U64(off), L->id, U64(L->n), U64(total));
+    return LG_OK;
+}
+
+/* Reads a SEAL record into *L (name, chunk list; chunks appended to
+ * s->chunks), without making it a layer of the store. */
+static int parse_seal(lg_store *s, uint64_t off, const lgs_header *h, lgs_layer *L,
+                      lg_error *err)
 {
     const unsigned char *p = s->map + off + LGS_RECORD_HEADER_SIZE;
     uint64_t len = h->stored_size;
@@ -196,88 +225,217 @@ static int add_seal(lg_store *s, uint64_t off, const lgs_header *h, lg_error *er
                        "%s: seal record at offset %llu (layer %u): bad layout (name length, "
                        "chunk count %u, dim %u or dtype %u)",
                        s->path, U64(off), h->b, h->c, h->d, h->e[0]);
-    lgs_layer L = {0};
-    L.id = h->b;
-    L.n = h->a;
-    L.d = h->d;
-    L.dtype = h->e[0];
-    L.content_crc = lgs_get32(h->e + 4);
-    L.seal_off = off;
-    L.name = malloc(name_len + 1);
-    if (!L.name)
+    memset(L, 0, sizeof *L);
+    L->id = h->b;
+    L->d = h->d;
+    L->dtype = h->e[0];
+    L->content_crc = lgs_get32(h->e + 4);
+    L->seal_off = off;
+    L->name = malloc(name_len + 1);
+    if (!L->name)
         return nomem(err, s);
-    memcpy(L.name, p + 4, name_len);
-    L.name[name_len] = 0;
-    L.first_chunk = s->n_chunks;
-    uint64_t row = 0;
-    for (uint32_t i = 0; i < h->c; i++) {
-        uint64_t coff = lgs_get64(p + list_at + 8ull * i);
-        if (coff >= off) {
-            free_layer(&L);
-            return lg_fail(err, LG_ECORRUPT,
-                           "%s: seal record at offset %llu (layer %u): chunk %u at offset %llu "
-                           "does not precede its seal",
-                           s->path, U64(off), h->b, i, U64(coff));
-        }
-        rc = add_chunk(s, &L, coff, row, err);
-        if (rc) {
-            free_layer(&L);
-            return rc;
-        }
-        row += s->chunks[s->n_chunks - 1].rows;
-    }
-    L.n_chunks = h->c;
-    if (row != L.n) {
-        free_layer(&L);
-        return lg_fail(err, LG_ECORRUPT,
-                       "%s: seal record at offset %llu (layer %u): chunks hold %llu rows, the "
-                       "seal says %llu",
-                       s->path, U64(off), h->b, U64(row), U64(L.n));
-    }
+    memcpy(L->name, p + 4, name_len);
+    L->name[name_len] = 0;
+    L->first_chunk = s->n_chunks;
+    return add_chunk_list(s, L, off, "seal", p + list_at, h->c, h->a, err);
+}
+
+/* Makes L a layer of the store: a later seal of the same id replaces an
+ * earlier one (its old chunks stay in the array, unreferenced). */
+static int register_layer(lg_store *s, lgs_layer *L)
+{
     for (size_t i = 0; i < s->n_layers; i++)
-        if (s->layers[i].id == L.id) {
+        if (s->layers[i].id == L->id) {
             free_layer(&s->layers[i]);
-            s->layers[i] = L;
+            s->layers[i] = *L;
             return LG_OK;
         }
     void *q = grow(s->layers, s->n_layers, sizeof *s->layers);
     if (!q) {
-        free_layer(&L);
-        return nomem(err, s);
+        free_layer(L);
+        return LG_ENOMEM;
     }
     s->layers = q;
-    s->layers[s->n_layers++] = L;
+    s->layers[s->n_layers++] = *L;
     return LG_OK;
 }
 
-static int add_labels(lg_store *s, uint64_t off, const lgs_header *h, lg_error *err)
+static int add_seal(lg_store *s, uint64_t off, const lgs_header *h, lg_error *err)
 {
-    int rc = lgs_check_payload(s, off, h, err);
+    lgs_layer L;
+    int rc = parse_seal(s, off, h, &L, err);
+    if (!rc && register_layer(s, &L))
+        rc = nomem(err, s);
+    return rc;
+}
+
+/* Offsets of a chain's records, newest first, down to (and with) its base:
+ * each record's payload starts with (prefix bytes, then) the u64 offset of
+ * the previous one, which must precede it. */
+static int walk_chain(lg_store *s, uint64_t head, int ext_type, int base_type,
+                      uint64_t **out, size_t *n_out, lg_error *err)
+{
+    uint64_t *v = NULL, cur = head;
+    size_t n = 0;
+    for (;;) {
+        lgs_header h;
+        int rc = lgs_record_at(s, cur, &h, err);
+        if (!rc && h.type == base_type) {
+            void *q = grow(v, n, sizeof *v);
+            if (!q) {
+                free(v);
+                return nomem(err, s);
+            }
+            v = q;
+            v[n++] = cur;
+            *out = v;
+            *n_out = n;
+            return LG_OK;
+        }
+        if (!rc && h.type != ext_type)
+            rc = lg_fail(err, LG_ECORRUPT,
+                         "%s: record at offset %llu: a %s chain leads to a %s record",
+                         s->path, U64(cur), lgs_type_name((unsigned)ext_type),
+                         lgs_type_name(h.type));
+        if (!rc)
+            rc = lgs_check_payload(s, cur, &h, err);
+        const unsigned char *p = s->map + cur + LGS_RECORD_HEADER_SIZE;
+        uint64_t at = 0;
+        if (!rc && ext_type == LGS_LABELS_EXTEND) {
+            uint32_t nl = h.stored_size >= 4 ? lgs_get32(p) : UINT32_MAX;
+            at = nl <= LGS_MAX_NAME ? ((4 + (uint64_t)nl + 7) & ~7ull) : UINT64_MAX;
+        }
+        if (!rc && (at > h.stored_size || h.stored_size - at < 16))
+            rc = lg_fail(err, LG_ECORRUPT, "%s: %s record at offset %llu: bad layout", s->path,
+                         lgs_type_name(h.type), U64(cur));
+        uint64_t prev = rc ? 0 : lgs_get64(p + at);
+        if (!rc && (prev >= cur || prev < LGS_FILE_HEADER_SIZE))
+            rc = lg_fail(err, LG_ECORRUPT,
+                         "%s: %s record at offset %llu: previous record at %llu does not "
+                         "precede it",
+                         s->path, lgs_type_name(h.type), U64(cur), U64(prev));
+        void *q = rc ? NULL : grow(v, n, sizeof *v);
+        if (!rc && !q)
+            rc = nomem(err, s);
+        if (rc) {
+            free(v);
+            return rc;
+        }
+        v = q;
+        v[n++] = cur;
+        cur = prev;
+    }
+}
+
+/* An EXTEND record: the layer is its chain's SEAL plus every EXTEND's new
+ * chunks, oldest first. */
+static int add_extend(lg_store *s, uint64_t off, lg_error *err)
+{
+    uint64_t *chain;
+    size_t n;
+    int rc = walk_chain(s, off, LGS_EXTEND, LGS_SEAL, &chain, &n, err);
     if (rc)
         return rc;
-    const unsigned char *p = s->map + off + LGS_RECORD_HEADER_SIZE;
-    uint64_t len = h->stored_size;
-    uint32_t name_len = len >= 4 ? lgs_get32(p) : UINT32_MAX;
-    uint64_t at = (4 + (uint64_t)name_len + 7) & ~7ull;
-    if (name_len > LGS_MAX_NAME || h->a > (1ull << 40) || at + 8 * h->a != len ||
-        h->raw_size != len || h->b || h->c || h->d || memchr(p + 4, 0, name_len))
-        return lg_fail(err, LG_ECORRUPT,
-                       "%s: labels record at offset %llu: bad layout (name length or count %llu)",
-                       s->path, U64(off), U64(h->a));
+    lgs_header h;
+    lgs_layer L;
+    rc = lgs_record_at(s, chain[n - 1], &h, err);
+    if (!rc)
+        rc = parse_seal(s, chain[n - 1], &h, &L, err);
+    for (size_t k = n - 1; !rc && k-- > 0;) {
+        uint64_t at = chain[k];
+        rc = lgs_record_at(s, at, &h, err);
+        const unsigned char *p = s->map + at + LGS_RECORD_HEADER_SIZE;
+        if (!rc && (h.b != L.id || h.d != L.d || h.e[0] != L.dtype || h.c == 0 ||
+                    h.stored_size != 16 + 8ull * h.c || h.raw_size != h.stored_size ||
+                    lgs_get64(p + 8) != L.n || h.e[1] || h.e[2] || h.e[3] ||
+                    lgs_get32(h.e + 8)))
+            rc = lg_fail(err, LG_ECORRUPT,
+                         "%s: extend record at offset %llu (layer %u): bad layout, or it does "
+                         "not continue layer %u (%s) at row %llu",
+                         s->path, U64(at), h.b, L.id, L.name, U64(L.n));
+        if (!rc)
+            rc = add_chunk_list(s, &L, at, "extend", p + 16, h.c, h.a, err);
+        if (!rc)
+            L.content_crc = lgs_get32(h.e + 4);
+    }
+    if (!rc) {
+        L.seal_off = off;
+        L.depth = (uint32_t)(n - 1);
+        if (register_layer(s, &L))
+            rc = nomem(err, s);
+    } else if (n && L.name) {
+        free_layer(&L);
+    }
+    free(chain);
+    return rc;
+}
+
+/* A LABELS record, or a LABELS_EXTEND at the head of a chain down to one:
+ * the set's labels, oldest records first. */
+static int add_labels(lg_store *s, uint64_t off, int type, lg_error *err)
+{
+    uint64_t *chain;
+    size_t n;
+    int rc = walk_chain(s, off, LGS_LABELS_EXTEND, LGS_LABELS, &chain, &n, err);
+    if (rc)
+        return rc;
     lgs_labels Lb = {0};
-    Lb.name = malloc(name_len + 1);
-    Lb.values = malloc(h->a ? 8 * h->a : 1);
-    if (!Lb.name || !Lb.values) {
+    uint64_t cap = 0;
+    for (size_t k = n; !rc && k-- > 0;) {
+        uint64_t at = chain[k];
+        lgs_header h;
+        rc = lgs_record_at(s, at, &h, err);
+        if (!rc && k == n - 1)
+            rc = lgs_check_payload(s, at, &h, err); /* the extensions' were checked */
+        if (rc)
+            break;
+        const unsigned char *p = s->map + at + LGS_RECORD_HEADER_SIZE;
+        uint64_t len = h.stored_size;
+        uint32_t name_len = len >= 4 ? lgs_get32(p) : UINT32_MAX;
+        uint64_t pre = (4 + (uint64_t)name_len + 7) & ~7ull;
+        uint64_t data = k == n - 1 ? pre : pre + 16;
+        uint64_t first = k == n - 1 ? 0 : (data <= len ? lgs_get64(p + pre + 8) : UINT64_MAX);
+        if (name_len > LGS_MAX_NAME || h.a > (1ull << 40) || first != Lb.n || h.a < first ||
+            data + 8 * (h.a - first) != len || h.raw_size != len || h.b || h.c || h.d ||
+            memchr(p + 4, 0, name_len) ||
+            (Lb.name && (strlen(Lb.name) != name_len || memcmp(Lb.name, p + 4, name_len)))) {
+            rc = lg_fail(err, LG_ECORRUPT,
+                         "%s: %s record at offset %llu: bad layout (name, first label or count "
+                         "%llu)",
+                         s->path, lgs_type_name(h.type), U64(at), U64(h.a));
+            break;
+        }
+        if (!Lb.name) {
+            Lb.name = malloc(name_len + 1);
+            if (!Lb.name) {
+                rc = nomem(err, s);
+                break;
+            }
+            memcpy(Lb.name, p + 4, name_len);
+            Lb.name[name_len] = 0;
+        }
+        if (h.a > cap || !Lb.values) {
+            cap = h.a > 2 * cap ? h.a : 2 * cap;
+            int64_t *v = realloc(Lb.values, (cap ? cap : 1) * sizeof *v);
+            if (!v) {
+                rc = nomem(err, s);
+                break;
+            }
+            Lb.values = v;
+        }
+        for (uint64_t i = first; i < h.a; i++)
+            Lb.values[i] = (int64_t)lgs_get64(p + data + 8 * (i - first));
+        Lb.n = h.a;
+    }
+    free(chain);
+    (void)type;
+    if (rc) {
         free(Lb.name);
         free(Lb.values);
-        return nomem(err, s);
+        return rc;
     }
-    memcpy(Lb.name, p + 4, name_len);
-    Lb.name[name_len] = 0;
-    for (uint64_t i = 0; i < h->a; i++)
-        Lb.values[i] = (int64_t)lgs_get64(p + at + 8 * i);
-    Lb.n = h->a;
     Lb.off = off;
+    Lb.depth = (uint32_t)(n - 1);
     for (size_t i = 0; i < s->n_labels; i++)
         if (strcmp(s->labels[i].name, Lb.name) == 0) {
             free(s->labels[i].name);
@@ -359,7 +517,9 @@ static int add_live(lg_store *s, uint64_t off, const lgs_header *h, lg_error *er
 {
     switch (h->type) {
     case LGS_SEAL: return add_seal(s, off, h, err);
-    case LGS_LABELS: return add_labels(s, off, h, err);
+    case LGS_EXTEND: return add_extend(s, off, err);
+    case LGS_LABELS:
+    case LGS_LABELS_EXTEND: return add_labels(s, off, h->type, err);
     case LGS_META: return set_meta(s, off, h, err);
     default: return LG_OK;
     }
@@ -430,6 +590,30 @@ static void add_pending(lg_store *s, const uint64_t *offs, size_t n)
         }
 }
 
+/* A record after the last commit, met by a scan: only what keeps every
+ * layer at the committed N is taken -- a SEAL of a new layer with that N, or
+ * a label set of that count (the format 1.0 case: a layer sealed just before
+ * a crash) and META.  Extensions, and seals that would change N, belong to a
+ * commit that did not finish. */
+static int add_uncommitted(lg_store *s, uint64_t off, const lgs_header *h, lg_error *err)
+{
+    int have = s->n_layers || s->n_labels;
+    uint64_t rows = lg_store_rows(s);
+    switch (h->type) {
+    case LGS_SEAL:
+        for (size_t i = 0; i < s->n_layers; i++)
+            if (s->layers[i].id == h->b)
+                return LG_OK;
+        return have && h->a != rows ? LG_OK : add_seal(s, off, h, err);
+    case LGS_LABELS:
+        return have && h->a != rows ? LG_OK : add_labels(s, off, h->type, err);
+    case LGS_META:
+        return add_live(s, off, h, err);
+    default:
+        return LG_OK;
+    }
+}
+
 /* A trailer is valid where it says it is. */
 static int is_trailer(const lg_store *s, uint64_t off, const lgs_header *h)
 {
@@ -459,6 +643,8 @@ static int scan(lg_store *s, lg_error *err)
         }
         if (is_trailer(s, off, &h))
             last_trailer = off;
+        if (h.type == LGS_CHUNK && (s->max_chunk_id == UINT32_MAX || h.b > s->max_chunk_id))
+            s->max_chunk_id = h.b;
         off += lgs_record_span(h.stored_size);
     }
     uint64_t stop_off = off;
@@ -493,7 +679,7 @@ static int scan(lg_store *s, lg_error *err)
             }
             pending[n_pending++] = off;
         }
-        int rc = add_live(s, off, &h, &local);
+        int rc = add_uncommitted(s, off, &h, &local);
         if (rc == LG_ENOMEM)
             return lg_fail(err, rc, "%s", local.msg);
         if (rc) {
@@ -570,6 +756,7 @@ int lgs_open_fd(const char *path, int fd, unsigned flags, lg_store **out, lg_err
     }
     s->fd = fd;
     s->flags = flags;
+    s->max_chunk_id = UINT32_MAX;
     s->size = (uint64_t)st.st_size;
     /* a layer that fits comfortably stays mapped: passes over it again (the
      * exact search's panels, its finishing pass) find it there; a bigger one

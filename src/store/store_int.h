@@ -25,14 +25,16 @@ typedef struct lgs_layer {
     uint32_t d;
     uint8_t dtype;
     uint32_t content_crc;
-    uint64_t seal_off;
+    uint64_t seal_off;            /* its live SEAL, or the EXTEND at the head of its chain */
+    uint32_t depth;               /* EXTEND records between seal_off and its SEAL */
     size_t first_chunk, n_chunks; /* into lg_store.chunks */
     uint64_t bytes_stored;
 } lgs_layer;
 
 typedef struct lgs_labels {
     char *name;
-    uint64_t off;
+    uint64_t off;   /* its live LABELS, or the LABELS_EXTEND at the head of its chain */
+    uint32_t depth; /* LABELS_EXTEND records between off and its LABELS */
     uint64_t n;
     int64_t *values;
 } lgs_labels;
@@ -66,6 +68,7 @@ struct lg_store {
     uint64_t dropped_from; /* first byte not kept (== size when nothing dropped) */
     int damage_kind;       /* 0 none, 1 torn/incomplete tail, 2 bad record */
     char note[LG_ERROR_MSG_MAX];
+    uint32_t max_chunk_id; /* largest layer id on a chunk met by a scan (UINT32_MAX: none) */
     uint64_t release_above; /* cursors of layers stored in more bytes than this (a
                                quarter of RAM) let go of passed chunks */
 };
