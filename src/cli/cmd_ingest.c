@@ -13,12 +13,17 @@ static const char help[] =
     "Reads activations from standard input (or FILE) and writes them to STORE as\n"
     "they arrive.  The input is either the store's stream form (what the Python\n"
     "producer in samples/python writes) or .npy arrays announced by 'LGNPY' frame\n"
-    "lines (formats/npy-framing.md); the form is detected.  Each layer is\n"
-    "committed (synced) when it completes: if the producer dies, every complete\n"
-    "layer is kept and the message says what was lost, at which input offset.\n"
+    "lines (formats/npy-framing.md); the form is detected.  Layers may come one\n"
+    "at a time or batch by batch (every layer of a batch of inputs at once).\n"
+    "Whenever every layer holds the same rows the store is committed (synced),\n"
+    "at least every 5 seconds: if the producer dies, every committed row is kept\n"
+    "and the message says what was lost, at which input offset.\n"
     "\n"
     "  -o, --output STORE   the store to create (refuses to overwrite one)\n"
-    "  --append             add to an existing STORE\n"
+    "  --append             add to an existing STORE: new layers, or more rows of\n"
+    "                       every layer (a batch-by-batch producer resuming at row N)\n"
+    "  --commit-every S     commit at least every S seconds while rows arrive (5)\n"
+    "  --commit-size SIZE   and after SIZE of rows (256M)\n"
     "  --codec C, --level N, --shuffle, --dtype T, --chunk-rows N, --no-sync\n"
     "                       as for 'layergeom pack'\n"
     "  -q, --quiet          no summary\n";
@@ -90,8 +95,15 @@ int cmd_ingest(int argc, char **argv)
         close(fd);
     if (rc) {
         cli_report(&err);
-        fprintf(stderr, "layergeom: %s keeps the %llu layers completed before that%s%s\n", out,
-                (unsigned long long)st.layers, st.lost[0] ? "; " : "", st.lost);
+        /* say what the store holds now, from the store itself */
+        lg_store *s;
+        lg_error oerr;
+        if (lg_store_open(out, 0, &s, &oerr) == LG_OK) {
+            fprintf(stderr, "layergeom: %s keeps %zu layers of %llu rows%s%s\n", out,
+                    lg_store_layer_count(s), (unsigned long long)lg_store_rows(s),
+                    st.lost[0] ? "; " : "", st.lost);
+            lg_store_close(s);
+        }
         return cli_exit_code(rc);
     }
     if (crc)

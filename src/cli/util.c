@@ -135,6 +135,17 @@ int cli_writer_opt(int argc, char **argv, int *i, lg_writer_opts *o, const char 
         if (r < 0 || cli_parse_uint(v, 1u << 30, &u) || u == 0)
             return cli_usage(cmd, "--chunk-rows takes a positive integer"), -1;
         o->chunk_rows = (uint32_t)u;
+    } else if ((r = cli_opt(argc, argv, i, "--commit-every", &v)) != 0) {
+        char *end;
+        double sec = r < 0 ? -1 : strtod(v, &end);
+        if (r < 0 || *end || !(sec >= 0 && sec <= 1e9))
+            return cli_usage(cmd, "--commit-every takes seconds (0: only when a layer is new, "
+                                  "and at the end)"), -1;
+        o->commit_seconds = sec;
+    } else if ((r = cli_opt(argc, argv, i, "--commit-size", &v)) != 0) {
+        if (r < 0 || cli_parse_size(v, &u))
+            return cli_usage(cmd, "--commit-size takes a size such as 256M (0: no limit)"), -1;
+        o->commit_bytes = u;
     } else if (cli_flag(argv, *i, "--shuffle")) {
         o->filter = LG_FILTER_SHUFFLE;
     } else if (cli_flag(argv, *i, "--no-sync")) {

@@ -101,11 +101,213 @@ typedef struct open_layer {
     char name[LGS_MAX_NAME + 1];
 } open_layer;
 
-static void lost_layer(const open_layer *L, lg_ingest_stats *st)
+/* A layer a batch-major stream declared (LAYER record). */
+typedef struct decl {
+    uint32_t id, d;
+    lg_dtype dtype;
+    size_t handle;   /* the writer's */
+    uint64_t rows;   /* rows this stream gave it */
+    char *name;
+} decl;
+
+/* A label set a batch-major stream extends (LABELS_EXTEND records). */
+typedef struct ext_set {
+    char *name;
+    uint64_t count; /* labels this stream gave it */
+} ext_set;
+
+typedef struct stream_state {
+    open_layer L;     /* a layer-by-layer (1.0) layer */
+    decl *decls;
+    size_t n_decls;
+    ext_set *sets;
+    size_t n_sets;
+} stream_state;
+
+static void free_state(stream_state *S)
 {
-    if (L->open)
-        snprintf(st->lost, sizeof st->lost, "the incomplete layer '%s' (%llu rows so far) was not kept",
-                 L->name, U64(L->rows));
+    for (size_t i = 0; i < S->n_decls; i++)
+        free(S->decls[i].name);
+    free(S->decls);
+    for (size_t i = 0; i < S->n_sets; i++)
+        free(S->sets[i].name);
+    free(S->sets);
+}
+
+static decl *find_decl(stream_state *S, uint32_t id)
+{
+    for (size_t i = 0; i < S->n_decls; i++)
+        if (S->decls[i].id == id)
+            return &S->decls[i];
+    return NULL;
+}
+
+static ext_set *find_set(stream_state *S, const char *name, int create)
+{
+    for (size_t i = 0; i < S->n_sets; i++)
+        if (strcmp(S->sets[i].name, name) == 0)
+            return &S->sets[i];
+    if (!create)
+        return NULL;
+    ext_set *p = realloc(S->sets, (S->n_sets + 1) * sizeof *p);
+    if (!p)
+        return NULL;
+    S->sets = p;
+    p[S->n_sets] = (ext_set){strdup(name), 0};
+    return p[S->n_sets].name ? &p[S->n_sets++] : NULL;
+}
+
+static void lost_rows(const lg_writer *w, const stream_state *S, lg_ingest_stats *st)
+{
+    if (S->L.open)
+        snprintf(st->lost, sizeof st->lost,
+                 "the incomplete layer '%s' (%llu rows so far) was not kept", S->L.name,
+                 U64(S->L.rows));
+    else if (S->n_decls)
+        snprintf(st->lost, sizeof st->lost,
+                 "rows after row %llu (the last commit) of every layer were not kept",
+                 U64(lg_writer_rows_committed(w)));
+}
+
+static int declare(stream_state *S, lg_writer *w, const lg_stream_record *r, lg_error *err)
+{
+    if (find_decl(S, r->layer_id))
+        return lg_fail(err, LG_EINPUT, "input: layer record at offset %llu declares layer id %u "
+                       "again", U64(r->offset), r->layer_id);
+    for (size_t i = 0; i < S->n_decls; i++)
+        if (strcmp(S->decls[i].name, r->name) == 0)
+            return lg_fail(err, LG_EINPUT,
+                           "input: layer record at offset %llu declares the name '%s' again",
+                           U64(r->offset), r->name);
+    decl *p = realloc(S->decls, (S->n_decls + 1) * sizeof *p);
+    if (!p)
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    S->decls = p;
+    decl *D = &p[S->n_decls];
+    *D = (decl){r->layer_id, r->d, r->dtype, 0, 0, strdup(r->name)};
+    if (!D->name)
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    int rc = lg_writer_layer(w, r->name, r->d, r->dtype, &D->handle, err);
+    if (rc) {
+        free(D->name);
+        return lg_fail_prefix(err, "input: layer record at offset %llu", U64(r->offset));
+    }
+    S->n_decls++;
+    return LG_OK;
+}
+
+static int declared_chunk(decl *D, lg_writer *w, const lg_stream_record *r, lg_ingest_stats *st,
+                          lg_error *err)
+{
+    if (r->d != D->d || r->dtype != D->dtype || r->first_row != D->rows)
+        return lg_fail(err, LG_EINPUT,
+                       "input: chunk at offset %llu (layer '%s', rows from %llu, %u columns of "
+                       "%s) does not continue its layer (%llu rows so far in this stream, %u "
+                       "columns of %s)",
+                       U64(r->offset), D->name, U64(r->first_row), r->d,
+                       lg_dtype_name(r->dtype), U64(D->rows), D->d, lg_dtype_name(D->dtype));
+    int rc = r->data_crc_known
+                 ? lg_writer_add_rows_crc(w, D->handle, r->data, r->rows, r->data_crc, err)
+                 : lg_writer_add_rows(w, D->handle, r->data, r->rows, err);
+    if (rc)
+        return rc;
+    D->rows += r->rows;
+    st->rows += r->rows;
+    return LG_OK;
+}
+
+/* A layer-by-layer (format 1.0) chunk: one layer at a time, named by its
+ * seal at the end. */
+static int plain_chunk(open_layer *L, lg_writer *w, const lg_stream_record *r,
+                       lg_ingest_stats *st, lg_error *err)
+{
+    int rc;
+    if (!L->open) {
+        snprintf(L->name, sizeof L->name, "~incoming-%u", r->layer_id);
+        rc = lg_writer_begin_layer(w, L->name, r->d, r->dtype, err);
+        if (rc)
+            return rc;
+        *L = (open_layer){1, r->layer_id, r->d, r->dtype, 0, ""};
+        snprintf(L->name, sizeof L->name, "~incoming-%u", r->layer_id);
+    }
+    if (r->layer_id != L->id || r->d != L->d || r->dtype != L->dtype || r->first_row != L->rows)
+        return lg_fail(err, LG_EINPUT,
+                       "input: chunk at offset %llu (layer %u, rows from %llu, %u columns) "
+                       "does not continue layer %u (%llu rows so far, %u columns): a stream "
+                       "without LAYER records sends one layer at a time, rows in order",
+                       U64(r->offset), r->layer_id, U64(r->first_row), r->d, L->id,
+                       U64(L->rows), L->d);
+    rc = r->data_crc_known ? lg_writer_rows_crc(w, r->data, r->rows, r->data_crc, err)
+                           : lg_writer_rows(w, r->data, r->rows, err);
+    if (!rc) /* rows in the store as they arrive: a follower sees them */
+        rc = lg_writer_flush(w, err);
+    if (rc)
+        return rc;
+    L->rows += r->rows;
+    st->rows += r->rows;
+    return LG_OK;
+}
+
+static int seal_record(stream_state *S, lg_writer *w, const lg_stream_record *r,
+                       lg_ingest_stats *st, lg_error *err)
+{
+    decl *D = find_decl(S, r->layer_id);
+    if (D) { /* optional in a batch-major stream: it must agree */
+        if (r->rows != D->rows || strcmp(r->name, D->name) != 0)
+            return lg_fail(err, LG_EINPUT,
+                           "input: seal at offset %llu (layer '%s', %llu rows) does not match "
+                           "layer '%s' (%llu rows came)",
+                           U64(r->offset), r->name, U64(r->rows), D->name, U64(D->rows));
+        return LG_OK;
+    }
+    open_layer *L = &S->L;
+    if (!L->open || r->layer_id != L->id || r->rows != L->rows)
+        return lg_fail(err, LG_EINPUT,
+                       "input: seal at offset %llu (layer %u, %llu rows) does not match the "
+                       "rows that came (%s%llu rows)",
+                       U64(r->offset), r->layer_id, U64(r->rows),
+                       L->open ? "" : "no layer open, ", U64(L->rows));
+    int rc = lg_writer_name_layer(w, r->name, err);
+    if (!rc)
+        rc = lg_writer_end_layer(w, err);
+    L->open = 0;
+    if (!rc)
+        st->layers++;
+    return rc;
+}
+
+static int labels_record(stream_state *S, lg_writer *w, const lg_stream_record *r, int extend,
+                         lg_error *err)
+{
+    ext_set *E = find_set(S, r->name, extend);
+    if (extend && !E)
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (extend && r->first_row != E->count)
+        return lg_fail(err, LG_EINPUT,
+                       "input: labels-extend at offset %llu (set '%s'): first label %llu, but "
+                       "%llu came before in this stream",
+                       U64(r->offset), r->name, U64(r->first_row), U64(E->count));
+    if (!extend && E) {
+        /* the whole set again, at the end of a batch-major stream: it must
+         * be what the extensions gave */
+        if (r->rows != E->count)
+            return lg_fail(err, LG_EINPUT,
+                           "input: labels at offset %llu (set '%s'): %llu labels, but the "
+                           "stream extended the set to %llu",
+                           U64(r->offset), r->name, U64(r->rows), U64(E->count));
+        return LG_OK;
+    }
+    int64_t *v = malloc(r->rows ? r->rows * 8 : 8);
+    if (!v)
+        return lg_fail(err, LG_ENOMEM, "out of memory for %llu labels", U64(r->rows));
+    for (uint64_t i = 0; i < r->rows; i++)
+        v[i] = (int64_t)lgs_get64((const unsigned char *)r->data + 8 * i);
+    int rc = extend ? lg_writer_add_labels(w, r->name, v, r->rows, err)
+                    : lg_writer_labels(w, r->name, v, r->rows, err);
+    free(v);
+    if (!rc && extend)
+        E->count += r->rows;
+    return rc;
 }
 
 static int stream_form(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err)
@@ -114,7 +316,7 @@ static int stream_form(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err
     int rc = lg_stream_open(peek_read, p, &s, err);
     if (rc)
         return rc;
-    open_layer L = {0};
+    stream_state S = {0};
     lg_stream_record r;
     while (!(rc = lg_stream_next(s, &r, err))) {
         st->records++;
@@ -122,72 +324,30 @@ static int stream_form(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err
             st->clean_end = 1;
             break;
         }
-        if (r.type == LGS_CHUNK) {
-            if (!L.open) {
-                snprintf(L.name, sizeof L.name, "~incoming-%u", r.layer_id);
-                rc = lg_writer_begin_layer(w, L.name, r.d, r.dtype, err);
-                if (rc)
-                    break;
-                L = (open_layer){1, r.layer_id, r.d, r.dtype, 0, ""};
-                snprintf(L.name, sizeof L.name, "~incoming-%u", r.layer_id);
-            }
-            if (r.layer_id != L.id || r.d != L.d || r.dtype != L.dtype ||
-                r.first_row != L.rows) {
-                rc = lg_fail(err, LG_EINPUT,
-                             "input: chunk at offset %llu (layer %u, rows from %llu, %u columns) "
-                             "does not continue layer %u (%llu rows so far, %u columns): a "
-                             "stream sends one layer at a time, rows in order",
-                             U64(r.offset), r.layer_id, U64(r.first_row), r.d, L.id,
-                             U64(L.rows), L.d);
-                break;
-            }
-            rc = r.data_crc_known ? lg_writer_rows_crc(w, r.data, r.rows, r.data_crc, err)
-                                  : lg_writer_rows(w, r.data, r.rows, err);
-            if (!rc) /* rows in the store as they arrive: a follower sees them */
-                rc = lg_writer_flush(w, err);
-            if (rc)
-                break;
-            L.rows += r.rows;
-            st->rows += r.rows;
-        } else if (r.type == LGS_SEAL) {
-            if (!L.open || r.layer_id != L.id || r.rows != L.rows) {
-                rc = lg_fail(err, LG_EINPUT,
-                             "input: seal at offset %llu (layer %u, %llu rows) does not match "
-                             "the rows that came (%s%llu rows)",
-                             U64(r.offset), r.layer_id, U64(r.rows),
-                             L.open ? "" : "no layer open, ", U64(L.rows));
-                break;
-            }
-            rc = lg_writer_name_layer(w, r.name, err);
-            if (!rc)
-                rc = lg_writer_end_layer(w, err);
-            L.open = 0;
-            if (rc)
-                break;
-            st->layers++;
-        } else if (r.type == LGS_LABELS) {
-            int64_t *v = malloc(r.rows ? r.rows * 8 : 8);
-            if (!v) {
-                rc = lg_fail(err, LG_ENOMEM, "out of memory for %llu labels", U64(r.rows));
-                break;
-            }
-            for (uint64_t i = 0; i < r.rows; i++)
-                v[i] = (int64_t)lgs_get64((const unsigned char *)r.data + 8 * i);
-            rc = lg_writer_labels(w, r.name, v, r.rows, err);
-            free(v);
-            if (rc)
-                break;
-        } else if (r.type == LGS_META) {
-            rc = put_meta(w, r.meta, r.data_len, r.rows, r.offset, err);
-            if (rc)
-                break;
+        decl *D;
+        switch (r.type) {
+        case LGS_LAYER: rc = declare(&S, w, &r, err); break;
+        case LGS_CHUNK:
+            D = find_decl(&S, r.layer_id);
+            rc = D ? declared_chunk(D, w, &r, st, err) : plain_chunk(&S.L, w, &r, st, err);
+            break;
+        case LGS_SEAL: rc = seal_record(&S, w, &r, st, err); break;
+        case LGS_LABELS: rc = labels_record(&S, w, &r, 0, err); break;
+        case LGS_LABELS_EXTEND: rc = labels_record(&S, w, &r, 1, err); break;
+        case LGS_META: rc = put_meta(w, r.meta, r.data_len, r.rows, r.offset, err); break;
+        default: break;
         }
+        if (rc)
+            break;
     }
+    if (!rc)
+        st->layers += S.n_decls;
     if (rc) {
-        lost_layer(&L, st);
-        if (L.open)
+        lost_rows(w, &S, st);
+        if (S.L.open)
             lg_writer_abort_layer(w);
     }
+    free_state(&S);
     lg_stream_close(s);
     return rc;
 }
@@ -290,7 +450,8 @@ static int frame_rows(peek *p, lg_writer *w, open_layer *L, const char *name,
                        "has %u of %s",
                        U64(at), U64(d), lg_dtype_name(t), name, L->d, lg_dtype_name(L->dtype));
     if (!L->open) {
-        rc = lg_writer_begin_layer(w, name, (uint32_t)d, t, err);
+        /* a name that came before continues its layer (batch by batch) */
+        rc = lg_writer_resume_layer(w, name, (uint32_t)d, t, err);
         if (rc)
             return rc;
         *L = (open_layer){1, 0, (uint32_t)d, t, 0, ""};
@@ -386,14 +547,36 @@ static int seal(lg_writer *w, open_layer *L, lg_ingest_stats *st, lg_error *err)
         return LG_OK;
     L->open = 0;
     int rc = lg_writer_end_layer(w, err);
-    if (!rc)
+    if (!rc && L->id == 0) /* id 0: the layer was new (1: continued, batch by batch) */
         st->layers++;
     return rc;
+}
+
+/* Names of the layers the frames have named so far. */
+typedef struct names {
+    char **v;
+    size_t n;
+} names;
+
+static int seen_name(names *N, const char *name, int *seen)
+{
+    for (size_t i = 0; i < N->n; i++)
+        if (strcmp(N->v[i], name) == 0) {
+            *seen = 1;
+            return LG_OK;
+        }
+    *seen = 0;
+    char **p = realloc(N->v, (N->n + 1) * sizeof *p);
+    if (!p)
+        return LG_ENOMEM;
+    N->v = p;
+    return (p[N->n] = strdup(name)) ? (N->n++, LG_OK) : LG_ENOMEM;
 }
 
 static int npy_framing(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err)
 {
     open_layer L = {0};
+    names N = {0};
     char line[4200];
     int rc = LG_OK, eof;
     while (!(rc = read_line(p, line, sizeof line, &eof, err))) {
@@ -416,8 +599,13 @@ static int npy_framing(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err
         if (strncmp(cmd, "layer=", 6) == 0) {
             if (L.open && strcmp(L.name, cmd + 6) != 0)
                 rc = seal(w, &L, st, err); /* a new layer completes the previous one */
+            int seen = 0, was_open = L.open;
+            if (!rc && !was_open && seen_name(&N, cmd + 6, &seen))
+                rc = lg_fail(err, LG_ENOMEM, "out of memory");
             if (!rc)
                 rc = frame_rows(p, w, &L, cmd + 6, st, err);
+            if (!rc && !was_open)
+                L.id = (uint32_t)seen;
         } else if (strncmp(cmd, "end=", 4) == 0) {
             if (!L.open || strcmp(L.name, cmd + 4) != 0)
                 rc = lg_fail(err, LG_EINPUT, "input: offset %llu: 'end=%s' but %s%s%s is open",
@@ -446,10 +634,16 @@ static int npy_framing(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err
             break;
     }
     if (rc) {
-        lost_layer(&L, st);
+        if (L.open)
+            snprintf(st->lost, sizeof st->lost,
+                     "rows of layer '%s' since the last commit (row %llu) were not kept", L.name,
+                     U64(lg_writer_rows_committed(w)));
         if (L.open)
             lg_writer_abort_layer(w);
     }
+    for (size_t i = 0; i < N.n; i++)
+        free(N.v[i]);
+    free(N.v);
     return rc;
 }
 

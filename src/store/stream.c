@@ -244,6 +244,32 @@ int lg_stream_next(lg_stream *st, lg_stream_record *rec, lg_error *err)
             rec->data_len = 8 * h.a;
             return LG_OK;
         }
+        case LGS_LAYER: {
+            uint64_t after = take_name(st, h.stored_size);
+            if (!after || after != h.stored_size || h.d == 0 || h.d > LGS_MAX_D ||
+                !lg_dtype_size((lg_dtype)h.e[0]) || h.a || h.c)
+                return bad_record(st, at, "layer", "layout (name, dim or dtype)", err);
+            rec->layer_id = h.b;
+            rec->d = h.d;
+            rec->dtype = (lg_dtype)h.e[0];
+            rec->name = st->name;
+            return LG_OK;
+        }
+        case LGS_LABELS_EXTEND: {
+            uint64_t after = take_name(st, h.stored_size);
+            uint64_t first = after && after + 16 <= h.stored_size
+                                 ? lgs_get64(st->payload + after + 8)
+                                 : UINT64_MAX;
+            if (!after || h.a > (1ull << 40) || first > h.a ||
+                after + 16 + 8 * (h.a - first) != h.stored_size)
+                return bad_record(st, at, "labels-extend", "layout", err);
+            rec->first_row = first;
+            rec->rows = h.a - first;
+            rec->name = st->name;
+            rec->data = st->payload + after + 16;
+            rec->data_len = 8 * (size_t)rec->rows;
+            return LG_OK;
+        }
         case LGS_META:
             rec->meta = st->payload;
             rec->rows = h.a;

@@ -82,8 +82,82 @@ PY
 status=$?
 set -e
 [ "$status" -eq 1 ] || { echo "FAIL: ingest of a dead producer exited $status"; cat "$T/err"; exit 1; }
-grep -q "keeps the 2 layers" "$T/err" || { echo "FAIL: message"; cat "$T/err"; exit 1; }
+grep -q "keeps 2 layers of 300 rows" "$T/err" || { echo "FAIL: message"; cat "$T/err"; exit 1; }
 grep -q "offset" "$T/err" || { echo "FAIL: no offset in the message"; cat "$T/err"; exit 1; }
 "$CLI" verify "$T/died.lgs" > /dev/null
 [ "$("$CLI" info --json "$T/died.lgs" | grep -c '"content_crc32c"')" -eq 2 ]
-echo "3 passed, 0 failed"
+
+# batch by batch (format 1.1): every layer of a batch at once, labels alongside
+"$PY" - "$T" <<'PY' | "$CLI" ingest -q -o "$T/batched.lgs" -
+import sys, numpy as np
+from layergeom_stream import StreamWriter
+T = sys.argv[1]
+L = {n: np.load(T + "/%s.npy" % n) for n in ("l0", "l1", "l2")}
+y = np.load(T + "/y.npy")
+with StreamWriter(chunk_bytes=1000) as w:
+    for s in range(0, 300, 23):
+        w.write_batch({n: a[s:s + 23] for n, a in L.items()}, labels=y[s:s + 23])
+PY
+layers "$T/batched.lgs" > "$T/d"
+cmp "$T/a" "$T/d" || { echo "FAIL: batch-major stream differs from pack"; diff "$T/a" "$T/d"; exit 1; }
+"$CLI" export "$T/batched.lgs" --labels -o "$T/batched.y.npy"
+cmp "$T/packed.y.npy" "$T/batched.y.npy"
+
+# .npy frames batch by batch: a layer name that comes back continues its layer
+"$PY" - "$T" <<'PY' | "$CLI" ingest -q -o "$T/bframed.lgs" -
+import sys, numpy as np
+T = sys.argv[1]
+out = sys.stdout.buffer
+L = {n: np.load(T + "/%s.npy" % n) for n in ("l0", "l1", "l2")}
+for s in range(0, 300, 50):
+    for n, a in L.items():
+        out.write(b"LGNPY layer=%s\n" % n.encode())
+        np.save(out, a[s:s + 50])
+out.write(b"LGNPY labels=labels\n")
+np.save(out, np.load(T + "/y.npy"))
+out.write(b"LGNPY close\n")
+PY
+layers "$T/bframed.lgs" > "$T/e"
+cmp "$T/a" "$T/e" || { echo "FAIL: batch .npy frames differ from pack"; diff "$T/a" "$T/e"; exit 1; }
+
+# a batch producer killed mid-batch keeps whole batches only; --append resumes it
+set +e
+"$PY" - "$T" <<'PY' | "$CLI" ingest --commit-every 0.000001 -o "$T/resumed.lgs" - 2> "$T/err"
+import os, sys, numpy as np
+from layergeom_stream import StreamWriter
+T = sys.argv[1]
+L = {n: np.load(T + "/%s.npy" % n) for n in ("l0", "l1", "l2")}
+y = np.load(T + "/y.npy")
+import io
+w = StreamWriter(chunk_bytes=1000)
+for s in range(0, 120, 20):
+    w.write_batch({n: a[s:s + 20] for n, a in L.items()}, labels=y[s:s + 20])
+real, w.out = w.out, io.BytesIO()
+w.write_batch({n: a[120:140] for n, a in L.items()}, labels=y[120:140])
+part = w.out.getvalue()
+real.write(part[:len(part) * 2 // 3])   # two thirds of the batch of rows 120..139
+real.flush()
+os._exit(9)        # killed there
+PY
+status=$?
+set -e
+[ "$status" -eq 1 ] || { echo "FAIL: ingest of a killed batch producer exited $status"; cat "$T/err"; exit 1; }
+grep -q "keeps 3 layers of 120 rows" "$T/err" || { echo "FAIL: message"; cat "$T/err"; exit 1; }
+"$CLI" verify "$T/resumed.lgs" > /dev/null
+N=$("$CLI" info --json "$T/resumed.lgs" | sed -n 's/.*"rows": \([0-9]*\),.*/\1/p' | head -1)
+[ "$N" = 120 ] || { echo "FAIL: resumed store has $N rows"; exit 1; }
+"$PY" - "$T" "$N" <<'PY' | "$CLI" ingest -q --append -o "$T/resumed.lgs" -
+import sys, numpy as np
+from layergeom_stream import StreamWriter
+T, N = sys.argv[1], int(sys.argv[2])
+L = {n: np.load(T + "/%s.npy" % n) for n in ("l0", "l1", "l2")}
+y = np.load(T + "/y.npy")
+with StreamWriter() as w:
+    for s in range(N, 300, 45):
+        w.write_batch({n: a[s:s + 45] for n, a in L.items()}, labels=y[s:s + 45])
+PY
+layers "$T/resumed.lgs" > "$T/f"
+cmp "$T/a" "$T/f" || { echo "FAIL: resumed store differs from pack"; diff "$T/a" "$T/f"; exit 1; }
+"$CLI" export "$T/resumed.lgs" --labels -o "$T/resumed.y.npy"
+cmp "$T/packed.y.npy" "$T/resumed.y.npy"
+echo "6 passed, 0 failed"
