@@ -1026,8 +1026,12 @@ static int commit(lg_writer *w, int closing, lg_error *err)
         return lg_fail(err, LG_EIO, "%s: an earlier write failed; nothing more is written",
                        w->path);
     if (w->stream) {
-        /* the stream form has no commits: a batch's labels go as they are */
+        /* the stream form has no commits: what was given is sent, the
+         * batch's labels after its rows */
         int rc = LG_OK;
+        for (size_t i = 0; !rc && i < w->n_layers; i++)
+            if (w->layers[i] && !w->layers[i]->held)
+                rc = lgw_flush_layer(w, w->layers[i], err);
         for (size_t i = 0; !rc && i < w->n_labels; i++)
             if (w->labels[i].n > w->labels[i].committed && !w->labels[i].replaced)
                 rc = write_labels(w, &w->labels[i], 0, err);

@@ -47,6 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lg_writer_opts_default(&o);
     o.durable = 0;
     o.chunk_rows = 16; /* small buffers: more executions per second */
+    o.commit_seconds = 1e-9; /* commit at every level point: more paths */
     lg_writer *w;
     if (lg_writer_append(path, &o, &w, &err) != LG_OK) {
         /* an empty file is not a store: start one in place */

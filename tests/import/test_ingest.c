@@ -145,6 +145,133 @@ static void stream_form_cut_anywhere(void **state)
     free(p);
 }
 
+/* A batch-major stream: 3 layers, 4 batches of 5 rows with their labels.
+ * The level points, where every layer and the labels hold the same rows:
+ * at[i] is the stream offset where the record that made it level ends,
+ * rows[i] those rows (*n_level of them). */
+static unsigned char *make_batch_stream(size_t *len, float *x[3], size_t at[64],
+                                        uint64_t rows[64], int with_labels[64], size_t *n_level)
+{
+    const char *p = tu_path(tu_dir, "b.lgsx");
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    lg_writer_opts o;
+    lg_writer_opts_default(&o);
+    o.chunk_rows = 3;
+    lg_writer *w;
+    lg_error err;
+    assert_int_equal(lg_writer_stream(fd, &o, &w, &err), LG_OK);
+    static const uint32_t dims[3] = {4, 6, 2};
+    size_t h[3];
+    for (int l = 0; l < 3; l++) {
+        char name[8];
+        snprintf(name, sizeof name, "h%d", l);
+        x[l] = rows_of(30 + (uint64_t)l, 20, dims[l]);
+        assert_int_equal(lg_writer_layer(w, name, dims[l], LG_F32, &h[l], &err), LG_OK);
+    }
+    for (int b = 0; b < 4; b++) {
+        int64_t lab[5];
+        for (int i = 0; i < 5; i++)
+            lab[i] = 5 * b + i;
+        for (int l = 0; l < 3; l++)
+            assert_int_equal(lg_writer_add_rows(w, h[l], x[l] + 5 * b * dims[l], 5, &err), LG_OK);
+        assert_int_equal(lg_writer_add_labels(w, "labels", lab, 5, &err), LG_OK);
+        assert_int_equal(lg_writer_commit(w, &err), LG_OK); /* sends the batch */
+    }
+    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+    close(fd);
+    unsigned char *bytes = tu_read_file(p, len);
+    /* the level points, from the records as they come */
+    mem m = {bytes, *len, 0};
+    lg_stream *st;
+    assert_int_equal(lg_stream_open(mem_read, &m, &st, &err), LG_OK);
+    lg_stream_record r;
+    uint64_t got[3] = {0, 0, 0}, labels = 0;
+    int have_labels = 0;
+    *n_level = 0;
+    while (lg_stream_next(st, &r, &err) == LG_OK && r.type != 7) {
+        if (r.type == 1)
+            got[r.layer_id] += r.rows;
+        if (r.type == 9) {
+            labels += r.rows;
+            have_labels = 1;
+        }
+        if (got[0] && got[0] == got[1] && got[1] == got[2] &&
+            (!have_labels || labels == got[0]) &&
+            (*n_level == 0 || rows[*n_level - 1] != got[0] || have_labels)) {
+            assert_true(*n_level < 64);
+            at[*n_level] = (size_t)lg_stream_offset(st);
+            with_labels[*n_level] = have_labels;
+            rows[(*n_level)++] = got[0];
+        }
+    }
+    assert_int_equal(labels, 20);
+    lg_stream_close(st);
+    return bytes;
+}
+
+static void batch_stream_cut_anywhere(void **state)
+{
+    (void)state;
+    size_t len, at[64], n_level;
+    uint64_t level_rows[64];
+    int with_labels[64];
+    float *x[3];
+    unsigned char *p = make_batch_stream(&len, x, at, level_rows, with_labels, &n_level);
+    assert_true(n_level >= 4);
+    const char *store = tu_path(tu_dir, "bcut.lgs");
+    lg_writer_opts o;
+    lg_writer_opts_default(&o);
+    o.durable = 0;
+    o.commit_seconds = 1e-9; /* at every level point */
+    for (size_t k = 0; k <= len; k++) {
+        unlink(store);
+        lg_writer *w;
+        lg_error err, e2;
+        assert_int_equal(lg_writer_create(store, &o, &w, &err), LG_OK);
+        mem m = {p, k, 0};
+        lg_ingest_stats st;
+        int rc = lg_ingest(mem_read, &m, w, &st, &err);
+        lg_writer_close(w, &e2);
+        assert_int_equal(rc == LG_OK, k == len);
+        uint64_t want = 0;
+        int want_labels = 0;
+        for (size_t i = 0; i < n_level; i++)
+            if (at[i] <= k) {
+                want = level_rows[i];
+                want_labels = with_labels[i];
+            }
+        lg_store *s;
+        assert_int_equal(lg_store_open(store, 0, &s, &err), LG_OK);
+        assert_null(lg_store_recovery(s));
+        if (lg_store_rows(s) != want || lg_store_layer_count(s) != (want ? 3u : 0u))
+            fail_msg("cut at %zu: %zu layers of %llu rows, expected %llu rows", k,
+                     lg_store_layer_count(s), (unsigned long long)lg_store_rows(s),
+                     (unsigned long long)want);
+        static const uint32_t dims[3] = {4, 6, 2};
+        for (size_t l = 0; want && l < 3; l++) {
+            lg_cursor *c;
+            float got[20 * 6];
+            assert_int_equal(lg_cursor_open(s, l, 20, &c, &err), LG_OK);
+            assert_int_equal(lg_cursor_read(c, 0, want, got, &err), LG_OK);
+            assert_memory_equal(got, x[l], want * dims[l] * sizeof(float));
+            lg_cursor_close(c);
+        }
+        /* before the first batch's labels came, a level point has none */
+        assert_int_equal(lg_store_label_set_count(s) > 0, want_labels);
+        if (want_labels) {
+            const int64_t *lab;
+            uint64_t n;
+            assert_int_equal(lg_store_labels(s, "labels", &lab, &n, &err), LG_OK);
+            assert_int_equal(n, want);
+            assert_int_equal(lab[want - 1], (int64_t)want - 1);
+        }
+        lg_store_close(s);
+    }
+    for (int l = 0; l < 3; l++)
+        free(x[l]);
+    free(p);
+}
+
 /* Builds .npy frames in memory. */
 typedef struct buf {
     unsigned char *p;
@@ -309,6 +436,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(stream_form_whole),
         cmocka_unit_test(stream_form_cut_anywhere),
+        cmocka_unit_test(batch_stream_cut_anywhere),
         cmocka_unit_test(npy_frames),
         cmocka_unit_test(cli_ingest_and_lock),
     };

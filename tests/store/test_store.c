@@ -369,6 +369,129 @@ static void truncation_at_every_byte_is_recovered(void **state)
     tu_rmdir(dir);
 }
 
+/* ---- batch by batch (format 1.1) ---- */
+
+#define BL 3  /* layers */
+#define BB 3  /* rows per batch */
+#define BN 15 /* rows: 5 batches */
+static const size_t bdims[BL] = {3, 2, 4};
+
+/* A store written batch by batch, committed after each batch, chunks of 4
+ * rows (so chunks straddle batches); commit_end[b] is the file size after
+ * batch b's commit.  x[l] are the layers' rows. */
+static void batch_store(const char *path, float *x[BL], size_t commit_end[BN / BB])
+{
+    lg_writer_opts o;
+    lg_writer_opts_default(&o);
+    o.chunk_rows = 4;
+    o.durable = 0;
+    o.commit_seconds = 0;
+    lg_writer *w;
+    lg_error err;
+    unlink(path);
+    assert_int_equal(lg_writer_create(path, &o, &w, &err), LG_OK);
+    size_t h[BL];
+    for (int l = 0; l < BL; l++) {
+        char name[8];
+        snprintf(name, sizeof name, "L%d", l);
+        assert_int_equal(lg_writer_layer(w, name, (uint32_t)bdims[l], LG_F32, &h[l], &err),
+                         LG_OK);
+    }
+    for (int b = 0; b < BN / BB; b++) {
+        int64_t lab[BB];
+        for (int i = 0; i < BB; i++)
+            lab[i] = b * BB + i;
+        assert_int_equal(lg_writer_add_labels(w, "labels", lab, BB, &err), LG_OK);
+        for (int l = BL - 1; l >= 0; l--) /* any order */
+            assert_int_equal(lg_writer_add_rows(w, h[l], x[l] + (size_t)b * BB * bdims[l], BB,
+                                                &err),
+                             LG_OK);
+        assert_int_equal(lg_writer_commit(w, &err), LG_OK);
+        struct stat st;
+        stat(path, &st);
+        commit_end[b] = (size_t)st.st_size;
+    }
+    lg_writer_abort(w); /* ends at the last commit, EXTEND chains unfolded */
+}
+
+static void check_batch_rows(lg_store *s, float *x[BL], uint64_t rows, const char *msg)
+{
+    if (lg_store_rows(s) != rows || lg_store_layer_count(s) != (rows ? BL : 0))
+        fail_msg("%s: %zu layers of %llu rows, expected %d of %llu", msg,
+                 lg_store_layer_count(s), (unsigned long long)lg_store_rows(s),
+                 rows ? BL : 0, (unsigned long long)rows);
+    for (size_t l = 0; rows && l < BL; l++)
+        check_layer(s, l, x[l], rows, bdims[l]);
+    const int64_t *lab;
+    uint64_t n;
+    lg_error err;
+    if (rows) {
+        assert_int_equal(lg_store_labels(s, "labels", &lab, &n, &err), LG_OK);
+        assert_int_equal(n, rows);
+        assert_int_equal(lab[rows - 1], (int64_t)rows - 1);
+    }
+}
+
+static void batch_store_cut_at_every_byte_keeps_committed_rows(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "batch.lgs"),
+               *cut = tu_path(dir, "cut.lgs");
+    float *x[BL];
+    for (int l = 0; l < BL; l++)
+        x[l] = random_rows(40 + (uint64_t)l, BN, bdims[l]);
+    size_t ends[BN / BB], len;
+    batch_store(path, x, ends);
+    unsigned char *bytes = tu_read_file(path, &len);
+    assert_int_equal(len, ends[BN / BB - 1]);
+    for (size_t k = ends[0]; k <= len; k++) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "cut at %zu", k);
+        assert_int_equal(tu_write_file(cut, bytes, k), 0);
+        uint64_t want = 0;
+        for (int b = 0; b < BN / BB; b++)
+            if (ends[b] <= k)
+                want = (uint64_t)(b + 1) * BB;
+        lg_store *s;
+        lg_error err;
+        if (lg_store_open(cut, 0, &s, &err))
+            fail_msg("%s: %s", msg, err.msg);
+        check_batch_rows(s, x, want, msg);
+        lg_store_close(s);
+        char note[512];
+        if (lg_store_repair(cut, note, sizeof note, &err))
+            fail_msg("%s: repair: %s", msg, err.msg);
+        if (lg_store_verify(cut, NULL, NULL, &err) != LG_OK)
+            fail_msg("%s: after repair: %s", msg, err.msg);
+        assert_int_equal(lg_store_open(cut, 0, &s, &err), LG_OK);
+        check_batch_rows(s, x, want, msg);
+        lg_store_close(s);
+        char cmd[700];
+        snprintf(cmd, sizeof cmd, "rm -f '%s'*", cut);
+        assert_int_equal(system(cmd), 0);
+    }
+    /* reopened for appending, the store goes on growing from its N */
+    lg_writer *w;
+    lg_error err;
+    float *more = random_rows(99, 4, bdims[1]);
+    assert_int_equal(lg_writer_append(path, NULL, &w, &err), LG_OK);
+    size_t h;
+    assert_int_equal(lg_writer_layer(w, "L1", (uint32_t)bdims[1], LG_F32, &h, &err), LG_OK);
+    assert_int_equal(lg_writer_add_rows(w, h, more, 4, &err), LG_OK);
+    /* the other layers did not grow: not level, so close keeps the last commit */
+    assert_int_not_equal(lg_writer_close(w, &err), LG_OK);
+    assert_non_null(strstr(err.msg, "not kept"));
+    lg_store *s;
+    assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK);
+    check_batch_rows(s, x, BN, "after a refused growth");
+    lg_store_close(s);
+    free(more);
+    free(bytes);
+    for (int l = 0; l < BL; l++)
+        free(x[l]);
+    tu_rmdir(dir);
+}
+
 static void every_flipped_byte_is_detected(void **state)
 {
     (void)state;
@@ -644,6 +767,7 @@ int main(void)
         cmocka_unit_test(every_flipped_byte_is_detected),
         cmocka_unit_test(corrupt_chunk_names_layer_and_offset),
         cmocka_unit_test(repair_refuses_to_cut_good_records),
+        cmocka_unit_test(batch_store_cut_at_every_byte_keeps_committed_rows),
         cmocka_unit_test(second_writer_is_refused_readers_go_on),
         cmocka_unit_test(stream_form_round_trip_and_cut),
         cmocka_unit_test(known_crc_is_used_for_whole_chunks),
