@@ -47,6 +47,8 @@ typedef struct lg_layer_result {
     int approx;      /* the lists came from the approximate search ... */
     lg_knn_check check; /* ... and this is how they compare with exact search */
     int incremental; /* ... or were built as the layer's rows arrived (follow mode) */
+    uint64_t grown_from; /* ... or are the cached lists of the layer's first grown_from
+                            rows, updated with the rows appended since (0: not) */
     int n_dec; /* decimation: ID on random subsets of N / 2^level rows */
     uint64_t dec_rows[LG_MAX_DECIMATION];
     int dec_repeats[LG_MAX_DECIMATION];

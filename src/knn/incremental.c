@@ -19,6 +19,12 @@ struct lg_knn_inc {
     uint64_t cap;    /* rows x can hold */
     uint64_t budget;
     size_t nlocks;
+    /* rows given by lg_knn_inc_seed: their exact lists among themselves are
+     * known, so they are never searched against each other */
+    uint64_t n_seed;
+    uint32_t seed_k;
+    uint32_t *seed_idx;
+    double *seed_dist;
 };
 
 int lg_knn_inc_open(uint32_t d, const lg_knn_opts *o, lg_knn_inc **out, lg_error *err)
@@ -72,6 +78,8 @@ void lg_knn_inc_close(lg_knn_inc *inc)
     c->n = (uint64_t)inc->nlocks * c->tile;
     lgk_free_ctx(c);
     free(inc->x);
+    free(inc->seed_idx);
+    free(inc->seed_dist);
     free(inc);
 }
 
@@ -148,11 +156,11 @@ static int grow(lg_knn_inc *inc, uint64_t n, lg_error *err)
     return LG_OK;
 }
 
-int lg_knn_inc_add(lg_knn_inc *inc, const float *rows, uint64_t m, lg_error *err)
+/* Appends m rows to the store of rows and fixes the centre on the first
+ * block; no search. */
+static int take_rows(lg_knn_inc *inc, const float *rows, uint64_t m, lg_error *err)
 {
     knn_ctx *c = &inc->c;
-    if (!m)
-        return LG_OK;
     if (c->n + m >= LG_NO_ROW)
         return lg_fail(err, LG_EUSAGE, "too many rows");
     for (uint64_t i = 0; i < m * c->d; i++)
@@ -178,6 +186,85 @@ int lg_knn_inc_add(lg_knn_inc *inc, const float *rows, uint64_t m, lg_error *err
         }
     }
     c->n = old + m;
+    return LG_OK;
+}
+
+int lg_knn_inc_seed(lg_knn_inc *inc, const float *rows, uint64_t m, const lg_knn *known,
+                    lg_error *err)
+{
+    knn_ctx *c = &inc->c;
+    if (c->n || inc->n_seed)
+        return lg_fail(err, LG_EUSAGE, "seed rows come first, once");
+    if (!known || known->n != m || known->k < c->k || known->n_excluded)
+        return lg_fail(err, LG_EUSAGE,
+                       "seed lists must cover the %llu seed rows with at least k = %u "
+                       "neighbours and no excluded rows",
+                       (unsigned long long)m, c->k);
+    int rc = take_rows(inc, rows, m, err);
+    if (rc)
+        return rc;
+    inc->seed_idx = malloc(m * c->k * sizeof *inc->seed_idx);
+    inc->seed_dist = malloc(m * c->k * sizeof *inc->seed_dist);
+    if (!inc->seed_idx || !inc->seed_dist)
+        return lg_fail(err, LG_ENOMEM, "out of memory for %llu known lists",
+                       (unsigned long long)m);
+    for (uint64_t i = 0; i < m; i++) {
+        memcpy(inc->seed_idx + i * c->k, known->idx + i * known->k, c->k * sizeof(uint32_t));
+        memcpy(inc->seed_dist + i * c->k, known->dist + i * known->k, c->k * sizeof(double));
+    }
+    inc->n_seed = m;
+    inc->seed_k = c->k;
+    return LG_OK;
+}
+
+/* For a seed row the search only offered the rows after the seed: its list
+ * is the merge of that one and its known list.  Exact: every seed row
+ * outside its known list is farther (or tied and later) than all k of it,
+ * so the true list takes from the known list and the new rows only. */
+static void merge_seed(lg_knn_inc *inc, lg_knn *out)
+{
+    uint32_t k = inc->c.k;
+    pick buf[2 * LG_KNN_MAX_K];
+    for (uint64_t i = 0; i < inc->n_seed; i++) {
+        size_t n = 0;
+        uint32_t *oi = out->idx + i * k, *si = inc->seed_idx + i * k;
+        double *od = out->dist + i * k, *sd = inc->seed_dist + i * k;
+        size_t a = 0, b = 0;
+        while (n < k && (a < k || b < k)) {
+            int take_a;
+            if (a == k)
+                take_a = 0;
+            else if (b == k)
+                take_a = 1;
+            else
+                take_a = od[a] < sd[b] || (od[a] == sd[b] && oi[a] < si[b]);
+            pick p = take_a ? (pick){od[a], oi[a]} : (pick){sd[b], si[b]};
+            if (take_a)
+                a++;
+            else
+                b++;
+            int dup = 0; /* a rescanned row's full list holds seed rows too */
+            for (size_t q = 0; q < n && !dup; q++)
+                dup = buf[q].j == p.j;
+            if (!dup && p.j != LG_KNN_NONE)
+                buf[n++] = p;
+        }
+        for (size_t q = 0; q < n; q++) {
+            oi[q] = buf[q].j;
+            od[q] = buf[q].d;
+        }
+    }
+}
+
+int lg_knn_inc_add(lg_knn_inc *inc, const float *rows, uint64_t m, lg_error *err)
+{
+    knn_ctx *c = &inc->c;
+    if (!m)
+        return LG_OK;
+    uint64_t old = c->n;
+    int rc = take_rows(inc, rows, m, err);
+    if (rc)
+        return rc;
     c->direct = inc->x;
     c->err = err;
     int blas = openblas_threads_begin();
@@ -231,6 +318,8 @@ int lg_knn_inc_finish(lg_knn_inc *inc, lg_knn *out, lg_error *err)
         lg_knn_free(out);
         return rc;
     }
+    if (inc->n_seed)
+        merge_seed(inc, out);
     out->n = c->n;
     out->k = c->k;
     out->panels = 1;

@@ -224,3 +224,38 @@ int lg_cache_put_knn(lg_cache *c, const lg_layer_info *L, const lg_knn *nn, lg_e
     return lg_cache_put(c, key, nn->idx, cells * sizeof *nn->idx, nn->dist,
                         cells * sizeof *nn->dist, err);
 }
+
+size_t lg_cache_prefixes(lg_cache *c, const lg_layer_info *L, uint32_t k, uint64_t *rows,
+                         uint32_t *crc, size_t cap)
+{
+    DIR *d = opendir(c->dir);
+    if (!d)
+        return 0;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        unsigned crc_e, d_e, k_e;
+        unsigned long long n_e;
+        char dtype[16];
+        int used = 0;
+        if (sscanf(e->d_name, "knn-v1-%8x-%llu-%u-%15[a-z0-9]-k%u%n", &crc_e, &n_e, &d_e, dtype,
+                   &k_e, &used) != 5 ||
+            e->d_name[used] || d_e != L->d || strcmp(dtype, lg_dtype_name(L->dtype)) != 0 ||
+            k_e < k || n_e >= L->n || n_e == 0)
+            continue;
+        size_t at = n; /* keep them sorted, most rows first */
+        while (at > 0 && rows[at - 1] < n_e)
+            at--;
+        if (at >= cap)
+            continue;
+        size_t last = n < cap ? n : cap - 1;
+        memmove(rows + at + 1, rows + at, (last - at) * sizeof *rows);
+        memmove(crc + at + 1, crc + at, (last - at) * sizeof *crc);
+        rows[at] = n_e;
+        crc[at] = crc_e;
+        if (n < cap)
+            n++;
+    }
+    closedir(d);
+    return n;
+}

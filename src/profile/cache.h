@@ -24,4 +24,11 @@ int lg_cache_has_knn(lg_cache *c, const lg_layer_info *L, uint32_t k);
 int lg_cache_get_knn(lg_cache *c, const lg_layer_info *L, uint32_t k, lg_knn *out);
 int lg_cache_put_knn(lg_cache *c, const lg_layer_info *L, const lg_knn *nn, lg_error *err);
 
+/* Entries of lists of at least k neighbours for a layer of L's columns and
+ * type but fewer rows: candidates for the first rows of a layer that grew.
+ * Fills up to cap (rows, content CRC) pairs, most rows first; returns how
+ * many. */
+size_t lg_cache_prefixes(lg_cache *c, const lg_layer_info *L, uint32_t k, uint64_t *rows,
+                         uint32_t *crc, size_t cap);
+
 #endif

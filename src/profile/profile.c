@@ -391,7 +391,11 @@ int lgp_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klis
         p->cache_hits++;
         return LG_OK;
     }
-    int rc = lgp_compute(s, layer, o, klist, NULL, r, nn, err);
+    int grown = 0, rc = LG_OK;
+    if (!o->approx && cache)
+        rc = lgp_grow_lists(s, layer, o, klist, cache, r, nn, &grown, err);
+    if (!rc && !grown)
+        rc = lgp_compute(s, layer, o, klist, NULL, r, nn, err);
     if (rc)
         return rc;
     lgp_computed(cache, p, &L, nn);

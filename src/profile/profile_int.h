@@ -18,6 +18,10 @@ int lgp_compute(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t kl
 /* Counts a computed layer and caches its lists. */
 void lgp_computed(lg_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn);
 void lgp_cache_lists(lg_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn);
+/* The lists of a layer whose first rows' lists are cached (rows appended
+ * since): *done = 1 when they were updated that way (grow.c). */
+int lgp_grow_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
+                   lg_cache *cache, lg_layer_result *r, lg_knn *nn, int *done, lg_error *err);
 /* Estimators, label overlap, subsets: everything from the lists. */
 int lgp_estimate(lg_store *s, size_t layer, const lg_profile_opts *o, lg_cache *cache,
                  lg_layer_result *r, const lg_knn *nn, lg_error *err);

@@ -124,10 +124,11 @@ static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
     else
         fputs("null", f);
     fprintf(f, ",\n     \"duplicates\": %llu, \"knn\": {\"k\": %u, \"cached\": %s, "
-               "\"incremental\": %s, \"rescanned_rows\": %llu, \"panels\": %llu, "
-               "\"seconds\": ",
+               "\"incremental\": %s, \"grown_from\": %llu, \"rescanned_rows\": %llu, "
+               "\"panels\": %llu, \"seconds\": ",
             (unsigned long long)r->duplicates, p->k_lists, r->cached ? "true" : "false",
-            r->incremental ? "true" : "false", (unsigned long long)r->rescanned,
+            r->incremental ? "true" : "false", (unsigned long long)r->grown_from,
+            (unsigned long long)r->rescanned,
             (unsigned long long)r->panels);
     num(f, r->knn_seconds);
     fputs("}, \"seconds\": ", f);

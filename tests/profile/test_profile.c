@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "profile/cache.h"
 #include "util/json.h"
 
 #define N 1500
@@ -298,6 +299,103 @@ static void incremental_profile_computes_only_new_layers(void **state)
     assert_int_equal(hits, 4);
 }
 
+/* Rows i of three layers: a Gaussian cloud, an integer grid (exact ties),
+ * and rows that come twice (duplicates at distance 0). */
+static void grow_rows(int layer, uint64_t i, float *out)
+{
+    uint64_t seed = 1000 * (uint64_t)layer + i;
+    if (layer == 0) {
+        for (int j = 0; j < 8; j++)
+            out[j] = (float)tu_normal(&seed);
+    } else if (layer == 1) {
+        out[0] = (float)(i % 9);
+        out[1] = (float)((i / 9) % 9);
+        out[2] = (float)((i * 7) % 5);
+    } else {
+        seed = 2000 + i / 2; /* rows 2m and 2m + 1 are equal */
+        for (int j = 0; j < 5; j++)
+            out[j] = (float)tu_normal(&seed);
+    }
+}
+
+static void add_grow_batches(lg_writer *w, uint64_t from, uint64_t to)
+{
+    static const uint32_t dims[3] = {8, 3, 5};
+    lg_error err;
+    size_t h[3];
+    for (int l = 0; l < 3; l++) {
+        char name[8];
+        snprintf(name, sizeof name, "g%d", l);
+        assert_int_equal(lg_writer_layer(w, name, dims[l], LG_F32, &h[l], &err), LG_OK);
+    }
+    float row[8];
+    for (uint64_t i = from; i < to; i++)
+        for (int l = 0; l < 3; l++) {
+            grow_rows(l, i, row);
+            assert_int_equal(lg_writer_add_rows(w, h[l], row, 1, &err), LG_OK);
+        }
+}
+
+static void appended_rows_update_the_cached_lists(void **state)
+{
+    (void)state;
+    const char *path = tu_path(dir, "rows.lgs"), *cache = tu_path(dir, "rows.cache");
+    lg_writer *w;
+    lg_error err;
+    unlink(path);
+    assert_int_equal(lg_writer_create(path, NULL, &w, &err), LG_OK);
+    add_grow_batches(w, 0, 600);
+    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+    uint64_t runs, hits;
+    free(stable_json(path, cache, 30, 64, &runs, &hits));
+    assert_int_equal(runs, 3);
+    /* more inputs are exported later: rows added to every layer */
+    assert_int_equal(lg_writer_append(path, NULL, &w, &err), LG_OK);
+    add_grow_batches(w, 600, 800);
+    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+    lg_store *s;
+    assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK);
+    assert_int_equal(lg_store_rows(s), 800);
+    lg_profile_opts o;
+    lg_profile_opts_default(&o);
+    o.cache_dir = cache;
+    o.paper = 0;
+    lg_profile p;
+    assert_int_equal(lg_profile_run(s, &o, &p, &err), LG_OK);
+    for (size_t l = 0; l < 3; l++)
+        if (p.layers[l].grown_from != 600)
+            fail_msg("layer %zu: lists not updated from the 600 cached rows (%llu)", l,
+                     (unsigned long long)p.layers[l].grown_from);
+    lg_profile_free(&p);
+    lg_store_close(s);
+    /* the updated lists are cached in turn; the numbers equal a fresh profile */
+    char *again = stable_json(path, cache, 30, 64, &runs, &hits);
+    assert_int_equal(runs, 0);
+    assert_int_equal(hits, 3);
+    char *fresh = stable_json(path, NULL, 30, 64, &runs, &hits);
+    assert_string_equal(again, fresh);
+    free(again);
+    free(fresh);
+    /* and the lists themselves equal a fresh search, bit for bit */
+    assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK);
+    for (size_t l = 0; l < 3; l++) {
+        lg_layer_info L;
+        lg_store_layer(s, l, &L);
+        lg_cache *c;
+        assert_int_equal(lg_cache_open(cache, &c, &err), LG_OK);
+        lg_knn cached, exact;
+        assert_true(lg_cache_get_knn(c, &L, 64, &cached));
+        lg_knn_opts ko = {.k = 64};
+        assert_int_equal(lg_knn_exact_layer(s, l, &ko, &exact, &err), LG_OK);
+        assert_memory_equal(cached.idx, exact.idx, 800 * 64 * sizeof *exact.idx);
+        assert_memory_equal(cached.dist, exact.dist, 800 * 64 * sizeof *exact.dist);
+        lg_knn_free(&cached);
+        lg_knn_free(&exact);
+        lg_cache_close(c);
+    }
+    lg_store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +403,7 @@ int main(void)
         cmocka_unit_test(same_numbers_for_any_threads_and_tiles),
         cmocka_unit_test(cli_profile),
         cmocka_unit_test(incremental_profile_computes_only_new_layers),
+        cmocka_unit_test(appended_rows_update_the_cached_lists),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
