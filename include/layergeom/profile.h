@@ -55,6 +55,8 @@ typedef struct lg_layer_result {
     double dec_id[LG_MAX_DECIMATION], dec_err[LG_MAX_DECIMATION];
 } lg_layer_result;
 
+struct lg_profile_s;
+
 typedef struct lg_profile_opts {
     uint32_t k;               /* overlap neighbourhood (default 30) */
     uint32_t gride_max_rank;  /* GRIDE scales up to this rank (default 64) */
@@ -86,9 +88,14 @@ typedef struct lg_profile_opts {
     /* called after each layer (may be NULL) */
     void (*progress)(void *ctx, const struct lg_layer_result *r, size_t done, size_t total);
     void *progress_ctx;
+    /* Following a store written batch by batch: called (with progress_ctx)
+     * each time every layer was brought up to the store's new N, with the
+     * results so far (lists exact; decimation and the paper preset wait for
+     * the end). */
+    void (*live)(void *ctx, const struct lg_profile_s *p, uint64_t rows);
 } lg_profile_opts;
 
-typedef struct lg_profile {
+typedef struct lg_profile_s {
     size_t n_layers;
     lg_layer_result *layers;
     double *matrix;           /* n_layers^2 overlaps (with overlap_matrix), else NULL */

@@ -40,10 +40,12 @@ static const char help[] =
     "  --class-fraction F   label overlap with k_i = F x size of i's class\n"
     "  --overlap-matrix     also the overlap between every pair of layers\n"
     "  --layers LIST        only these layers: indices or names, comma-separated\n"
-    "  --follow             live: print each layer's row as soon as the layer is\n"
-    "                       complete while a producer (layergeom ingest) still\n"
-    "                       writes the store; ends when the writer is done, or\n"
-    "                       on Ctrl-C (keeping the layers done)\n"
+    "  --follow             live, while a producer (layergeom ingest) still writes\n"
+    "                       the store: layer by layer, each layer's row as soon as\n"
+    "                       it is complete; batch by batch, every layer's lists\n"
+    "                       kept up to date as rows arrive, a running line on\n"
+    "                       stderr, and the final profile when the writer is done\n"
+    "                       (equal to an offline profile); Ctrl-C keeps what is done\n"
     "  --poll SECONDS       how often --follow looks for new rows (default 0.5)\n"
     "  --tolerance F        relative size of an ID change that counts (default 0.05)\n"
     "  --seed N             subsets for --preset paper / --decimation (default 1)\n"
@@ -293,7 +295,20 @@ typedef struct live {
     lg_profile *p;
     const lg_report_info *info;
     int printed_head;
+    int grown; /* the store is written batch by batch: running view on stderr */
 } live;
+
+/* Batch by batch: a running line each time every layer caught up. */
+static void live_view(void *ctx, const lg_profile *p, uint64_t rows)
+{
+    live *l = ctx;
+    l->grown = 1;
+    fprintf(stderr, "live: %llu rows, TwoNN (accumulated online) by layer:",
+            (unsigned long long)rows);
+    for (size_t q = 0; q < p->n_layers; q++)
+        fprintf(stderr, " %.2f", p->layers[q].twonn.id);
+    fputc('\n', stderr);
+}
 
 static void live_row(void *ctx, const lg_layer_result *r, size_t done, size_t total)
 {
@@ -407,9 +422,10 @@ static int follow(prof_args *a)
     memset(&p, 0, sizeof p);
     lg_report_info info = {a->store, a->labels ? a->labels : (a->no_labels ? NULL : "the store's labels"), NULL};
     int json_stdout = a->json && !strcmp(a->json, "-"), csv_stdout = a->csv && !strcmp(a->csv, "-");
-    live l = {&p, &info, 0};
+    live l = {&p, &info, 0, 0};
     if (!a->quiet && !json_stdout && !csv_stdout) {
         a->o.progress = live_row;
+        a->o.live = live_view;
         a->o.progress_ctx = &l;
     }
     struct sigaction sa, old;
@@ -428,7 +444,7 @@ static int follow(prof_args *a)
                     p.n_layers);
         if (!a->quiet && !json_stdout && !csv_stdout) {
             /* the rows again only if none was printed live */
-            if (!l.printed_head)
+            if (!l.printed_head || l.grown) /* the layers grew since their rows */
                 lg_report_table(stdout, &p, &info);
             else
                 lg_report_table_tail(stdout, &p);

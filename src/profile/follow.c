@@ -1,11 +1,18 @@
 /*
  * Live profiling: follow a store while a producer is still writing it.
  *
- * Every poll re-opens the store.  Layers that are complete (sealed) and new
- * are profiled in order.  Rows of the layer being written are fed to an
- * incremental kNN as they appear, so that when its seal arrives only the
- * exact re-rank is left.  The run ends when no process holds the store's
- * writer lock any more and nothing new has appeared, or when *stop is set.
+ * Every poll re-opens the store.  Layer by layer (a store whose layers come
+ * one at a time): layers that are complete (sealed) and new are profiled in
+ * order, and rows of the layer being written are fed to an incremental kNN
+ * as they appear, so that when its seal arrives only the exact re-rank is
+ * left.  Batch by batch (every layer grows at each commit): whenever the
+ * committed N grew, every layer's lists are brought up to date from the
+ * previous ones (the cached lists of the first rows, merged with a search of
+ * the new rows: profile/grow.c), and the running view is refreshed; when the
+ * producer ends, the profile is the offline one, over lists that are by then
+ * all cached, so it equals `profile` of the finished store number for number.
+ * The run ends when no process holds the store's writer lock any more and
+ * nothing new has appeared, or when *stop is set.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +39,8 @@ typedef struct follower {
     int inc_failed;       /* it stopped fitting the budget: compute at the seal */
     uint32_t inc_id;
     uint32_t klist;
+    uint64_t rows_seen;   /* the store's N when its layers were last profiled */
+    int grown;            /* the layers grew after they were profiled (batch by batch) */
 } follower;
 
 static double now(void)
@@ -196,6 +205,64 @@ static int follow_layer(follower *f, lg_store *s, size_t layer, lg_error *err)
     return rc;
 }
 
+static void pick_up_labels(follower *f, lg_store *s);
+
+/* Batch by batch the labels grow with the rows: the copy is taken again. */
+static void refresh_labels(follower *f, lg_store *s)
+{
+    if (!f->o->labels_from_store || !f->labels)
+        return;
+    free(f->labels);
+    f->labels = NULL;
+    f->o->labels = NULL;
+    pick_up_labels(f, s);
+}
+
+/* Batch by batch: the store's N grew.  Every layer's result is made again
+ * from lists updated with the new rows (cached lists of the first rows, then
+ * merged: cheap), and the running view is called. */
+static int update_cycle(follower *f, lg_store *s, lg_error *err)
+{
+    lg_profile *p = f->p;
+    size_t count = lg_store_layer_count(s);
+    f->klist = lgp_lists_k(f->o, lg_store_rows(s));
+    p->k_lists = f->klist;
+    drop_inc(f);
+    refresh_labels(f, s);
+    for (size_t q = 0; q < count; q++) {
+        int rc = grow_results(f, err);
+        if (rc)
+            return rc;
+        double t0 = now();
+        lg_layer_result fresh = {0};
+        if (lgp_identify(s, q, &fresh))
+            return lg_fail(err, LG_ENOMEM, "out of memory");
+        lg_knn nn = {0};
+        lg_profile_opts quick = *f->o;
+        quick.decimation = 0; /* the running view: the lists and TwoNN */
+        quick.paper = 0;
+        rc = lgp_lists(s, q, &quick, f->klist, f->cache, p, &fresh, &nn, err);
+        if (!rc)
+            rc = lgp_estimate(s, q, &quick, f->cache, &fresh, &nn, err);
+        lg_knn_free(&nn);
+        fresh.seconds = now() - t0;
+        if (rc) {
+            free((char *)fresh.name);
+            return rc;
+        }
+        if (q < p->n_layers)
+            free((char *)p->layers[q].name);
+        else
+            p->n_layers = q + 1;
+        p->layers[q] = fresh;
+    }
+    f->rows_seen = lg_store_rows(s);
+    f->grown = 1;
+    if (f->o->live)
+        f->o->live(f->o->progress_ctx, p, f->rows_seen);
+    return LG_OK;
+}
+
 /* The store's labels, copied once they are there (the store is re-opened at
  * every poll). */
 static void pick_up_labels(follower *f, lg_store *s)
@@ -236,16 +303,16 @@ int lg_profile_follow(const char *path, const lg_profile_opts *o, double poll,
                       volatile int *stop, lg_profile *out, lg_error *err)
 {
     memset(out, 0, sizeof *out);
-    if (o->layers || o->overlap_matrix || o->class_fraction > 0 || o->approx)
+    if (o->layers || o->class_fraction > 0)
         return lg_fail(err, LG_EUSAGE,
-                       "following a store profiles every layer in order, exactly: --layers, "
-                       "--overlap-matrix, --class-fraction and --knn approx do not apply");
+                       "following a store profiles every layer in order: --layers and "
+                       "--class-fraction do not apply");
     double t0 = now();
     lg_profile_opts own = *o;
     out->opts = *o;
     out->best_label_layer = -1;
     out->rec.index = -1;
-    follower f = {&own, NULL, out, NULL, 0, NULL, {0}, NULL, 0, 0, 0};
+    follower f = {&own, NULL, out, NULL, 0, NULL, {0}, NULL, 0, 0, 0, 0, 0};
     if (o->cache_dir) {
         lg_error cerr;
         if (lg_cache_open(o->cache_dir, &f.cache, &cerr))
@@ -278,10 +345,20 @@ int lg_profile_follow(const char *path, const lg_profile_opts *o, double poll,
         out->k_lists = f.klist;
         pick_up_labels(&f, s);
         size_t before = out->n_layers;
-        while (!rc && out->n_layers < lg_store_layer_count(s) && !(stop && *stop))
-            rc = follow_layer(&f, s, out->n_layers, err);
+        uint64_t rows_before = f.rows_seen;
         int grew = 0;
-        if (!rc) {
+        if (!rc && (f.grown || (out->n_layers && lg_store_rows(s) > f.rows_seen))) {
+            /* batch by batch: every layer grew */
+            if (lg_store_rows(s) > f.rows_seen || lg_store_layer_count(s) > out->n_layers)
+                rc = update_cycle(&f, s, err);
+            grew = f.rows_seen > rows_before;
+        }
+        while (!rc && !f.grown && out->n_layers < lg_store_layer_count(s) &&
+               !(stop && *stop)) {
+            rc = follow_layer(&f, s, out->n_layers, err);
+            f.rows_seen = lg_store_rows(s);
+        }
+        if (!rc && !f.grown) {
             uint64_t had = f.inc ? lg_knn_inc_rows(f.inc) : 0;
             rc = follow_pending(&f, s, err);
             grew = f.inc && lg_knn_inc_rows(f.inc) > had;
@@ -308,6 +385,31 @@ int lg_profile_follow(const char *path, const lg_profile_opts *o, double poll,
     for (size_t q = 0; q < out->n_layers; q++)
         free(f.kept[q]);
     free(f.kept);
+    if (!rc && !(stop && *stop) && (f.grown || o->overlap_matrix)) {
+        /* the finished store, profiled as offline: its lists are cached */
+        lg_profile_free(out);
+        memset(out, 0, sizeof *out);
+        lg_store *fin;
+        lg_profile_opts last = own;
+        last.progress = NULL;
+        last.cache_dir = o->cache_dir;
+        rc = lg_store_open(path, 0, &fin, err);
+        if (!rc) {
+            if (last.labels_from_store) {
+                refresh_labels(&f, fin);
+                pick_up_labels(&f, fin);
+                last.labels = f.labels;
+            }
+            rc = lg_profile_run(fin, &last, out, err);
+            lg_store_close(fin);
+        }
+        lg_cache_close(f.cache);
+        free(f.labels);
+        if (rc)
+            return rc;
+        out->seconds = now() - t0;
+        return LG_OK;
+    }
     lg_cache_close(f.cache);
     out->store_layers = out->n_layers;
     out->opts = *o; /* the caller's options: the copied labels are freed below */

@@ -109,6 +109,121 @@ static void follow_equals_batch(void **state)
     tu_rmdir(dir);
 }
 
+/* The child, batch by batch: 3 layers (IDs 2, 5, 8) grow together, 12
+ * batches of 100 rows with their labels, a commit after each. */
+static void produce_batches(const char *path)
+{
+    lg_writer_opts wo;
+    lg_writer_opts_default(&wo);
+    wo.commit_seconds = 1e-9; /* at every level point */
+    lg_writer *w;
+    lg_error err;
+    if (lg_writer_create(path, &wo, &w, &err))
+        _exit(2);
+    uint32_t ids[3] = {2, 5, 8};
+    size_t h[3];
+    for (int l = 0; l < 3; l++) {
+        char name[16];
+        snprintf(name, sizeof name, "B%d", l);
+        if (lg_writer_layer(w, name, D, LG_F32, &h[l], &err))
+            _exit(3);
+    }
+    uint64_t seed = 91;
+    float x[100 * D];
+    for (int b = 0; b < 12; b++) {
+        int64_t lab[100];
+        for (int i = 0; i < 100; i++)
+            lab[i] = (b * 100 + i) % 3;
+        if (lg_writer_add_labels(w, "labels", lab, 100, &err))
+            _exit(4);
+        for (int l = 0; l < 3; l++) {
+            memset(x, 0, sizeof x);
+            for (int i = 0; i < 100; i++)
+                for (uint32_t a = 0; a < ids[l]; a++)
+                    x[i * D + a] = (float)tu_normal(&seed);
+            if (lg_writer_add_rows(w, h[l], x, 100, &err))
+                _exit(5);
+        }
+        nap(0.08);
+    }
+    _exit(lg_writer_close(w, &err) ? 6 : 0);
+}
+
+static int live_calls;
+static uint64_t live_rows_first, live_rows_last;
+
+static void on_live(void *ctx, const lg_profile *p, uint64_t rows)
+{
+    (void)ctx;
+    assert_int_equal(p->n_layers, 3);
+    for (size_t q = 0; q < 3; q++)
+        assert_int_equal(p->layers[q].n, rows); /* every layer brought up to N */
+    if (!live_calls++)
+        live_rows_first = rows;
+    live_rows_last = rows;
+}
+
+static void follow_batch_major_equals_offline(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "batches.lgs"),
+               *cache = tu_path(dir, "batches.cache");
+    pid_t pid = fork();
+    if (pid == 0)
+        produce_batches(path);
+    lg_profile_opts o;
+    lg_profile_opts_default(&o);
+    o.k = 20;
+    o.labels_from_store = 1;
+    o.cache_dir = cache;
+    o.overlap_matrix = 1;
+    o.live = on_live;
+    live_calls = 0;
+    lg_profile live;
+    lg_error err;
+    if (lg_profile_follow(path, &o, 0.05, NULL, &live, &err))
+        fail_msg("%s", err.msg);
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* the running view saw the layers grow (a loaded machine may wake late) */
+    assert_true(live_calls >= 1);
+    assert_true(live_rows_first < 1200);
+    assert_true(live_rows_last <= 1200);
+    assert_int_equal(live.n_layers, 3);
+    /* the same numbers as an offline profile of the finished store, no cache */
+    lg_store *s;
+    assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK);
+    assert_int_equal(lg_store_rows(s), 1200);
+    uint64_t n;
+    lg_profile_opts off = o;
+    off.cache_dir = NULL;
+    off.live = NULL;
+    assert_int_equal(lg_store_labels(s, NULL, &off.labels, &n, &err), LG_OK);
+    lg_profile batch;
+    assert_int_equal(lg_profile_run(s, &off, &batch, &err), LG_OK);
+    for (size_t q = 0; q < 3; q++) {
+        const lg_layer_result *a = &live.layers[q], *b = &batch.layers[q];
+        assert_string_equal(a->name, b->name);
+        assert_int_equal(a->n, 1200);
+        assert_true(a->id == b->id);
+        assert_true(a->twonn.id_ml == b->twonn.id_ml);
+        assert_true(a->gride.id[3] == b->gride.id[3]);
+        assert_int_equal(a->has_prev, b->has_prev);
+        if (a->has_prev)
+            assert_true(a->overlap_prev == b->overlap_prev);
+        assert_true(a->has_labels && b->has_labels);
+        assert_true(a->overlap_labels.unweighted == b->overlap_labels.unweighted);
+    }
+    assert_non_null(live.matrix);
+    assert_memory_equal(live.matrix, batch.matrix, 9 * sizeof *batch.matrix);
+    assert_int_equal(live.rec.index, batch.rec.index);
+    lg_profile_free(&live);
+    lg_profile_free(&batch);
+    lg_store_close(s);
+    tu_rmdir(dir);
+}
+
 static volatile int stop_flag;
 
 static void stop_after_first(void *ctx, const lg_layer_result *r, size_t done, size_t total)
@@ -185,6 +300,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(follow_equals_batch),
+        cmocka_unit_test(follow_batch_major_equals_offline),
         cmocka_unit_test(follow_waits_for_a_header),
         cmocka_unit_test(interrupted_follow_keeps_what_is_done),
     };
