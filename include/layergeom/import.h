@@ -34,6 +34,29 @@ int lg_source_open_safetensors(const char *path, const char *const *names, size_
 int lg_source_open_raw(const char *path, lg_dtype dtype, uint32_t d, lg_source **out,
                        lg_error *err);
 
+/* Per-token activations: a .npy of shape (N, T, D), or (L, N, T, D) for L
+ * layers.  mean: each input's row is the mean of its tokens (those the mask
+ * keeps); first / last: its first / last kept token; all: every kept token
+ * is a row of its own.  mask_path (may be NULL): a (N, T) .npy of bools or
+ * integers, nonzero = kept (an attention mask).  Pooled rows are float32. */
+typedef enum lg_tokens {
+    LG_TOKENS_MEAN = 1,
+    LG_TOKENS_FIRST = 2,
+    LG_TOKENS_LAST = 3,
+    LG_TOKENS_ALL = 4
+} lg_tokens;
+int lg_tokens_parse(const char *s, lg_tokens *out);
+int lg_source_open_tokens(const char *path, lg_tokens mode, const char *mask_path,
+                          lg_source **out, lg_error *err);
+
+/* Writes sources that are each one batch of every layer (the same layers, in
+ * the same order, with the same D) into w, joined along the rows in the
+ * order given: layer l of the store is layer l of sources[0], then of
+ * sources[1], ...  Written batch by batch: memory is a chunk per layer.
+ * names (may be NULL) name the layers; else the first source's names. */
+int lg_import_batches(lg_writer *w, lg_source *const *sources, size_t n_sources,
+                      const char *const *names, lg_error *err);
+
 /* Opens by content: .npy magic, safetensors header, else an error. */
 int lg_source_open(const char *path, lg_source **out, lg_error *err);
 

@@ -11,6 +11,18 @@ static const char help[] =
     "Imports activations into a layergeom store, one layer per array.  INPUT is a\n"
     ".npy file (N x D, or a stacked L x N x D), a safetensors file (every float\n"
     "tensor, in natural name order, or --tensors), or with --dim a raw buffer.\n"
+    "Layer files named like layer_2.npy ... layer_10.npy that come in the shell's\n"
+    "string order are taken in natural (numeric) order.\n"
+    "\n"
+    "  --batches            each INPUT is one batch of every layer (an L x B x D\n"
+    "                       .npy, or a safetensors file of one tensor per layer),\n"
+    "                       joined along the rows in the order given; memory is\n"
+    "                       bounded by a batch\n"
+    "  --tokens MODE        per-token inputs, (N, T, D) or (L, N, T, D): mean | first\n"
+    "                       | last (one row per input, pooled over its tokens) | all\n"
+    "                       (every token its own row)\n"
+    "  --mask FILE          with --tokens: an (N, T) .npy, nonzero = a real token\n"
+    "                       (the attention mask); others are left out of the pooling\n"
     "\n"
     "  -o, --output STORE   the store to create (refuses to overwrite one)\n"
     "  --append             add the layers to an existing STORE instead\n"
@@ -35,7 +47,9 @@ static const char help[] =
 typedef struct pack_args {
     const char *out, *labels, *label_set, *label_names, *tensors, *model;
     const char *meta[MAX_META];
-    int n_meta, append, quiet;
+    int n_meta, append, quiet, batches;
+    lg_tokens tokens;
+    const char *mask;
     lg_writer_opts opts;
     unsigned long long dim;
     lg_dtype raw_dtype;
@@ -96,6 +110,15 @@ static int parse(int argc, char **argv, pack_args *a)
             if (r < 0 || !strchr(v, '=') || v[0] == '=' || a->n_meta == MAX_META)
                 return cli_usage("pack", "--meta takes KEY=VALUE");
             a->meta[a->n_meta++] = v;
+        } else if (OPT("--tokens")) {
+            if (r < 0 || lg_tokens_parse(v, &a->tokens))
+                return cli_usage("pack", "--tokens takes mean, first, last or all");
+        } else if (OPT("--mask")) {
+            if (r < 0)
+                return EXIT_USAGE;
+            a->mask = v;
+        } else if (cli_flag(argv, i, "--batches")) {
+            a->batches = 1;
         } else if (cli_flag(argv, i, "--append")) {
             a->append = 1;
         } else if (cli_flag(argv, i, "-q") || cli_flag(argv, i, "--quiet")) {
@@ -111,7 +134,69 @@ static int parse(int argc, char **argv, pack_args *a)
         return cli_usage("pack", "missing -o STORE");
     if (!a->n_inputs && !a->labels)
         return cli_usage("pack", "no inputs");
+    if (a->mask && !a->tokens)
+        return cli_usage("pack", "--mask goes with --tokens");
+    if (a->tokens && (a->dim || a->tensors))
+        return cli_usage("pack", "--tokens takes .npy inputs (not --dim or --tensors)");
     return 0;
+}
+
+/* Compares names as people sort them: runs of digits by value. */
+static int natural_cmp(const char *a, const char *b)
+{
+    while (*a && *b) {
+        if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
+            char *ea, *eb;
+            unsigned long long x = strtoull(a, &ea, 10), y = strtoull(b, &eb, 10);
+            if (x != y)
+                return x < y ? -1 : 1;
+            a = ea;
+            b = eb;
+        } else {
+            if (*a != *b)
+                return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+            a++;
+            b++;
+        }
+    }
+    return *a ? 1 : *b ? -1 : 0;
+}
+
+static int by_natural(const void *x, const void *y)
+{
+    return natural_cmp(*(char *const *)x, *(char *const *)y);
+}
+
+static int by_string(const void *x, const void *y)
+{
+    return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* Inputs in the shell's string order (a glob) whose natural order differs
+ * (layer_10 before layer_2): taken in natural order, and said so.  An order
+ * that is neither was chosen by hand and is kept. */
+static void natural_order(pack_args *a)
+{
+    int n = a->n_inputs;
+    char **s = malloc((size_t)n * sizeof *s);
+    if (!s || n < 2) {
+        free(s);
+        return;
+    }
+    memcpy(s, a->inputs, (size_t)n * sizeof *s);
+    qsort(s, (size_t)n, sizeof *s, by_string);
+    int globbed = memcmp(s, a->inputs, (size_t)n * sizeof *s) == 0;
+    qsort(s, (size_t)n, sizeof *s, by_natural);
+    int differs = memcmp(s, a->inputs, (size_t)n * sizeof *s) != 0;
+    if (globbed && differs) {
+        if (!a->quiet)
+            fprintf(stderr,
+                    "layergeom pack: note: the inputs came in string order (%s before %s); "
+                    "they are taken in natural order (%s, %s, ...)\n",
+                    a->inputs[1], s[1], s[0], s[1]);
+        memcpy(a->inputs, s, (size_t)n * sizeof *s);
+    }
+    free(s);
 }
 
 /* Splits "a,b,c" in place. */
@@ -129,6 +214,8 @@ static int open_inputs(pack_args *a, lg_source **src, lg_error *err)
         int rc;
         if (a->dim) {
             rc = lg_source_open_raw(a->inputs[i], a->raw_dtype, (uint32_t)a->dim, &src[i], err);
+        } else if (a->tokens) {
+            rc = lg_source_open_tokens(a->inputs[i], a->tokens, a->mask, &src[i], err);
         } else if (a->tensors) {
             char *copy = strdup(a->tensors);
             const char *names[4096];
@@ -150,6 +237,24 @@ static int check_rows(pack_args *a, lg_source **src, uint64_t nlab, lg_error *er
 {
     uint64_t n = 0;
     const char *from = NULL;
+    if (a->append && a->batches) {
+        /* batches appended: more rows of every layer (names are matched by
+         * the writer); the labels, if any, are the new rows' */
+        uint64_t total = 0;
+        for (int i = 0; i < a->n_inputs; i++) {
+            uint64_t rows = 0;
+            lg_source_layer(src[i], 0, NULL, &rows, NULL, NULL);
+            total += rows;
+        }
+        if (a->labels && nlab != total) {
+            err->code = LG_EINPUT;
+            snprintf(err->msg, sizeof err->msg,
+                     "%s: %llu labels, but the batches add %llu rows", a->labels,
+                     (unsigned long long)nlab, (unsigned long long)total);
+            return LG_EINPUT;
+        }
+        return LG_OK;
+    }
     if (a->append) {
         lg_store *s;
         int rc = lg_store_open(a->out, 0, &s, err);
@@ -181,7 +286,25 @@ static int check_rows(pack_args *a, lg_source **src, uint64_t nlab, lg_error *er
         n = nlab;
         from = a->labels;
     }
-    for (int i = 0; i < a->n_inputs; i++)
+    if (a->batches) { /* the rows of a layer are those of every batch */
+        uint64_t total = 0;
+        for (int i = 0; i < a->n_inputs; i++) {
+            uint64_t rows = 0;
+            lg_source_layer(src[i], 0, NULL, &rows, NULL, NULL);
+            total += rows;
+        }
+        if (from && total != n) {
+            err->code = LG_EINPUT;
+            snprintf(err->msg, sizeof err->msg,
+                     "the %d batches hold %llu rows, but %s has %llu: every layer must hold "
+                     "the same inputs",
+                     a->n_inputs, (unsigned long long)total, from, (unsigned long long)n);
+            return LG_EINPUT;
+        }
+        n = total;
+        from = "the batches";
+    }
+    for (int i = 0; i < a->n_inputs && !a->batches; i++)
         for (size_t l = 0; l < lg_source_layer_count(src[i]); l++) {
             const char *name;
             uint64_t rows;
@@ -227,14 +350,39 @@ static int write_all(pack_args *a, lg_source **src, const int64_t *lab, uint64_t
         rc = lg_writer_meta(w, key, eq + 1, strlen(eq + 1), err);
     }
     if (!rc && a->labels) {
-        rc = lg_writer_labels(w, a->label_set, lab, nlab, err);
+        rc = a->append && a->batches ? lg_writer_add_labels(w, a->label_set, lab, nlab, err)
+                                     : lg_writer_labels(w, a->label_set, lab, nlab, err);
         if (!rc && names) {
             char key[300];
             snprintf(key, sizeof key, "label_names.%s", a->label_set);
             rc = lg_writer_meta(w, key, names, strlen(names), err);
         }
     }
-    for (int i = 0; !rc && i < a->n_inputs; i++)
+    if (!rc && a->batches) {
+        /* layer names: the tensors' (safetensors), else layer00, layer01, ... */
+        size_t L = lg_source_layer_count(src[0]);
+        char **names_l = calloc(L ? L : 1, sizeof *names_l);
+        int tensor_names = 1;
+        for (size_t l = 0; names_l && l < L; l++) {
+            const char *nm;
+            lg_source_layer(src[0], l, &nm, NULL, NULL, NULL);
+            tensor_names &= !strchr(nm, '[');
+        }
+        for (size_t l = 0; names_l && l < L; l++) {
+            const char *nm;
+            lg_source_layer(src[0], l, &nm, NULL, NULL, NULL);
+            char buf[32];
+            snprintf(buf, sizeof buf, L > 100 ? "layer%03zu" : "layer%02zu", l);
+            names_l[l] = strdup(L == 1 || !tensor_names ? buf : nm);
+        }
+        rc = names_l ? lg_import_batches(w, src, (size_t)a->n_inputs,
+                                         (const char *const *)names_l, err)
+                     : LG_ENOMEM;
+        for (size_t l = 0; names_l && l < L; l++)
+            free(names_l[l]);
+        free(names_l);
+    }
+    for (int i = 0; !rc && !a->batches && i < a->n_inputs; i++)
         rc = lg_import_source(w, src[i], err);
     if (rc) {
         /* keep what was committed: complete layers stay readable */
@@ -295,6 +443,8 @@ int cmd_pack(int argc, char **argv)
         return rc < 0 ? EXIT_OK : rc;
     }
     lg_error err = {0};
+    if (!a.batches)
+        natural_order(&a);
     lg_source **src = calloc((size_t)a.n_inputs + 1, sizeof *src);
     int64_t *lab = NULL;
     uint64_t nlab = 0;
@@ -309,6 +459,24 @@ int cmd_pack(int argc, char **argv)
     }
     if (!rc)
         rc = check_rows(&a, src, nlab, &err);
+    if (!rc && !a.batches && !a.quiet) {
+        /* stacks in several files are usually batches of every layer */
+        size_t stacked = 0, layers = 0;
+        uint64_t rows = 0;
+        for (int i = 0; i < a.n_inputs; i++) {
+            size_t n_l = lg_source_layer_count(src[i]);
+            stacked += n_l > 1;
+            layers += n_l;
+            lg_source_layer(src[i], 0, NULL, &rows, NULL, NULL);
+        }
+        if (stacked >= 2 || (layers > 64 && rows < layers * 16))
+            fprintf(stderr,
+                    "layergeom pack: warning: this makes %zu layers of %llu rows%s; if each "
+                    "file is one batch of every layer, use --batches; if an array is (N, T, D) "
+                    "per token, use --tokens\n",
+                    layers, (unsigned long long)rows,
+                    stacked >= 2 ? " from several stacked files" : "");
+    }
     if (!rc)
         rc = write_all(&a, src, lab, nlab, names, &err);
     int code = rc ? cli_report(&err) : EXIT_OK;

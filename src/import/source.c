@@ -64,6 +64,12 @@ int lgsrc_add(lg_source *src, const char *name, uint64_t n, uint32_t d, lg_dtype
     L->base = base;
     L->si = si;
     L->sj = sj;
+    L->pool = 0;
+    L->tokens = 0;
+    L->src_dtype = t;
+    L->keep = NULL;
+    L->mask = NULL;
+    L->owns_keep = L->owns_mask = 0;
     src->n_layers++;
     return LG_OK;
 }
@@ -84,8 +90,13 @@ void lg_source_close(lg_source *src)
         return;
     if (src->map)
         munmap(src->map, src->map_len);
-    for (size_t i = 0; i < src->n_layers; i++)
+    for (size_t i = 0; i < src->n_layers; i++) {
         free(src->layers[i].name);
+        if (src->layers[i].owns_keep)
+            free((void *)src->layers[i].keep);
+        if (src->layers[i].owns_mask)
+            free((void *)src->layers[i].mask);
+    }
     free(src->layers);
     free(src->path);
     free(src);
@@ -123,6 +134,11 @@ int lg_source_read(const lg_source *src, size_t i, uint64_t row0, size_t n, void
         return lg_fail(err, LG_EUSAGE, "%s: rows out of range", src->path);
     size_t es = lg_dtype_size(L->dtype);
     unsigned char *o = out;
+    if (L->pool || L->keep) {
+        if (lgsrc_read_tokens(L, row0, n, out))
+            return lg_fail(err, LG_ENOMEM, "out of memory");
+        return LG_OK;
+    }
     if (L->sj == 1 && L->si == L->d) {
         memcpy(o, L->base + row0 * L->d * es, n * L->d * es);
     } else {
@@ -189,4 +205,68 @@ int lg_source_open(const char *path, lg_source **out, lg_error *err)
                    "%s: offset 0: neither a .npy file (magic \\x93NUMPY) nor safetensors (8-byte "
                    "length, then '{'); for raw buffers give --dim and --dtype",
                    path);
+}
+
+int lg_import_batches(lg_writer *w, lg_source *const *sources, size_t n_sources,
+                      const char *const *names, lg_error *err)
+{
+    if (!n_sources)
+        return LG_OK;
+    const lg_source *first = sources[0];
+    size_t L = first->n_layers;
+    for (size_t b = 1; b < n_sources; b++) {
+        const lg_source *S = sources[b];
+        if (S->n_layers != L)
+            return lg_fail(err, LG_EINPUT,
+                           "%s: %zu layers, but %s (the first batch) has %zu: every batch file "
+                           "holds every layer",
+                           S->path, S->n_layers, first->path, L);
+        for (size_t l = 0; l < L; l++) {
+            const lgsrc_layer *a = &first->layers[l], *x = &S->layers[l];
+            if (x->d != a->d || x->n != S->layers[0].n)
+                return lg_fail(err, LG_EINPUT,
+                               "%s: layer %zu has %llu rows of %u columns; expected %u columns "
+                               "(as in %s) and the rows of its other layers",
+                               S->path, l, (unsigned long long)x->n, x->d, a->d, first->path);
+        }
+    }
+    for (size_t l = 1; l < L; l++)
+        if (first->layers[l].n != first->layers[0].n)
+            return lg_fail(err, LG_EINPUT, "%s: its layers have different rows", first->path);
+    size_t *h = malloc((L ? L : 1) * sizeof *h);
+    if (!h)
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    int rc = LG_OK;
+    for (size_t l = 0; !rc && l < L; l++)
+        rc = lg_writer_layer(w, names ? names[l] : first->layers[l].name, first->layers[l].d,
+                             first->layers[l].dtype, &h[l], err);
+    void *buf = NULL;
+    size_t cap = 0;
+    for (size_t b = 0; !rc && b < n_sources; b++) {
+        const lg_source *S = sources[b];
+        for (size_t l = 0; !rc && l < L; l++) {
+            const lgsrc_layer *x = &S->layers[l];
+            size_t row_bytes = (size_t)x->d * lg_dtype_size(x->dtype);
+            size_t block = (4u << 20) / row_bytes ? (4u << 20) / row_bytes : 1;
+            if (block * row_bytes > cap) {
+                free(buf);
+                cap = block * row_bytes;
+                if (!(buf = malloc(cap))) {
+                    rc = lg_fail(err, LG_ENOMEM, "out of memory");
+                    break;
+                }
+            }
+            for (uint64_t r = 0; !rc && r < x->n; r += block) {
+                size_t m = x->n - r < block ? (size_t)(x->n - r) : block;
+                rc = lg_source_read(S, l, r, m, buf, err);
+                if (!rc)
+                    rc = lg_writer_add_rows(w, h[l], buf, m, err);
+            }
+            if (rc)
+                lg_fail_prefix(err, "%s: layer %zu", S->path, l);
+        }
+    }
+    free(buf);
+    free(h);
+    return rc;
 }

@@ -12,6 +12,16 @@ typedef struct lgsrc_layer {
     int swap; /* big-endian elements */
     const unsigned char *base;
     uint64_t si, sj; /* element strides of row i and column j */
+    /* per-token inputs (tokens.c): pool != 0 pools `tokens` rows of
+     * src_dtype into one float32 row; keep (pool == 0, with a mask) lists the
+     * kept tokens' rows; mask is N x tokens, 1 = kept.  Shared by the layers
+     * of one stack (owned by the first). */
+    int pool;
+    uint32_t tokens;
+    lg_dtype src_dtype;
+    const uint64_t *keep;
+    const unsigned char *mask;
+    int owns_keep, owns_mask;
 } lgsrc_layer;
 
 struct lg_source {
@@ -46,6 +56,9 @@ int npy_parse_header(const char *path, const unsigned char *p, size_t len, npy_i
 /* The same, and checks that the data size matches the shape (p is the whole file). */
 int npy_parse(const char *path, const unsigned char *p, size_t len, npy_info *info,
               lg_error *err);
+
+/* Rows of a per-token layer (tokens.c); LG_ENOMEM or LG_OK. */
+int lgsrc_read_tokens(const lgsrc_layer *L, uint64_t row0, size_t n, void *out);
 
 /* The file name without directories and extension. */
 void lgsrc_base_name(const char *path, char *out, size_t cap);

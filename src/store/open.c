@@ -237,7 +237,10 @@ static int parse_seal(lg_store *s, uint64_t off, const lgs_header *h, lgs_layer 
     memcpy(L->name, p + 4, name_len);
     L->name[name_len] = 0;
     L->first_chunk = s->n_chunks;
-    return add_chunk_list(s, L, off, "seal", p + list_at, h->c, h->a, err);
+    rc = add_chunk_list(s, L, off, "seal", p + list_at, h->c, h->a, err);
+    if (rc)
+        free_layer(L);
+    return rc;
 }
 
 /* Makes L a layer of the store: a later seal of the same id replaces an
@@ -337,10 +340,11 @@ static int add_extend(lg_store *s, uint64_t off, lg_error *err)
     if (rc)
         return rc;
     lgs_header h;
-    lgs_layer L;
+    lgs_layer L = {0};
     rc = lgs_record_at(s, chain[n - 1], &h, err);
     if (!rc)
-        rc = parse_seal(s, chain[n - 1], &h, &L, err);
+        rc = parse_seal(s, chain[n - 1], &h, &L, err); /* frees what it took on failure */
+    int parsed = !rc;
     for (size_t k = n - 1; !rc && k-- > 0;) {
         uint64_t at = chain[k];
         rc = lgs_record_at(s, at, &h, err);
@@ -363,7 +367,7 @@ static int add_extend(lg_store *s, uint64_t off, lg_error *err)
         L.depth = (uint32_t)(n - 1);
         if (register_layer(s, &L))
             rc = nomem(err, s);
-    } else if (n && L.name) {
+    } else if (parsed) {
         free_layer(&L);
     }
     free(chain);
