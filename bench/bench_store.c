@@ -8,7 +8,12 @@
  * third pass after reopening (a fresh mapping of the page cache).
  * Prints MB/s of float32 delivered and the compression ratio, and a memcpy
  * baseline measured in the same run.
+ *
+ * Then the two layouts: the same 8 layers written layer by layer, and batch
+ * by batch (a model's order: chunks of every layer interleaved); one layer
+ * read from each, cold (evicted from the page cache) and warm.
  */
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,14 +64,14 @@ static float *synthetic(size_t n, size_t d)
     return x;
 }
 
-/* One pass over layer 0 of an open store; returns seconds. */
-static double read_pass(lg_store *s, size_t *bytes, float *sink)
+/* One pass over a layer of an open store; returns seconds. */
+static double read_layer(lg_store *s, size_t layer, size_t *bytes, float *sink)
 {
     lg_error err;
     lg_layer_info L;
-    lg_store_layer(s, 0, &L);
+    lg_store_layer(s, layer, &L);
     lg_cursor *c;
-    lg_cursor_open(s, 0, 4096, &c, &err);
+    lg_cursor_open(s, layer, 4096, &c, &err);
     double t = now();
     const float *rows;
     uint64_t r0;
@@ -88,6 +93,11 @@ static double read_pass(lg_store *s, size_t *bytes, float *sink)
     *bytes = L.n * L.d * 4;
     lg_cursor_close(c);
     return t;
+}
+
+static double read_pass(lg_store *s, size_t *bytes, float *sink)
+{
+    return read_layer(s, 0, bytes, sink);
 }
 
 static lg_store *open_or_die(const char *path)
@@ -162,6 +172,82 @@ static void run(const char *label, const float *x, size_t n, size_t d, const cha
     free(y);
 }
 
+static void die(const lg_error *err)
+{
+    fprintf(stderr, "%s\n", err->msg);
+    exit(1);
+}
+
+/* Drops the file's pages from the page cache (they are clean: synced). */
+static void evict(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd >= 0) {
+        fdatasync(fd);
+        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        close(fd);
+    }
+}
+
+static void layouts(const float *x, size_t n, size_t d, const char *dir)
+{
+    enum { LAYERS = 8, BATCH = 256 };
+    char path[2][512];
+    float sink = 0;
+    printf("\nlayouts: %d layers of %zu x %zu float32, read back layer 3\n", LAYERS, n, d);
+    printf("%-14s %12s %12s %12s\n", "layout", "write MB/s", "cold MB/s", "warm MB/s");
+    for (int batch = 0; batch < 2; batch++) {
+        snprintf(path[batch], sizeof path[batch], "%s/bench-layout%d-%d.lgs", dir, batch,
+                 (int)getpid());
+        unlink(path[batch]);
+        lg_writer_opts o;
+        lg_writer_opts_default(&o);
+        lg_writer *w;
+        lg_error err;
+        double t0 = now();
+        if (lg_writer_create(path[batch], &o, &w, &err))
+            die(&err);
+        if (!batch) {
+            for (int l = 0; l < LAYERS; l++) {
+                char name[16];
+                snprintf(name, sizeof name, "layer%d", l);
+                if (lg_writer_begin_layer(w, name, (uint32_t)d, LG_F32, &err) ||
+                    lg_writer_rows(w, x, n, &err) || lg_writer_end_layer(w, &err))
+                    die(&err);
+            }
+        } else {
+            size_t h[LAYERS];
+            for (int l = 0; l < LAYERS; l++) {
+                char name[16];
+                snprintf(name, sizeof name, "layer%d", l);
+                if (lg_writer_layer(w, name, (uint32_t)d, LG_F32, &h[l], &err))
+                    die(&err);
+            }
+            for (size_t r = 0; r < n; r += BATCH) {
+                size_t m = n - r < BATCH ? n - r : BATCH;
+                for (int l = 0; l < LAYERS; l++)
+                    if (lg_writer_add_rows(w, h[l], x + r * d, m, &err))
+                        die(&err);
+            }
+        }
+        if (lg_writer_close(w, &err))
+            die(&err);
+        double tw = now() - t0;
+        evict(path[batch]);
+        size_t bytes;
+        lg_store *s = open_or_die(path[batch]);
+        double cold = read_layer(s, 3, &bytes, &sink);
+        double warm = read_layer(s, 3, &bytes, &sink);
+        lg_store_close(s);
+        printf("%-14s %12.0f %12.0f %12.0f\n", batch ? "batch by batch" : "layer by layer",
+               LAYERS * bytes / tw / 1e6, bytes / cold / 1e6, bytes / warm / 1e6);
+    }
+    unlink(path[0]);
+    unlink(path[1]);
+    if (sink == 12345)
+        printf(" \n");
+}
+
 int main(int argc, char **argv)
 {
     size_t n = argc > 1 ? strtoul(argv[1], NULL, 10) : 100000;
@@ -169,6 +255,7 @@ int main(int argc, char **argv)
     const char *dir = argc > 3 ? argv[3] : "/tmp";
     float *x = synthetic(n, d);
     run("synthetic low-rank activations", x, n, d, dir);
+    layouts(x, n, d, dir);
     free(x);
     /* the bundled sample's widest layer, as float32 */
     lg_store *s;

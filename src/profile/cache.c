@@ -259,3 +259,27 @@ size_t lg_cache_prefixes(lg_cache *c, const lg_layer_info *L, uint32_t k, uint64
     closedir(d);
     return n;
 }
+
+void lg_cache_drop_knn(lg_cache *c, const lg_layer_info *L)
+{
+    char prefix[128];
+    knn_key(L, 0, prefix, sizeof prefix);
+    prefix[strlen(prefix) - 1] = 0; /* "...-k" */
+    DIR *d = opendir(c->dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    size_t pl = strlen(prefix);
+    while ((e = readdir(d))) {
+        char *end;
+        if (strncmp(e->d_name, prefix, pl) != 0)
+            continue;
+        (void)strtoul(e->d_name + pl, &end, 10);
+        if (*end)
+            continue;
+        char path[4200];
+        path_of(c, e->d_name, path, sizeof path);
+        unlink(path);
+    }
+    closedir(d);
+}

@@ -28,6 +28,10 @@ int lg_cache_put_knn(lg_cache *c, const lg_layer_info *L, const lg_knn *nn, lg_e
  * type but fewer rows: candidates for the first rows of a layer that grew.
  * Fills up to cap (rows, content CRC) pairs, most rows first; returns how
  * many. */
+/* Removes every list entry of the layer L describes (superseded: the layer
+ * grew and its longer lists are cached). */
+void lg_cache_drop_knn(lg_cache *c, const lg_layer_info *L);
+
 size_t lg_cache_prefixes(lg_cache *c, const lg_layer_info *L, uint32_t k, uint64_t *rows,
                          uint32_t *crc, size_t cap);
 

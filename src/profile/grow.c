@@ -114,5 +114,10 @@ int lgp_grow_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t
     nn->seconds = now() - t0;
     r->grown_from = n0;
     *done = 1;
+    /* the longer lists replace the prefix's: a store that grows batch by
+     * batch would otherwise leave one entry per update in the cache */
+    lg_error cerr;
+    if (lg_cache_put_knn(cache, &L, nn, &cerr) == LG_OK)
+        lg_cache_drop_knn(cache, &P);
     return LG_OK;
 }

@@ -394,7 +394,11 @@ int lgp_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klis
     int grown = 0, rc = LG_OK;
     if (!o->approx && cache)
         rc = lgp_grow_lists(s, layer, o, klist, cache, r, nn, &grown, err);
-    if (!rc && !grown)
+    if (!rc && grown) {
+        p->knn_runs++; /* cached by the update */
+        return LG_OK;
+    }
+    if (!rc)
         rc = lgp_compute(s, layer, o, klist, NULL, r, nn, err);
     if (rc)
         return rc;

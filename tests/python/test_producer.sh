@@ -160,4 +160,27 @@ layers "$T/resumed.lgs" > "$T/f"
 cmp "$T/a" "$T/f" || { echo "FAIL: resumed store differs from pack"; diff "$T/a" "$T/f"; exit 1; }
 "$CLI" export "$T/resumed.lgs" --labels -o "$T/resumed.y.npy"
 cmp "$T/packed.y.npy" "$T/resumed.y.npy"
-echo "6 passed, 0 failed"
+
+# the Hugging Face example's pooling (mean over the mask, last and first real
+# token, either padding side) against a direct computation, and its stand-in run
+"$PY" - <<'PY'
+import numpy as np
+from example_hf import pool
+r = np.random.default_rng(1)
+h = r.standard_normal((3, 5, 4))
+right = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 0, 0, 0, 0]])
+left = right[:, ::-1].copy()
+for mask in (right, left):
+    for i in range(3):
+        keep = np.nonzero(mask[i])[0]
+        assert np.allclose(pool(h, mask, "mean")[i], h[i, keep].mean(0), atol=1e-6)
+        assert np.array_equal(pool(h, mask, "last")[i], h[i, keep[-1]].astype(np.float32))
+        assert np.array_equal(pool(h, mask, "first")[i], h[i, keep[0]].astype(np.float32))
+PY
+"$PY" "$SRC/samples/python/example_hf.py" --demo last | "$CLI" ingest -q -o "$T/hf.lgs" -
+"$CLI" info "$T/hf.lgs" | grep -q "5 layers, 300 rows" || { echo "FAIL: example_hf demo"; exit 1; }
+if "$PY" -c "import torch" 2>/dev/null; then
+  "$PY" "$SRC/samples/python/example_torch.py" | "$CLI" ingest -q -o "$T/torch.lgs" -
+  "$CLI" info "$T/torch.lgs" | grep -q "6 layers, 1024 rows" || { echo "FAIL: example_torch"; exit 1; }
+fi
+echo "7 passed, 0 failed"
