@@ -335,9 +335,13 @@ static void finish_row(knn_ctx *c, lg_knn *out, uint64_t i, pick *tmp, double sq
     }
     qsort(tmp, m, sizeof *tmp, cmp_pick);
     for (uint32_t q = 0; q < c->k; q++) {
-        out->idx[i * c->k + q] = tmp[q].j;
-        out->dist[i * c->k + q] = tmp[q].d;
+        /* fewer candidates than k only where the search offered fewer rows
+         * on purpose (incremental.c's seed rows) */
+        out->idx[i * c->k + q] = q < m ? tmp[q].j : LG_KNN_NONE;
+        out->dist[i * c->k + q] = q < m ? tmp[q].d : INFINITY;
     }
+    if (m < c->k)
+        return;
     if (!full || c->kc >= c->n - 1 - c->n_excluded)
         return; /* every other row was a candidate: nothing can be missing */
     /* A row outside the candidates has a GEMM value >= the worst kept one,

@@ -256,6 +256,35 @@ static void merge_seed(lg_knn_inc *inc, lg_knn *out)
     }
 }
 
+/* A seed row none of whose new candidates can come closer than its known
+ * k-th neighbour keeps its known list: its candidates are dropped before the
+ * exact re-rank, which then costs only the rows the new ones affect.  The
+ * bound is the GEMM's: true d^2 >= (v - 3 gamma |x|^2) / (1 + 2 gamma) for a
+ * GEMM value v (see exact.c), and every new row outside the heap has a
+ * value at least the heap's smallest. */
+static void prune_seed_rows(lg_knn_inc *inc)
+{
+    knn_ctx *c = &inc->c;
+    double gamma = 4.0 * (c->d + 8) * 0x1p-24;
+    for (uint64_t i = 0; i < inc->n_seed; i++) {
+        double vmin = INFINITY;
+        for (uint32_t q = 0; q < c->kc; q++)
+            if (c->hi[i * c->kc + q] != LG_NO_ROW && c->hd[i * c->kc + q] < vmin)
+                vmin = c->hd[i * c->kc + q];
+        double sq = 0;
+        const float *x = inc->x + i * c->d;
+        for (uint32_t j = 0; j < c->d; j++) {
+            double t = (double)x[j] - (double)c->fmean[j];
+            sq += t * t;
+        }
+        double dk = inc->seed_dist[i * c->k + c->k - 1];
+        double lower = (vmin - 3.0 * gamma * sq) / (1.0 + 2.0 * gamma);
+        if (lower > dk * dk * (1 + 1e-12) + 1e-30)
+            for (uint32_t q = 0; q < c->kc; q++)
+                c->hi[i * c->kc + q] = LG_NO_ROW;
+    }
+}
+
 int lg_knn_inc_add(lg_knn_inc *inc, const float *rows, uint64_t m, lg_error *err)
 {
     knn_ctx *c = &inc->c;
@@ -307,6 +336,8 @@ int lg_knn_inc_finish(lg_knn_inc *inc, lg_knn *out, lg_error *err)
     c->npanels = 1;
     c->direct = inc->x;
     memset(c->unsafe, 0, c->n);
+    if (inc->n_seed)
+        prune_seed_rows(inc);
     int blas = openblas_threads_begin();
     int rc = lgk_for_panel_pairs(c, lgk_rerank_pair);
     if (!rc)

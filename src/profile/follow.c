@@ -363,6 +363,10 @@ int lg_profile_follow(const char *path, const lg_profile_opts *o, double poll,
             rc = follow_pending(&f, s, err);
             grew = f.inc && lg_knn_inc_rows(f.inc) > had;
         }
+        /* the writer is asked about again after the store was read: a producer
+         * that created the store just after the first look holds the lock now */
+        if (!rc && active == 0)
+            active = lg_store_writer_active(path);
         if (!rc && (active == 0 || (active < 0 && idle > 20)) && out->n_layers == before &&
             !grew) {
             rc = late_labels(&f, s, err);

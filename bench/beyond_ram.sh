@@ -1,0 +1,70 @@
+#!/bin/sh
+# A dump bigger than RAM, batch by batch through a pipe, then profiled in a
+# small memory budget.  Rerun it with smaller sizes to try it quickly.
+#   bench/beyond_ram.sh DIR [LAYERS ROWS DIM BATCH MEMORY]
+# defaults: 96 layers x 16 000 rows x 5 120 float32 (31.5 GB), batches of
+# 500, --memory 2G.  Needs about LAYERS x ROWS x DIM x 4 bytes free in DIR.
+# Prints: the disk's sequential write rate (dd, fdatasync) and ingest's, in
+# the same run; for each profile (exact, approx): wall time, the kNN's share,
+# peak RssAnon and RssFile (sampled from /proc every 0.2 s).
+set -eu
+DIR=$1
+LAYERS=${2:-96} ROWS=${3:-16000} DIM=${4:-5120} BATCH=${5:-500} MEM=${6:-2G}
+HERE=$(cd "$(dirname "$0")" && pwd)
+L=${LAYERGEOM:-$HERE/../build/layergeom}
+PY=${PYTHON:-/usr/bin/python3}
+S=$DIR/big.lgs
+rm -rf "$S" "$S.lgcache" "$DIR/dd.tmp"
+
+# peak RssAnon / RssFile of a running process, sampled until it ends
+watch_rss() {
+  pid=$1 out=$2 anon=0 file=0
+  while kill -0 "$pid" 2>/dev/null; do
+    a=$(sed -n 's/^RssAnon: *\([0-9]*\).*/\1/p' "/proc/$pid/status" 2>/dev/null || echo 0)
+    f=$(sed -n 's/^RssFile: *\([0-9]*\).*/\1/p' "/proc/$pid/status" 2>/dev/null || echo 0)
+    [ "${a:-0}" -gt "$anon" ] && anon=$a
+    [ "${f:-0}" -gt "$file" ] && file=$f
+    sleep 0.2
+  done
+  echo "$anon $file" > "$out"
+}
+
+bytes=$((LAYERS * ROWS * DIM * 4))
+echo "dump: $LAYERS layers x $ROWS rows x $DIM float32 = $((bytes / 1000000)) MB raw"
+# the disk, in the same run: 4 GB written sequentially, synced
+t0=$(date +%s.%N)
+dd if=/dev/zero of="$DIR/dd.tmp" bs=16M count=256 conv=fdatasync 2>/dev/null
+t1=$(date +%s.%N)
+rm -f "$DIR/dd.tmp"
+echo "disk: $(echo "4294.967296 / ($t1 - $t0)" | bc -l | cut -c1-6) MB/s sequential write (dd, fdatasync)"
+
+t0=$(date +%s.%N)
+"$PY" "$HERE/synth_producer.py" "$LAYERS" "$ROWS" "$DIM" "$BATCH" | "$L" ingest -q -o "$S" - &
+ing=$!
+sleep 0.5
+watch_rss "$(pgrep -n -f "layergeom ingest -q -o $S" || echo $ing)" "$DIR/rss.ingest" &
+wait $ing
+t1=$(date +%s.%N)
+sync
+echo "ingest: $(echo "$t1 - $t0" | bc -l | cut -c1-7) s, $(echo "$bytes / 1000000 / ($t1 - $t0)" | bc -l | cut -c1-6) MB/s; peak RssAnon/RssFile KiB: $(cat "$DIR/rss.ingest")"
+"$L" info "$S" | head -1
+
+for knn in exact approx; do
+  rm -rf "$S.lgcache"
+  t0=$(date +%s.%N)
+  "$L" profile "$S" --knn "$knn" --memory "$MEM" --no-cache -q --json "$DIR/$knn.json" &
+  p=$!
+  watch_rss "$p" "$DIR/rss.$knn" &
+  w=$!
+  wait $p
+  wait $w
+  t1=$(date +%s.%N)
+  knn_s=$("$PY" -c "import json,sys; p=json.load(open(sys.argv[1])); print('%.1f' % sum(l['knn']['seconds'] for l in p['layers']))" "$DIR/$knn.json")
+  echo "profile --knn $knn --memory $MEM: $(echo "$t1 - $t0" | bc -l | cut -c1-7) s wall, of which kNN $knn_s s; peak RssAnon/RssFile KiB: $(cat "$DIR/rss.$knn")"
+done
+"$PY" -c "
+import json, sys
+a, b = (json.load(open(sys.argv[1] + f)) for f in ('/exact.json', '/approx.json'))
+print('recommended layer: exact %s, approx %s' % (a['recommended']['index'] if a.get('recommended') else None,
+                                                 b['recommended']['index'] if b.get('recommended') else None))
+" "$DIR" 2>/dev/null || true
