@@ -129,6 +129,14 @@ typedef struct lg_knn_check {
 int lg_knn_approx_check(const lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
                         lg_knn_check *out, lg_error *err);
 
+/* The OpenBLAS kernels in use (its core name, e.g. "Haswell"), and a better
+ * choice for this CPU when OpenBLAS fell back to a generic one because it
+ * does not know the CPU (NULL otherwise).  OpenBLAS reads the choice only
+ * when it loads: a program sets OPENBLAS_CORETYPE to it and restarts (the
+ * command line does, unless OPENBLAS_CORETYPE is already set). */
+const char *lg_blas_kernel(void);
+const char *lg_blas_better_kernel(void);
+
 /* Default memory budget: a quarter of physical memory. */
 uint64_t lg_default_memory(void);
 /* Number of online processors. */

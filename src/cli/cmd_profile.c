@@ -507,6 +507,13 @@ static int profile_with(int argc, char **argv, const lg_team *team)
         a.o.progress = progress;
         a.o.progress_ctx = &a.verbose;
     }
+    if (a.verbose && !a.quiet)
+        fprintf(stderr, "layergeom: BLAS kernels: %s%s\n", lg_blas_kernel(),
+                !getenv("OPENBLAS_CORETYPE")             ? ""
+                : getenv("LAYERGEOM_BLAS") && !strcmp(getenv("LAYERGEOM_BLAS"), "keep")
+                    ? " (chosen for this CPU, which OpenBLAS does not know; "
+                      "LAYERGEOM_BLAS=keep keeps OpenBLAS's own choice)"
+                    : " (OPENBLAS_CORETYPE)");
     char cache_dir[4200], scratch_dir[4200];
     a.o.cache_dir = default_cache(&a, cache_dir, sizeof cache_dir);
     a.o.scratch_dir = default_scratch(&a, scratch_dir, sizeof scratch_dir);

@@ -1,5 +1,7 @@
 /* layergeom: profile the geometry of a network's hidden representations. */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
@@ -26,8 +28,28 @@ static void usage(FILE *f)
                "corrupt input,\n2 usage, 3 i/o error, 4 out of memory, 5 store busy.\n");
 }
 
+/* The commands that multiply matrices run with the BLAS kernels this CPU
+ * supports: when OpenBLAS fell back to a generic kernel (a CPU newer than
+ * it), restart once with OPENBLAS_CORETYPE set.  A choice already in the
+ * environment is the user's and is kept; LAYERGEOM_BLAS=keep turns this off. */
+static void choose_blas(char **argv)
+{
+    const char *keep = getenv("LAYERGEOM_BLAS");
+    if (getenv("OPENBLAS_CORETYPE") || (keep && strcmp(keep, "keep") == 0))
+        return;
+    const char *better = lg_blas_better_kernel();
+    if (!better)
+        return;
+    setenv("OPENBLAS_CORETYPE", better, 1);
+    setenv("LAYERGEOM_BLAS", "keep", 1); /* once */
+    execv("/proc/self/exe", argv);
+    /* could not restart: go on with the kernel there is */
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "profile") == 0)
+        choose_blas(argv);
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;
