@@ -225,6 +225,13 @@ static int update_cycle(follower *f, lg_store *s, lg_error *err)
 {
     lg_profile *p = f->p;
     size_t count = lg_store_layer_count(s);
+    if (f->o->approx) {
+        /* approximate lists are not cached, so they cannot be grown: the
+         * layers are searched once, at the end */
+        f->rows_seen = lg_store_rows(s);
+        f->grown = 1;
+        return LG_OK;
+    }
     f->klist = lgp_lists_k(f->o, lg_store_rows(s));
     p->k_lists = f->klist;
     drop_inc(f);

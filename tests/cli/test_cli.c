@@ -154,6 +154,36 @@ static void verify_and_repair(void **state)
     free(bytes);
 }
 
+/* profile runs with the BLAS kernels this CPU supports: the better choice
+ * when OpenBLAS fell back to a generic one, the user's when set. */
+static void blas_kernels_chosen_at_run_time(void **state)
+{
+    (void)state;
+    const char *sample = LG_SOURCE_DIR "/samples/fortunes.lgs";
+    const char *now = lg_blas_kernel(), *better = lg_blas_better_kernel();
+    assert_true(now && now[0]);
+    unsetenv("OPENBLAS_CORETYPE");
+    unsetenv("LAYERGEOM_BLAS");
+    assert_int_equal(tu_cli("profile %s --no-cache -v --layers 0", sample), 0);
+    char want[128];
+    snprintf(want, sizeof want, "BLAS kernels: %s", better ? better : now);
+    if (!strstr(tu_stderr(), want))
+        fail_msg("expected '%s' in: %s", want, tu_stderr());
+    /* the user's choice is kept */
+    setenv("OPENBLAS_CORETYPE", "Haswell", 1);
+    assert_int_equal(tu_cli("profile %s --no-cache -v --layers 0", sample), 0);
+    unsetenv("OPENBLAS_CORETYPE");
+    if (!strstr(tu_stderr(), "BLAS kernels: Haswell (OPENBLAS_CORETYPE)"))
+        fail_msg("the user's OPENBLAS_CORETYPE was not kept: %s", tu_stderr());
+    /* and LAYERGEOM_BLAS=keep keeps OpenBLAS's own */
+    setenv("LAYERGEOM_BLAS", "keep", 1);
+    assert_int_equal(tu_cli("profile %s --no-cache -v --layers 0", sample), 0);
+    unsetenv("LAYERGEOM_BLAS");
+    snprintf(want, sizeof want, "BLAS kernels: %s\n", now);
+    if (!strstr(tu_stderr(), want))
+        fail_msg("expected '%s' in: %s", want, tu_stderr());
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -161,6 +191,7 @@ int main(void)
         cmocka_unit_test(sample_packs_in_every_codec),
         cmocka_unit_test(bad_input_gives_clear_errors),
         cmocka_unit_test(verify_and_repair),
+        cmocka_unit_test(blas_kernels_chosen_at_run_time),
     };
     return cmocka_run_group_tests(tests, tu_setup_dir, tu_teardown_dir);
 }
