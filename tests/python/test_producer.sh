@@ -161,6 +161,39 @@ cmp "$T/a" "$T/f" || { echo "FAIL: resumed store differs from pack"; diff "$T/a"
 "$CLI" export "$T/resumed.lgs" --labels -o "$T/resumed.y.npy"
 cmp "$T/packed.y.npy" "$T/resumed.y.npy"
 
+# kill -9 of ingest itself in the middle of a batch-by-batch dump: the store
+# keeps its last commit, and --append resumes from there to the same store
+"$PY" - "$T" <<'PY' > "$T/slow.lgsx"
+import sys, numpy as np
+from layergeom_stream import StreamWriter
+T = sys.argv[1]
+L = {n: np.load(T + "/%s.npy" % n) for n in ("l0", "l1", "l2")}
+y = np.load(T + "/y.npy")
+with StreamWriter(chunk_bytes=1000) as w:
+    for s in range(0, 300, 10):
+        w.write_batch({n: a[s:s + 10] for n, a in L.items()}, labels=y[s:s + 10])
+PY
+# a pipe that trickles: about a third of the stream, then ingest is killed
+( head -c $(( $(wc -c < "$T/slow.lgsx") / 3 )) "$T/slow.lgsx"; sleep 3 ) |
+  "$CLI" ingest -q --commit-every 0.000001 -o "$T/killed.lgs" - &
+sleep 1
+pkill -9 -f "ingest -q --commit-every 0.000001 -o $T/killed.lgs" || true
+wait 2>/dev/null || true
+N=$("$CLI" info --json "$T/killed.lgs" | sed -n 's/.*"rows": \([0-9]*\),.*/\1/p' | head -1)
+[ -n "$N" ] && [ "$N" -gt 0 ] && [ "$N" -lt 300 ] || { echo "FAIL: killed ingest kept ${N:-?} rows"; exit 1; }
+"$PY" - "$T" "$N" <<'PY' | "$CLI" ingest -q --append -o "$T/killed.lgs" -
+import sys, numpy as np
+from layergeom_stream import StreamWriter
+T, N = sys.argv[1], int(sys.argv[2])
+L = {n: np.load(T + "/%s.npy" % n) for n in ("l0", "l1", "l2")}
+y = np.load(T + "/y.npy")
+with StreamWriter() as w:
+    w.write_batch({n: a[N:] for n, a in L.items()}, labels=y[N:])
+PY
+"$CLI" verify "$T/killed.lgs" > /dev/null
+layers "$T/killed.lgs" > "$T/g"
+cmp "$T/a" "$T/g" || { echo "FAIL: store resumed after kill -9 differs from pack"; diff "$T/a" "$T/g"; exit 1; }
+
 # the Hugging Face example's pooling (mean over the mask, last and first real
 # token, either padding side) against a direct computation, and its stand-in run
 "$PY" - <<'PY'
@@ -183,4 +216,4 @@ if "$PY" -c "import torch" 2>/dev/null; then
   "$PY" "$SRC/samples/python/example_torch.py" | "$CLI" ingest -q -o "$T/torch.lgs" -
   "$CLI" info "$T/torch.lgs" | grep -q "6 layers, 1024 rows" || { echo "FAIL: example_torch"; exit 1; }
 fi
-echo "7 passed, 0 failed"
+echo "8 passed, 0 failed"
