@@ -48,6 +48,28 @@ for l in range(4):
 " || fail "--batches: contents"
 pass=$((pass + 1))
 
+# --batches of safetensors files (one tensor per layer, the names kept)
+"$PY" - <<'PY'
+import json, struct, numpy as np
+A = np.concatenate([np.load("batch_%d.npy" % b) for b in range(6)], axis=1)
+for b in range(3):
+    part = A[:, b * 200:(b + 1) * 200]
+    head, data, at = {}, b"", 0
+    for l in range(4):
+        raw = np.ascontiguousarray(part[l]).tobytes()
+        head["model.layers.%d" % l] = {"dtype": "F32", "shape": list(part[l].shape),
+                                       "data_offsets": [at, at + len(raw)]}
+        data += raw
+        at += len(raw)
+    h = json.dumps(head).encode()
+    open("st_%d.safetensors" % b, "wb").write(struct.pack("<Q", len(h)) + h + data)
+PY
+"$CLI" pack -q -o st.lgs --batches st_0.safetensors st_1.safetensors st_2.safetensors
+"$CLI" info st.lgs | grep -q "model.layers.3 *600" || fail "safetensors batches: $("$CLI" info st.lgs)"
+"$CLI" export st.lgs --layer 2 -o st2.npy
+cmp st2.npy b2.npy || fail "safetensors batches: contents"
+pass=$((pass + 1))
+
 # --batches --append: more rows of every layer, labels alongside
 "$CLI" pack -q -o ba.lgs --batches batch_0.npy batch_1.npy --labels y.npy 2>/dev/null && fail "labels count not checked"
 "$PY" -c "import numpy as np; y = np.load('y.npy'); np.save('y0.npy', y[:200]); np.save('y1.npy', y[200:])"
