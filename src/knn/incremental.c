@@ -256,21 +256,18 @@ static void merge_seed(lg_knn_inc *inc, lg_knn *out)
     }
 }
 
-/* A seed row none of whose new candidates can come closer than its known
- * k-th neighbour keeps its known list: its candidates are dropped before the
- * exact re-rank, which then costs only the rows the new ones affect.  The
- * bound is the GEMM's: true d^2 >= (v - 3 gamma |x|^2) / (1 + 2 gamma) for a
- * GEMM value v (see exact.c), and every new row outside the heap has a
- * value at least the heap's smallest. */
+/* A seed row's new candidates that cannot come closer than its known k-th
+ * neighbour are dropped before the exact re-rank, which then costs only the
+ * few that may enter its list.  The bound is the GEMM's: true d^2 >=
+ * (v - 3 gamma |x|^2) / (1 + 2 gamma) for a GEMM value v (see exact.c).
+ * New rows outside the heap have a value at least the heap's worst, so the
+ * drop is made only when that worst is itself out of reach; otherwise the
+ * row keeps its heap and the usual margin check (and rescan) decide. */
 static void prune_seed_rows(lg_knn_inc *inc)
 {
     knn_ctx *c = &inc->c;
     double gamma = 4.0 * (c->d + 8) * 0x1p-24;
     for (uint64_t i = 0; i < inc->n_seed; i++) {
-        double vmin = INFINITY;
-        for (uint32_t q = 0; q < c->kc; q++)
-            if (c->hi[i * c->kc + q] != LG_NO_ROW && c->hd[i * c->kc + q] < vmin)
-                vmin = c->hd[i * c->kc + q];
         double sq = 0;
         const float *x = inc->x + i * c->d;
         for (uint32_t j = 0; j < c->d; j++) {
@@ -278,10 +275,19 @@ static void prune_seed_rows(lg_knn_inc *inc)
             sq += t * t;
         }
         double dk = inc->seed_dist[i * c->k + c->k - 1];
-        double lower = (vmin - 3.0 * gamma * sq) / (1.0 + 2.0 * gamma);
-        if (lower > dk * dk * (1 + 1e-12) + 1e-30)
-            for (uint32_t q = 0; q < c->kc; q++)
+        double reach = dk * dk * (1 + 1e-12) + 1e-30;
+        int full = 1;
+        for (uint32_t q = 0; q < c->kc; q++)
+            full &= c->hi[i * c->kc + q] != LG_NO_ROW;
+        double worst = full ? (double)c->wd[i] : INFINITY;
+        if ((worst - 3.0 * gamma * sq) / (1.0 + 2.0 * gamma) <= reach)
+            continue; /* rows beyond the heap may be in reach: keep it whole */
+        for (uint32_t q = 0; q < c->kc; q++) {
+            double v = c->hd[i * c->kc + q];
+            if (c->hi[i * c->kc + q] != LG_NO_ROW &&
+                (v - 3.0 * gamma * sq) / (1.0 + 2.0 * gamma) > reach)
                 c->hi[i * c->kc + q] = LG_NO_ROW;
+        }
     }
 }
 
