@@ -55,6 +55,11 @@ const char *lg_store_path(const lg_store *s);
 size_t lg_store_layer_count(const lg_store *s);
 /* Fills info for the i-th layer (0-based, in id order). */
 int lg_store_layer(const lg_store *s, size_t i, lg_layer_info *info);
+/* The content CRC (as lg_layer_info.content_crc) of the layer's first `rows`
+ * rows, from the chunks' own checksums, without reading them: LG_OK, or
+ * LG_ENOTFOUND when rows is not at a chunk boundary or a chunk before it is
+ * compressed or filtered (the caller then reads the rows). */
+int lg_store_prefix_crc(const lg_store *s, size_t layer, uint64_t rows, uint32_t *crc);
 /* Index of the layer with this name or id (decimal); -1 if none. */
 long lg_store_find_layer(const lg_store *s, const char *name_or_id);
 /* Rows shared by all layers and labels (0 for an empty store). */

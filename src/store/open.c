@@ -998,3 +998,25 @@ int lg_store_meta_at(const lg_store *s, size_t i, const char **key, const void *
     *len = s->meta[i].len;
     return LG_OK;
 }
+
+int lg_store_prefix_crc(const lg_store *s, size_t layer, uint64_t rows, uint32_t *crc)
+{
+    if (layer >= s->n_layers)
+        return LG_ENOTFOUND;
+    const lgs_layer *L = &s->layers[layer];
+    size_t es = lg_dtype_size((lg_dtype)L->dtype);
+    uint32_t run = 0;
+    uint64_t at = 0;
+    for (size_t k = 0; k < L->n_chunks && at < rows; k++) {
+        const lgs_chunk *c = &s->chunks[L->first_chunk + k];
+        /* only where the payload is the elements themselves is its CRC theirs */
+        if (c->codec != LG_CODEC_NONE || c->filter != LG_FILTER_NONE)
+            return LG_ENOTFOUND;
+        run = lg_crc32c_combine(run, c->crc, (uint64_t)c->rows * L->d * es);
+        at += c->rows;
+    }
+    if (at != rows)
+        return LG_ENOTFOUND; /* not at a chunk boundary */
+    *crc = run;
+    return LG_OK;
+}
