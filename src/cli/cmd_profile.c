@@ -436,6 +436,25 @@ static int follow(prof_args *a)
                                &err);
     sigaction(SIGINT, &old, NULL);
     int code = rc ? cli_report(&err) : EXIT_OK;
+    /* the finished store names its labels and model, as an offline profile
+     * would (the report of both is the same) */
+    char from[4300] = "", model[4200] = "";
+    lg_store *fin = NULL;
+    lg_error ferr;
+    if (!rc && lg_store_open(a->store, LG_OPEN_NO_VERIFY, &fin, &ferr) == LG_OK) {
+        size_t mlen;
+        const char *m = lg_store_meta(fin, "model", &mlen);
+        if (m)
+            snprintf(model, sizeof model, "%.*s", (int)mlen, m);
+        if (!a->labels && !a->no_labels && lg_store_label_set_count(fin))
+            snprintf(from, sizeof from, "label set '%s' of the store",
+                     lg_store_label_set_name(fin, 0));
+        lg_store_close(fin);
+        if (from[0])
+            info.labels_from = from;
+        if (model[0])
+            info.model = model;
+    }
     if (!rc) {
         if (p.cache_note[0])
             fprintf(stderr, "layergeom: warning: %s\n", p.cache_note);
