@@ -20,8 +20,8 @@ rm -rf "$S" "$S.lgcache" "$DIR/dd.tmp"
 watch_rss() {
   pid=$1 out=$2 anon=0 file=0
   while kill -0 "$pid" 2>/dev/null; do
-    a=$(sed -n 's/^RssAnon: *\([0-9]*\).*/\1/p' "/proc/$pid/status" 2>/dev/null || echo 0)
-    f=$(sed -n 's/^RssFile: *\([0-9]*\).*/\1/p' "/proc/$pid/status" 2>/dev/null || echo 0)
+    a=$(sed -n 's/^RssAnon:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$pid/status" 2>/dev/null)
+    f=$(sed -n 's/^RssFile:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$pid/status" 2>/dev/null)
     [ "${a:-0}" -gt "$anon" ] && anon=$a
     [ "${f:-0}" -gt "$file" ] && file=$f
     sleep 0.2
@@ -36,17 +36,22 @@ t0=$(date +%s.%N)
 dd if=/dev/zero of="$DIR/dd.tmp" bs=16M count=256 conv=fdatasync 2>/dev/null
 t1=$(date +%s.%N)
 rm -f "$DIR/dd.tmp"
-echo "disk: $(echo "4294.967296 / ($t1 - $t0)" | bc -l | cut -c1-6) MB/s sequential write (dd, fdatasync)"
+disk=$(echo "4294.967296 / ($t1 - $t0)" | bc -l)
+printf 'disk: %.0f MB/s sequential write (dd, 4 GB, fdatasync)\n' "$disk"
 
 t0=$(date +%s.%N)
 "$PY" "$HERE/synth_producer.py" "$LAYERS" "$ROWS" "$DIM" "$BATCH" | "$L" ingest -q -o "$S" - &
 ing=$!
 sleep 0.5
 watch_rss "$(pgrep -n -f "layergeom ingest -q -o $S" || echo $ing)" "$DIR/rss.ingest" &
+wi=$!
 wait $ing
+wait $wi
 t1=$(date +%s.%N)
 sync
-echo "ingest: $(echo "$t1 - $t0" | bc -l | cut -c1-7) s, $(echo "$bytes / 1000000 / ($t1 - $t0)" | bc -l | cut -c1-6) MB/s; peak RssAnon/RssFile KiB: $(cat "$DIR/rss.ingest")"
+rate=$(echo "$bytes / 1000000 / ($t1 - $t0)" | bc -l)
+printf 'ingest: %.1f s, %.0f MB/s = %.2f of the disk'"'"'s rate; peak RssAnon/RssFile KiB: %s\n' \
+  "$(echo "$t1 - $t0" | bc -l)" "$rate" "$(echo "$rate / $disk" | bc -l)" "$(cat "$DIR/rss.ingest")"
 "$L" info "$S" | head -1
 
 for knn in exact approx; do
@@ -60,11 +65,12 @@ for knn in exact approx; do
   wait $w
   t1=$(date +%s.%N)
   knn_s=$("$PY" -c "import json,sys; p=json.load(open(sys.argv[1])); print('%.1f' % sum(l['knn']['seconds'] for l in p['layers']))" "$DIR/$knn.json")
-  echo "profile --knn $knn --memory $MEM: $(echo "$t1 - $t0" | bc -l | cut -c1-7) s wall, of which kNN $knn_s s; peak RssAnon/RssFile KiB: $(cat "$DIR/rss.$knn")"
+  printf 'profile --knn %s --memory %s: %.1f s wall, of which kNN %s s; peak RssAnon/RssFile KiB: %s\n' \
+    "$knn" "$MEM" "$(echo "$t1 - $t0" | bc -l)" "$knn_s" "$(cat "$DIR/rss.$knn")"
 done
 "$PY" -c "
 import json, sys
 a, b = (json.load(open(sys.argv[1] + f)) for f in ('/exact.json', '/approx.json'))
-print('recommended layer: exact %s, approx %s' % (a['recommended']['index'] if a.get('recommended') else None,
-                                                 b['recommended']['index'] if b.get('recommended') else None))
+r = lambda p: (p.get('recommended_layer') or {}).get('index')
+print('recommended layer: exact %s, approx %s' % (r(a), r(b)))
 " "$DIR" 2>/dev/null || true

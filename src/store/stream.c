@@ -9,6 +9,7 @@
 #include "codec/crc32c.h"
 #include "store/store_int.h"
 #include "util/error.h"
+#include "util/buf.h"
 
 #define U64(x) ((unsigned long long)(x))
 
@@ -41,17 +42,6 @@ static int read_full(lg_stream *st, void *buf, size_t len, size_t *got, lg_error
     return LG_OK;
 }
 
-static int reserve(unsigned char **p, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return LG_OK;
-    unsigned char *q = realloc(*p, need);
-    if (!q)
-        return LG_ENOMEM;
-    *p = q;
-    *cap = need;
-    return LG_OK;
-}
 
 int lg_stream_open(lg_read_fn read, void *ctx, lg_stream **out, lg_error *err)
 {
@@ -114,14 +104,14 @@ static int decode_chunk(lg_stream *st, uint64_t at, const lgs_header *h, lg_stre
     size_t raw = (size_t)h->raw_size;
     const unsigned char *src = st->payload;
     if (h->e[1] != LG_CODEC_NONE) {
-        if (reserve(&st->work, &st->work_cap, raw))
+        if (lg_reserve(&st->work, &st->work_cap, raw))
             return lg_fail(err, LG_ENOMEM, "out of memory for a %zu-byte chunk", raw);
         if (lg_decompress((lg_codec)h->e[1], st->payload, h->stored_size, st->work, raw))
             return bad_record(st, at, "chunk", "compressed data (does not decode)", err);
         src = st->work;
     }
     if (h->e[2] == LG_FILTER_SHUFFLE) {
-        if (reserve(&st->decoded, &st->decoded_cap, raw))
+        if (lg_reserve(&st->decoded, &st->decoded_cap, raw))
             return lg_fail(err, LG_ENOMEM, "out of memory for a %zu-byte chunk", raw);
         lg_unshuffle(src, st->decoded, es, raw / es);
         src = st->decoded;
@@ -193,7 +183,7 @@ int lg_stream_next(lg_stream *st, lg_stream_record *rec, lg_error *err)
             size_t want = span - got, step = got < (1u << 20) ? (1u << 20) : got;
             if (want > step)
                 want = step;
-            if (reserve(&st->payload, &st->payload_cap, got + want))
+            if (lg_reserve(&st->payload, &st->payload_cap, got + want))
                 return lg_fail(err, LG_ENOMEM, "out of memory for a %zu-byte record", span);
             size_t more;
             rc = read_full(st, st->payload + got, want, &more, err);
@@ -203,7 +193,7 @@ int lg_stream_next(lg_stream *st, lg_stream_record *rec, lg_error *err)
             if (more < want)
                 break;
         }
-        if (reserve(&st->payload, &st->payload_cap, 1))
+        if (lg_reserve(&st->payload, &st->payload_cap, 1))
             return lg_fail(err, LG_ENOMEM, "out of memory");
         if (got < span)
             return lg_fail(err, LG_EINPUT,

@@ -15,6 +15,7 @@
 #include "codec/crc32c.h"
 #include "store/writer_int.h"
 #include "util/error.h"
+#include "util/buf.h"
 
 #define U64(x) ((unsigned long long)(x))
 
@@ -75,17 +76,6 @@ wlayer *lgw_new_layer(lg_writer *w, const char *name, uint32_t d, lg_dtype src, 
     return L;
 }
 
-static int reserve(unsigned char **p, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return LG_OK;
-    unsigned char *q = realloc(*p, need);
-    if (!q)
-        return LG_ENOMEM;
-    *p = q;
-    *cap = need;
-    return LG_OK;
-}
 
 /* Room for one more chunk offset, made before the chunk is written: a
  * record on disk must always be listed. */
@@ -112,7 +102,7 @@ static int write_chunk(lg_writer *w, wlayer *L, const unsigned char *rows, size_
     const unsigned char *data = rows;
     int plain = 1; /* payload == the rows: their CRC is the payload's */
     if (w->o.filter == LG_FILTER_SHUFFLE) {
-        if (reserve(&w->shuf, &w->shuf_cap, raw))
+        if (lg_reserve(&w->shuf, &w->shuf_cap, raw))
             return lg_fail(err, LG_ENOMEM, "out of memory for a chunk of %zu bytes", raw);
         lg_shuffle(data, w->shuf, es, nrows * L->d);
         data = w->shuf;
@@ -121,7 +111,7 @@ static int write_chunk(lg_writer *w, wlayer *L, const unsigned char *rows, size_
     size_t stored = raw;
     if (w->o.codec != LG_CODEC_NONE) {
         size_t bound = lg_compress_bound(w->o.codec, raw);
-        if (reserve(&w->comp, &w->comp_cap, bound))
+        if (lg_reserve(&w->comp, &w->comp_cap, bound))
             return lg_fail(err, LG_ENOMEM, "out of memory for a chunk of %zu bytes", bound);
         int rc = lg_compress(w->o.codec, w->o.level, data, raw, w->comp, w->comp_cap, &stored);
         if (rc)

@@ -296,32 +296,42 @@ static void check_batches(const bvec *v, const char *path)
     }
 }
 
+/* Rebuilds a vector with the writer, checks the golden file's contents, and
+ * that the writer still produces its bytes (LG_REGEN_VECTORS rewrites it). */
+static void check_golden(const char *file, const char *tmp, void (*build_fn)(const void *, const char *),
+                         void (*check_fn)(const void *, const char *), const void *v)
+{
+    char golden[512];
+    snprintf(golden, sizeof golden, "%s/tests/vectors/%s", LG_SOURCE_DIR, file);
+    const char *fresh = tu_path(tmp, file);
+    build_fn(v, fresh);
+    if (getenv("LG_REGEN_VECTORS")) {
+        size_t len;
+        unsigned char *b = tu_read_file(fresh, &len);
+        assert_int_equal(tu_write_file(golden, b, len), 0);
+        free(b);
+    }
+    check_fn(v, golden);
+    size_t la, lb;
+    unsigned char *a = tu_read_file(golden, &la), *b = tu_read_file(fresh, &lb);
+    assert_non_null(a);
+    if (la != lb || memcmp(a, b, la) != 0)
+        fail_msg("%s: the writer no longer produces the golden bytes", file);
+    free(a);
+    free(b);
+}
+
+static void build_v(const void *v, const char *path) { build(v, path); }
+static void check_v(const void *v, const char *path) { check_contents(v, path); }
+static void build_b(const void *v, const char *path) { build_batches(v, path); }
+static void check_b(const void *v, const char *path) { check_batches(v, path); }
+
 static void batch_vectors(void **state)
 {
     (void)state;
     const char *tmp = tu_tmpdir();
-    int regen = getenv("LG_REGEN_VECTORS") != NULL;
-    for (size_t k = 0; k < sizeof bvectors / sizeof bvectors[0]; k++) {
-        const bvec *v = &bvectors[k];
-        char golden[512];
-        snprintf(golden, sizeof golden, "%s/tests/vectors/%s", LG_SOURCE_DIR, v->file);
-        const char *fresh = tu_path(tmp, v->file);
-        build_batches(v, fresh);
-        if (regen) {
-            size_t len;
-            unsigned char *b = tu_read_file(fresh, &len);
-            assert_int_equal(tu_write_file(golden, b, len), 0);
-            free(b);
-        }
-        check_batches(v, golden);
-        size_t la, lb;
-        unsigned char *a = tu_read_file(golden, &la), *b = tu_read_file(fresh, &lb);
-        assert_non_null(a);
-        if (la != lb || memcmp(a, b, la) != 0)
-            fail_msg("%s: the writer no longer produces the golden bytes", v->file);
-        free(a);
-        free(b);
-    }
+    for (size_t k = 0; k < sizeof bvectors / sizeof bvectors[0]; k++)
+        check_golden(bvectors[k].file, tmp, build_b, check_b, &bvectors[k]);
     tu_rmdir(tmp);
 }
 
@@ -329,28 +339,8 @@ static void golden_vectors(void **state)
 {
     (void)state;
     const char *tmp = tu_tmpdir();
-    int regen = getenv("LG_REGEN_VECTORS") != NULL;
-    for (size_t k = 0; k < sizeof vectors / sizeof vectors[0]; k++) {
-        const vec *v = &vectors[k];
-        char golden[512];
-        snprintf(golden, sizeof golden, "%s/tests/vectors/%s", LG_SOURCE_DIR, v->file);
-        const char *fresh = tu_path(tmp, v->file);
-        build(v, fresh);
-        if (regen) {
-            size_t len;
-            unsigned char *b = tu_read_file(fresh, &len);
-            assert_int_equal(tu_write_file(golden, b, len), 0);
-            free(b);
-        }
-        check_contents(v, golden);
-        size_t la, lb;
-        unsigned char *a = tu_read_file(golden, &la), *b = tu_read_file(fresh, &lb);
-        assert_non_null(a);
-        if (la != lb || memcmp(a, b, la) != 0)
-            fail_msg("%s: the writer no longer produces the golden bytes", v->file);
-        free(a);
-        free(b);
-    }
+    for (size_t k = 0; k < sizeof vectors / sizeof vectors[0]; k++)
+        check_golden(vectors[k].file, tmp, build_v, check_v, &vectors[k]);
     tu_rmdir(tmp);
 }
 
