@@ -68,9 +68,14 @@ for knn in exact approx; do
   printf 'profile --knn %s --memory %s: %.1f s wall, of which kNN %s s; peak RssAnon/RssFile KiB: %s\n' \
     "$knn" "$MEM" "$(echo "$t1 - $t0" | bc -l)" "$knn_s" "$(cat "$DIR/rss.$knn")"
 done
-"$PY" -c "
+"$PY" - "$DIR" <<'PY'
 import json, sys
-a, b = (json.load(open(sys.argv[1] + f)) for f in ('/exact.json', '/approx.json'))
-r = lambda p: (p.get('recommended_layer') or {}).get('index')
-print('recommended layer: exact %s, approx %s' % (r(a), r(b)))
-" "$DIR" 2>/dev/null || true
+a, b = (json.load(open(sys.argv[1] + f)) for f in ("/exact.json", "/approx.json"))
+ids = [(x["intrinsic_dimension"]["value"], y["intrinsic_dimension"]["value"])
+       for x, y in zip(a["layers"], b["layers"])]
+rec = [y["approx"]["recall"] for y in b["layers"] if y.get("approx")]
+r = lambda p: (p.get("recommended_layer") or {}).get("index")
+print("recommended layer: exact %s, approx %s; largest relative ID difference %.4f; "
+      "self-check recall %.3f..%.3f" % (r(a), r(b), max(abs(x - y) / x for x, y in ids),
+                                        min(rec or [0]), max(rec or [0])))
+PY
