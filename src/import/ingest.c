@@ -431,11 +431,7 @@ static int frame_rows(peek *p, lg_writer *w, open_layer *L, const char *name,
     int rc = read_npy_header(p, &in, err);
     if (rc)
         return rc;
-    lg_dtype t = in.kind != 'f' ? LG_DTYPE_KEEP
-                 : in.size == 4 ? LG_F32
-                 : in.size == 2 ? LG_F16
-                 : in.size == 8 ? LG_F64
-                                : LG_DTYPE_KEEP;
+    lg_dtype t = npy_float_dtype(&in);
     if (t == LG_DTYPE_KEEP || in.ndim < 1 || in.ndim > 2)
         return lg_fail(err, LG_EINPUT,
                        "input: .npy at offset %llu for layer '%s': expected a float16/32/64 "

@@ -228,23 +228,36 @@ bad:
     return lg_fail(err, LG_EINPUT, "%s: header at offset %llu: %s", path, U64(hoff + x.pos), why);
 }
 
+lg_dtype npy_float_dtype(const npy_info *in)
+{
+    if (in->kind != 'f')
+        return LG_DTYPE_KEEP;
+    return in->size == 4 ? LG_F32 : in->size == 2 ? LG_F16 : in->size == 8 ? LG_F64 : LG_DTYPE_KEEP;
+}
+
+int npy_map(const char *path, lg_source **src, npy_info *in, lg_error *err)
+{
+    int rc = lgsrc_map(path, src, err);
+    if (rc)
+        return rc;
+    rc = npy_parse(path, (*src)->map, (*src)->map_len, in, err);
+    if (rc) {
+        lg_source_close(*src);
+        *src = NULL;
+    }
+    return rc;
+}
+
 int lg_source_open_npy(const char *path, lg_source **out, lg_error *err)
 {
     lg_source *src;
-    int rc = lgsrc_map(path, &src, err);
+    npy_info in;
+    int rc = npy_map(path, &src, &in, err);
     if (rc)
         return rc;
-    npy_info in;
-    rc = npy_parse(path, src->map, src->map_len, &in, err);
-    lg_dtype t = 0;
+    lg_dtype t = npy_float_dtype(&in);
     if (!rc) {
-        if (in.kind == 'f' && in.size == 4)
-            t = LG_F32;
-        else if (in.kind == 'f' && in.size == 2)
-            t = LG_F16;
-        else if (in.kind == 'f' && in.size == 8)
-            t = LG_F64;
-        else
+        if (t == LG_DTYPE_KEEP)
             rc = lg_fail(err, LG_EINPUT,
                          "%s: header: dtype %c%d is not an activation type (expected float16, "
                          "float32 or float64)",

@@ -60,6 +60,11 @@ int npy_parse(const char *path, const unsigned char *p, size_t len, npy_info *in
 /* Rows of a per-token layer (tokens.c); LG_ENOMEM or LG_OK. */
 int lgsrc_read_tokens(const lgsrc_layer *L, uint64_t row0, size_t n, void *out);
 
+/* The element type of a float .npy (float16/32/64), else LG_DTYPE_KEEP. */
+lg_dtype npy_float_dtype(const npy_info *in);
+/* Maps path and parses its .npy header (and checks the data size). */
+int npy_map(const char *path, lg_source **src, npy_info *in, lg_error *err);
+
 /* The file name without directories and extension. */
 void lgsrc_base_name(const char *path, char *out, size_t cap);
 

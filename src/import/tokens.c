@@ -33,11 +33,10 @@ static int load_mask(const char *path, uint64_t n, uint64_t t, unsigned char **o
                      lg_error *err)
 {
     lg_source *m;
-    int rc = lgsrc_map(path, &m, err);
+    npy_info in;
+    int rc = npy_map(path, &m, &in, err);
     if (rc)
         return rc;
-    npy_info in;
-    rc = npy_parse(path, m->map, m->map_len, &in, err);
     if (!rc && (in.ndim != 2 || in.shape[0] != n || in.shape[1] != t || in.fortran ||
                 (in.kind != 'b' && in.kind != 'i' && in.kind != 'u') || in.size > 8))
         rc = lg_fail(err, LG_EINPUT,
@@ -68,18 +67,11 @@ int lg_source_open_tokens(const char *path, lg_tokens mode, const char *mask_pat
 {
     *out = NULL;
     lg_source *src;
-    int rc = lgsrc_map(path, &src, err);
+    npy_info in;
+    int rc = npy_map(path, &src, &in, err);
     if (rc)
         return rc;
-    npy_info in;
-    rc = npy_parse(path, src->map, src->map_len, &in, err);
-    lg_dtype t = LG_DTYPE_KEEP;
-    if (!rc)
-        t = in.kind != 'f' ? LG_DTYPE_KEEP
-            : in.size == 4 ? LG_F32
-            : in.size == 2 ? LG_F16
-            : in.size == 8 ? LG_F64
-                           : LG_DTYPE_KEEP;
+    lg_dtype t = npy_float_dtype(&in);
     if (!rc && (t == LG_DTYPE_KEEP || (in.ndim != 3 && in.ndim != 4) || in.fortran))
         rc = lg_fail(err, LG_EINPUT,
                      "%s: --tokens takes a C-order float16/32/64 array of shape (N, T, D) or "
