@@ -79,11 +79,21 @@ struct lg_writer {
 };
 
 /* writer.c */
+lg_writer *lgw_new_writer(const char *path, const lg_writer_opts *o);
+void lgw_free_writer(lg_writer *w);
+int lgw_push_layer(lg_writer *w, wlayer *L);
+wlabels *lgw_new_labels(lg_writer *w, const char *name);
+int lgw_grow_labels(wlabels *S, uint64_t need);
+/* The layer of the layer-at-a-time calls (NULL: none); dropping a layer no
+ * commit holds (its records stay in the file, unreferenced). */
+wlayer *lgw_current(lg_writer *w);
+void lgw_drop_layer(lg_writer *w, size_t i);
 int lgw_io_fail(lg_writer *w, int e, const char *what, lg_error *err);
 int lgw_put_record(lg_writer *w, lgs_header *h, const void *payload, int known_crc,
                    lg_error *err);
 double lgw_now(void);
-/* Commits when every layer is level and the policy says it is time. */
+/* writer_commit.c: commits when every layer is level and the policy says
+ * it is time. */
 int lgw_maybe_commit(lg_writer *w, int force_new_layers, lg_error *err);
 
 /* writer_rows.c */
