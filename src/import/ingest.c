@@ -95,6 +95,8 @@ bad:
 
 typedef struct open_layer {
     int open;
+    int is_new; /* .npy frames: not named by an earlier frame (a batch-by-batch
+                   input comes back to its layers) */
     uint32_t id, d;
     lg_dtype dtype;
     uint64_t rows;
@@ -227,7 +229,7 @@ static int plain_chunk(open_layer *L, lg_writer *w, const lg_stream_record *r,
         rc = lg_writer_begin_layer(w, L->name, r->d, r->dtype, err);
         if (rc)
             return rc;
-        *L = (open_layer){1, r->layer_id, r->d, r->dtype, 0, ""};
+        *L = (open_layer){1, 0, r->layer_id, r->d, r->dtype, 0, ""};
         snprintf(L->name, sizeof L->name, "~incoming-%u", r->layer_id);
     }
     if (r->layer_id != L->id || r->d != L->d || r->dtype != L->dtype || r->first_row != L->rows)
@@ -450,7 +452,7 @@ static int frame_rows(peek *p, lg_writer *w, open_layer *L, const char *name,
         rc = lg_writer_resume_layer(w, name, (uint32_t)d, t, err);
         if (rc)
             return rc;
-        *L = (open_layer){1, 0, (uint32_t)d, t, 0, ""};
+        *L = (open_layer){1, 0, 0, (uint32_t)d, t, 0, ""};
         snprintf(L->name, sizeof L->name, "%s", name);
     }
     size_t row = (size_t)d * (size_t)in.size, block = BLOCK_BYTES / row ? BLOCK_BYTES / row : 1;
@@ -543,7 +545,7 @@ static int seal(lg_writer *w, open_layer *L, lg_ingest_stats *st, lg_error *err)
         return LG_OK;
     L->open = 0;
     int rc = lg_writer_end_layer(w, err);
-    if (!rc && L->id == 0) /* id 0: the layer was new (1: continued, batch by batch) */
+    if (!rc && L->is_new)
         st->layers++;
     return rc;
 }
@@ -601,7 +603,7 @@ static int npy_framing(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err
             if (!rc)
                 rc = frame_rows(p, w, &L, cmd + 6, st, err);
             if (!rc && !was_open)
-                L.id = (uint32_t)seen;
+                L.is_new = !seen;
         } else if (strncmp(cmd, "end=", 4) == 0) {
             if (!L.open || strcmp(L.name, cmd + 4) != 0)
                 rc = lg_fail(err, LG_EINPUT, "input: offset %llu: 'end=%s' but %s%s%s is open",

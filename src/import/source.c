@@ -10,6 +10,7 @@
 
 #include "codec/convert.h"
 #include "import/source_int.h"
+#include "util/buf.h"
 #include "util/error.h"
 
 int lgsrc_map(const char *path, lg_source **out, lg_error *err)
@@ -155,29 +156,37 @@ int lg_source_read(const lg_source *src, size_t i, uint64_t row0, size_t n, void
     return LG_OK;
 }
 
+/* Copies layer i of src into w in blocks of about 4 MiB: to the layer with
+ * handle *h, or (h NULL) to the one the layer-at-a-time calls opened.  *buf
+ * (*cap bytes) is kept from one call to the next. */
+static int copy_layer(const lg_source *src, size_t i, lg_writer *w, const size_t *h,
+                      unsigned char **buf, size_t *cap, lg_error *err)
+{
+    const lgsrc_layer *L = &src->layers[i];
+    size_t row_bytes = (size_t)L->d * lg_dtype_size(L->dtype);
+    size_t block = (4u << 20) / row_bytes ? (4u << 20) / row_bytes : 1;
+    if (lg_reserve(buf, cap, block * row_bytes))
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    int rc = LG_OK;
+    for (uint64_t r = 0; !rc && r < L->n; r += block) {
+        size_t m = L->n - r < block ? (size_t)(L->n - r) : block;
+        rc = lg_source_read(src, i, r, m, *buf, err);
+        if (!rc)
+            rc = h ? lg_writer_add_rows(w, *h, *buf, m, err) : lg_writer_rows(w, *buf, m, err);
+    }
+    return rc;
+}
+
 int lg_import_source(lg_writer *w, const lg_source *src, lg_error *err)
 {
-    void *buf = NULL;
+    unsigned char *buf = NULL;
     size_t cap = 0;
     int rc = LG_OK;
     for (size_t i = 0; !rc && i < src->n_layers; i++) {
         const lgsrc_layer *L = &src->layers[i];
-        size_t row_bytes = (size_t)L->d * lg_dtype_size(L->dtype);
-        size_t block = (4u << 20) / row_bytes ? (4u << 20) / row_bytes : 1;
-        if (block * row_bytes > cap) {
-            free(buf);
-            cap = block * row_bytes;
-            buf = malloc(cap);
-            if (!buf)
-                return lg_fail(err, LG_ENOMEM, "out of memory");
-        }
         rc = lg_writer_begin_layer(w, L->name, L->d, L->dtype, err);
-        for (uint64_t r = 0; !rc && r < L->n; r += block) {
-            size_t m = L->n - r < block ? (size_t)(L->n - r) : block;
-            rc = lg_source_read(src, i, r, m, buf, err);
-            if (!rc)
-                rc = lg_writer_rows(w, buf, m, err);
-        }
+        if (!rc)
+            rc = copy_layer(src, i, w, NULL, &buf, &cap, err);
         if (!rc)
             rc = lg_writer_end_layer(w, err);
         if (rc)
@@ -240,32 +249,12 @@ int lg_import_batches(lg_writer *w, lg_source *const *sources, size_t n_sources,
     for (size_t l = 0; !rc && l < L; l++)
         rc = lg_writer_layer(w, names ? names[l] : first->layers[l].name, first->layers[l].d,
                              first->layers[l].dtype, &h[l], err);
-    void *buf = NULL;
+    unsigned char *buf = NULL;
     size_t cap = 0;
-    for (size_t b = 0; !rc && b < n_sources; b++) {
-        const lg_source *S = sources[b];
-        for (size_t l = 0; !rc && l < L; l++) {
-            const lgsrc_layer *x = &S->layers[l];
-            size_t row_bytes = (size_t)x->d * lg_dtype_size(x->dtype);
-            size_t block = (4u << 20) / row_bytes ? (4u << 20) / row_bytes : 1;
-            if (block * row_bytes > cap) {
-                free(buf);
-                cap = block * row_bytes;
-                if (!(buf = malloc(cap))) {
-                    rc = lg_fail(err, LG_ENOMEM, "out of memory");
-                    break;
-                }
-            }
-            for (uint64_t r = 0; !rc && r < x->n; r += block) {
-                size_t m = x->n - r < block ? (size_t)(x->n - r) : block;
-                rc = lg_source_read(S, l, r, m, buf, err);
-                if (!rc)
-                    rc = lg_writer_add_rows(w, h[l], buf, m, err);
-            }
-            if (rc)
-                lg_fail_prefix(err, "%s: layer %zu", S->path, l);
-        }
-    }
+    for (size_t b = 0; !rc && b < n_sources; b++)
+        for (size_t l = 0; !rc && l < L; l++)
+            if ((rc = copy_layer(sources[b], l, w, &h[l], &buf, &cap, err)))
+                lg_fail_prefix(err, "%s: layer %zu", sources[b]->path, l);
     free(buf);
     free(h);
     return rc;

@@ -72,11 +72,11 @@ int lg_source_open_tokens(const char *path, lg_tokens mode, const char *mask_pat
     if (rc)
         return rc;
     lg_dtype t = npy_float_dtype(&in);
-    if (!rc && (t == LG_DTYPE_KEEP || (in.ndim != 3 && in.ndim != 4) || in.fortran))
+    if (t == LG_DTYPE_KEEP || (in.ndim != 3 && in.ndim != 4) || in.fortran)
         rc = lg_fail(err, LG_EINPUT,
                      "%s: --tokens takes a C-order float16/32/64 array of shape (N, T, D) or "
                      "(L, N, T, D); this one has %d dimensions%s",
-                     path, rc ? 0 : in.ndim, !rc && in.fortran ? " in Fortran order" : "");
+                     path, in.ndim, in.fortran ? " in Fortran order" : "");
     uint64_t L = 1, n = 0, T = 0, d = 0;
     if (!rc) {
         int o = in.ndim == 4;

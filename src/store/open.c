@@ -376,7 +376,7 @@ static int add_extend(lg_store *s, uint64_t off, lg_error *err)
 
 /* A LABELS record, or a LABELS_EXTEND at the head of a chain down to one:
  * the set's labels, oldest records first. */
-static int add_labels(lg_store *s, uint64_t off, int type, lg_error *err)
+static int add_labels(lg_store *s, uint64_t off, lg_error *err)
 {
     uint64_t *chain;
     size_t n;
@@ -432,7 +432,6 @@ static int add_labels(lg_store *s, uint64_t off, int type, lg_error *err)
         Lb.n = h.a;
     }
     free(chain);
-    (void)type;
     if (rc) {
         free(Lb.name);
         free(Lb.values);
@@ -523,7 +522,7 @@ static int add_live(lg_store *s, uint64_t off, const lgs_header *h, lg_error *er
     case LGS_SEAL: return add_seal(s, off, h, err);
     case LGS_EXTEND: return add_extend(s, off, err);
     case LGS_LABELS:
-    case LGS_LABELS_EXTEND: return add_labels(s, off, h->type, err);
+    case LGS_LABELS_EXTEND: return add_labels(s, off, err);
     case LGS_META: return set_meta(s, off, h, err);
     default: return LG_OK;
     }
@@ -610,7 +609,7 @@ static int add_uncommitted(lg_store *s, uint64_t off, const lgs_header *h, lg_er
                 return LG_OK;
         return have && h->a != rows ? LG_OK : add_seal(s, off, h, err);
     case LGS_LABELS:
-        return have && h->a != rows ? LG_OK : add_labels(s, off, h->type, err);
+        return have && h->a != rows ? LG_OK : add_labels(s, off, err);
     case LGS_META:
         return add_live(s, off, h, err);
     default:

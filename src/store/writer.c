@@ -372,11 +372,9 @@ int lg_writer_layer(lg_writer *w, const char *name, uint32_t d, lg_dtype src, si
     if (L->held && (long)w->cur != i)
         return lg_fail(err, LG_EUSAGE, "%s: layer '%s' is being written layer by layer",
                        w->path, name);
-    if (L->src != src) {
-        /* rows of another type from now on: the buffer already holds the
-         * stored type, so only the conversion changes */
-        L->src = src;
-    }
+    /* rows may come in another type from now on: the buffer holds the
+     * stored type, so only the conversion changes */
+    L->src = src;
     *handle = (size_t)i;
     return LG_OK;
 }
