@@ -56,6 +56,9 @@ int lg_source_open_tokens(const char *path, lg_tokens mode, const char *mask_pat
  * names (may be NULL) name the layers; else the first source's names. */
 int lg_import_batches(lg_writer *w, lg_source *const *sources, size_t n_sources,
                       const char *const *names, lg_error *err);
+/* The check lg_import_batches makes first (same layers, D and rows within a
+ * batch), to call before a store is created. */
+int lg_batches_check(lg_source *const *sources, size_t n_sources, lg_error *err);
 
 /* Opens by content: .npy magic, safetensors header, else an error. */
 int lg_source_open(const char *path, lg_source **out, lg_error *err);

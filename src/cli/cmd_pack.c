@@ -237,6 +237,11 @@ static int check_rows(pack_args *a, lg_source **src, uint64_t nlab, lg_error *er
 {
     uint64_t n = 0;
     const char *from = NULL;
+    if (a->batches) {
+        int rc = lg_batches_check(src, (size_t)a->n_inputs, err);
+        if (rc)
+            return rc;
+    }
     if (a->append && a->batches) {
         /* batches appended: more rows of every layer (names are matched by
          * the writer); the labels, if any, are the new rows' */

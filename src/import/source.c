@@ -216,8 +216,7 @@ int lg_source_open(const char *path, lg_source **out, lg_error *err)
                    path);
 }
 
-int lg_import_batches(lg_writer *w, lg_source *const *sources, size_t n_sources,
-                      const char *const *names, lg_error *err)
+int lg_batches_check(lg_source *const *sources, size_t n_sources, lg_error *err)
 {
     if (!n_sources)
         return LG_OK;
@@ -242,10 +241,20 @@ int lg_import_batches(lg_writer *w, lg_source *const *sources, size_t n_sources,
     for (size_t l = 1; l < L; l++)
         if (first->layers[l].n != first->layers[0].n)
             return lg_fail(err, LG_EINPUT, "%s: its layers have different rows", first->path);
+    return LG_OK;
+}
+
+int lg_import_batches(lg_writer *w, lg_source *const *sources, size_t n_sources,
+                      const char *const *names, lg_error *err)
+{
+    int rc = lg_batches_check(sources, n_sources, err);
+    if (rc || !n_sources)
+        return rc;
+    const lg_source *first = sources[0];
+    size_t L = first->n_layers;
     size_t *h = malloc((L ? L : 1) * sizeof *h);
     if (!h)
         return lg_fail(err, LG_ENOMEM, "out of memory");
-    int rc = LG_OK;
     for (size_t l = 0; !rc && l < L; l++)
         rc = lg_writer_layer(w, names ? names[l] : first->layers[l].name, first->layers[l].d,
                              first->layers[l].dtype, &h[l], err);

@@ -120,7 +120,19 @@ pass=$((pass + 1))
 set +e
 "$CLI" pack -q -o bad.lgs --tokens mean layer_1.npy 2> bad.err; s1=$?
 "$CLI" pack -q -o bad2.lgs --tokens mean --mask y.npy tok.npy 2> bad2.err; s2=$?
+"$PY" -c "
+import numpy as np
+a = np.load('batch_0.npy')
+np.save('odd_layers.npy', a[:3])                      # 3 layers instead of 4
+np.save('odd_dim.npy', a[:, :, :10].copy())           # 10 columns instead of 12
+"
+"$CLI" pack -q -o bad3.lgs --batches batch_0.npy odd_layers.npy 2> bad3.err; s3=$?
+"$CLI" pack -q -o bad4.lgs --batches batch_0.npy odd_dim.npy 2> bad4.err; s4=$?
 set -e
+[ $s3 -eq 1 ] && grep -q "odd_layers.npy: 3 layers" bad3.err || fail "batch of 3 layers: $s3 $(cat bad3.err)"
+[ $s4 -eq 1 ] && grep -q "odd_dim.npy: layer 0 has 100 rows of 10 columns" bad4.err ||
+  fail "batch of 10 columns: $s4 $(cat bad4.err)"
+[ ! -e bad3.lgs ] && [ ! -e bad4.lgs ] || fail "a refused --batches pack left a store"
 [ $s1 -eq 1 ] && grep -q "(N, T, D)" bad.err || fail "2-D with --tokens: $s1 $(cat bad.err)"
 [ $s2 -eq 1 ] && grep -q "y.npy" bad2.err || fail "bad mask: $s2 $(cat bad2.err)"
 [ ! -e bad.lgs ] && [ ! -e bad2.lgs ] || fail "a failed pack left a store"
