@@ -13,12 +13,14 @@
  *   layergeom/estimate.h TwoNN, GRIDE, overlaps, the recommended layer
  *   layergeom/profile.h  the layer-by-layer profile of a store
  *   layergeom/report.h   the profile as a table, JSON or CSV
+ *   layergeom/job.h      a profile by named settings, with the command line's policy
  */
 #ifndef LAYERGEOM_H
 #define LAYERGEOM_H
 
 #include "layergeom/common.h"
 #include "layergeom/import.h"
+#include "layergeom/job.h"
 #include "layergeom/estimate.h"
 #include "layergeom/knn.h"
 #include "layergeom/profile.h"

@@ -31,7 +31,8 @@ enum lg_status {
     LG_ECORRUPT = 4, /* a checksum or structural check of a store failed */
     LG_ENOMEM = 5,   /* allocation failed, or the memory budget is too small */
     LG_EBUSY = 6,    /* another writer holds the store */
-    LG_ENOTFOUND = 7 /* no such layer, label set or file */
+    LG_ENOTFOUND = 7, /* no such layer, label set or file */
+    LG_ECANCELED = 8  /* the caller asked to stop (its stop flag became non-zero) */
 };
 
 #define LG_ERROR_MSG_MAX 512

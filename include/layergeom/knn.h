@@ -44,6 +44,9 @@ typedef struct lg_knn_opts {
                                 fit the budget (an unlinked file; NULL: $TMPDIR) */
     const lg_team *team; /* exact search: the tile pairs are shared by the team's
                             members (see team.h); NULL or size 1: one process */
+    const volatile int *stop; /* when *stop becomes non-zero (another thread or a
+                                 signal handler sets it), the search ends within
+                                 a tile pair with LG_ECANCELED; NULL: never */
 } lg_knn_opts;
 
 typedef struct lg_knn {

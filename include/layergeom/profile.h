@@ -93,6 +93,11 @@ typedef struct lg_profile_opts {
      * results so far (lists exact; decimation and the paper preset wait for
      * the end). */
     void (*live)(void *ctx, const struct lg_profile_s *p, uint64_t rows);
+    /* When *stop becomes non-zero (set by another thread or a signal
+     * handler), lg_profile_run ends at the next check (between tile pairs of
+     * a search, between layers) with LG_ECANCELED and no profile.  NULL:
+     * never.  lg_profile_follow takes its own stop argument instead. */
+    const volatile int *stop;
 } lg_profile_opts;
 
 typedef struct lg_profile_s {

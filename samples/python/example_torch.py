@@ -32,7 +32,11 @@ def masked_mean(hidden, mask):
 def main(n=1024, batch=64, d_model=128, n_layers=6, seq=32, out=None):
     torch.manual_seed(0)
     layer = torch.nn.TransformerEncoderLayer(d_model, nhead=4, batch_first=True)
-    model = torch.nn.TransformerEncoder(layer, num_layers=n_layers).eval()
+    # enable_nested_tensor=False: in eval mode with a padding mask, PyTorch's
+    # fast path would otherwise pass nested tensors (padding dropped) between
+    # the blocks, and the hooks would see those
+    model = torch.nn.TransformerEncoder(layer, num_layers=n_layers,
+                                        enable_nested_tensor=False).eval()
     blocks = list(model.layers)
     captured = {}
 

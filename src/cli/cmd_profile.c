@@ -64,11 +64,12 @@ static const char help[] =
     "  -v, --verbose        a line per layer on stderr (kNN time, cache, rows/s)\n";
 
 typedef struct prof_args {
-    const char *store, *labels, *label_set, *json, *csv, *layers, *cache, *report, *plot;
-    const char *scratch;
-    int no_labels, quiet, no_cache, follow, verbose;
+    const char *store, *json, *csv, *report, *plot;
+    int quiet, follow, verbose;
     double poll;
-    lg_profile_opts o;
+    /* the profile's own settings, as the library's job spells them */
+    size_t n_set;
+    const char *key[64], *value[64];
 } prof_args;
 
 static int parse_double(const char *s, double lo, double hi, double *out)
@@ -81,13 +82,45 @@ static int parse_double(const char *s, double lo, double hi, double *out)
     return 0;
 }
 
+/* "--k 30" (or "--k=30") and "--no-cache": a setting of the job (job.h
+ * lists them); 1 when argv[*i] was one, -1 on a usage error. */
+static int job_option(int argc, char **argv, int *i, prof_args *a)
+{
+    const char *arg = argv[*i];
+    if (strncmp(arg, "--", 2))
+        return 0;
+    for (size_t q = 0; q < lg_job_setting_count(); q++) {
+        const char *name, *val, *what;
+        lg_job_setting(q, &name, &val, &what);
+        const char *v = "1";
+        if (!val) {
+            if (strcmp(arg + 2, name))
+                continue;
+        } else {
+            char opt[64];
+            snprintf(opt, sizeof opt, "--%s", name);
+            int r = cli_opt(argc, argv, i, opt, &v);
+            if (r == 0)
+                continue;
+            if (r < 0)
+                return -1;
+        }
+        if (a->n_set == sizeof a->key / sizeof *a->key) {
+            cli_usage("profile", "too many options");
+            return -1;
+        }
+        a->key[a->n_set] = name;
+        a->value[a->n_set++] = v;
+        return 1;
+    }
+    return 0;
+}
+
 static int parse(int argc, char **argv, prof_args *a)
 {
-    lg_profile_opts_default(&a->o);
     for (int i = 1; i < argc; i++) {
         const char *v;
         int r;
-        unsigned long long u;
         if (cli_is_help(argv[i])) {
             fputs(help, stdout);
             return -1;
@@ -96,116 +129,13 @@ static int parse(int argc, char **argv, prof_args *a)
 #define NEED()                                                                                     \
     if (r < 0)                                                                                     \
     return EXIT_USAGE
-        if (OPT("--k")) {
-            NEED();
-            if (cli_parse_uint(v, LG_KNN_MAX_K, &u) || u == 0)
-                return cli_usage("profile", "--k takes 1..%d", LG_KNN_MAX_K);
-            a->o.k = (uint32_t)u;
-        } else if (OPT("--knn")) {
-            NEED();
-            if (!strcmp(v, "exact"))
-                a->o.approx = 0;
-            else if (!strcmp(v, "approx"))
-                a->o.approx = 1;
-            else
-                return cli_usage("profile", "--knn takes exact or approx");
-        } else if (OPT("--cells")) {
-            NEED();
-            if (cli_parse_uint(v, 1u << 20, &u) || u == 0)
-                return cli_usage("profile", "--cells takes a positive integer");
-            a->o.cells = (uint32_t)u;
-        } else if (OPT("--nprobe")) {
-            NEED();
-            if (cli_parse_uint(v, 1u << 20, &u) || u == 0)
-                return cli_usage("profile", "--nprobe takes a positive integer");
-            a->o.nprobe = (uint32_t)u;
-        } else if (OPT("--id")) {
-            NEED();
-            if (!strcmp(v, "twonn"))
-                a->o.id_kind = LG_ID_TWONN;
-            else if (!strcmp(v, "ml"))
-                a->o.id_kind = LG_ID_ML;
-            else if (!strcmp(v, "gride"))
-                a->o.id_kind = LG_ID_GRIDE;
-            else
-                return cli_usage("profile", "--id takes twonn, ml or gride");
-        } else if (OPT("--gride-rank")) {
-            NEED();
-            if (cli_parse_uint(v, 1024, &u) || u < 2 || (u & (u - 1)))
-                return cli_usage("profile", "--gride-rank takes a power of two, 2..1024");
-            a->o.gride_rank = (uint32_t)u;
-        } else if (OPT("--gride-max")) {
-            NEED();
-            if (cli_parse_uint(v, 1024, &u) || u < 2)
-                return cli_usage("profile", "--gride-max takes 2..1024");
-            a->o.gride_max_rank = (uint32_t)u;
-        } else if (OPT("--discard")) {
-            NEED();
-            if (parse_double(v, 0, 0.99, &a->o.twonn.discard))
-                return cli_usage("profile", "--discard takes a fraction in [0, 0.99]");
-        } else if (OPT("--preset")) {
-            NEED();
-            if (strcmp(v, "paper"))
-                return cli_usage("profile", "--preset takes paper");
-            a->o.paper = 1;
-        } else if (OPT("--duplicates")) {
-            NEED();
-            if (!strcmp(v, "drop"))
-                a->o.twonn.duplicates = LG_DUP_DROP;
-            else if (!strcmp(v, "keep"))
-                a->o.twonn.duplicates = LG_DUP_KEEP;
-            else
-                return cli_usage("profile", "--duplicates takes drop or keep");
-        } else if (OPT("--nonfinite")) {
-            NEED();
-            if (!strcmp(v, "exclude"))
-                a->o.nonfinite_fail = 0;
-            else if (!strcmp(v, "fail"))
-                a->o.nonfinite_fail = 1;
-            else
-                return cli_usage("profile", "--nonfinite takes exclude or fail");
-        } else if (OPT("--labels")) {
-            NEED();
-            a->labels = v;
-        } else if (OPT("--label-set")) {
-            NEED();
-            a->label_set = v;
-        } else if (OPT("--class-fraction")) {
-            NEED();
-            if (parse_double(v, 1e-9, 1, &a->o.class_fraction))
-                return cli_usage("profile", "--class-fraction takes a fraction in (0, 1]");
-        } else if (OPT("--layers")) {
-            NEED();
-            a->layers = v;
-        } else if (OPT("--tolerance")) {
-            NEED();
-            if (parse_double(v, 0, 1, &a->o.tol))
-                return cli_usage("profile", "--tolerance takes a fraction in [0, 1]");
-        } else if (OPT("--seed")) {
-            NEED();
-            if (cli_parse_uint(v, UINT64_MAX, &u))
-                return cli_usage("profile", "--seed takes a non-negative integer");
-            a->o.seed = u;
-        } else if (OPT("--threads")) {
-            NEED();
-            if (cli_parse_uint(v, 1024, &u) || u == 0)
-                return cli_usage("profile", "--threads takes 1..1024");
-            a->o.threads = (int)u;
-        } else if (OPT("--memory")) {
-            NEED();
-            if (cli_parse_size(v, &u) || u < (1u << 20))
-                return cli_usage("profile", "--memory takes a size such as 512M or 8G (>= 1M)");
-            a->o.memory = u;
+        if ((r = job_option(argc, argv, &i, a)) != 0) {
+            if (r < 0)
+                return EXIT_USAGE;
         } else if (OPT("--poll")) {
             NEED();
             if (parse_double(v, 0.01, 3600, &a->poll))
                 return cli_usage("profile", "--poll takes seconds, 0.01..3600");
-        } else if (OPT("--scratch")) {
-            NEED();
-            a->scratch = v;
-        } else if (OPT("--cache")) {
-            NEED();
-            a->cache = v;
         } else if (OPT("--report")) {
             NEED();
             a->report = v;
@@ -218,16 +148,8 @@ static int parse(int argc, char **argv, prof_args *a)
         } else if (OPT("--csv")) {
             NEED();
             a->csv = v;
-        } else if (cli_flag(argv, i, "--decimation")) {
-            a->o.decimation = 1;
-        } else if (cli_flag(argv, i, "--overlap-matrix")) {
-            a->o.overlap_matrix = 1;
         } else if (cli_flag(argv, i, "--follow")) {
             a->follow = 1;
-        } else if (cli_flag(argv, i, "--no-cache")) {
-            a->no_cache = 1;
-        } else if (cli_flag(argv, i, "--no-labels")) {
-            a->no_labels = 1;
         } else if (cli_flag(argv, i, "-q") || cli_flag(argv, i, "--quiet")) {
             a->quiet = 1;
         } else if (cli_flag(argv, i, "-v") || cli_flag(argv, i, "--verbose")) {
@@ -244,56 +166,27 @@ static int parse(int argc, char **argv, prof_args *a)
     }
     if (!a->store)
         return cli_usage("profile", "missing STORE");
-    if (a->labels && (a->label_set || a->no_labels))
-        return cli_usage("profile", "--labels excludes --label-set and --no-labels");
     return 0;
 }
 
-/* "0,3,layer05" -> store indices. */
-static int pick_layers(lg_store *s, const char *list, size_t **out, size_t *n, lg_error *err)
+/* The job of the store with every setting given; usage errors reported. */
+static int make_job(prof_args *a, lg_job **out)
 {
-    char *copy = strdup(list);
-    size_t cap = 16, m = 0;
-    size_t *v = malloc(cap * sizeof *v);
-    if (!copy || !v) {
-        free(copy);
-        free(v);
-        err->code = LG_ENOMEM;
-        snprintf(err->msg, sizeof err->msg, "out of memory");
-        return LG_ENOMEM;
-    }
-    for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ",")) {
-        char *end;
-        unsigned long idx = strtoul(tok, &end, 10);
-        long li = (*tok && !*end && idx < lg_store_layer_count(s)) ? (long)idx
-                                                                  : lg_store_find_layer(s, tok);
-        if (li < 0) {
-            err->code = LG_EUSAGE;
-            snprintf(err->msg, sizeof err->msg, "%s: no layer '%s' (see 'layergeom info %s')",
-                     lg_store_path(s), tok, lg_store_path(s));
-            free(copy);
-            free(v);
-            return LG_EUSAGE;
+    lg_error err = {0};
+    if (lg_job_create(a->store, out, &err))
+        return cli_report(&err);
+    for (size_t q = 0; q < a->n_set; q++)
+        if (lg_job_set(*out, a->key[q], a->value[q], &err)) {
+            lg_job_free(*out);
+            *out = NULL;
+            return cli_usage("profile", "--%s", err.msg);
         }
-        if (m == cap) {
-            size_t *w = realloc(v, 2 * cap * sizeof *v);
-            if (!w)
-                break;
-            v = w;
-            cap *= 2;
-        }
-        v[m++] = (size_t)li;
-    }
-    free(copy);
-    *out = v;
-    *n = m;
-    return LG_OK;
+    return EXIT_OK;
 }
 
 /* Follow mode prints the table as layers complete. */
 typedef struct live {
-    lg_profile *p;
-    const lg_report_info *info;
+    lg_job *j;
     int printed_head;
     int grown; /* the store is written batch by batch: running view on stderr */
 } live;
@@ -316,10 +209,10 @@ static void live_row(void *ctx, const lg_layer_result *r, size_t done, size_t to
     (void)r;
     (void)total;
     if (!l->printed_head) {
-        lg_report_table_head(stdout, l->p, l->info);
+        lg_report_table_head(stdout, lg_job_profile(l->j), lg_job_info(l->j));
         l->printed_head = 1;
     }
-    lg_report_table_row(stdout, l->p, done - 1);
+    lg_report_table_row(stdout, lg_job_profile(l->j), done - 1);
 }
 
 static volatile int interrupted;
@@ -354,9 +247,10 @@ static void progress(void *ctx, const lg_layer_result *r, size_t done, size_t to
     fflush(stderr);
 }
 
-static int write_reports(prof_args *a, const lg_profile *p, const lg_report_info *info)
+static int write_reports(prof_args *a, const lg_job *j)
 {
     const char *paths[4] = {a->json, a->csv, a->report, a->plot};
+    const char *kinds[4] = {"json", "csv", "html", "svg"};
     for (int q = 0; q < 4; q++) {
         if (!paths[q])
             continue;
@@ -365,114 +259,57 @@ static int write_reports(prof_args *a, const lg_profile *p, const lg_report_info
             fprintf(stderr, "layergeom: %s: cannot write: %s\n", paths[q], strerror(errno));
             return EXIT_IO;
         }
-        if (q == 0)
-            lg_report_json(f, p, info);
-        else if (q == 1)
-            lg_report_csv(f, p);
-        else if (q == 2)
-            lg_report_html(f, p, info);
-        else
-            lg_report_svg(f, p, info);
-        if (cli_close_out(f, paths[q]))
+        lg_error err;
+        int rc = lg_job_report(j, kinds[q], f, &err);
+        if (cli_close_out(f, paths[q]) || rc)
             return EXIT_IO;
     }
     return EXIT_OK;
 }
 
-/* The store's directory: a scratch file there is on the disk that holds
- * the data, not in a RAM-backed /tmp. */
-static const char *default_scratch(prof_args *a, char *buf, size_t cap)
+static int follow(prof_args *a, lg_job *j)
 {
-    if (a->scratch)
-        return a->scratch;
-    snprintf(buf, cap, "%s", a->store);
-    char *slash = strrchr(buf, '/');
-    if (!slash)
-        return ".";
-    slash[slash == buf] = 0; /* "/x.lgs" -> "/" */
-    return buf;
-}
-
-static const char *default_cache(prof_args *a, char *buf, size_t cap)
-{
-    if (a->no_cache)
-        return NULL;
-    snprintf(buf, cap, "%s%s", a->cache ? a->cache : a->store, a->cache ? "" : ".lgcache");
-    return buf;
-}
-
-static int follow(prof_args *a)
-{
-    if (a->layers || a->label_set)
-        return cli_usage("profile", "--follow profiles every layer with the store's labels: "
-                                    "--layers and --label-set do not apply");
     lg_error err = {0};
-    int64_t *own = NULL;
-    if (a->labels) {
-        uint64_t n;
-        if (lg_labels_load(a->labels, &own, &n, NULL, &err))
-            return cli_report(&err);
-        a->o.labels = own;
-    } else if (!a->no_labels) {
-        a->o.labels_from_store = 1;
-    }
-    char cache_dir[4200];
-    a->o.cache_dir = default_cache(a, cache_dir, sizeof cache_dir);
-    lg_profile p;
-    memset(&p, 0, sizeof p);
-    lg_report_info info = {a->store, a->labels ? a->labels : (a->no_labels ? NULL : "the store's labels"), NULL};
+    lg_profile_opts *o = lg_job_opts(j);
     int json_stdout = a->json && !strcmp(a->json, "-"), csv_stdout = a->csv && !strcmp(a->csv, "-");
-    live l = {&p, &info, 0, 0};
+    live l = {j, 0, 0};
     if (!a->quiet && !json_stdout && !csv_stdout) {
-        a->o.progress = live_row;
-        a->o.live = live_view;
-        a->o.progress_ctx = &l;
+        o->progress = live_row;
+        o->live = live_view;
+        o->progress_ctx = &l;
     }
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, &old);
-    int rc = lg_profile_follow(a->store, &a->o, a->poll > 0 ? a->poll : 0.5, &interrupted, &p,
-                               &err);
+    int rc = lg_job_follow(j, a->poll, &interrupted, &err);
     sigaction(SIGINT, &old, NULL);
-    int code = rc ? cli_report(&err) : EXIT_OK;
-    /* the finished store names its labels and model, as an offline profile
-     * would (the report of both is the same) */
-    char from[4300] = "", model[4200] = "";
-    lg_store *fin = NULL;
-    lg_error ferr;
-    if (!rc && lg_store_open(a->store, LG_OPEN_NO_VERIFY, &fin, &ferr) == LG_OK) {
-        size_t mlen;
-        const char *m = lg_store_meta(fin, "model", &mlen);
-        if (m)
-            snprintf(model, sizeof model, "%.*s", (int)mlen, m);
-        if (!a->labels && !a->no_labels && lg_store_label_set_count(fin))
-            snprintf(from, sizeof from, "label set '%s' of the store",
-                     lg_store_label_set_name(fin, 0));
-        lg_store_close(fin);
-        if (from[0])
-            info.labels_from = from;
-        if (model[0])
-            info.model = model;
+    if (rc)
+        return cli_report(&err);
+    const lg_profile *p = lg_job_profile(j);
+    if (lg_job_warning(j))
+        fprintf(stderr, "layergeom: warning: %s\n", lg_job_warning(j));
+    if (interrupted)
+        fprintf(stderr, "layergeom: interrupted: the %zu layers done so far are reported\n",
+                p->n_layers);
+    if (!a->quiet && !json_stdout && !csv_stdout) {
+        /* the rows again only if none was printed live */
+        if (!l.printed_head || l.grown) /* the layers grew since their rows */
+            lg_report_table(stdout, p, lg_job_info(j));
+        else
+            lg_report_table_tail(stdout, p);
     }
-    if (!rc) {
-        if (p.cache_note[0])
-            fprintf(stderr, "layergeom: warning: %s\n", p.cache_note);
-        if (interrupted)
-            fprintf(stderr, "layergeom: interrupted: the %zu layers done so far are reported\n",
-                    p.n_layers);
-        if (!a->quiet && !json_stdout && !csv_stdout) {
-            /* the rows again only if none was printed live */
-            if (!l.printed_head || l.grown) /* the layers grew since their rows */
-                lg_report_table(stdout, &p, &info);
-            else
-                lg_report_table_tail(stdout, &p);
-        }
-        code = write_reports(a, &p, &info);
-        lg_profile_free(&p);
-    }
-    free(own);
-    return code;
+    return write_reports(a, j);
+}
+
+static void print_kernels(void)
+{
+    fprintf(stderr, "layergeom: BLAS kernels: %s%s\n", lg_blas_kernel(),
+            !getenv("OPENBLAS_CORETYPE")             ? ""
+            : getenv("LAYERGEOM_BLAS") && !strcmp(getenv("LAYERGEOM_BLAS"), "keep")
+                ? " (chosen for this CPU, which OpenBLAS does not know; "
+                  "LAYERGEOM_BLAS=keep keeps OpenBLAS's own choice)"
+                : " (OPENBLAS_CORETYPE)");
 }
 
 static int profile_with(int argc, char **argv, const lg_team *team)
@@ -481,88 +318,49 @@ static int profile_with(int argc, char **argv, const lg_team *team)
     int rc = parse(argc, argv, &a);
     if (rc)
         return rc < 0 ? EXIT_OK : rc;
-    lg_error err = {0};
     int member = team->rank != 0;
     if (a.follow && team->size > 1)
         return member ? EXIT_USAGE
                       : cli_usage("profile", "--follow runs in one process, not under mpirun");
-    if (a.follow)
-        return follow(&a);
+    lg_job *j;
+    if ((rc = make_job(&a, &j)) != EXIT_OK)
+        return rc;
+    if (a.follow) {
+        rc = follow(&a, j);
+        lg_job_free(j);
+        return rc;
+    }
     if (member) /* rank 0 alone reports and writes */
         a.quiet = 1, a.json = a.csv = a.report = a.plot = NULL;
-    a.o.team = team;
-    lg_store *s;
-    if (lg_store_open(a.store, 0, &s, &err))
-        return cli_report(&err);
-    if (lg_store_recovery(s))
-        fprintf(stderr, "layergeom: warning: %s\n", lg_store_recovery(s));
-    int64_t *own = NULL;
-    size_t *layers = NULL;
-    char from[600] = "";
-    int code = EXIT_OK;
-    if (a.labels) {
-        uint64_t n;
-        if (lg_labels_load(a.labels, &own, &n, NULL, &err)) {
-            code = cli_report(&err);
-        } else if (n != lg_store_rows(s)) {
-            fprintf(stderr, "layergeom: %s: %llu labels for %llu rows\n", a.labels,
-                    (unsigned long long)n, (unsigned long long)lg_store_rows(s));
-            code = EXIT_INPUT;
-        }
-        a.o.labels = own;
-        snprintf(from, sizeof from, "%s", a.labels);
-    } else if (!a.no_labels && (a.label_set || lg_store_label_set_count(s))) {
-        uint64_t n;
-        const char *set = a.label_set ? a.label_set : lg_store_label_set_name(s, 0);
-        if (lg_store_labels(s, set, &a.o.labels, &n, &err))
-            code = cli_report(&err);
-        snprintf(from, sizeof from, "label set '%s' of the store", set);
-    }
-    if (!code && a.layers && pick_layers(s, a.layers, &layers, &a.o.n_layers, &err))
-        code = cli_report(&err);
-    a.o.layers = layers;
+    lg_profile_opts *o = lg_job_opts(j);
+    o->team = team;
     int json_stdout = a.json && !strcmp(a.json, "-"), csv_stdout = a.csv && !strcmp(a.csv, "-");
     if (!a.quiet && (a.verbose || isatty(STDERR_FILENO))) {
-        a.o.progress = progress;
-        a.o.progress_ctx = &a.verbose;
+        o->progress = progress;
+        o->progress_ctx = &a.verbose;
     }
     if (a.verbose && !a.quiet)
-        fprintf(stderr, "layergeom: BLAS kernels: %s%s\n", lg_blas_kernel(),
-                !getenv("OPENBLAS_CORETYPE")             ? ""
-                : getenv("LAYERGEOM_BLAS") && !strcmp(getenv("LAYERGEOM_BLAS"), "keep")
-                    ? " (chosen for this CPU, which OpenBLAS does not know; "
-                      "LAYERGEOM_BLAS=keep keeps OpenBLAS's own choice)"
-                    : " (OPENBLAS_CORETYPE)");
-    char cache_dir[4200], scratch_dir[4200];
-    a.o.cache_dir = default_cache(&a, cache_dir, sizeof cache_dir);
-    a.o.scratch_dir = default_scratch(&a, scratch_dir, sizeof scratch_dir);
-    lg_profile p;
-    if (!code) {
-        rc = lg_profile_run(s, &a.o, &p, &err);
-        if (rc && member) {
+        print_kernels();
+    lg_error err = {0};
+    int code = EXIT_OK;
+    if (lg_job_run(j, &err)) {
+        if (member) {
             char m[sizeof err.msg];
             snprintf(m, sizeof m, "rank %d: %s", team->rank, err.msg);
             memcpy(err.msg, m, sizeof m);
         }
-        if (rc)
-            code = cli_report(&err);
-        else if (member)
-            lg_profile_free(&p); /* empty: rank 0 holds the profile */
-    }
-    if (!code && p.cache_note[0])
-        fprintf(stderr, "layergeom: warning: %s\n", p.cache_note);
-    if (!code && !member) {
-        size_t mlen;
-        const char *model = lg_store_meta(s, "model", &mlen);
-        lg_report_info info = {a.store, from[0] ? from : NULL, model};
+        /* a recovered store is worth saying even when the profile fails */
+        if (lg_job_warning(j) && !member)
+            fprintf(stderr, "layergeom: warning: %s\n", lg_job_warning(j));
+        code = cli_report(&err);
+    } else if (!member) {
+        if (lg_job_warning(j))
+            fprintf(stderr, "layergeom: warning: %s\n", lg_job_warning(j));
         if (!a.quiet && !json_stdout && !csv_stdout)
-            lg_report_table(stdout, &p, &info);
-        code = write_reports(&a, &p, &info);
-        lg_profile_free(&p);
+            lg_report_table(stdout, lg_job_profile(j), lg_job_info(j));
+        code = write_reports(&a, j);
     }
-    free(own);
-    free(layers);
-    lg_store_close(s);
+    lg_job_free(j);
     return code;
 }
 

@@ -79,26 +79,10 @@ int cli_parse_uint(const char *s, unsigned long long max, unsigned long long *ou
 
 int cli_parse_size(const char *s, unsigned long long *out)
 {
-    char *end;
-    if (!*s || *s == '-')
+    uint64_t v;
+    if (lg_parse_size(s, &v))
         return -1;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || v < 0)
-        return -1;
-    double m = 1;
-    switch (*end) {
-    case 'k': case 'K': m = 1024.0; end++; break;
-    case 'm': case 'M': m = 1024.0 * 1024; end++; break;
-    case 'g': case 'G': m = 1024.0 * 1024 * 1024; end++; break;
-    case 't': case 'T': m = 1024.0 * 1024 * 1024 * 1024; end++; break;
-    default: break;
-    }
-    if (*end == 'B' || *end == 'b' || (*end == 'i' && end[1] == 'B' && end++))
-        end++;
-    if (*end || v * m > 1.8e19)
-        return -1;
-    *out = (unsigned long long)(v * m);
+    *out = v;
     return 0;
 }
 

@@ -44,6 +44,7 @@ typedef struct knn_ctx {
      * (over all panel pairs) is part modulo parts */
     int part, parts;
     uint64_t pair_base;
+    const volatile int *stop; /* the caller's stop flag (NULL: none) */
     lg_error *err;
 } knn_ctx;
 

@@ -201,6 +201,8 @@ static void offer_tile(knn_ctx *c, const tls *t, uint64_t ga, uint64_t na, uint6
 static int tile_item(void *arg, int thread, size_t item)
 {
     knn_ctx *c = arg;
+    if (c->stop && *c->stop)
+        return LG_ECANCELED;
     if (c->parts > 1 && (c->pair_base + item) % (uint64_t)c->parts != (uint64_t)c->part)
         return LG_OK; /* another member's pair */
     tls *t = &c->t[thread];
@@ -264,6 +266,8 @@ int lgk_gemm_pair(knn_ctx *c)
     size_t items = c->i0 == c->j0 ? (size_t)(ta * (ta + 1) / 2) : (size_t)(ta * tb);
     int rc = lg_parallel_for(c->threads, items, tile_item, c);
     c->pair_base += items;
+    if (rc == LG_ECANCELED)
+        lg_fail(c->err, rc, "stopped: the caller asked the kNN search to stop");
     return rc;
 }
 
@@ -705,6 +709,7 @@ int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_kn
     /* a few spare candidates absorb the GEMM's rounding near the k-th */
     c.kc = o->k + (o->k / 4 > 8 ? o->k / 4 : 8);
     c.exclude_nonfinite = o->exclude_nonfinite;
+    c.stop = o->stop;
     if (c.kc > n - 1)
         c.kc = (uint32_t)(n - 1);
     c.threads = o->threads > 0 ? o->threads : lg_cpu_count();

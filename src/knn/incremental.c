@@ -43,6 +43,7 @@ int lg_knn_inc_open(uint32_t d, const lg_knn_opts *o, lg_knn_inc **out, lg_error
     c->kc = o->k + (o->k / 4 > 8 ? o->k / 4 : 8);
     c->threads = o->threads > 0 ? o->threads : lg_cpu_count();
     c->tile = o->tile ? o->tile : 512;
+    c->stop = o->stop;
     c->npanels = 1;
     inc->budget = o->memory ? o->memory : lg_default_memory();
     /* lgk_setup allocates for c->n rows: start empty, grow per block */

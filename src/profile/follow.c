@@ -101,7 +101,7 @@ static int follow_pending(follower *f, lg_store *s, lg_error *err)
         return LG_OK;
     if (!f->inc) {
         lg_knn_opts ko = {.k = f->klist, .threads = f->o->threads, .memory = f->o->memory,
-                          .tile = f->o->tile};
+                          .tile = f->o->tile, .stop = f->o->stop};
         int rc = lg_knn_inc_open(P.d, &ko, &f->inc, err);
         if (rc)
             return rc;

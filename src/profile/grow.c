@@ -99,7 +99,7 @@ int lgp_grow_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t
     lg_cursor *cur = NULL;
     lg_knn_inc *inc = NULL;
     lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = budget - L.n * L.d * 4,
-                      .tile = o->tile};
+                      .tile = o->tile, .stop = o->stop};
     int rc = !x ? LG_ENOMEM : lg_cursor_open(s, layer, 4096, &cur, &local);
     if (!rc)
         rc = lg_cursor_read(cur, 0, L.n, x, &local);

@@ -135,7 +135,8 @@ static int subsets_compute(lg_store *s, size_t layer, uint64_t n, uint32_t d, ui
         uint64_t *rows = perm + (uint64_t)r * m;
         qsort(rows, m, sizeof *rows, cmp_u64);
         subset_rows sr = {cur, rows, d};
-        lg_knn_opts ko = {.k = 2, .threads = o->threads, .memory = o->memory, .tile = o->tile};
+        lg_knn_opts ko = {.k = 2, .threads = o->threads, .memory = o->memory, .tile = o->tile,
+                          .stop = o->stop};
         lg_knn nn;
         rc = lg_knn_exact(m, d, read_subset, &sr, &ko, &nn, err);
         lg_twonn_result t;
@@ -305,7 +306,7 @@ static int approx_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uin
     double t0 = now();
     lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = o->memory,
                       .cells = o->cells, .nprobe = o->nprobe, .seed = o->seed,
-                      .scratch_dir = o->scratch_dir};
+                      .scratch_dir = o->scratch_dir, .stop = o->stop};
     if (!ko.cells) {
         double c = 2 * sqrt((double)L.n);
         ko.cells = c < 1 ? 1 : c > 4096 ? 4096 : (uint32_t)c;
@@ -343,6 +344,8 @@ static int approx_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uin
         }
         buf = b;
         rc = lg_cursor_read(cur, r0, m, buf, err);
+        if (!rc && o->stop && *o->stop)
+            rc = lg_fail(err, LG_ECANCELED, "stopped: the caller asked the profile to stop");
         if (!rc)
             rc = lg_knn_approx_add(a, buf, m, err);
         r0 += m;
@@ -369,7 +372,8 @@ int lgp_compute(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t kl
     if (o->approx)
         return approx_lists(s, layer, o, klist, r, nn, err);
     lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = o->memory, .tile = o->tile,
-                      .exclude_nonfinite = !o->nonfinite_fail, .team = team};
+                      .exclude_nonfinite = !o->nonfinite_fail, .team = team,
+                      .stop = o->stop};
     int rc = lg_knn_exact_layer(s, layer, &ko, nn, err);
     if (rc == LG_EINPUT && !o->nonfinite_fail) {
         snprintf(r->note, sizeof r->note, "%s", err->msg);
@@ -568,6 +572,10 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
     lg_knn prev = {0}, cur = {0};
     for (size_t q = 0; !rc && q < L; q++) {
         lg_layer_result *r = &out->layers[q];
+        if (opts->stop && *opts->stop) {
+            rc = lg_fail(err, LG_ECANCELED, "stopped: the caller asked the profile to stop");
+            break;
+        }
         rc = one_layer(s, order ? order : opts->layers, L, q, opts, klist, cache, &team, out, r,
                        &cur, err);
         if (!rc && q > 0 && cur.idx && prev.idx) {

@@ -41,6 +41,7 @@ const char *lg_status_name(int code)
     case LG_ENOMEM: return "out of memory";
     case LG_EBUSY: return "busy";
     case LG_ENOTFOUND: return "not found";
+    case LG_ECANCELED: return "stopped";
     default: return "unknown error";
     }
 }

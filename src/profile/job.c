@@ -1,0 +1,673 @@
+/*
+ * A profile described by named settings (job.h): the one place that turns
+ * what a user asks for into lg_profile_opts, and that decides where labels,
+ * the cache and scratch files come from.  The command line and the Python
+ * package both run a job, so they cannot disagree.
+ */
+#include "layergeom/job.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layergeom/estimate.h"
+#include "layergeom/import.h"
+#include "layergeom/knn.h"
+#include "util/error.h"
+
+struct lg_job {
+    char *path;
+    lg_profile_opts o;
+    /* settings that need the store to resolve */
+    char *labels_file, *label_set, *layers, *cache, *scratch;
+    int no_labels, no_cache;
+    int64_t *labels; /* given by the caller or loaded; owned */
+    uint64_t n_labels;
+    int have_labels;
+    char *labels_from_given;
+    size_t *layer_list;
+    lg_job_layer_fn on_layer;
+    void *on_layer_ctx;
+    /* after the run */
+    lg_store *store;
+    lg_profile p;
+    int ran, following;
+    char cache_dir[4200], scratch_dir[4200];
+    char from[600], model[600];
+    lg_report_info info;
+    char warning[LG_ERROR_MSG_MAX + 64];
+};
+
+/* ---- the settings ---- */
+
+typedef enum setting_kind { K_UINT, K_FRAC, K_SIZE, K_WORD, K_TEXT, K_FLAG } setting_kind;
+
+typedef struct setting {
+    const char *name, *arg, *help;
+    setting_kind kind;
+    double lo, hi; /* numbers: the range accepted */
+    const char *words; /* K_WORD: the words accepted, '|'-separated */
+} setting;
+
+static const setting settings[] = {
+    {"k", "K", "overlap neighbourhood size (default 30)", K_UINT, 1, LG_KNN_MAX_K, NULL},
+    {"knn", "exact|approx", "neighbour search (default exact)", K_WORD, 0, 0, "exact|approx"},
+    {"cells", "C", "approx: cells of the partition (default 2 sqrt N)", K_UINT, 1, 1 << 20, NULL},
+    {"nprobe", "P", "approx: cells each row searches (default 12 or more)", K_UINT, 1, 1 << 20,
+     NULL},
+    {"check-rows", "R", "approx: rows the self-check compares with exact search (default 500)",
+     K_UINT, 0, 1 << 20, NULL},
+    {"id", "twonn|ml|gride", "the estimator of the profile (default twonn)", K_WORD, 0, 0,
+     "twonn|ml|gride"},
+    {"gride-rank", "R", "the GRIDE scale (n2) used by id gride (default 16)", K_UINT, 2, 1024,
+     NULL},
+    {"gride-max", "R", "GRIDE scales up to this rank (default 64)", K_UINT, 2, 1024, NULL},
+    {"discard", "F", "TwoNN: fraction of the largest mu left out (default 0.1)", K_FRAC, 0, 0.99,
+     NULL},
+    {"preset", "paper", "the paper's protocol: TwoNN, discard 0.02, 4 subsets of N/32 rows",
+     K_WORD, 0, 0, "paper"},
+    {"decimation", NULL, "TwoNN on subsets of N/2, N/4, ... rows (error bars)", K_FLAG, 0, 0,
+     NULL},
+    {"duplicates", "drop|keep", "rows with an identical twin: left out of the ID (drop) or kept",
+     K_WORD, 0, 0, "drop|keep"},
+    {"nonfinite", "exclude|fail", "rows holding NaN or inf: left out and counted, or an error",
+     K_WORD, 0, 0, "exclude|fail"},
+    {"labels", "FILE", "labels (.npy or text); default: the store's label set", K_TEXT, 0, 0,
+     NULL},
+    {"label-set", "NAME", "use this label set of the store", K_TEXT, 0, 0, NULL},
+    {"no-labels", NULL, "ignore the store's labels", K_FLAG, 0, 0, NULL},
+    {"class-fraction", "F", "label overlap with k_i = F x size of i's class", K_FRAC, 1e-9, 1,
+     NULL},
+    {"overlap-matrix", NULL, "also the overlap between every pair of layers", K_FLAG, 0, 0, NULL},
+    {"layers", "LIST", "only these layers: indices or names, comma-separated", K_TEXT, 0, 0,
+     NULL},
+    {"tolerance", "F", "relative size of an ID change that counts (default 0.05)", K_FRAC, 0, 1,
+     NULL},
+    {"seed", "N", "subsets for the paper preset and decimation (default 1)", K_UINT, 0,
+     1.8e19, NULL},
+    {"cache", "DIR", "keep and reuse neighbour lists here (default STORE.lgcache)", K_TEXT, 0, 0,
+     NULL},
+    {"no-cache", NULL, "compute everything, keep nothing", K_FLAG, 0, 0, NULL},
+    {"threads", "N", "threads (default: all cores)", K_UINT, 1, 1024, NULL},
+    {"memory", "SIZE", "memory budget, e.g. 512M, 8G (default: a quarter of RAM)", K_SIZE,
+     1 << 20, 1.8e19, NULL},
+    {"scratch", "DIR", "approx: where rows beyond the budget go (default: the store's directory)",
+     K_TEXT, 0, 0, NULL},
+};
+#define N_SETTINGS (sizeof settings / sizeof settings[0])
+
+size_t lg_job_setting_count(void)
+{
+    return N_SETTINGS;
+}
+
+int lg_job_setting(size_t i, const char **name, const char **arg, const char **help)
+{
+    if (i >= N_SETTINGS)
+        return 0;
+    *name = settings[i].name;
+    *arg = settings[i].arg;
+    *help = settings[i].help;
+    return 1;
+}
+
+int lg_parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-')
+        return -1;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || !(v >= 0))
+        return -1;
+    double m = 1;
+    switch (*end) {
+    case 'k': case 'K': m = 1024.0; end++; break;
+    case 'm': case 'M': m = 1024.0 * 1024; end++; break;
+    case 'g': case 'G': m = 1024.0 * 1024 * 1024; end++; break;
+    case 't': case 'T': m = 1024.0 * 1024 * 1024 * 1024; end++; break;
+    default: break;
+    }
+    if (*end == 'B' || *end == 'b' || (*end == 'i' && end[1] == 'B' && end++))
+        end++;
+    if (*end || v * m > 1.8e19)
+        return -1;
+    *out = (uint64_t)(v * m);
+    return 0;
+}
+
+static int parse_flag(const char *v, int *out)
+{
+    static const char *yes[] = {"1", "true", "yes", "on", ""}, *no[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+        if (!strcmp(v, yes[i]))
+            return *out = 1, 0;
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+        if (!strcmp(v, no[i]))
+            return *out = 0, 0;
+    return -1;
+}
+
+/* Position of v among the '|'-separated words, or -1. */
+static int word_index(const char *words, const char *v)
+{
+    size_t len = strlen(v);
+    int i = 0;
+    for (const char *w = words; *w; i++) {
+        const char *bar = strchr(w, '|');
+        size_t wl = bar ? (size_t)(bar - w) : strlen(w);
+        if (wl == len && !strncmp(w, v, len))
+            return i;
+        if (!bar)
+            break;
+        w = bar + 1;
+    }
+    return -1;
+}
+
+static int takes(lg_error *err, const setting *s, const char *v)
+{
+    switch (s->kind) {
+    case K_UINT:
+        return lg_fail(err, LG_EUSAGE, "%s takes an integer in %.0f..%.0f (not '%s')", s->name,
+                       s->lo, s->hi, v);
+    case K_FRAC:
+        return lg_fail(err, LG_EUSAGE, "%s takes a number in [%g, %g] (not '%s')", s->name, s->lo,
+                       s->hi, v);
+    case K_SIZE:
+        return lg_fail(err, LG_EUSAGE, "%s takes a size such as 512M or 8G, at least 1M (not '%s')",
+                       s->name, v);
+    case K_WORD: {
+        char w[64];
+        snprintf(w, sizeof w, "%s", s->words);
+        for (char *c = w; *c; c++)
+            if (*c == '|')
+                *c = '/';
+        return lg_fail(err, LG_EUSAGE, "%s takes %s (not '%s')", s->name, w, v);
+    }
+    case K_FLAG:
+        return lg_fail(err, LG_EUSAGE, "%s is a flag: 1 or 0 (not '%s')", s->name, v);
+    default:
+        return lg_fail(err, LG_EUSAGE, "%s takes a non-empty value", s->name);
+    }
+}
+
+static int set_text(char **slot, const char *v, lg_error *err)
+{
+    char *c = strdup(v);
+    if (!c)
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    free(*slot);
+    *slot = c;
+    return LG_OK;
+}
+
+/* Stores a checked value in the job. */
+static int apply(lg_job *j, const setting *s, const char *v, uint64_t u, double f, int w,
+                 lg_error *err)
+{
+    lg_profile_opts *o = &j->o;
+    const char *n = s->name;
+    if (!strcmp(n, "k")) o->k = (uint32_t)u;
+    else if (!strcmp(n, "knn")) o->approx = w;
+    else if (!strcmp(n, "cells")) o->cells = (uint32_t)u;
+    else if (!strcmp(n, "nprobe")) o->nprobe = (uint32_t)u;
+    else if (!strcmp(n, "check-rows")) o->check_rows = (uint32_t)u;
+    else if (!strcmp(n, "id")) o->id_kind = w == 0 ? LG_ID_TWONN : w == 1 ? LG_ID_ML : LG_ID_GRIDE;
+    else if (!strcmp(n, "gride-rank")) {
+        if (u & (u - 1))
+            return lg_fail(err, LG_EUSAGE, "gride-rank takes a power of two, 2..1024 (not '%s')",
+                           v);
+        o->gride_rank = (uint32_t)u;
+    } else if (!strcmp(n, "gride-max")) o->gride_max_rank = (uint32_t)u;
+    else if (!strcmp(n, "discard")) o->twonn.discard = f;
+    else if (!strcmp(n, "preset")) o->paper = 1;
+    else if (!strcmp(n, "decimation")) o->decimation = w;
+    else if (!strcmp(n, "duplicates")) o->twonn.duplicates = w ? LG_DUP_KEEP : LG_DUP_DROP;
+    else if (!strcmp(n, "nonfinite")) o->nonfinite_fail = w;
+    else if (!strcmp(n, "labels")) return set_text(&j->labels_file, v, err);
+    else if (!strcmp(n, "label-set")) return set_text(&j->label_set, v, err);
+    else if (!strcmp(n, "no-labels")) j->no_labels = w;
+    else if (!strcmp(n, "class-fraction")) o->class_fraction = f;
+    else if (!strcmp(n, "overlap-matrix")) o->overlap_matrix = w;
+    else if (!strcmp(n, "layers")) return set_text(&j->layers, v, err);
+    else if (!strcmp(n, "tolerance")) o->tol = f;
+    else if (!strcmp(n, "seed")) o->seed = u;
+    else if (!strcmp(n, "cache")) return set_text(&j->cache, v, err);
+    else if (!strcmp(n, "no-cache")) j->no_cache = w;
+    else if (!strcmp(n, "threads")) o->threads = (int)u;
+    else if (!strcmp(n, "memory")) o->memory = u;
+    else if (!strcmp(n, "scratch")) return set_text(&j->scratch, v, err);
+    return LG_OK;
+}
+
+int lg_job_set(lg_job *j, const char *key, const char *value, lg_error *err)
+{
+    if (!j || !key || !value)
+        return lg_fail(err, LG_EUSAGE, "lg_job_set needs a job, a key and a value");
+    if (j->ran)
+        return lg_fail(err, LG_EUSAGE, "the job has run: settings no longer change it");
+    const setting *s = NULL;
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        if (!strcmp(settings[i].name, key))
+            s = &settings[i];
+    if (!s)
+        return lg_fail(err, LG_EUSAGE, "no setting '%s'", key);
+    uint64_t u = 0;
+    double f = 0;
+    int w = 0;
+    char *end = NULL;
+    switch (s->kind) {
+    case K_UINT:
+        errno = 0;
+        u = strtoull(value, &end, 10);
+        if (!*value || *end || errno || *value == '-' || (double)u < s->lo || (double)u > s->hi)
+            return takes(err, s, value);
+        break;
+    case K_FRAC:
+        f = strtod(value, &end);
+        if (!*value || *end || !(f >= s->lo && f <= s->hi))
+            return takes(err, s, value);
+        break;
+    case K_SIZE:
+        if (lg_parse_size(value, &u) || (double)u < s->lo)
+            return takes(err, s, value);
+        break;
+    case K_WORD:
+        if ((w = word_index(s->words, value)) < 0)
+            return takes(err, s, value);
+        break;
+    case K_FLAG:
+        if (parse_flag(value, &w))
+            return takes(err, s, value);
+        break;
+    case K_TEXT:
+        if (!*value)
+            return takes(err, s, value);
+        break;
+    }
+    return apply(j, s, value, u, f, w, err);
+}
+
+/* ---- life of a job ---- */
+
+int lg_job_create(const char *store_path, lg_job **out, lg_error *err)
+{
+    *out = NULL;
+    if (!store_path || !*store_path)
+        return lg_fail(err, LG_EUSAGE, "a job needs a store path");
+    lg_job *j = calloc(1, sizeof *j);
+    if (!j || !(j->path = strdup(store_path))) {
+        free(j);
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    }
+    lg_profile_opts_default(&j->o);
+    *out = j;
+    return LG_OK;
+}
+
+void lg_job_free(lg_job *j)
+{
+    if (!j)
+        return;
+    if (j->ran)
+        lg_profile_free(&j->p);
+    lg_store_close(j->store);
+    free(j->path);
+    free(j->labels_file);
+    free(j->label_set);
+    free(j->layers);
+    free(j->cache);
+    free(j->scratch);
+    free(j->labels);
+    free(j->labels_from_given);
+    free(j->layer_list);
+    free(j);
+}
+
+lg_profile_opts *lg_job_opts(lg_job *j)
+{
+    return &j->o;
+}
+
+void lg_job_on_layer(lg_job *j, lg_job_layer_fn fn, void *ctx)
+{
+    j->on_layer = fn;
+    j->on_layer_ctx = ctx;
+}
+
+int lg_job_set_labels(lg_job *j, const int64_t *labels, uint64_t n, const char *from,
+                      lg_error *err)
+{
+    if (!labels && n)
+        return lg_fail(err, LG_EUSAGE, "labels: NULL with a count of %llu",
+                       (unsigned long long)n);
+    int64_t *c = malloc((n ? n : 1) * sizeof *c);
+    char *f = strdup(from ? from : "labels given by the caller");
+    if (!c || !f) {
+        free(c);
+        free(f);
+        return lg_fail(err, LG_ENOMEM, "out of memory for %llu labels", (unsigned long long)n);
+    }
+    if (n)
+        memcpy(c, labels, n * sizeof *c);
+    free(j->labels);
+    free(j->labels_from_given);
+    j->labels = c;
+    j->n_labels = n;
+    j->have_labels = 1;
+    j->labels_from_given = f;
+    return LG_OK;
+}
+
+/* "0,3,layer05" -> store indices. */
+static int pick_layers(lg_job *j, lg_error *err)
+{
+    lg_store *s = j->store;
+    size_t cap = 1;
+    for (const char *c = j->layers; *c; c++)
+        cap += *c == ',';
+    char *copy = strdup(j->layers);
+    size_t *v = malloc(cap * sizeof *v), m = 0;
+    if (!copy || !v) {
+        free(copy);
+        free(v);
+        return lg_fail(err, LG_ENOMEM, "out of memory");
+    }
+    for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ",")) {
+        char *end;
+        unsigned long idx = strtoul(tok, &end, 10);
+        long li = (*tok && !*end && idx < lg_store_layer_count(s)) ? (long)idx
+                                                                  : lg_store_find_layer(s, tok);
+        if (li < 0) {
+            lg_fail(err, LG_EUSAGE, "%s: no layer '%s' (see 'layergeom info %s')", j->path, tok,
+                    j->path);
+            free(copy);
+            free(v);
+            return LG_EUSAGE;
+        }
+        v[m++] = (size_t)li;
+    }
+    free(copy);
+    if (!m) {
+        free(v);
+        return lg_fail(err, LG_EUSAGE, "layers: the list '%s' names no layer", j->layers);
+    }
+    j->layer_list = v;
+    j->o.layers = v;
+    j->o.n_layers = m;
+    return LG_OK;
+}
+
+static int resolve_labels(lg_job *j, lg_error *err)
+{
+    lg_store *s = j->store;
+    uint64_t rows = lg_store_rows(s), n = 0;
+    if (j->labels_file && (j->label_set || j->no_labels || j->have_labels))
+        return lg_fail(err, LG_EUSAGE, "labels (a file) excludes label-set, no-labels and "
+                                       "labels given by the caller");
+    if (j->labels_file) {
+        int64_t *own = NULL;
+        int rc = lg_labels_load(j->labels_file, &own, &n, NULL, err);
+        if (rc)
+            return rc;
+        free(j->labels);
+        j->labels = own;
+        j->n_labels = n;
+        j->have_labels = 1;
+        snprintf(j->from, sizeof j->from, "%s", j->labels_file);
+    } else if (j->have_labels) {
+        snprintf(j->from, sizeof j->from, "%s", j->labels_from_given);
+    }
+    if (j->have_labels) {
+        if (j->n_labels != rows)
+            return lg_fail(err, LG_EINPUT, "%s: %llu labels for %llu rows", j->from,
+                           (unsigned long long)j->n_labels, (unsigned long long)rows);
+        j->o.labels = j->labels;
+        return LG_OK;
+    }
+    if (j->no_labels || (!j->label_set && !lg_store_label_set_count(s)))
+        return LG_OK;
+    const char *set = j->label_set ? j->label_set : lg_store_label_set_name(s, 0);
+    int rc = lg_store_labels(s, set, &j->o.labels, &n, err);
+    if (rc)
+        return rc;
+    snprintf(j->from, sizeof j->from, "label set '%s' of the store", set);
+    return LG_OK;
+}
+
+/* The store's directory: a scratch file there is on the disk that holds
+ * the data, not in a RAM-backed /tmp. */
+static void resolve_dirs(lg_job *j)
+{
+    if (j->no_cache)
+        j->o.cache_dir = NULL;
+    else {
+        snprintf(j->cache_dir, sizeof j->cache_dir, "%s%s", j->cache ? j->cache : j->path,
+                 j->cache ? "" : ".lgcache");
+        j->o.cache_dir = j->cache_dir;
+    }
+    if (j->scratch) {
+        snprintf(j->scratch_dir, sizeof j->scratch_dir, "%s", j->scratch);
+    } else {
+        snprintf(j->scratch_dir, sizeof j->scratch_dir, "%s", j->path);
+        char *slash = strrchr(j->scratch_dir, '/');
+        if (!slash)
+            snprintf(j->scratch_dir, sizeof j->scratch_dir, ".");
+        else
+            slash[slash == j->scratch_dir] = 0; /* "/x.lgs" -> "/" */
+    }
+    j->o.scratch_dir = j->scratch_dir;
+}
+
+typedef struct relay {
+    lg_job *j;
+    void (*inner)(void *ctx, const lg_layer_result *r, size_t done, size_t total);
+    void *inner_ctx;
+} relay;
+
+static void on_layer(void *ctx, const lg_layer_result *r, size_t done, size_t total)
+{
+    relay *x = ctx;
+    if (x->inner)
+        x->inner(x->inner_ctx, r, done, total);
+    if (x->j->on_layer)
+        x->j->on_layer(x->j->on_layer_ctx, r->name, done, total, r->id);
+}
+
+int lg_job_run(lg_job *j, lg_error *err)
+{
+    if (j->ran || j->store || j->following)
+        return lg_fail(err, LG_EUSAGE, "the job has already run");
+    int rc = lg_store_open(j->path, 0, &j->store, err);
+    if (rc)
+        return rc;
+    if (lg_store_recovery(j->store))
+        snprintf(j->warning, sizeof j->warning, "%s", lg_store_recovery(j->store));
+    rc = resolve_labels(j, err);
+    if (!rc && j->layers)
+        rc = pick_layers(j, err);
+    if (rc)
+        return rc;
+    resolve_dirs(j);
+    lg_profile_opts o = j->o;
+    relay x = {j, o.progress, o.progress_ctx};
+    if (j->on_layer) {
+        o.progress = on_layer;
+        o.progress_ctx = &x;
+    }
+    rc = lg_profile_run(j->store, &o, &j->p, err);
+    if (rc)
+        return rc;
+    j->p.opts.progress = j->o.progress; /* the relay lives on this stack */
+    j->p.opts.progress_ctx = j->o.progress_ctx;
+    j->ran = 1;
+    if (j->p.cache_note[0] && !j->warning[0])
+        snprintf(j->warning, sizeof j->warning, "%s", j->p.cache_note);
+    size_t mlen;
+    const char *model = lg_store_meta(j->store, "model", &mlen);
+    if (model)
+        snprintf(j->model, sizeof j->model, "%.*s", (int)mlen, model);
+    j->info.store_path = j->path;
+    j->info.labels_from = j->from[0] ? j->from : NULL;
+    j->info.model = model ? j->model : NULL;
+    return LG_OK;
+}
+
+int lg_job_follow(lg_job *j, double poll_seconds, volatile int *stop, lg_error *err)
+{
+    if (j->ran || j->store || j->following)
+        return lg_fail(err, LG_EUSAGE, "the job has already run");
+    if (j->layers || j->label_set)
+        return lg_fail(err, LG_EUSAGE, "following a store profiles every layer with the "
+                                       "store's labels: layers and label-set do not apply");
+    if (j->labels_file && (j->no_labels || j->have_labels))
+        return lg_fail(err, LG_EUSAGE, "labels (a file) excludes no-labels and labels given "
+                                       "by the caller");
+    if (j->labels_file) {
+        uint64_t n;
+        int64_t *own = NULL;
+        int rc = lg_labels_load(j->labels_file, &own, &n, NULL, err);
+        if (rc)
+            return rc;
+        free(j->labels);
+        j->labels = own;
+        j->n_labels = n;
+        j->have_labels = 1;
+        snprintf(j->from, sizeof j->from, "%s", j->labels_file);
+    } else if (j->have_labels) {
+        snprintf(j->from, sizeof j->from, "%s", j->labels_from_given);
+    } else if (!j->no_labels) {
+        snprintf(j->from, sizeof j->from, "the store's labels");
+    }
+    lg_profile_opts o = j->o;
+    o.labels = j->have_labels ? j->labels : NULL;
+    o.labels_from_store = !j->have_labels && !j->no_labels;
+    resolve_dirs(j);
+    o.cache_dir = j->o.cache_dir;
+    o.scratch_dir = j->o.scratch_dir;
+    relay x = {j, o.progress, o.progress_ctx};
+    if (j->on_layer) {
+        o.progress = on_layer;
+        o.progress_ctx = &x;
+    }
+    j->info.store_path = j->path;
+    j->info.labels_from = j->from[0] ? j->from : NULL;
+    j->following = 1;
+    int rc = lg_profile_follow(j->path, &o, poll_seconds > 0 ? poll_seconds : 0.5, stop, &j->p,
+                               err);
+    j->following = 0;
+    if (rc)
+        return rc;
+    j->p.opts.progress = j->o.progress;
+    j->p.opts.progress_ctx = j->o.progress_ctx;
+    j->ran = 1;
+    if (j->p.cache_note[0])
+        snprintf(j->warning, sizeof j->warning, "%s", j->p.cache_note);
+    /* the finished store names its labels and model, as an offline profile
+     * would (the reports of both are the same) */
+    lg_store *fin;
+    lg_error ferr;
+    if (lg_store_open(j->path, LG_OPEN_NO_VERIFY, &fin, &ferr) == LG_OK) {
+        size_t mlen;
+        const char *m = lg_store_meta(fin, "model", &mlen);
+        if (m) {
+            snprintf(j->model, sizeof j->model, "%.*s", (int)mlen, m);
+            j->info.model = j->model;
+        }
+        if (o.labels_from_store && lg_store_label_set_count(fin))
+            snprintf(j->from, sizeof j->from, "label set '%s' of the store",
+                     lg_store_label_set_name(fin, 0));
+        lg_store_close(fin);
+    }
+    return LG_OK;
+}
+
+const lg_profile *lg_job_profile(const lg_job *j)
+{
+    return j && (j->ran || j->following) ? &j->p : NULL;
+}
+
+const lg_report_info *lg_job_info(const lg_job *j)
+{
+    return j && (j->ran || j->following) ? &j->info : NULL;
+}
+
+const char *lg_job_warning(const lg_job *j)
+{
+    return j && j->warning[0] ? j->warning : NULL;
+}
+
+int lg_job_report(const lg_job *j, const char *kind, FILE *f, lg_error *err)
+{
+    if (!j || !j->ran)
+        return lg_fail(err, LG_EUSAGE, "the job has not run");
+    int rc;
+    if (!strcmp(kind, "table"))
+        rc = lg_report_table(f, &j->p, &j->info);
+    else if (!strcmp(kind, "json"))
+        rc = lg_report_json(f, &j->p, &j->info);
+    else if (!strcmp(kind, "csv"))
+        rc = lg_report_csv(f, &j->p);
+    else if (!strcmp(kind, "html"))
+        rc = lg_report_html(f, &j->p, &j->info);
+    else if (!strcmp(kind, "svg"))
+        rc = lg_report_svg(f, &j->p, &j->info);
+    else
+        return lg_fail(err, LG_EUSAGE, "no report kind '%s' (table, json, csv, html or svg)",
+                       kind);
+    if (rc || ferror(f))
+        return lg_fail(err, LG_EIO, "writing the %s report failed", kind);
+    return LG_OK;
+}
+
+int lg_job_report_string(const lg_job *j, const char *kind, char **out, size_t *len,
+                         lg_error *err)
+{
+    *out = NULL;
+    *len = 0;
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    if (!f)
+        return lg_fail(err, LG_ENOMEM, "out of memory for the %s report", kind);
+    int rc = lg_job_report(j, kind, f, err);
+    if (fclose(f) && !rc)
+        rc = lg_fail(err, LG_ENOMEM, "out of memory for the %s report", kind);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    *out = buf;
+    *len = n;
+    return LG_OK;
+}
+
+void lg_free(void *p)
+{
+    free(p);
+}
+
+size_t lg_abi_sizeof(const char *t)
+{
+    static const struct {
+        const char *name;
+        size_t size;
+    } sizes[] = {
+        {"lg_error", sizeof(lg_error)},
+        {"lg_knn", sizeof(lg_knn)},
+        {"lg_knn_opts", sizeof(lg_knn_opts)},
+        {"lg_knn_check", sizeof(lg_knn_check)},
+        {"lg_twonn_opts", sizeof(lg_twonn_opts)},
+        {"lg_twonn_result", sizeof(lg_twonn_result)},
+        {"lg_gride_result", sizeof(lg_gride_result)},
+        {"lg_label_overlap", sizeof(lg_label_overlap)},
+        {"lg_layer_info", sizeof(lg_layer_info)},
+        {"lg_writer_opts", sizeof(lg_writer_opts)},
+    };
+    for (size_t i = 0; t && i < sizeof sizes / sizeof *sizes; i++)
+        if (!strcmp(sizes[i].name, t))
+            return sizes[i].size;
+    return 0;
+}
