@@ -59,6 +59,10 @@ int lg_job_set_labels(lg_job *j, const int64_t *labels, uint64_t n, const char *
  * overwrite the fields they name. */
 lg_profile_opts *lg_job_opts(lg_job *j);
 
+/* A stop flag: when *stop becomes non-zero (another thread, a signal
+ * handler), the run ends soon with LG_ECANCELED (lg_profile_opts.stop). */
+void lg_job_set_stop(lg_job *j, const volatile int *stop);
+
 /* A simple per-layer callback for bindings (no structs): after each layer,
  * its name, position (done of total) and the chosen ID. */
 typedef void (*lg_job_layer_fn)(void *ctx, const char *name, size_t done, size_t total,

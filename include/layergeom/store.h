@@ -113,6 +113,9 @@ void lg_cursor_let_go(lg_cursor *c, int on);
  * the end of the layer.  A block read in place stops at the end of its chunk,
  * so it may hold fewer than block_rows rows; callers use *n. */
 int lg_cursor_next(lg_cursor *c, const float **rows, uint64_t *row0, size_t *n, lg_error *err);
+/* 1 when the last block lg_cursor_next gave points into the store's
+ * mapping (valid until the store is closed, not only until the next call). */
+int lg_cursor_in_place(const lg_cursor *c);
 /* Moves the cursor to row r (random access through the index). */
 int lg_cursor_seek(lg_cursor *c, uint64_t r, lg_error *err);
 /* Copies rows [row0, row0 + n) as float32 into out (n * d floats). */

@@ -331,6 +331,11 @@ lg_profile_opts *lg_job_opts(lg_job *j)
     return &j->o;
 }
 
+void lg_job_set_stop(lg_job *j, const volatile int *stop)
+{
+    j->o.stop = stop;
+}
+
 void lg_job_on_layer(lg_job *j, lg_job_layer_fn fn, void *ctx)
 {
     j->on_layer = fn;

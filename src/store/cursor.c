@@ -25,6 +25,7 @@ struct lg_cursor {
     long scratch_chunk;     /* which chunk scratch holds, -1 none */
     long populated;         /* the last chunk whose pages were mapped in */
     int let_go;             /* release each chunk's pages once past it */
+    int in_place;           /* the last block points into the mapping */
 };
 
 /* A cursor over layer L (one of the store's, or the pending one). */
@@ -237,6 +238,7 @@ int lg_cursor_next(lg_cursor *c, const float **rows, uint64_t *row0, size_t *n, 
     *row0 = c->pos;
     *n = take;
     *rows = NULL;
+    c->in_place = 0;
     if (!take)
         return LG_OK;
     size_t ci = find_chunk(c->s, L, c->pos);
@@ -253,6 +255,7 @@ int lg_cursor_next(lg_cursor *c, const float **rows, uint64_t *row0, size_t *n, 
         *rows = (const float *)(const void *)(c->s->map + ch->off + LGS_RECORD_HEADER_SIZE) +
                 (size_t)(c->pos - ch->first_row) * L->d;
         c->pos += take;
+        c->in_place = 1;
         return LG_OK;
     }
     if (!c->buf) {
@@ -267,4 +270,9 @@ int lg_cursor_next(lg_cursor *c, const float **rows, uint64_t *row0, size_t *n, 
     *rows = c->buf;
     c->pos += take;
     return LG_OK;
+}
+
+int lg_cursor_in_place(const lg_cursor *c)
+{
+    return c->in_place;
 }
