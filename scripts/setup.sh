@@ -3,6 +3,8 @@
 # Safe to run again: it installs only what is missing.
 set -eu
 PKGS="build-essential cmake pkg-config liblz4-dev libzstd-dev libopenblas-dev libcmocka-dev python3-numpy"
+# --python:  what the Python package and its tests need (pip, venv, pytest; torch and
+#            pandas for layergeom.torch and Profile.to_pandas)
 # --browser: Chromium, which the report test uses to render the HTML page
 # --fuzz:    clang, its libFuzzer runtime, and valgrind (scripts/fuzz.sh, CI)
 # --mpi:     Open MPI, for the optional distributed build (-DLAYERGEOM_MPI=ON)
@@ -11,6 +13,7 @@ for opt in "$@"; do
     --browser) PKGS="$PKGS chromium" ;;
     --fuzz) PKGS="$PKGS clang libclang-rt-14-dev valgrind" ;;
     --mpi) PKGS="$PKGS libopenmpi-dev openmpi-bin" ;;
+    --python) PKGS="$PKGS python3-pip python3-venv python3-setuptools python3-pytest python3-torch python3-pandas python3-tqdm" ;;
     *) echo "setup: unknown option $opt" >&2; exit 2 ;;
   esac
 done

@@ -6,7 +6,7 @@
 #                                built without MPI (so that build is tested too)
 set -eu
 cd "$(dirname "$0")/.."
-scripts/setup.sh --mpi
+scripts/setup.sh --mpi --python
 if [ "${1:-}" = "--sanitize" ]; then
   cmake -S . -B build-asan -DLAYERGEOM_WERROR=ON -DLAYERGEOM_SANITIZE=ON -DLAYERGEOM_BENCH=OFF \
         -DCMAKE_BUILD_TYPE=Debug

@@ -8,7 +8,8 @@ import subprocess
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.environ.get("LAYERGEOM_SOURCE_DIR") or \
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SHARED = os.environ.get("LAYERGEOM_SHARED_DIR", os.path.join(ROOT, "..", "shared"))
 REFERENCE = os.path.join(SHARED, "reference")
 CLI = os.environ.get("LAYERGEOM_CLI", os.path.join(ROOT, "build", "layergeom"))

@@ -122,7 +122,8 @@ def test_ctrl_c_stops_a_profile(tmp_path):
         except KeyboardInterrupt:
             print("interrupted %.2f" % (time.time() - t), flush=True)
     """)
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"), LAYERGEOM_BLAS="keep")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(lg.__file__)),
+               LAYERGEOM_BLAS="keep")
     pr = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE,
                           text=True)
     assert pr.stdout.readline().strip() == "ready"
@@ -132,3 +133,31 @@ def test_ctrl_c_stops_a_profile(tmp_path):
     out = pr.communicate(timeout=60)[0]
     assert out.startswith("interrupted"), out
     assert time.time() - t < 5
+
+
+def test_gil_released_during_a_search():
+    """Another Python thread runs while the library searches."""
+    import threading
+    ticks = []
+    done = threading.Event()
+
+    def tick():
+        while not done.is_set():
+            ticks.append(1)
+            time.sleep(0.001)
+    X = np.random.default_rng(1).standard_normal((12000, 128)).astype(np.float32)
+    t = threading.Thread(target=tick)
+    t.start()
+    t0 = time.time()
+    lg.neighbours(X, k=10, threads=1)
+    elapsed = time.time() - t0
+    done.set()
+    t.join()
+    assert elapsed > 0.2 and len(ticks) > 0.2 * elapsed / 0.001 * 0.1
+
+
+def test_tqdm_progress(capsys):
+    pytest.importorskip("tqdm")
+    p = lg.profile(SAMPLE, cache=False, layers=[0, 1], progress=True)
+    assert len(p.layers) == 2
+    assert "2/2" in capsys.readouterr().err

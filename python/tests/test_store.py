@@ -112,7 +112,8 @@ def test_killed_producer_keeps_what_was_committed(tmp_path):
         w.add_batch({"a": x, "b": x})   # not committed
         os.kill(os.getpid(), 9)
     """ % str(path))
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"), LAYERGEOM_BLAS="keep")
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(lg.__file__)),
+               LAYERGEOM_BLAS="keep")
     r = subprocess.run([sys.executable, "-c", code], env=env)
     assert r.returncode == -signal.SIGKILL
     s = lg.Store(path)
