@@ -127,12 +127,21 @@ def neighbours(X, k=30, *, knn="exact", threads=0, memory=None, nonfinite="exclu
                                                                ctypes.byref(err)), stop)
         _lib.check(rc, err)
         return _from_c(out)
-    if not (np.isfinite(x).all()):
+    # the policy of every search: rows holding NaN or inf fail, or are left
+    # out (the approximate search gets the finite rows only)
+    finite = np.isfinite(x).all(axis=1)
+    kept = None
+    if not finite.all():
         if nonfinite == "fail":
-            bad = int(np.argwhere(~np.isfinite(x))[0][0])
-            raise _lib._raise(1, "row %d is not finite" % bad)
-        raise UsageError("knn='approx' on rows holding NaN or inf: use knn='exact', or drop "
-                         "the rows first")
+            bad = int(np.flatnonzero(~finite)[0])
+            col = int(np.flatnonzero(~np.isfinite(x[bad]))[0])
+            _lib._raise(1, "row %d, column %d is %s: distances to it are undefined (remove or "
+                        "repair the non-finite rows, or leave them out)"
+                        % (bad, col, "NaN" if np.isnan(x[bad, col]) else "infinite"))
+        kept = np.flatnonzero(finite)
+        x = np.ascontiguousarray(x[kept])
+        n = x.shape[0]
+        ptr = x.ctypes.data_as(_lib.c_fltp)
     a = ctypes.c_void_p()
     _lib.check(_lib.lib.lg_knn_approx_open(d, ctypes.byref(o), ctypes.byref(a),
                                            ctypes.byref(err)), err)
@@ -142,7 +151,16 @@ def neighbours(X, k=30, *, knn="exact", threads=0, memory=None, nonfinite="exclu
         _lib.check(_lib.lib.lg_knn_approx_finish(a, ctypes.byref(out), ctypes.byref(err)), err)
     finally:
         _lib.lib.lg_knn_approx_close(a)
-    return _from_c(out, approx=True)
+    nn = _from_c(out, approx=True)
+    if kept is None:
+        return nn
+    N = finite.shape[0]
+    idx = np.full((N, nn.k), NONE, np.uint32)
+    dist = np.full((N, nn.k), np.nan)
+    idx[kept] = np.where(nn.idx == NONE, NONE, kept[np.minimum(nn.idx, n - 1)])
+    dist[kept] = nn.dist
+    return Neighbours(idx, dist, int((dist[:, 0] == 0).sum()), N - n,
+                      int(np.flatnonzero(~finite)[0]), nn.rescanned, nn.seconds, approx=True)
 
 
 def _lists(X, k, **kw):

@@ -118,6 +118,14 @@ def test_nonfinite_rows_left_out():
     assert not np.isin([3, 77], nn.idx[[0, 1, 2]]).any()
     with pytest.raises(lg.InputError, match="row 3"):
         lg.neighbours(X, k=4, nonfinite="fail")
+    # the approximate search: the same rows left out, the same count
+    a = lg.neighbours(X, k=4, knn="approx")
+    assert a.n_excluded == 2 and a.first_excluded == 3
+    assert (a.idx[77] == lg.estimators.NONE).all() and np.isnan(a.dist[77]).all()
+    assert not np.isin([3, 77], a.idx).any()
+    assert (a.idx[[0, 1, 2]] == nn.idx[[0, 1, 2]]).all()
+    with pytest.raises(lg.InputError, match="row 3, column 0 is NaN"):
+        lg.neighbours(X, k=4, knn="approx", nonfinite="fail")
 
 
 def test_approx_close_to_exact():

@@ -26,6 +26,7 @@
 #include "knn/cand.h"
 #include "knn/dist.h"
 #include "knn/engine.h"
+#include "knn/finite.h"
 #include "layergeom/knn.h"
 #include "util/error.h"
 #include "util/parallel.h"
@@ -117,16 +118,10 @@ static int mean_pass(knn_ctx *c)
             return rc;
         for (uint64_t i = 0; i < n; i++) {
             const float *row = x + i * c->d;
-            uint32_t bad = c->d;
-            for (uint32_t j = 0; j < c->d && bad == c->d; j++)
-                if (!isfinite(row[j]))
-                    bad = j;
+            uint32_t bad = lgk_bad_column(row, c->d);
             if (bad < c->d) {
                 if (!c->exclude_nonfinite)
-                    return lg_fail(c->err, LG_EINPUT,
-                                   "row %llu, column %u is %s: distances to it are undefined "
-                                   "(remove or repair the non-finite rows, or leave them out)",
-                                   U64(r0 + i), bad, isnan(row[bad]) ? "NaN" : "infinite");
+                    return lgk_nonfinite_error(c->err, r0 + i, row, bad);
                 if (!c->excluded && !(c->excluded = calloc(c->n, 1)))
                     return lg_fail(c->err, LG_ENOMEM, "out of memory");
                 if (!c->n_excluded)
@@ -140,11 +135,7 @@ static int mean_pass(knn_ctx *c)
         }
     }
     if (c->n - c->n_excluded < (uint64_t)c->k + 1)
-        return lg_fail(c->err, LG_EINPUT,
-                       "%llu of %llu rows hold NaN or inf (the first: row %llu): the %llu left "
-                       "are too few for k = %u",
-                       U64(c->n_excluded), U64(c->n), U64(c->first_excluded),
-                       U64(c->n - c->n_excluded), c->k);
+        return lgk_too_few_error(c->err, c->n_excluded, c->n, c->first_excluded, c->k);
     for (uint32_t j = 0; j < c->d; j++) {
         c->mean[j] = sum[j] / (double)(c->n - c->n_excluded);
         c->fmean[j] = (float)c->mean[j];

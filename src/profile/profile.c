@@ -10,6 +10,7 @@
 
 #include "layergeom/profile.h"
 #include "profile/cache.h"
+#include "knn/finite.h"
 #include "profile/profile_int.h"
 #include "util/error.h"
 
@@ -303,6 +304,7 @@ static int approx_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uin
 {
     lg_layer_info L;
     lg_store_layer(s, layer, &L);
+    memset(nn, 0, sizeof *nn);
     double t0 = now();
     lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = o->memory,
                       .cells = o->cells, .nprobe = o->nprobe, .seed = o->seed,
@@ -333,6 +335,12 @@ static int approx_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uin
     if (!rc && L.n * L.d * 4 > budget)
         lg_cursor_let_go(cur, 1); /* one pass; the rows are copied */
     float *buf = NULL;
+    /* rows holding NaN or inf: the policy of every search (knn/finite.h);
+     * the approximate search gets the finite rows only, kept[] says which */
+    uint32_t *kept = malloc((L.n ? L.n : 1) * sizeof *kept);
+    uint64_t n_kept = 0;
+    if (!rc && !kept)
+        rc = lg_fail(err, LG_ENOMEM, "out of memory");
     for (uint64_t r0 = 0; !rc && r0 < L.n;) {
         uint64_t m = r0 ? block : first;
         if (m > L.n - r0)
@@ -346,17 +354,41 @@ static int approx_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uin
         rc = lg_cursor_read(cur, r0, m, buf, err);
         if (!rc && o->stop && *o->stop)
             rc = lg_fail(err, LG_ECANCELED, "stopped: the caller asked the profile to stop");
+        uint64_t good = 0;
+        for (uint64_t i = 0; !rc && i < m; i++) {
+            const float *row = buf + i * L.d;
+            uint32_t bad = lgk_bad_column(row, L.d);
+            if (bad < L.d && o->nonfinite_fail)
+                rc = lgk_nonfinite_error(err, r0 + i, row, bad);
+            else if (bad == L.d) {
+                if (good != i)
+                    memmove(buf + good * L.d, row, L.d * sizeof *buf);
+                kept[n_kept++] = (uint32_t)(r0 + i);
+                good++;
+            }
+        }
         if (!rc)
-            rc = lg_knn_approx_add(a, buf, m, err);
+            rc = lg_knn_approx_add(a, buf, good, err);
         r0 += m;
     }
     free(buf);
     lg_cursor_close(cur);
+    if (!rc && n_kept < (uint64_t)klist + 1) {
+        uint64_t first_bad = 0;
+        while (first_bad < n_kept && kept[first_bad] == first_bad)
+            first_bad++;
+        rc = lgk_too_few_error(err, L.n - n_kept, L.n, first_bad, klist);
+    }
     if (!rc)
         rc = lg_knn_approx_finish(a, nn, err);
     if (!rc && o->check_rows)
         rc = lg_knn_approx_check(a, nn, o->check_rows, &r->check, err);
     lg_knn_approx_close(a);
+    if (!rc && n_kept < L.n)
+        rc = lgk_expand_lists(nn, kept, L.n, err);
+    free(kept);
+    if (rc)
+        lg_knn_free(nn);
     if (!rc) {
         r->approx = 1;
         nn->seconds = now() - t0;
@@ -369,8 +401,15 @@ static int approx_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uin
 int lgp_compute(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
                 const lg_team *team, lg_layer_result *r, lg_knn *nn, lg_error *err)
 {
-    if (o->approx)
-        return approx_lists(s, layer, o, klist, r, nn, err);
+    if (o->approx) {
+        int rc = approx_lists(s, layer, o, klist, r, nn, err);
+        if (rc == LG_EINPUT && !o->nonfinite_fail) { /* as exact search: a note */
+            snprintf(r->note, sizeof r->note, "%s", err->msg);
+            memset(nn, 0, sizeof *nn);
+            return LG_OK;
+        }
+        return rc;
+    }
     lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = o->memory, .tile = o->tile,
                       .exclude_nonfinite = !o->nonfinite_fail, .team = team,
                       .stop = o->stop};

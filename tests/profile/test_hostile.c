@@ -67,6 +67,7 @@ static void hostile_layers_profile_cleanly(void **state)
     assert_int_equal(L[1].nonfinite_rows, 4);
     assert_int_equal(L[1].first_nonfinite, 17);
     assert_true(isfinite(L[1].id) && fabs(L[1].id - L[0].id) < 1.5);
+    double L1_id = L[1].id;
     assert_true(L[1].has_prev && isfinite(L[1].overlap_prev));
     /* all rows identical: every row a duplicate; no ID, a note saying why */
     for (int q = 2; q <= 3; q++) {
@@ -106,6 +107,30 @@ static void hostile_layers_profile_cleanly(void **state)
     o.nonfinite_fail = 1;
     assert_int_equal(lg_profile_run(s, &o, &p, &err), LG_EINPUT);
     assert_non_null(strstr(err.msg, "row 17, column 3 is NaN"));
+    /* the approximate search follows the same policy: the same rows left
+     * out and counted, the profile goes on (it used to stop at row 17) */
+    o.nonfinite_fail = 0;
+    o.approx = 1;
+    size_t pick[3] = {0, 1, 5};
+    o.layers = pick;
+    o.n_layers = 3;
+    lg_profile pa;
+    if (lg_profile_run(s, &o, &pa, &err))
+        fail_msg("approx: %s", err.msg);
+    assert_int_equal(pa.layers[1].nonfinite_rows, 4);
+    assert_int_equal(pa.layers[1].first_nonfinite, 17);
+    assert_true(pa.layers[1].approx);
+    assert_true(fabs(pa.layers[1].id - L1_id) < 0.05 * L1_id);
+    assert_true(pa.layers[1].has_prev && isfinite(pa.layers[1].overlap_prev));
+    assert_false(isfinite(pa.layers[2].id));
+    assert_non_null(strstr(pa.layers[2].note, "NaN or inf"));
+    lg_profile_free(&pa);
+    o.nonfinite_fail = 1;
+    assert_int_equal(lg_profile_run(s, &o, &pa, &err), LG_EINPUT);
+    assert_non_null(strstr(err.msg, "row 17, column 3 is NaN"));
+    o.approx = 0;
+    o.layers = NULL;
+    o.n_layers = 0;
     /* k larger than the rows, and k + 1 = N */
     o.nonfinite_fail = 0;
     o.k = N;
