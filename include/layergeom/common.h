@@ -18,6 +18,14 @@
 extern "C" {
 #endif
 
+/* LG_API marks what the shared library exports: the functions declared in
+ * these headers, nothing else (the library is built with hidden visibility). */
+#if defined(__GNUC__) || defined(__clang__)
+#define LG_API __attribute__((visibility("default")))
+#else
+#define LG_API
+#endif
+
 #define LG_VERSION_MAJOR 0
 #define LG_VERSION_MINOR 1
 #define LG_VERSION_PATCH 0
@@ -43,7 +51,7 @@ typedef struct lg_error {
 } lg_error;
 
 /* A short name for a status code ("ok", "bad input", ...). */
-const char *lg_status_name(int code);
+LG_API const char *lg_status_name(int code);
 
 /* Element types of stored activations.  Values are the on-disk codes. */
 typedef enum lg_dtype {
@@ -59,16 +67,16 @@ typedef enum lg_codec { LG_CODEC_NONE = 0, LG_CODEC_LZ4 = 1, LG_CODEC_ZSTD = 2 }
 typedef enum lg_filter { LG_FILTER_NONE = 0, LG_FILTER_SHUFFLE = 1 } lg_filter;
 
 /* Bytes per element; 0 for an unknown type. */
-size_t lg_dtype_size(lg_dtype t);
+LG_API size_t lg_dtype_size(lg_dtype t);
 /* "f32", "f16", "bf16", "f64"; "?" for unknown.  Parsing returns 0 on success. */
-const char *lg_dtype_name(lg_dtype t);
-int lg_dtype_parse(const char *s, lg_dtype *out);
-const char *lg_codec_name(lg_codec c);
-int lg_codec_parse(const char *s, lg_codec *out);
-const char *lg_filter_name(lg_filter f);
+LG_API const char *lg_dtype_name(lg_dtype t);
+LG_API int lg_dtype_parse(const char *s, lg_dtype *out);
+LG_API const char *lg_codec_name(lg_codec c);
+LG_API int lg_codec_parse(const char *s, lg_codec *out);
+LG_API const char *lg_filter_name(lg_filter f);
 
 /* Widen n elements of type t (little-endian, as stored) to float32. */
-void lg_to_f32(lg_dtype t, const void *src, float *dst, size_t n);
+LG_API void lg_to_f32(lg_dtype t, const void *src, float *dst, size_t n);
 
 #ifdef __cplusplus
 }

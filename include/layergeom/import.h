@@ -21,17 +21,17 @@ typedef struct lg_source lg_source;
 /* .npy: versions 1.0, 2.0, 3.0; float16/32/64 either byte order; C or
  * Fortran order; shape (N,), (N, D) or (L, N, D).  Layer names: the file's
  * base name, with "[l]" appended for a stack. */
-int lg_source_open_npy(const char *path, lg_source **out, lg_error *err);
+LG_API int lg_source_open_npy(const char *path, lg_source **out, lg_error *err);
 
 /* safetensors: F32, F16, BF16, F64 tensors of shape (N, D) (leading 1s are
  * dropped).  names == NULL takes every floating-point tensor, in natural
  * order of their names ("layer.2" before "layer.10"); otherwise exactly the
  * listed tensors, in that order. */
-int lg_source_open_safetensors(const char *path, const char *const *names, size_t n_names,
+LG_API int lg_source_open_safetensors(const char *path, const char *const *names, size_t n_names,
                                lg_source **out, lg_error *err);
 
 /* Raw little-endian elements, d per row; N is the file size / (d x size). */
-int lg_source_open_raw(const char *path, lg_dtype dtype, uint32_t d, lg_source **out,
+LG_API int lg_source_open_raw(const char *path, lg_dtype dtype, uint32_t d, lg_source **out,
                        lg_error *err);
 
 /* Per-token activations: a .npy of shape (N, T, D), or (L, N, T, D) for L
@@ -45,8 +45,8 @@ typedef enum lg_tokens {
     LG_TOKENS_LAST = 3,
     LG_TOKENS_ALL = 4
 } lg_tokens;
-int lg_tokens_parse(const char *s, lg_tokens *out);
-int lg_source_open_tokens(const char *path, lg_tokens mode, const char *mask_path,
+LG_API int lg_tokens_parse(const char *s, lg_tokens *out);
+LG_API int lg_source_open_tokens(const char *path, lg_tokens mode, const char *mask_path,
                           lg_source **out, lg_error *err);
 
 /* Writes sources that are each one batch of every layer (the same layers, in
@@ -54,34 +54,34 @@ int lg_source_open_tokens(const char *path, lg_tokens mode, const char *mask_pat
  * order given: layer l of the store is layer l of sources[0], then of
  * sources[1], ...  Written batch by batch: memory is a chunk per layer.
  * names (may be NULL) name the layers; else the first source's names. */
-int lg_import_batches(lg_writer *w, lg_source *const *sources, size_t n_sources,
+LG_API int lg_import_batches(lg_writer *w, lg_source *const *sources, size_t n_sources,
                       const char *const *names, lg_error *err);
 /* The check lg_import_batches makes first (same layers, D and rows within a
  * batch), to call before a store is created. */
-int lg_batches_check(lg_source *const *sources, size_t n_sources, lg_error *err);
+LG_API int lg_batches_check(lg_source *const *sources, size_t n_sources, lg_error *err);
 
 /* Opens by content: .npy magic, safetensors header, else an error. */
-int lg_source_open(const char *path, lg_source **out, lg_error *err);
+LG_API int lg_source_open(const char *path, lg_source **out, lg_error *err);
 
-void lg_source_close(lg_source *src);
-size_t lg_source_layer_count(const lg_source *src);
-int lg_source_layer(const lg_source *src, size_t i, const char **name, uint64_t *n, uint32_t *d,
+LG_API void lg_source_close(lg_source *src);
+LG_API size_t lg_source_layer_count(const lg_source *src);
+LG_API int lg_source_layer(const lg_source *src, size_t i, const char **name, uint64_t *n, uint32_t *d,
                     lg_dtype *dtype);
 /* Rows [row0, row0 + n) of layer i, as elements of the layer's dtype in
  * native byte order, row-major, into out. */
-int lg_source_read(const lg_source *src, size_t i, uint64_t row0, size_t n, void *out,
+LG_API int lg_source_read(const lg_source *src, size_t i, uint64_t row0, size_t n, void *out,
                    lg_error *err);
 
 /* Writes every layer of src into w (name_prefix, when non-NULL, replaces the
  * file part of each name). */
-int lg_import_source(lg_writer *w, const lg_source *src, lg_error *err);
+LG_API int lg_import_source(lg_writer *w, const lg_source *src, lg_error *err);
 
 /* Labels from an integer (or integral float) .npy of shape (N,) or (N, 1),
  * or from a text file with one label per line.  Text labels that are all
  * integers are taken as such; otherwise distinct strings get ids 0, 1, ...
  * in sorted order, and *names (malloc'd, may be NULL) receives the names
  * joined by '\n'.  The caller frees *labels and *names. */
-int lg_labels_load(const char *path, int64_t **labels, uint64_t *n, char **names,
+LG_API int lg_labels_load(const char *path, int64_t **labels, uint64_t *n, char **names,
                    lg_error *err);
 
 /* ---- ingest: a pipe of activations into a store ---- */
@@ -103,12 +103,12 @@ typedef struct lg_ingest_stats {
  * (including an input that stops mid-record) every layer completed before it
  * stays in the store; the error names the input offset and st->lost says
  * what was dropped. */
-int lg_ingest(lg_read_fn read, void *ctx, lg_writer *w, lg_ingest_stats *st, lg_error *err);
+LG_API int lg_ingest(lg_read_fn read, void *ctx, lg_writer *w, lg_ingest_stats *st, lg_error *err);
 
 /* Writes an N x D array as a version 1.0 .npy file in the given type
  * (f32, f16, f64; bf16 is written as its raw uint16 bits is not allowed:
  * LG_EUSAGE), byte-identical to what numpy.save writes. */
-int lg_npy_write_header(int fd, const char *descr, uint64_t n, uint32_t d, int one_dim,
+LG_API int lg_npy_write_header(int fd, const char *descr, uint64_t n, uint32_t d, int one_dim,
                         lg_error *err);
 
 #ifdef __cplusplus

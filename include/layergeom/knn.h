@@ -66,38 +66,38 @@ typedef struct lg_knn {
 typedef int (*lg_rows_fn)(void *ctx, uint64_t row0, size_t n, float *out, lg_error *err);
 
 /* The general entry: n rows of d columns, read through rows(). */
-int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_knn_opts *o,
+LG_API int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_knn_opts *o,
                  lg_knn *out, lg_error *err);
 /* Rows already in memory. */
-int lg_knn_exact_matrix(const float *x, uint64_t n, uint32_t d, const lg_knn_opts *o,
+LG_API int lg_knn_exact_matrix(const float *x, uint64_t n, uint32_t d, const lg_knn_opts *o,
                         lg_knn *out, lg_error *err);
 /* A layer of a store. */
-int lg_knn_exact_layer(lg_store *s, size_t layer, const lg_knn_opts *o, lg_knn *out,
+LG_API int lg_knn_exact_layer(lg_store *s, size_t layer, const lg_knn_opts *o, lg_knn *out,
                        lg_error *err);
-void lg_knn_free(lg_knn *k);
+LG_API void lg_knn_free(lg_knn *k);
 
 /* ---- incremental: rows arriving in blocks ---- */
 
 typedef struct lg_knn_inc lg_knn_inc;
 
 /* An empty search for rows of d columns (o->k, threads, memory, tile as above). */
-int lg_knn_inc_open(uint32_t d, const lg_knn_opts *o, lg_knn_inc **out, lg_error *err);
+LG_API int lg_knn_inc_open(uint32_t d, const lg_knn_opts *o, lg_knn_inc **out, lg_error *err);
 /* Appends m rows: they are searched against every earlier row and each other,
  * and every affected list is updated.  LG_ENOMEM when the rows no longer fit
  * the budget (the caller then falls back to lg_knn_exact). */
-int lg_knn_inc_add(lg_knn_inc *inc, const float *rows, uint64_t m, lg_error *err);
-uint64_t lg_knn_inc_rows(const lg_knn_inc *inc);
+LG_API int lg_knn_inc_add(lg_knn_inc *inc, const float *rows, uint64_t m, lg_error *err);
+LG_API uint64_t lg_knn_inc_rows(const lg_knn_inc *inc);
 /* Rows already profiled: the first m rows, with their exact lists among
  * themselves (known, at least k neighbours, no excluded rows).  They are not
  * searched against each other again; rows added after them are searched
  * against them, and lg_knn_inc_finish merges the two, giving exactly the
  * lists of a fresh search.  (Rows appended to a store: about 2 m_new / n of
  * a fresh search's work.)  Only on an empty search, once. */
-int lg_knn_inc_seed(lg_knn_inc *inc, const float *rows, uint64_t m, const lg_knn *known,
+LG_API int lg_knn_inc_seed(lg_knn_inc *inc, const float *rows, uint64_t m, const lg_knn *known,
                     lg_error *err);
 /* The exact lists of all rows so far (equal to lg_knn_exact on them). */
-int lg_knn_inc_finish(lg_knn_inc *inc, lg_knn *out, lg_error *err);
-void lg_knn_inc_close(lg_knn_inc *inc);
+LG_API int lg_knn_inc_finish(lg_knn_inc *inc, lg_knn *out, lg_error *err);
+LG_API void lg_knn_inc_close(lg_knn_inc *inc);
 
 /* ---- approximate: an inverted-file partition, searched exactly ---- */
 
@@ -109,17 +109,17 @@ typedef struct lg_knn_approx lg_knn_approx;
  * stay within o->memory (else LG_ENOMEM naming the size needed); the rows
  * themselves are kept in memory when they fit beside them, else in a scratch
  * file in o->scratch_dir, mapped (page cache, not the budget). */
-int lg_knn_approx_open(uint32_t d, const lg_knn_opts *o, lg_knn_approx **out, lg_error *err);
-int lg_knn_approx_add(lg_knn_approx *a, const float *rows, uint64_t m, lg_error *err);
-uint64_t lg_knn_approx_rows(const lg_knn_approx *a);
+LG_API int lg_knn_approx_open(uint32_t d, const lg_knn_opts *o, lg_knn_approx **out, lg_error *err);
+LG_API int lg_knn_approx_add(lg_knn_approx *a, const float *rows, uint64_t m, lg_error *err);
+LG_API uint64_t lg_knn_approx_rows(const lg_knn_approx *a);
 /* The lists of all rows so far (distances exact, neighbours approximate). */
-int lg_knn_approx_finish(lg_knn_approx *a, lg_knn *out, lg_error *err);
+LG_API int lg_knn_approx_finish(lg_knn_approx *a, lg_knn *out, lg_error *err);
 /* The knobs in use, and how many GEMM blocks were searched. */
-void lg_knn_approx_stats(const lg_knn_approx *a, uint32_t *cells, uint32_t *nprobe,
+LG_API void lg_knn_approx_stats(const lg_knn_approx *a, uint32_t *cells, uint32_t *nprobe,
                          uint64_t *blocks);
 /* 1 when the rows are kept in the scratch file (they did not fit the budget). */
-int lg_knn_approx_on_disk(const lg_knn_approx *a);
-void lg_knn_approx_close(lg_knn_approx *a);
+LG_API int lg_knn_approx_on_disk(const lg_knn_approx *a);
+LG_API void lg_knn_approx_close(lg_knn_approx *a);
 
 /* How approximate the lists are: a random sample of rows against an exact
  * scan. */
@@ -129,7 +129,7 @@ typedef struct lg_knn_check {
     double twonn_approx, twonn_exact, twonn_rel_err; /* TwoNN ML on the sample */
     double overlap_err_bound; /* 1 - recall: the most any overlap at k can move */
 } lg_knn_check;
-int lg_knn_approx_check(const lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
+LG_API int lg_knn_approx_check(const lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
                         lg_knn_check *out, lg_error *err);
 
 /* The OpenBLAS kernels in use (its core name, e.g. "Haswell"), and a better
@@ -137,13 +137,13 @@ int lg_knn_approx_check(const lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
  * does not know the CPU (NULL otherwise).  OpenBLAS reads the choice only
  * when it loads: a program sets OPENBLAS_CORETYPE to it and restarts (the
  * command line does, unless OPENBLAS_CORETYPE is already set). */
-const char *lg_blas_kernel(void);
-const char *lg_blas_better_kernel(void);
+LG_API const char *lg_blas_kernel(void);
+LG_API const char *lg_blas_better_kernel(void);
 
 /* Default memory budget: a quarter of physical memory. */
-uint64_t lg_default_memory(void);
+LG_API uint64_t lg_default_memory(void);
 /* Number of online processors. */
-int lg_cpu_count(void);
+LG_API int lg_cpu_count(void);
 
 #ifdef __cplusplus
 }

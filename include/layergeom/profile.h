@@ -115,7 +115,7 @@ typedef struct lg_profile_s {
     double seconds;
 } lg_profile;
 
-void lg_profile_opts_default(lg_profile_opts *o);
+LG_API void lg_profile_opts_default(lg_profile_opts *o);
 
 /* Follows the store at path while a producer writes it: profiles each layer
  * as soon as it is complete (the progress callback gets it at once; its
@@ -123,10 +123,10 @@ void lg_profile_opts_default(lg_profile_opts *o);
  * up to date as its rows arrive.  Returns when no writer holds the store and
  * nothing new appeared for a poll (every poll_seconds), or when *stop becomes
  * non-zero (the profile then holds the layers done so far). */
-int lg_profile_follow(const char *path, const lg_profile_opts *o, double poll_seconds,
+LG_API int lg_profile_follow(const char *path, const lg_profile_opts *o, double poll_seconds,
                       volatile int *stop, lg_profile *out, lg_error *err);
-int lg_profile_run(lg_store *s, const lg_profile_opts *o, lg_profile *out, lg_error *err);
-void lg_profile_free(lg_profile *p);
+LG_API int lg_profile_run(lg_store *s, const lg_profile_opts *o, lg_profile *out, lg_error *err);
+LG_API void lg_profile_free(lg_profile *p);
 
 #ifdef __cplusplus
 }

@@ -21,32 +21,32 @@ typedef struct lg_report_info {
     const char *model;       /* from the store's metadata, or NULL */
 } lg_report_info;
 
-int lg_report_table(FILE *f, const lg_profile *p, const lg_report_info *info);
+LG_API int lg_report_table(FILE *f, const lg_profile *p, const lg_report_info *info);
 /* The same table in three parts, for printing rows as layers complete. */
-int lg_report_table_head(FILE *f, const lg_profile *p, const lg_report_info *info);
-int lg_report_table_row(FILE *f, const lg_profile *p, size_t q);
-int lg_report_table_tail(FILE *f, const lg_profile *p);
-int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info);
-int lg_report_csv(FILE *f, const lg_profile *p);
+LG_API int lg_report_table_head(FILE *f, const lg_profile *p, const lg_report_info *info);
+LG_API int lg_report_table_row(FILE *f, const lg_profile *p, size_t q);
+LG_API int lg_report_table_tail(FILE *f, const lg_profile *p);
+LG_API int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info);
+LG_API int lg_report_csv(FILE *f, const lg_profile *p);
 
 /* A self-contained HTML page (inline SVG figures: ID against relative depth
  * with error bars and the recommended layer, overlaps, GRIDE across scales,
  * the overlap matrix when computed; the table; a caption with the input,
  * parameters and date).  No scripts, nothing fetched. */
-int lg_report_html(FILE *f, const lg_profile *p, const lg_report_info *info);
+LG_API int lg_report_html(FILE *f, const lg_profile *p, const lg_report_info *info);
 /* The main figure alone (ID profile above the overlaps) as SVG. */
-int lg_report_svg(FILE *f, const lg_profile *p, const lg_report_info *info);
+LG_API int lg_report_svg(FILE *f, const lg_profile *p, const lg_report_info *info);
 /* Two profiles overlaid (two models, or exact against approximate). */
-int lg_report_compare_html(FILE *f, const lg_profile *a, const lg_profile *b,
+LG_API int lg_report_compare_html(FILE *f, const lg_profile *a, const lg_profile *b,
                            const char *name_a, const char *name_b);
-int lg_report_compare_svg(FILE *f, const lg_profile *a, const lg_profile *b, const char *name_a,
+LG_API int lg_report_compare_svg(FILE *f, const lg_profile *a, const lg_profile *b, const char *name_a,
                           const char *name_b);
 /* Reads a profile back from the JSON lg_report_json wrote (for compare).
  * The layers' names are owned by the profile (lg_profile_free). */
-int lg_profile_load_json(const char *path, lg_profile *out, lg_error *err);
+LG_API int lg_profile_load_json(const char *path, lg_profile *out, lg_error *err);
 
 /* The name of an ID estimator as the CLI and the JSON spell it. */
-const char *lg_id_kind_name(lg_id_kind k);
+LG_API const char *lg_id_kind_name(lg_id_kind k);
 
 #ifdef __cplusplus
 }

@@ -53,16 +53,16 @@ typedef struct lg_team {
 /* inout[r] = the kc smallest (value, row) entries of in[r] and inout[r], for
  * n rows.  Commutative and associative: a reduction in any order gives the
  * same result. */
-void lg_knn_merge_rows(const void *in, void *inout, size_t n, uint32_t kc);
+LG_API void lg_knn_merge_rows(const void *in, void *inout, size_t n, uint32_t kc);
 
 /* The team of MPI_COMM_WORLD.  Available when the library was built with
  * LAYERGEOM_MPI; otherwise it returns LG_EUSAGE.  lg_team_mpi_init calls
  * MPI_Init when the process was started by an MPI launcher (mpirun, srun)
  * and otherwise leaves *t a team of one.  lg_team_mpi_end finalizes. */
-int lg_team_mpi_init(int *argc, char ***argv, lg_team *t, lg_error *err);
-void lg_team_mpi_end(lg_team *t);
+LG_API int lg_team_mpi_init(int *argc, char ***argv, lg_team *t, lg_error *err);
+LG_API void lg_team_mpi_end(lg_team *t);
 /* Ends every member at once (after an error on one of them). */
-void lg_team_mpi_abort(lg_team *t, int code);
+LG_API void lg_team_mpi_abort(lg_team *t, int code);
 
 #ifdef __cplusplus
 }

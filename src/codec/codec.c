@@ -5,7 +5,7 @@
 #include <string.h>
 #include <zstd.h>
 
-void lg_shuffle(const void *src, void *dst, size_t size, size_t n)
+void lgc_shuffle(const void *src, void *dst, size_t size, size_t n)
 {
     const unsigned char *s = src;
     unsigned char *d = dst;
@@ -30,7 +30,7 @@ void lg_shuffle(const void *src, void *dst, size_t size, size_t n)
             d[b * n + i] = s[i * size + b];
 }
 
-void lg_unshuffle(const void *src, void *dst, size_t size, size_t n)
+void lgc_unshuffle(const void *src, void *dst, size_t size, size_t n)
 {
     const unsigned char *s = src;
     unsigned char *d = dst;
@@ -59,7 +59,7 @@ void lg_unshuffle(const void *src, void *dst, size_t size, size_t n)
 #include <emmintrin.h>
 #endif
 
-void lg_unshuffle_range(const void *src, size_t size, size_t n, size_t e0, size_t ne, void *dst)
+void lgc_unshuffle_range(const void *src, size_t size, size_t n, size_t e0, size_t ne, void *dst)
 {
     const unsigned char *s = (const unsigned char *)src + e0;
     unsigned char *d = dst;
@@ -95,7 +95,7 @@ void lg_unshuffle_range(const void *src, size_t size, size_t n, size_t e0, size_
             d[i * size + b] = s[b * n + i];
 }
 
-size_t lg_compress_bound(lg_codec c, size_t len)
+size_t lgc_compress_bound(lg_codec c, size_t len)
 {
     switch (c) {
     case LG_CODEC_LZ4: return len > (size_t)LZ4_MAX_INPUT_SIZE ? 0 : (size_t)LZ4_compressBound((int)len);
@@ -104,7 +104,7 @@ size_t lg_compress_bound(lg_codec c, size_t len)
     }
 }
 
-int lg_compress(lg_codec c, int level, const void *src, size_t len, void *dst, size_t cap,
+int lgc_compress(lg_codec c, int level, const void *src, size_t len, void *dst, size_t cap,
                 size_t *out_len)
 {
     if (c == LG_CODEC_NONE) {
@@ -134,7 +134,7 @@ int lg_compress(lg_codec c, int level, const void *src, size_t len, void *dst, s
     return LG_EUSAGE;
 }
 
-int lg_decompress(lg_codec c, const void *src, size_t len, void *dst, size_t raw_len)
+int lgc_decompress(lg_codec c, const void *src, size_t len, void *dst, size_t raw_len)
 {
     if (c == LG_CODEC_NONE) {
         if (len != raw_len)

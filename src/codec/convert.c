@@ -17,7 +17,7 @@ static float bits_f32(uint32_t u)
     return f;
 }
 
-float lg_f16_to_f32(uint16_t h)
+float lgc_f16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff;
@@ -31,7 +31,7 @@ float lg_f16_to_f32(uint16_t h)
     return bits_f32(sign | ((exp + 112) << 23) | (man << 13));
 }
 
-uint16_t lg_f32_to_f16(float f)
+uint16_t lgc_f32_to_f16(float f)
 {
     uint32_t u = f32_bits(f);
     uint16_t sign = (uint16_t)((u >> 16) & 0x8000);
@@ -50,12 +50,12 @@ uint16_t lg_f32_to_f16(float f)
     return sign | (uint16_t)((r - 0x38000000u) >> 13);
 }
 
-float lg_bf16_to_f32(uint16_t h)
+float lgc_bf16_to_f32(uint16_t h)
 {
     return bits_f32((uint32_t)h << 16);
 }
 
-uint16_t lg_f32_to_bf16(float f)
+uint16_t lgc_f32_to_bf16(float f)
 {
     uint32_t u = f32_bits(f);
     if ((u & 0x7fffffffu) > 0x7f800000u)
@@ -115,7 +115,7 @@ void lg_to_f32(lg_dtype t, const void *src, float *dst, size_t n)
         for (size_t i = start; i < n; i++) {
             uint16_t h;
             memcpy(&h, s + 2 * i, 2);
-            dst[i] = lg_f16_to_f32(h);
+            dst[i] = lgc_f16_to_f32(h);
         }
         break;
     case LG_BF16:
@@ -131,7 +131,7 @@ void lg_to_f32(lg_dtype t, const void *src, float *dst, size_t n)
         for (size_t i = start; i < n; i++) {
             uint16_t h;
             memcpy(&h, s + 2 * i, 2);
-            dst[i] = lg_bf16_to_f32(h);
+            dst[i] = lgc_bf16_to_f32(h);
         }
         break;
     case LG_F64:
@@ -154,11 +154,11 @@ static void from_f32(const float *src, lg_dtype to, void *dst, size_t n)
         double x;
         switch (to) {
         case LG_F16:
-            h = lg_f32_to_f16(src[i]);
+            h = lgc_f32_to_f16(src[i]);
             memcpy(d + 2 * i, &h, 2);
             break;
         case LG_BF16:
-            h = lg_f32_to_bf16(src[i]);
+            h = lgc_f32_to_bf16(src[i]);
             memcpy(d + 2 * i, &h, 2);
             break;
         case LG_F64:
@@ -172,7 +172,7 @@ static void from_f32(const float *src, lg_dtype to, void *dst, size_t n)
     }
 }
 
-void lg_convert(lg_dtype from, const void *src, lg_dtype to, void *dst, size_t n)
+void lgc_convert(lg_dtype from, const void *src, lg_dtype to, void *dst, size_t n)
 {
     if (from == to) {
         memcpy(dst, src, n * lg_dtype_size(to));
@@ -197,7 +197,7 @@ void lg_convert(lg_dtype from, const void *src, lg_dtype to, void *dst, size_t n
     }
 }
 
-void lg_byteswap(void *buf, size_t size, size_t n)
+void lgc_byteswap(void *buf, size_t size, size_t n)
 {
     unsigned char *p = buf;
     for (size_t i = 0; i < n; i++, p += size)

@@ -126,7 +126,7 @@ static int have_hw(void)
 }
 #endif
 
-uint32_t lg_crc32c(uint32_t crc, const void *buf, size_t len)
+uint32_t lgc_crc32c(uint32_t crc, const void *buf, size_t len)
 {
     crc = ~crc;
 #if defined(__x86_64__)
@@ -169,7 +169,7 @@ static uint32_t x8nmodp(uint64_t n)
     return p;
 }
 
-uint32_t lg_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+uint32_t lgc_crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
 {
     return multmodp(x8nmodp(len_b), crc_a) ^ crc_b;
 }

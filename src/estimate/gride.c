@@ -69,7 +69,7 @@ static int one_scale(const lg_knn *nn, uint32_t n1, uint32_t n2, lg_dup_policy d
                 (*dropped)++;
                 continue;
             }
-            return lg_fail(err, LG_EINPUT,
+            return lgu_fail(err, LG_EINPUT,
                            "GRIDE at ranks %u/%u: row %llu has r_%u = 0 (duplicates); with "
                            "duplicates kept mu is infinite; use the drop policy",
                            n1, n2, (unsigned long long)i, n1);
@@ -81,7 +81,7 @@ static int one_scale(const lg_knn *nn, uint32_t n1, uint32_t n2, lg_dup_policy d
         mu[m++] = v;
     }
     if (m < 3)
-        return lg_fail(err, LG_EINPUT, "GRIDE at ranks %u/%u: fewer than 3 usable rows", n1, n2);
+        return lgu_fail(err, LG_EINPUT, "GRIDE at ranks %u/%u: fewer than 3 usable rows", n1, n2);
     /* drop the extreme tail (overlapping points), as DADApy does */
     for (uint64_t i = 0; i < m; i++)
         sorted[i] = mu[i];
@@ -113,10 +113,10 @@ int lg_gride(const lg_knn *nn, uint32_t max_rank, lg_dup_policy dup, lg_gride_re
     if (max_rank > nn->k)
         max_rank = nn->k;
     if (max_rank < 2)
-        return lg_fail(err, LG_EUSAGE, "GRIDE needs lists of at least 2 neighbours");
+        return lgu_fail(err, LG_EUSAGE, "GRIDE needs lists of at least 2 neighbours");
     double *mu = malloc(2 * nn->n * sizeof *mu);
     if (!mu)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     int rc = LG_OK;
     for (uint32_t n1 = 1; !rc && 2 * n1 <= max_rank && out->scales < LG_GRIDE_MAX_SCALES;
          n1 *= 2) {

@@ -16,15 +16,15 @@ static int cmp_u32(const void *a, const void *b)
 int lg_overlap_data(const lg_knn *a, const lg_knn *b, uint32_t k, double *out, lg_error *err)
 {
     if (a->n != b->n)
-        return lg_fail(err, LG_EINPUT, "overlap of lists over %llu and %llu rows",
+        return lgu_fail(err, LG_EINPUT, "overlap of lists over %llu and %llu rows",
                        (unsigned long long)a->n, (unsigned long long)b->n);
     if (k == 0 || k > a->k || k > b->k)
-        return lg_fail(err, LG_EUSAGE, "overlap at k = %u needs lists of at least k neighbours "
+        return lgu_fail(err, LG_EUSAGE, "overlap at k = %u needs lists of at least k neighbours "
                                        "(they have %u and %u)",
                        k, a->k, b->k);
     uint32_t *x = malloc(2 * (size_t)k * sizeof *x), *y = x + k;
     if (!x)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     double total = 0;
     uint64_t rows = 0;
     for (uint64_t i = 0; i < a->n; i++) {
@@ -51,7 +51,7 @@ int lg_overlap_data(const lg_knn *a, const lg_knn *b, uint32_t k, double *out, l
     }
     free(x);
     if (!rows)
-        return lg_fail(err, LG_EINPUT, "overlap: no row has neighbours in both layers");
+        return lgu_fail(err, LG_EINPUT, "overlap: no row has neighbours in both layers");
     *out = total / (double)rows;
     return LG_OK;
 }
@@ -80,7 +80,7 @@ int lg_overlap_labels(const lg_knn *nn, const int64_t *labels, uint32_t k, doubl
     uint64_t n = nn->n;
     class_count *c = malloc((n ? n : 1) * sizeof *c);
     if (!c)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     for (uint64_t i = 0; i < n; i++)
         c[i] = (class_count){labels[i], 1};
     qsort(c, n, sizeof *c, cmp_label);
@@ -103,7 +103,7 @@ int lg_overlap_labels(const lg_knn *nn, const int64_t *labels, uint32_t k, doubl
             ki = f < 1 ? 1 : (uint32_t)f;
         }
         if (ki == 0 || ki > nn->k) {
-            rc = lg_fail(err, LG_EUSAGE,
+            rc = lgu_fail(err, LG_EUSAGE,
                          "label overlap needs %u neighbours for row %llu, the lists have %u", ki,
                          (unsigned long long)i, nn->k);
             break;
@@ -123,7 +123,7 @@ int lg_overlap_labels(const lg_knn *nn, const int64_t *labels, uint32_t k, doubl
     for (uint64_t i = 0; i < n; i++)
         used += nn->idx[i * nn->k] != LG_KNN_NONE;
     if (!used)
-        return lg_fail(err, LG_EINPUT, "label overlap: no row has neighbours");
+        return lgu_fail(err, LG_EINPUT, "label overlap: no row has neighbours");
     out->unweighted = plain / (double)used;
     out->class_weighted = weighted / wsum;
     return LG_OK;

@@ -29,10 +29,10 @@ int lg_twonn_r(const double *r1, const double *r2, uint64_t n, const lg_twonn_op
         o = &def;
     }
     if (!(o->discard >= 0 && o->discard < 1))
-        return lg_fail(err, LG_EUSAGE, "TwoNN discard fraction %g is not in [0, 1)", o->discard);
+        return lgu_fail(err, LG_EUSAGE, "TwoNN discard fraction %g is not in [0, 1)", o->discard);
     double *logmu = malloc((n ? n : 1) * sizeof *logmu);
     if (!logmu)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     uint64_t m = 0, dropped = 0;
     double scale = 0, sum = 0;
     for (uint64_t i = 0; i < n; i++) {
@@ -42,7 +42,7 @@ int lg_twonn_r(const double *r1, const double *r2, uint64_t n, const lg_twonn_op
                 continue;
             }
             free(logmu);
-            return lg_fail(err, LG_EINPUT,
+            return lgu_fail(err, LG_EINPUT,
                            "row %llu has a duplicate (r1 = 0): with duplicates kept, TwoNN's "
                            "mu = r2 / r1 is infinite; use the drop policy",
                            (unsigned long long)i);
@@ -54,7 +54,7 @@ int lg_twonn_r(const double *r1, const double *r2, uint64_t n, const lg_twonn_op
     }
     if (m < 3 || sum <= 0) {
         free(logmu);
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "TwoNN needs at least 3 rows with distinct first and second neighbour "
                        "distances (%llu usable rows of %llu; %llu duplicates)",
                        (unsigned long long)m, (unsigned long long)n,
@@ -73,7 +73,7 @@ int lg_twonn_r(const double *r1, const double *r2, uint64_t n, const lg_twonn_op
     }
     free(logmu);
     if (sxx <= 0)
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "TwoNN fit is undefined: every kept mu is 1 (all first and second "
                        "neighbours tie)");
     out->id = sxy / sxx;
@@ -90,10 +90,10 @@ int lg_twonn_r(const double *r1, const double *r2, uint64_t n, const lg_twonn_op
 int lg_twonn(const lg_knn *nn, const lg_twonn_opts *o, lg_twonn_result *out, lg_error *err)
 {
     if (nn->k < 2)
-        return lg_fail(err, LG_EUSAGE, "TwoNN needs lists of at least 2 neighbours");
+        return lgu_fail(err, LG_EUSAGE, "TwoNN needs lists of at least 2 neighbours");
     double *r = malloc(2 * (nn->n ? nn->n : 1) * sizeof *r);
     if (!r)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     uint64_t m = 0; /* rows left out for NaN or inf have no list */
     for (uint64_t i = 0; i < nn->n; i++)
         if (nn->idx[i * nn->k] != LG_KNN_NONE)

@@ -54,7 +54,7 @@ static int read_full(peek *p, void *buf, size_t len, size_t *got, lg_error *err)
     while (done < len) {
         long n = peek_read(p, (char *)buf + done, len - done);
         if (n < 0)
-            return lg_fail(err, LG_EIO, "input: read failed at offset %llu",
+            return lgu_fail(err, LG_EIO, "input: read failed at offset %llu",
                            U64(p->offset));
         if (n == 0)
             break;
@@ -89,7 +89,7 @@ static int put_meta(lg_writer *w, const unsigned char *p, size_t len, uint64_t p
     if (pos == len)
         return LG_OK;
 bad:
-    return lg_fail(err, LG_EINPUT, "input: meta record at offset %llu: bad key/value layout",
+    return lgu_fail(err, LG_EINPUT, "input: meta record at offset %llu: bad key/value layout",
                    U64(at));
 }
 
@@ -174,25 +174,25 @@ static void lost_rows(const lg_writer *w, const stream_state *S, lg_ingest_stats
 static int declare(stream_state *S, lg_writer *w, const lg_stream_record *r, lg_error *err)
 {
     if (find_decl(S, r->layer_id))
-        return lg_fail(err, LG_EINPUT, "input: layer record at offset %llu declares layer id %u "
+        return lgu_fail(err, LG_EINPUT, "input: layer record at offset %llu declares layer id %u "
                        "again", U64(r->offset), r->layer_id);
     for (size_t i = 0; i < S->n_decls; i++)
         if (strcmp(S->decls[i].name, r->name) == 0)
-            return lg_fail(err, LG_EINPUT,
+            return lgu_fail(err, LG_EINPUT,
                            "input: layer record at offset %llu declares the name '%s' again",
                            U64(r->offset), r->name);
     decl *p = realloc(S->decls, (S->n_decls + 1) * sizeof *p);
     if (!p)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     S->decls = p;
     decl *D = &p[S->n_decls];
     *D = (decl){r->layer_id, r->d, r->dtype, 0, 0, strdup(r->name)};
     if (!D->name)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     int rc = lg_writer_layer(w, r->name, r->d, r->dtype, &D->handle, err);
     if (rc) {
         free(D->name);
-        return lg_fail_prefix(err, "input: layer record at offset %llu", U64(r->offset));
+        return lgu_fail_prefix(err, "input: layer record at offset %llu", U64(r->offset));
     }
     S->n_decls++;
     return LG_OK;
@@ -202,7 +202,7 @@ static int declared_chunk(decl *D, lg_writer *w, const lg_stream_record *r, lg_i
                           lg_error *err)
 {
     if (r->d != D->d || r->dtype != D->dtype || r->first_row != D->rows)
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "input: chunk at offset %llu (layer '%s', rows from %llu, %u columns of "
                        "%s) does not continue its layer (%llu rows so far in this stream, %u "
                        "columns of %s)",
@@ -233,7 +233,7 @@ static int plain_chunk(open_layer *L, lg_writer *w, const lg_stream_record *r,
         snprintf(L->name, sizeof L->name, "~incoming-%u", r->layer_id);
     }
     if (r->layer_id != L->id || r->d != L->d || r->dtype != L->dtype || r->first_row != L->rows)
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "input: chunk at offset %llu (layer %u, rows from %llu, %u columns) "
                        "does not continue layer %u (%llu rows so far, %u columns): a stream "
                        "without LAYER records sends one layer at a time, rows in order",
@@ -256,7 +256,7 @@ static int seal_record(stream_state *S, lg_writer *w, const lg_stream_record *r,
     decl *D = find_decl(S, r->layer_id);
     if (D) { /* optional in a batch-major stream: it must agree */
         if (r->rows != D->rows || strcmp(r->name, D->name) != 0)
-            return lg_fail(err, LG_EINPUT,
+            return lgu_fail(err, LG_EINPUT,
                            "input: seal at offset %llu (layer '%s', %llu rows) does not match "
                            "layer '%s' (%llu rows came)",
                            U64(r->offset), r->name, U64(r->rows), D->name, U64(D->rows));
@@ -264,7 +264,7 @@ static int seal_record(stream_state *S, lg_writer *w, const lg_stream_record *r,
     }
     open_layer *L = &S->L;
     if (!L->open || r->layer_id != L->id || r->rows != L->rows)
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "input: seal at offset %llu (layer %u, %llu rows) does not match the "
                        "rows that came (%s%llu rows)",
                        U64(r->offset), r->layer_id, U64(r->rows),
@@ -283,9 +283,9 @@ static int labels_record(stream_state *S, lg_writer *w, const lg_stream_record *
 {
     ext_set *E = find_set(S, r->name, extend);
     if (extend && !E)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     if (extend && r->first_row != E->count)
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "input: labels-extend at offset %llu (set '%s'): first label %llu, but "
                        "%llu came before in this stream",
                        U64(r->offset), r->name, U64(r->first_row), U64(E->count));
@@ -293,7 +293,7 @@ static int labels_record(stream_state *S, lg_writer *w, const lg_stream_record *
         /* the whole set again, at the end of a batch-major stream: it must
          * be what the extensions gave */
         if (r->rows != E->count)
-            return lg_fail(err, LG_EINPUT,
+            return lgu_fail(err, LG_EINPUT,
                            "input: labels at offset %llu (set '%s'): %llu labels, but the "
                            "stream extended the set to %llu",
                            U64(r->offset), r->name, U64(r->rows), U64(E->count));
@@ -301,7 +301,7 @@ static int labels_record(stream_state *S, lg_writer *w, const lg_stream_record *
     }
     int64_t *v = malloc(r->rows ? r->rows * 8 : 8);
     if (!v)
-        return lg_fail(err, LG_ENOMEM, "out of memory for %llu labels", U64(r->rows));
+        return lgu_fail(err, LG_ENOMEM, "out of memory for %llu labels", U64(r->rows));
     for (uint64_t i = 0; i < r->rows; i++)
         v[i] = (int64_t)lgs_get64((const unsigned char *)r->data + 8 * i);
     int rc = extend ? lg_writer_add_labels(w, r->name, v, r->rows, err)
@@ -372,13 +372,13 @@ static int read_line(peek *p, char *line, size_t cap, int *eof, lg_error *err)
                 *eof = 1;
                 return LG_OK;
             }
-            return lg_fail(err, LG_EINPUT, "input: ended at offset %llu inside a frame line",
+            return lgu_fail(err, LG_EINPUT, "input: ended at offset %llu inside a frame line",
                            U64(p->offset));
         }
         if (c == '\n')
             break;
         if (n + 1 >= cap)
-            return lg_fail(err, LG_EINPUT,
+            return lgu_fail(err, LG_EINPUT,
                            "input: frame line at offset %llu is longer than %zu bytes",
                            U64(p->offset - n), cap);
         line[n++] = c;
@@ -395,12 +395,12 @@ static int read_npy_header(peek *p, npy_info *in, lg_error *err)
     uint64_t at = p->offset;
     int rc = read_full(p, buf, 10, &got, err);
     if (!rc && got < 10)
-        rc = lg_fail(err, LG_EINPUT, "input: ended at offset %llu inside a .npy header",
+        rc = lgu_fail(err, LG_EINPUT, "input: ended at offset %llu inside a .npy header",
                      U64(p->offset));
     if (rc)
         return rc;
     if (memcmp(buf, "\x93NUMPY", 6) != 0)
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "input: offset %llu: expected a .npy array after the frame line (magic "
                        "\\x93NUMPY)",
                        U64(at));
@@ -409,16 +409,16 @@ static int read_npy_header(peek *p, npy_info *in, lg_error *err)
         return rc;
     uint64_t hlen = pre == 10 ? lgs_get16(buf + 8) : lgs_get32(buf + 8);
     if (hlen > 65536)
-        return lg_fail(err, LG_EINPUT, "input: offset %llu: .npy header of %llu bytes is too long",
+        return lgu_fail(err, LG_EINPUT, "input: offset %llu: .npy header of %llu bytes is too long",
                        U64(at), U64(hlen));
     rc = read_full(p, buf + pre, (size_t)hlen, &got, err);
     if (!rc && got < hlen)
-        rc = lg_fail(err, LG_EINPUT, "input: ended at offset %llu inside a .npy header",
+        rc = lgu_fail(err, LG_EINPUT, "input: ended at offset %llu inside a .npy header",
                      U64(p->offset));
     if (!rc)
         rc = npy_parse_header("input", buf, pre + (size_t)hlen, in, err);
     if (!rc && in->fortran)
-        rc = lg_fail(err, LG_EINPUT,
+        rc = lgu_fail(err, LG_EINPUT,
                      "input: .npy at offset %llu is in Fortran order; send C-order arrays "
                      "(numpy.ascontiguousarray)",
                      U64(at));
@@ -435,15 +435,15 @@ static int frame_rows(peek *p, lg_writer *w, open_layer *L, const char *name,
         return rc;
     lg_dtype t = npy_float_dtype(&in);
     if (t == LG_DTYPE_KEEP || in.ndim < 1 || in.ndim > 2)
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "input: .npy at offset %llu for layer '%s': expected a float16/32/64 "
                        "array of shape (rows, D)",
                        U64(at), name);
     uint64_t n = in.shape[0], d = in.ndim == 2 ? in.shape[1] : 1;
     if (d == 0 || d > LGS_MAX_D)
-        return lg_fail(err, LG_EINPUT, "input: .npy at offset %llu: %llu columns", U64(at), U64(d));
+        return lgu_fail(err, LG_EINPUT, "input: .npy at offset %llu: %llu columns", U64(at), U64(d));
     if (L->open && (d != L->d || t != L->dtype))
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "input: .npy at offset %llu adds %llu columns of %s to layer '%s', which "
                        "has %u of %s",
                        U64(at), U64(d), lg_dtype_name(t), name, L->d, lg_dtype_name(L->dtype));
@@ -460,19 +460,19 @@ static int frame_rows(peek *p, lg_writer *w, open_layer *L, const char *name,
         block = n ? (size_t)n : 1; /* small arrays, small buffers */
     unsigned char *buf = malloc(block * row);
     if (!buf)
-        return lg_fail(err, LG_ENOMEM, "out of memory for %zu rows of %zu bytes", block, row);
+        return lgu_fail(err, LG_ENOMEM, "out of memory for %zu rows of %zu bytes", block, row);
     for (uint64_t r = 0; !rc && r < n; r += block) {
         size_t m = n - r < block ? (size_t)(n - r) : block, got;
         rc = read_full(p, buf, m * row, &got, err);
         if (!rc && got < m * row)
-            rc = lg_fail(err, LG_EINPUT,
+            rc = lgu_fail(err, LG_EINPUT,
                          "input: ended at offset %llu inside the .npy data of layer '%s' (%llu "
                          "of %llu rows of this array came)",
                          U64(p->offset), name, U64(r + got / row), U64(n));
         if (rc)
             break;
         if (in.big)
-            lg_byteswap(buf, (size_t)in.size, m * d);
+            lgc_byteswap(buf, (size_t)in.size, m * d);
         rc = lg_writer_rows(w, buf, m, err);
         if (rc)
             break;
@@ -491,10 +491,10 @@ static int frame_labels(peek *p, lg_writer *w, const char *name, lg_error *err)
     if (rc)
         return rc;
     if ((in.kind != 'i' && in.kind != 'u') || in.size > 8 || in.ndim != 1)
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "input: labels at offset %llu: expected a 1-D integer array", U64(at));
     if (in.shape[0] > (1ull << 32))
-        return lg_fail(err, LG_EINPUT, "input: labels at offset %llu: too many", U64(at));
+        return lgu_fail(err, LG_EINPUT, "input: labels at offset %llu: too many", U64(at));
     /* read in blocks, growing the array as the labels arrive: the header's
      * count alone cannot make us allocate what it claims */
     size_t n = (size_t)in.shape[0], es = (size_t)in.size, have = 0, cap = 0;
@@ -505,7 +505,7 @@ static int frame_labels(peek *p, lg_writer *w, const char *name, lg_error *err)
         size_t m = n - have < B ? n - have : B, got;
         rc = read_full(p, raw, m * es, &got, err);
         if (!rc && got < m * es)
-            rc = lg_fail(err, LG_EINPUT,
+            rc = lgu_fail(err, LG_EINPUT,
                          "input: ended at offset %llu inside labels (%zu of %zu came)",
                          U64(p->offset), have + got / es, n);
         if (!rc && have + m > cap) {
@@ -514,7 +514,7 @@ static int frame_labels(peek *p, lg_writer *w, const char *name, lg_error *err)
                 nc *= 2;
             int64_t *nv = realloc(v, (nc < n ? nc : n) * sizeof *nv);
             if (!nv)
-                rc = lg_fail(err, LG_ENOMEM, "out of memory for labels");
+                rc = lgu_fail(err, LG_ENOMEM, "out of memory for labels");
             else {
                 v = nv;
                 cap = nc < n ? nc : n;
@@ -524,7 +524,7 @@ static int frame_labels(peek *p, lg_writer *w, const char *name, lg_error *err)
             unsigned char b8[8] = {0};
             memcpy(b8, raw + i * es, es);
             if (in.big)
-                lg_byteswap(b8, es, 1);
+                lgc_byteswap(b8, es, 1);
             int64_t x = 0;
             memcpy(&x, b8, 8);
             if (in.kind == 'i' && es < 8 && (b8[es - 1] & 0x80))
@@ -579,7 +579,7 @@ static int npy_framing(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err
     int rc = LG_OK, eof;
     while (!(rc = read_line(p, line, sizeof line, &eof, err))) {
         if (eof) {
-            rc = lg_fail(err, LG_EINPUT,
+            rc = lgu_fail(err, LG_EINPUT,
                          "input: ended at offset %llu without 'LGNPY close' (the producer "
                          "stopped early?)",
                          U64(p->offset));
@@ -588,7 +588,7 @@ static int npy_framing(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err
         uint64_t at = p->offset - strlen(line) - 1;
         st->records++;
         if (strncmp(line, "LGNPY ", 6) != 0) {
-            rc = lg_fail(err, LG_EINPUT,
+            rc = lgu_fail(err, LG_EINPUT,
                          "input: offset %llu: expected a frame line 'LGNPY ...', got '%.40s'",
                          U64(at), line);
             break;
@@ -599,14 +599,14 @@ static int npy_framing(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err
                 rc = seal(w, &L, st, err); /* a new layer completes the previous one */
             int seen = 0, was_open = L.open;
             if (!rc && !was_open && seen_name(&N, cmd + 6, &seen))
-                rc = lg_fail(err, LG_ENOMEM, "out of memory");
+                rc = lgu_fail(err, LG_ENOMEM, "out of memory");
             if (!rc)
                 rc = frame_rows(p, w, &L, cmd + 6, st, err);
             if (!rc && !was_open)
                 L.is_new = !seen;
         } else if (strncmp(cmd, "end=", 4) == 0) {
             if (!L.open || strcmp(L.name, cmd + 4) != 0)
-                rc = lg_fail(err, LG_EINPUT, "input: offset %llu: 'end=%s' but %s%s%s is open",
+                rc = lgu_fail(err, LG_EINPUT, "input: offset %llu: 'end=%s' but %s%s%s is open",
                              U64(at), cmd + 4, L.open ? "layer '" : "no layer",
                              L.open ? L.name : "", L.open ? "'" : "");
             else
@@ -623,7 +623,7 @@ static int npy_framing(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err
                 st->clean_end = 1;
             break;
         } else {
-            rc = lg_fail(err, LG_EINPUT,
+            rc = lgu_fail(err, LG_EINPUT,
                          "input: offset %llu: unknown frame '%.60s' (expected layer=, end=, "
                          "labels=, meta KEY=VALUE or close)",
                          U64(at), cmd);
@@ -655,7 +655,7 @@ int lg_ingest(lg_read_fn read, void *ctx, lg_writer *w, lg_ingest_stats *st, lg_
     while (got < 5) {
         long n = read(ctx, p.head + got, 5 - got);
         if (n < 0)
-            return lg_fail(err, LG_EIO, "input: read failed at offset %zu", got);
+            return lgu_fail(err, LG_EIO, "input: read failed at offset %zu", got);
         if (n == 0)
             break;
         got += (size_t)n;
@@ -669,7 +669,7 @@ int lg_ingest(lg_read_fn read, void *ctx, lg_writer *w, lg_ingest_stats *st, lg_
         st->form = 2;
         rc = npy_framing(&p, w, st, err);
     } else {
-        rc = lg_fail(err, LG_EINPUT,
+        rc = lgu_fail(err, LG_EINPUT,
                      got ? "input: offset 0: neither the stream form (\\x89LGS) nor .npy frames "
                            "(LGNPY)"
                          : "input: empty");

@@ -18,20 +18,20 @@ static int labels_npy(const lg_source *src, int64_t **out, uint64_t *n, lg_error
     if (rc)
         return rc;
     if (in.ndim < 1 || in.ndim > 2 || (in.ndim == 2 && in.shape[1] != 1))
-        return lg_fail(err, LG_EINPUT, "%s: labels must have shape (N,) or (N, 1)", src->path);
+        return lgu_fail(err, LG_EINPUT, "%s: labels must have shape (N,) or (N, 1)", src->path);
     if (!((in.kind == 'i' || in.kind == 'u') && (in.size == 1 || in.size == 2 || in.size == 4 || in.size == 8)) &&
         !(in.kind == 'b' && in.size == 1) && !(in.kind == 'f' && (in.size == 4 || in.size == 8)))
-        return lg_fail(err, LG_EINPUT, "%s: header: labels of type %c%d (expected integers)",
+        return lgu_fail(err, LG_EINPUT, "%s: header: labels of type %c%d (expected integers)",
                        src->path, in.kind, in.size);
     int64_t *v = malloc(in.count ? in.count * 8 : 1);
     if (!v)
-        return lg_fail(err, LG_ENOMEM, "out of memory for %llu labels", U64(in.count));
+        return lgu_fail(err, LG_ENOMEM, "out of memory for %llu labels", U64(in.count));
     const unsigned char *p = (const unsigned char *)src->map + in.data_off;
     for (uint64_t i = 0; i < in.count; i++) {
         unsigned char b[8];
         memcpy(b, p + i * (uint64_t)in.size, (size_t)in.size);
         if (in.big)
-            lg_byteswap(b, (size_t)in.size, 1);
+            lgc_byteswap(b, (size_t)in.size, 1);
         int64_t x = 0;
         if (in.kind == 'f') {
             double f;
@@ -44,7 +44,7 @@ static int labels_npy(const lg_source *src, int64_t **out, uint64_t *n, lg_error
             }
             if (!isfinite(f) || f != floor(f) || fabs(f) > 9e15) {
                 free(v);
-                return lg_fail(err, LG_EINPUT, "%s: label %llu is %g, not an integer", src->path,
+                return lgu_fail(err, LG_EINPUT, "%s: label %llu is %g, not an integer", src->path,
                                U64(i), f);
             }
             x = (int64_t)f;
@@ -53,7 +53,7 @@ static int labels_npy(const lg_source *src, int64_t **out, uint64_t *n, lg_error
             memcpy(&u, b, (size_t)in.size); /* little-endian host */
             if (u > INT64_MAX) {
                 free(v);
-                return lg_fail(err, LG_EINPUT, "%s: label %llu does not fit int64", src->path,
+                return lgu_fail(err, LG_EINPUT, "%s: label %llu does not fit int64", src->path,
                                U64(i));
             }
             x = (int64_t)u;
@@ -85,7 +85,7 @@ static int labels_text(const lg_source *src, int64_t **out, uint64_t *n, char **
     const char *t = src->map;
     size_t len = src->map_len, count = 0;
     if (memchr(t, 0, len))
-        return lg_fail(err, LG_EINPUT, "%s: labels text contains a NUL byte (binary file?)",
+        return lgu_fail(err, LG_EINPUT, "%s: labels text contains a NUL byte (binary file?)",
                        src->path);
     for (size_t i = 0; i < len; i++)
         count += t[i] == '\n';
@@ -95,7 +95,7 @@ static int labels_text(const lg_source *src, int64_t **out, uint64_t *n, char **
     int64_t *v = malloc((count ? count : 1) * 8);
     int rc = LG_OK, all_int = 1;
     if (!line || !v) {
-        rc = lg_fail(err, LG_ENOMEM, "out of memory");
+        rc = lgu_fail(err, LG_ENOMEM, "out of memory");
         goto out;
     }
     size_t at = 0;
@@ -108,12 +108,12 @@ static int labels_text(const lg_source *src, int64_t **out, uint64_t *n, char **
         while (e > b && (t[e - 1] == '\r' || t[e - 1] == ' ' || t[e - 1] == '\t'))
             e--;
         if (e == b) {
-            rc = lg_fail(err, LG_EINPUT, "%s: line %zu: empty label", src->path, k + 1);
+            rc = lgu_fail(err, LG_EINPUT, "%s: line %zu: empty label", src->path, k + 1);
             goto out;
         }
         line[k] = strndup(t + b, e - b);
         if (!line[k]) {
-            rc = lg_fail(err, LG_ENOMEM, "out of memory");
+            rc = lgu_fail(err, LG_ENOMEM, "out of memory");
             goto out;
         }
         char *end;
@@ -125,14 +125,14 @@ static int labels_text(const lg_source *src, int64_t **out, uint64_t *n, char **
             v[k] = x;
     }
     if (count == 0) {
-        rc = lg_fail(err, LG_EINPUT, "%s: no labels", src->path);
+        rc = lgu_fail(err, LG_EINPUT, "%s: no labels", src->path);
         goto out;
     }
     if (!all_int) {
         /* ids by sorted distinct names */
         char **sorted = malloc(count * sizeof *sorted);
         if (!sorted) {
-            rc = lg_fail(err, LG_ENOMEM, "out of memory");
+            rc = lgu_fail(err, LG_ENOMEM, "out of memory");
             goto out;
         }
         memcpy(sorted, line, count * sizeof *sorted);
@@ -151,7 +151,7 @@ static int labels_text(const lg_source *src, int64_t **out, uint64_t *n, char **
             char *s = malloc(total ? total : 1), *q = s;
             if (!s) {
                 free(sorted);
-                rc = lg_fail(err, LG_ENOMEM, "out of memory");
+                rc = lgu_fail(err, LG_ENOMEM, "out of memory");
                 goto out;
             }
             for (size_t k = 0; k < u; k++) {
@@ -188,7 +188,7 @@ int lg_labels_load(const char *path, int64_t **labels, uint64_t *n, char **names
     if (rc)
         return rc;
     if (src->map_len == 0)
-        rc = lg_fail(err, LG_EINPUT, "%s: empty file", path);
+        rc = lgu_fail(err, LG_EINPUT, "%s: empty file", path);
     else if (src->map_len >= 6 && memcmp(src->map, "\x93NUMPY", 6) == 0)
         rc = labels_npy(src, labels, n, err);
     else

@@ -123,7 +123,7 @@ int npy_parse(const char *path, const unsigned char *p, size_t len, npy_info *in
     uint64_t need;
     if (__builtin_mul_overflow(info->count, (uint64_t)info->size, &need) ||
         need != len - info->data_off)
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "%s: shape and data disagree: the header's shape (%llu elements of %d "
                        "bytes) needs %llu bytes after offset %llu, the file has %llu",
                        path, U64(info->count), info->size, U64(info->count * info->size),
@@ -136,7 +136,7 @@ int npy_parse_header(const char *path, const unsigned char *p, size_t len, npy_i
 {
     memset(info, 0, sizeof *info);
     if (len < 10 || memcmp(p, "\x93NUMPY", 6) != 0)
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "%s: offset 0: bad magic (expected \\x93NUMPY: not a .npy file)", path);
     unsigned major = p[6];
     uint64_t hlen, hoff;
@@ -145,16 +145,16 @@ int npy_parse_header(const char *path, const unsigned char *p, size_t len, npy_i
         hoff = 10;
     } else if (major == 2 || major == 3) {
         if (len < 12)
-            return lg_fail(err, LG_EINPUT, "%s: offset 8: file ends inside the header length",
+            return lgu_fail(err, LG_EINPUT, "%s: offset 8: file ends inside the header length",
                            path);
         hlen = lgs_get32(p + 8);
         hoff = 12;
     } else {
-        return lg_fail(err, LG_EINPUT, "%s: offset 6: .npy version %u.%u (expected 1.0, 2.0 or 3.0)",
+        return lgu_fail(err, LG_EINPUT, "%s: offset 6: .npy version %u.%u (expected 1.0, 2.0 or 3.0)",
                        path, major, p[7]);
     }
     if (hlen > len - hoff)
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "%s: offset 8: header length %llu runs past the end of the file (%zu "
                        "bytes)",
                        path, U64(hlen), len);
@@ -210,7 +210,7 @@ int npy_parse_header(const char *path, const unsigned char *p, size_t len, npy_i
     if (parse_descr(descr, info)) {
         char m[96];
         snprintf(m, sizeof m, "'descr' '%s' is not a plain number type", descr);
-        return lg_fail(err, LG_EINPUT, "%s: header: %s", path, m);
+        return lgu_fail(err, LG_EINPUT, "%s: header: %s", path, m);
     }
     info->count = 1;
     for (int i = 0; i < info->ndim; i++) {
@@ -222,10 +222,10 @@ int npy_parse_header(const char *path, const unsigned char *p, size_t len, npy_i
     }
     info->data_off = hoff + hlen;
     if (info->count > UINT64_MAX / 16)
-        return lg_fail(err, LG_EINPUT, "%s: header: shape is implausibly large", path);
+        return lgu_fail(err, LG_EINPUT, "%s: header: shape is implausibly large", path);
     return LG_OK;
 bad:
-    return lg_fail(err, LG_EINPUT, "%s: header at offset %llu: %s", path, U64(hoff + x.pos), why);
+    return lgu_fail(err, LG_EINPUT, "%s: header at offset %llu: %s", path, U64(hoff + x.pos), why);
 }
 
 lg_dtype npy_float_dtype(const npy_info *in)
@@ -258,24 +258,24 @@ int lg_source_open_npy(const char *path, lg_source **out, lg_error *err)
     lg_dtype t = npy_float_dtype(&in);
     if (!rc) {
         if (t == LG_DTYPE_KEEP)
-            rc = lg_fail(err, LG_EINPUT,
+            rc = lgu_fail(err, LG_EINPUT,
                          "%s: header: dtype %c%d is not an activation type (expected float16, "
                          "float32 or float64)",
                          path, in.kind, in.size);
     }
     if (!rc && (in.ndim < 1 || in.ndim > 3))
-        rc = lg_fail(err, LG_EINPUT,
+        rc = lgu_fail(err, LG_EINPUT,
                      "%s: header: shape has %d dimensions (expected (N,), (N, D) or (L, N, D))",
                      path, in.ndim);
     if (!rc && in.count == 0)
-        rc = lg_fail(err, LG_EINPUT, "%s: header: the array is empty", path);
+        rc = lgu_fail(err, LG_EINPUT, "%s: header: the array is empty", path);
     const unsigned char *base = rc ? NULL : (const unsigned char *)src->map + in.data_off;
     char name[256];
     lgsrc_base_name(path, name, sizeof name);
     if (!rc && in.ndim <= 2) {
         uint64_t n = in.shape[0], d = in.ndim == 2 ? in.shape[1] : 1;
         if (d > LGS_MAX_D)
-            rc = lg_fail(err, LG_EINPUT, "%s: header: %llu columns (at most %u)", path, U64(d),
+            rc = lgu_fail(err, LG_EINPUT, "%s: header: %llu columns (at most %u)", path, U64(d),
                          LGS_MAX_D);
         else
             rc = lgsrc_add(src, name, n, (uint32_t)d, t, in.big, base, in.fortran ? 1 : d,
@@ -283,7 +283,7 @@ int lg_source_open_npy(const char *path, lg_source **out, lg_error *err)
     } else if (!rc) {
         uint64_t L = in.shape[0], n = in.shape[1], d = in.shape[2];
         if (d > LGS_MAX_D || L > 100000)
-            rc = lg_fail(err, LG_EINPUT, "%s: header: shape (%llu, %llu, %llu) is implausible",
+            rc = lgu_fail(err, LG_EINPUT, "%s: header: shape (%llu, %llu, %llu) is implausible",
                          path, U64(L), U64(n), U64(d));
         for (uint64_t l = 0; !rc && l < L; l++) {
             char lname[300];
@@ -335,7 +335,7 @@ int lg_npy_write_header(int fd, const char *descr, uint64_t n, uint32_t d, int o
     while (done < padded) {
         ssize_t w = write(fd, buf + done, padded - done);
         if (w <= 0)
-            return lg_fail(err, LG_EIO, "cannot write the .npy header");
+            return lgu_fail(err, LG_EIO, "cannot write the .npy header");
         done += (size_t)w;
     }
     return LG_OK;

@@ -11,7 +11,7 @@ int lg_source_open_raw(const char *path, lg_dtype dtype, uint32_t d, lg_source *
     *out = NULL;
     size_t es = lg_dtype_size(dtype);
     if (!es || d == 0 || d > LGS_MAX_D)
-        return lg_fail(err, LG_EUSAGE, "%s: raw input needs --dtype (f32, f16, bf16, f64) and "
+        return lgu_fail(err, LG_EUSAGE, "%s: raw input needs --dtype (f32, f16, bf16, f64) and "
                                        "--dim (1..%u)",
                        path, LGS_MAX_D);
     lg_source *src;
@@ -20,7 +20,7 @@ int lg_source_open_raw(const char *path, lg_dtype dtype, uint32_t d, lg_source *
         return rc;
     size_t row = (size_t)d * es;
     if (src->map_len == 0 || src->map_len % row)
-        rc = lg_fail(err, LG_EINPUT,
+        rc = lgu_fail(err, LG_EINPUT,
                      "%s: %zu bytes is not a whole number of rows of %u %s values (%zu bytes "
                      "each)",
                      path, src->map_len, d, lg_dtype_name(dtype), row);

@@ -86,7 +86,7 @@ static int add_tensor(lg_source *src, const char *name, const lgj *v, const unsi
               *offs = lgj_get(v, "data_offsets");
     if (!dt || dt->type != LGJ_STR || !shape || shape->type != LGJ_ARR || !offs ||
         offs->type != LGJ_ARR || offs->len != 2)
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "%s: header: tensor '%s' lacks a string 'dtype', an array 'shape' or a "
                        "2-element 'data_offsets'",
                        path, name);
@@ -94,22 +94,22 @@ static int add_tensor(lg_source *src, const char *name, const lgj *v, const unsi
     if (dtype_of(dt->str, &t)) {
         if (skip_other)
             return LG_OK;
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "%s: header: tensor '%s' has dtype %s (expected F32, F16, BF16 or F64)",
                        path, name, dt->str);
     }
     uint64_t dims[8], nd = 0, count = 1, b, e;
     if (shape->len > 8)
-        return lg_fail(err, LG_EINPUT, "%s: header: tensor '%s' has %zu dimensions", path, name,
+        return lgu_fail(err, LG_EINPUT, "%s: header: tensor '%s' has %zu dimensions", path, name,
                        shape->len);
     for (size_t i = 0; i < shape->len; i++) {
         uint64_t x;
         if (as_u64(shape->items[i], &x))
-            return lg_fail(err, LG_EINPUT,
+            return lgu_fail(err, LG_EINPUT,
                            "%s: header: tensor '%s': shape[%zu] is not a non-negative integer",
                            path, name, i);
         if (x && count > UINT64_MAX / x)
-            return lg_fail(err, LG_EINPUT, "%s: header: tensor '%s': shape overflows", path,
+            return lgu_fail(err, LG_EINPUT, "%s: header: tensor '%s': shape overflows", path,
                            name);
         count *= x;
     }
@@ -121,24 +121,24 @@ static int add_tensor(lg_source *src, const char *name, const lgj *v, const unsi
     for (size_t i = first; i < shape->len; i++)
         as_u64(shape->items[i], &dims[nd++]);
     if (nd < 1 || nd > 2)
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "%s: header: tensor '%s' has shape of %zu dimensions (expected (N, D))",
                        path, name, shape->len);
     if (as_u64(offs->items[0], &b) || as_u64(offs->items[1], &e) || b > e || e > data_len)
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "%s: header: tensor '%s': data_offsets are not 0 <= begin <= end <= %llu "
                        "(the data section's size)",
                        path, name, U64(data_len));
     size_t es = lg_dtype_size(t);
     if (count > UINT64_MAX / es || e - b != count * es)
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "%s: header: tensor '%s': shape needs %llu bytes, data_offsets give %llu",
                        path, name, U64(count * es), U64(e - b));
     if (count == 0)
-        return lg_fail(err, LG_EINPUT, "%s: tensor '%s' is empty", path, name);
+        return lgu_fail(err, LG_EINPUT, "%s: tensor '%s' is empty", path, name);
     uint64_t n = dims[0], d = nd == 2 ? dims[1] : 1;
     if (d > LGS_MAX_D)
-        return lg_fail(err, LG_EINPUT, "%s: tensor '%s': %llu columns (at most %u)", path, name,
+        return lgu_fail(err, LG_EINPUT, "%s: tensor '%s': %llu columns (at most %u)", path, name,
                        U64(d), LGS_MAX_D);
     return lgsrc_add(src, name, n, (uint32_t)d, t, 0, data + b, d, 1, err);
 }
@@ -155,13 +155,13 @@ int lg_source_open_safetensors(const char *path, const char *const *names, size_
     size_t len = src->map_len;
     lgj *root = NULL;
     if (len < 8) {
-        rc = lg_fail(err, LG_EINPUT, "%s: %zu bytes: too short for safetensors (8-byte length)",
+        rc = lgu_fail(err, LG_EINPUT, "%s: %zu bytes: too short for safetensors (8-byte length)",
                      path, len);
         goto out;
     }
     uint64_t hlen = lgs_get64(p);
     if (hlen > MAX_HEADER || hlen > len - 8) {
-        rc = lg_fail(err, LG_EINPUT,
+        rc = lgu_fail(err, LG_EINPUT,
                      "%s: offset 0: header length %llu is larger than the file (%zu bytes) or "
                      "than 100 MiB",
                      path, U64(hlen), len);
@@ -170,7 +170,7 @@ int lg_source_open_safetensors(const char *path, const char *const *names, size_
     char why[160];
     root = lgj_parse((const char *)p + 8, (size_t)hlen, why, sizeof why);
     if (!root || root->type != LGJ_OBJ) {
-        rc = lg_fail(err, LG_EINPUT, "%s: header (JSON at offset 8): %s", path,
+        rc = lgu_fail(err, LG_EINPUT, "%s: header (JSON at offset 8): %s", path,
                      root ? "not an object" : why);
         goto out;
     }
@@ -180,7 +180,7 @@ int lg_source_open_safetensors(const char *path, const char *const *names, size_
         for (size_t i = 0; !rc && i < n_names; i++) {
             const lgj *v = lgj_get(root, names[i]);
             if (!v || v->type != LGJ_OBJ)
-                rc = lg_fail(err, LG_ENOTFOUND, "%s: no tensor named '%s'", path, names[i]);
+                rc = lgu_fail(err, LG_ENOTFOUND, "%s: no tensor named '%s'", path, names[i]);
             else
                 rc = add_tensor(src, names[i], v, data, data_len, 0, err);
         }
@@ -189,7 +189,7 @@ int lg_source_open_safetensors(const char *path, const char *const *names, size_
             if (strcmp(root->keys[i], "__metadata__") == 0)
                 continue;
             if (root->items[i]->type != LGJ_OBJ)
-                rc = lg_fail(err, LG_EINPUT, "%s: header: '%s' is not a tensor description",
+                rc = lgu_fail(err, LG_EINPUT, "%s: header: '%s' is not a tensor description",
                              path, root->keys[i]);
             else
                 rc = add_tensor(src, root->keys[i], root->items[i], data, data_len, 1, err);
@@ -197,7 +197,7 @@ int lg_source_open_safetensors(const char *path, const char *const *names, size_
         if (!rc && src->n_layers > 1)
             qsort(src->layers, src->n_layers, sizeof *src->layers, cmp_names);
         if (!rc && src->n_layers == 0)
-            rc = lg_fail(err, LG_EINPUT, "%s: no floating-point tensors", path);
+            rc = lgu_fail(err, LG_EINPUT, "%s: no floating-point tensors", path);
     }
 out:
     lgj_free(root);

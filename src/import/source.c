@@ -18,18 +18,18 @@ int lgsrc_map(const char *path, lg_source **out, lg_error *err)
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return lg_fail(err, errno == ENOENT ? LG_ENOTFOUND : LG_EIO, "%s: cannot open: %s", path,
+        return lgu_fail(err, errno == ENOENT ? LG_ENOTFOUND : LG_EIO, "%s: cannot open: %s", path,
                        strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        return lg_fail(err, LG_EINPUT, "%s: not a regular file", path);
+        return lgu_fail(err, LG_EINPUT, "%s: not a regular file", path);
     }
     lg_source *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
         free(s);
         close(fd);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     }
     s->map_len = (size_t)st.st_size;
     if (s->map_len) {
@@ -39,7 +39,7 @@ int lgsrc_map(const char *path, lg_source **out, lg_error *err)
             s->map = NULL;
             close(fd);
             lg_source_close(s);
-            return lg_fail(err, LG_EIO, "%s: cannot map: %s", path, strerror(e));
+            return lgu_fail(err, LG_EIO, "%s: cannot map: %s", path, strerror(e));
         }
     }
     close(fd);
@@ -52,12 +52,12 @@ int lgsrc_add(lg_source *src, const char *name, uint64_t n, uint32_t d, lg_dtype
 {
     lgsrc_layer *p = realloc(src->layers, (src->n_layers + 1) * sizeof *p);
     if (!p)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     src->layers = p;
     lgsrc_layer *L = &p[src->n_layers];
     L->name = strdup(name);
     if (!L->name)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     L->n = n;
     L->d = d;
     L->dtype = t;
@@ -129,15 +129,15 @@ int lg_source_read(const lg_source *src, size_t i, uint64_t row0, size_t n, void
                    lg_error *err)
 {
     if (i >= src->n_layers)
-        return lg_fail(err, LG_ENOTFOUND, "%s: no layer %zu", src->path, i);
+        return lgu_fail(err, LG_ENOTFOUND, "%s: no layer %zu", src->path, i);
     const lgsrc_layer *L = &src->layers[i];
     if (row0 > L->n || n > L->n - row0)
-        return lg_fail(err, LG_EUSAGE, "%s: rows out of range", src->path);
+        return lgu_fail(err, LG_EUSAGE, "%s: rows out of range", src->path);
     size_t es = lg_dtype_size(L->dtype);
     unsigned char *o = out;
     if (L->pool || L->keep) {
         if (lgsrc_read_tokens(L, row0, n, out))
-            return lg_fail(err, LG_ENOMEM, "out of memory");
+            return lgu_fail(err, LG_ENOMEM, "out of memory");
         return LG_OK;
     }
     if (L->sj == 1 && L->si == L->d) {
@@ -152,7 +152,7 @@ int lg_source_read(const lg_source *src, size_t i, uint64_t row0, size_t n, void
         }
     }
     if (L->swap)
-        lg_byteswap(o, es, n * L->d);
+        lgc_byteswap(o, es, n * L->d);
     return LG_OK;
 }
 
@@ -165,8 +165,8 @@ static int copy_layer(const lg_source *src, size_t i, lg_writer *w, const size_t
     const lgsrc_layer *L = &src->layers[i];
     size_t row_bytes = (size_t)L->d * lg_dtype_size(L->dtype);
     size_t block = (4u << 20) / row_bytes ? (4u << 20) / row_bytes : 1;
-    if (lg_reserve(buf, cap, block * row_bytes))
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+    if (lgu_reserve(buf, cap, block * row_bytes))
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     int rc = LG_OK;
     for (uint64_t r = 0; !rc && r < L->n; r += block) {
         size_t m = L->n - r < block ? (size_t)(L->n - r) : block;
@@ -190,7 +190,7 @@ int lg_import_source(lg_writer *w, const lg_source *src, lg_error *err)
         if (!rc)
             rc = lg_writer_end_layer(w, err);
         if (rc)
-            lg_fail_prefix(err, "%s: layer '%s'", src->path, L->name);
+            lgu_fail_prefix(err, "%s: layer '%s'", src->path, L->name);
     }
     free(buf);
     return rc;
@@ -201,7 +201,7 @@ int lg_source_open(const char *path, lg_source **out, lg_error *err)
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return lg_fail(err, errno == ENOENT ? LG_ENOTFOUND : LG_EIO, "%s: cannot open: %s", path,
+        return lgu_fail(err, errno == ENOENT ? LG_ENOTFOUND : LG_EIO, "%s: cannot open: %s", path,
                        strerror(errno));
     unsigned char head[16] = {0};
     size_t got = fread(head, 1, sizeof head, f);
@@ -210,7 +210,7 @@ int lg_source_open(const char *path, lg_source **out, lg_error *err)
         return lg_source_open_npy(path, out, err);
     if (got >= 9 && head[8] == '{')
         return lg_source_open_safetensors(path, NULL, 0, out, err);
-    return lg_fail(err, LG_EINPUT,
+    return lgu_fail(err, LG_EINPUT,
                    "%s: offset 0: neither a .npy file (magic \\x93NUMPY) nor safetensors (8-byte "
                    "length, then '{'); for raw buffers give --dim and --dtype",
                    path);
@@ -225,14 +225,14 @@ int lg_batches_check(lg_source *const *sources, size_t n_sources, lg_error *err)
     for (size_t b = 1; b < n_sources; b++) {
         const lg_source *S = sources[b];
         if (S->n_layers != L)
-            return lg_fail(err, LG_EINPUT,
+            return lgu_fail(err, LG_EINPUT,
                            "%s: %zu layers, but %s (the first batch) has %zu: every batch file "
                            "holds every layer",
                            S->path, S->n_layers, first->path, L);
         for (size_t l = 0; l < L; l++) {
             const lgsrc_layer *a = &first->layers[l], *x = &S->layers[l];
             if (x->d != a->d || x->n != S->layers[0].n)
-                return lg_fail(err, LG_EINPUT,
+                return lgu_fail(err, LG_EINPUT,
                                "%s: layer %zu has %llu rows of %u columns; expected %u columns "
                                "(as in %s) and the rows of its other layers",
                                S->path, l, (unsigned long long)x->n, x->d, a->d, first->path);
@@ -240,7 +240,7 @@ int lg_batches_check(lg_source *const *sources, size_t n_sources, lg_error *err)
     }
     for (size_t l = 1; l < L; l++)
         if (first->layers[l].n != first->layers[0].n)
-            return lg_fail(err, LG_EINPUT, "%s: its layers have different rows", first->path);
+            return lgu_fail(err, LG_EINPUT, "%s: its layers have different rows", first->path);
     return LG_OK;
 }
 
@@ -254,7 +254,7 @@ int lg_import_batches(lg_writer *w, lg_source *const *sources, size_t n_sources,
     size_t L = first->n_layers;
     size_t *h = malloc((L ? L : 1) * sizeof *h);
     if (!h)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     for (size_t l = 0; !rc && l < L; l++)
         rc = lg_writer_layer(w, names ? names[l] : first->layers[l].name, first->layers[l].d,
                              first->layers[l].dtype, &h[l], err);
@@ -263,7 +263,7 @@ int lg_import_batches(lg_writer *w, lg_source *const *sources, size_t n_sources,
     for (size_t b = 0; !rc && b < n_sources; b++)
         for (size_t l = 0; !rc && l < L; l++)
             if ((rc = copy_layer(sources[b], l, w, &h[l], &buf, &cap, err)))
-                lg_fail_prefix(err, "%s: layer %zu", sources[b]->path, l);
+                lgu_fail_prefix(err, "%s: layer %zu", sources[b]->path, l);
     free(buf);
     free(h);
     return rc;

@@ -39,13 +39,13 @@ static int load_mask(const char *path, uint64_t n, uint64_t t, unsigned char **o
         return rc;
     if (!rc && (in.ndim != 2 || in.shape[0] != n || in.shape[1] != t || in.fortran ||
                 (in.kind != 'b' && in.kind != 'i' && in.kind != 'u') || in.size > 8))
-        rc = lg_fail(err, LG_EINPUT,
+        rc = lgu_fail(err, LG_EINPUT,
                      "%s: expected a C-order (%llu, %llu) array of bools or integers (the "
                      "attention mask), got %d dimensions of %c%d",
                      path, U64(n), U64(t), in.ndim, in.kind, in.size);
     unsigned char *v = rc ? NULL : malloc(n * t > 0 ? n * t : 1);
     if (!rc && !v)
-        rc = lg_fail(err, LG_ENOMEM, "out of memory for a mask of %llu tokens", U64(n * t));
+        rc = lgu_fail(err, LG_ENOMEM, "out of memory for a mask of %llu tokens", U64(n * t));
     const unsigned char *p = rc ? NULL : (const unsigned char *)m->map + in.data_off;
     for (uint64_t i = 0; !rc && i < n * t; i++) {
         int any = 0;
@@ -73,7 +73,7 @@ int lg_source_open_tokens(const char *path, lg_tokens mode, const char *mask_pat
         return rc;
     lg_dtype t = npy_float_dtype(&in);
     if (t == LG_DTYPE_KEEP || (in.ndim != 3 && in.ndim != 4) || in.fortran)
-        rc = lg_fail(err, LG_EINPUT,
+        rc = lgu_fail(err, LG_EINPUT,
                      "%s: --tokens takes a C-order float16/32/64 array of shape (N, T, D) or "
                      "(L, N, T, D); this one has %d dimensions%s",
                      path, in.ndim, in.fortran ? " in Fortran order" : "");
@@ -85,7 +85,7 @@ int lg_source_open_tokens(const char *path, lg_tokens mode, const char *mask_pat
         T = in.shape[o + 1];
         d = in.shape[o + 2];
         if (!n || !T || !d || d > LGS_MAX_D || L > 100000)
-            rc = lg_fail(err, LG_EINPUT, "%s: shape (%s%llu, %llu, %llu) is empty or implausible",
+            rc = lgu_fail(err, LG_EINPUT, "%s: shape (%s%llu, %llu, %llu) is empty or implausible",
                          path, o ? "L, " : "", U64(n), U64(T), U64(d));
     }
     unsigned char *mask = NULL;
@@ -98,19 +98,19 @@ int lg_source_open_tokens(const char *path, lg_tokens mode, const char *mask_pat
             kept += mask[i];
         keep = malloc((kept ? kept : 1) * sizeof *keep);
         if (!keep)
-            rc = lg_fail(err, LG_ENOMEM, "out of memory for %llu token rows", U64(kept));
+            rc = lgu_fail(err, LG_ENOMEM, "out of memory for %llu token rows", U64(kept));
         for (uint64_t i = 0, q = 0; !rc && i < n * T; i++)
             if (mask[i])
                 keep[q++] = i;
         if (!rc && !kept)
-            rc = lg_fail(err, LG_EINPUT, "%s: the mask keeps no token", mask_path);
+            rc = lgu_fail(err, LG_EINPUT, "%s: the mask keeps no token", mask_path);
     }
     for (uint64_t i = 0; !rc && mask && mode != LG_TOKENS_ALL && i < n; i++) {
         int any = 0;
         for (uint64_t j = 0; j < T; j++)
             any |= mask[i * T + j];
         if (!any)
-            rc = lg_fail(err, LG_EINPUT,
+            rc = lgu_fail(err, LG_EINPUT,
                          "%s: row %llu of the mask keeps no token: that input has no %s token",
                          mask_path, U64(i), mode == LG_TOKENS_MEAN ? "kept" : "first or last");
     }
@@ -165,7 +165,7 @@ int lgsrc_read_tokens(const lgsrc_layer *L, uint64_t row0, size_t n, void *out)
             memcpy(o + r * d * es, L->base + tok * d * es, d * es);
         }
         if (L->swap)
-            lg_byteswap(o, es, n * d);
+            lgc_byteswap(o, es, n * d);
         return LG_OK;
     }
     float *o = out, *tmp = malloc(d * sizeof *tmp);
@@ -198,7 +198,7 @@ int lgsrc_read_tokens(const lgsrc_layer *L, uint64_t row0, size_t n, void *out)
                 continue;
             memcpy(raw, L->base + (i * T + t) * d * es, d * es);
             if (L->swap)
-                lg_byteswap(raw, es, d);
+                lgc_byteswap(raw, es, d);
             lg_to_f32(L->src_dtype, raw, tmp, d);
             for (uint64_t j = 0; j < d; j++)
                 acc[j] += tmp[j];

@@ -48,7 +48,7 @@ struct lg_knn_approx {
     int threads;
     uint64_t budget, seed;
     float *mu;       /* centre (the first block's mean): keeps the GEMM form accurate */
-    lg_rowbuf rows;  /* rows, arrival order: heap or scratch file */
+    lgk_rowbuf rows;  /* rows, arrival order: heap or scratch file */
     char *scratch_dir;
     float *sq;       /* |row - mu|^2 */
     uint64_t n, cap;
@@ -125,7 +125,7 @@ static int probes(const lg_knn_approx *a, const float *x, uint64_t n, uint32_t p
         if (!(j.g[t] = malloc((size_t)PROBE_ROWS * a->C * sizeof(float))))
             rc = LG_ENOMEM;
     if (!rc)
-        rc = lg_parallel_for(a->threads, (size_t)((n + PROBE_ROWS - 1) / PROBE_ROWS), probe_item,
+        rc = lgu_parallel_for(a->threads, (size_t)((n + PROBE_ROWS - 1) / PROBE_ROWS), probe_item,
                              &j);
     for (int t = 0; j.g && t < a->threads; t++)
         free(j.g[t]);
@@ -160,7 +160,7 @@ static int train(lg_knn_approx *a, const float *x, uint64_t n, lg_error *err)
         free(as);
         free(sum);
         free(cnt);
-        return lg_fail(err, LG_ENOMEM, "out of memory for k-means");
+        return lgu_fail(err, LG_ENOMEM, "out of memory for k-means");
     }
     for (uint32_t c = 0; c < a->C; c++)
         memcpy(a->cent + (size_t)c * a->d, s + (rnd(&seed) % m) * a->d, a->d * sizeof *s);
@@ -190,7 +190,7 @@ static int train(lg_knn_approx *a, const float *x, uint64_t n, lg_error *err)
     free(as);
     free(sum);
     free(cnt);
-    return rc ? lg_fail(err, rc, "out of memory for k-means") : LG_OK;
+    return rc ? lgu_fail(err, rc, "out of memory for k-means") : LG_OK;
 }
 
 /* ---- searching cells ---- */
@@ -222,7 +222,7 @@ static void offer_one(lg_knn_approx *a, uint32_t i, float d2, uint32_t j)
 {
     pthread_mutex_t *l = &a->locks[i % STRIPES];
     pthread_mutex_lock(l);
-    lg_cand_offer(a->hd, a->hi, a->wd, a->wi, a->kc, i, d2, j);
+    lgk_cand_offer(a->hd, a->hi, a->wd, a->wi, a->kc, i, d2, j);
     uint32_t b;
     memcpy(&b, &a->wd[i], sizeof b);
     __atomic_store_n(&a->thr[i], b, __ATOMIC_RELAXED);
@@ -234,7 +234,7 @@ static void gather(const lg_knn_approx *a, const uint32_t *ids, uint64_t n, floa
                    float *sq)
 {
     for (uint64_t r = 0; r < n; r++) {
-        lg_centre_row(a->rows.x + (uint64_t)ids[r] * a->d, a->mu, out + r * a->d, a->d);
+        lgk_centre_row(a->rows.x + (uint64_t)ids[r] * a->d, a->mu, out + r * a->d, a->d);
         sq[r] = a->sq[ids[r]];
     }
 }
@@ -398,7 +398,7 @@ static int run_search(lg_knn_approx *a, uint64_t n0)
                 rc = LG_ENOMEM;
     }
     if (!rc)
-        rc = lg_parallel_for(a->threads, a->C, cell_item, &s);
+        rc = lgu_parallel_for(a->threads, a->C, cell_item, &s);
     for (int t = 0; s.buf && t < a->threads * 4; t++)
         free(s.buf[t]);
     free(s.buf);
@@ -415,14 +415,14 @@ int lg_knn_approx_open(uint32_t d, const lg_knn_opts *o, lg_knn_approx **out, lg
 {
     *out = NULL;
     if (!o || o->k == 0 || o->k > LG_KNN_MAX_K)
-        return lg_fail(err, LG_EUSAGE, "k must be 1..%d", LG_KNN_MAX_K);
+        return lgu_fail(err, LG_EUSAGE, "k must be 1..%d", LG_KNN_MAX_K);
     if (d == 0)
-        return lg_fail(err, LG_EINPUT, "rows have no columns");
+        return lgu_fail(err, LG_EINPUT, "rows have no columns");
     if (o->nprobe > LG_KNN_MAX_K)
-        return lg_fail(err, LG_EUSAGE, "nprobe must be at most %d", LG_KNN_MAX_K);
+        return lgu_fail(err, LG_EUSAGE, "nprobe must be at most %d", LG_KNN_MAX_K);
     lg_knn_approx *a = calloc(1, sizeof *a);
     if (!a)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     a->d = d;
     a->k = o->k;
     a->kc = o->k + (o->k / 4 > 8 ? o->k / 4 : 8);
@@ -435,10 +435,10 @@ int lg_knn_approx_open(uint32_t d, const lg_knn_opts *o, lg_knn_approx **out, lg
     uint64_t q = (2u << 20) / ((uint64_t)d * 4);
     a->qrows = q < 64 ? 64 : q > 512 ? 512 : (uint32_t)q;
     a->trows = 2 * a->qrows;
-    lg_rowbuf_init(&a->rows, d);
+    lgk_rowbuf_init(&a->rows, d);
     if (o->scratch_dir && !(a->scratch_dir = strdup(o->scratch_dir))) {
         free(a);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     }
     for (int i = 0; i < STRIPES; i++)
         pthread_mutex_init(&a->locks[i], NULL);
@@ -455,7 +455,7 @@ void lg_knn_approx_close(lg_knn_approx *a)
     for (int i = 0; i < STRIPES; i++)
         pthread_mutex_destroy(&a->locks[i]);
     free(a->cells);
-    lg_rowbuf_free(&a->rows);
+    lgk_rowbuf_free(&a->rows);
     free(a->scratch_dir);
     free(a->sq);
     free(a->mu);
@@ -498,7 +498,7 @@ static int setup_cells(lg_knn_approx *a, uint64_t n, lg_error *err)
     a->cnorm = malloc(a->C * sizeof *a->cnorm);
     a->cells = calloc(a->C, sizeof *a->cells);
     if (!a->cent || !a->cnorm || !a->cells)
-        return lg_fail(err, LG_ENOMEM, "out of memory for %u cells", a->C);
+        return lgu_fail(err, LG_ENOMEM, "out of memory for %u cells", a->C);
     return LG_OK;
 }
 
@@ -513,7 +513,7 @@ static uint64_t row_bytes(const lg_knn_approx *a, uint32_t nprobe)
     do {                                                                                    \
         void *q_ = realloc((p), (n) * sizeof *(p));                                         \
         if (!q_)                                                                            \
-            return lg_fail(err, LG_ENOMEM, "out of memory");                               \
+            return lgu_fail(err, LG_ENOMEM, "out of memory");                               \
         (p) = q_;                                                                           \
     } while (0)
 
@@ -540,12 +540,12 @@ static int grow(lg_knn_approx *a, uint64_t n, lg_error *err)
      * in a scratch file when they do not fit beside them */
     uint64_t need = cap * row_bytes(a, a->nprobe ? a->nprobe : 12) + work_bytes(a);
     if (need > a->budget)
-        return lg_fail(err, LG_ENOMEM,
+        return lgu_fail(err, LG_ENOMEM,
                        "%llu rows need %llu MiB for the approximate search's lists and "
                        "buffers, more than the budget of %llu MiB",
                        U64(n), U64((need + (1 << 20) - 1) >> 20), U64(a->budget >> 20));
     int spill = need + cap * a->d * 4 > a->budget;
-    int rc = lg_rowbuf_reserve(&a->rows, cap, spill, a->scratch_dir, err);
+    int rc = lgk_rowbuf_reserve(&a->rows, cap, spill, a->scratch_dir, err);
     if (rc)
         return rc;
     if (cap > a->cap) {
@@ -581,7 +581,7 @@ static int first_block(lg_knn_approx *a, const float *rows, uint64_t m, lg_error
     double *sum = calloc(a->d, sizeof *sum);
     if (!a->mu || !sum) {
         free(sum);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     }
     for (uint64_t i = 0; i < m; i++)
         for (uint32_t c = 0; c < a->d; c++)
@@ -608,7 +608,7 @@ static int assign(lg_knn_approx *a, uint64_t n0, uint64_t m, lg_error *err)
             uint64_t cap = C->cap ? 2 * C->cap : 16;
             uint32_t *r = realloc(C->rows, cap * sizeof *r);
             if (!r)
-                return lg_fail(err, LG_ENOMEM, "out of memory");
+                return lgu_fail(err, LG_ENOMEM, "out of memory");
             C->rows = r;
             C->cap = cap;
         }
@@ -622,7 +622,7 @@ int lg_knn_approx_add(lg_knn_approx *a, const float *rows, uint64_t m, lg_error 
     if (!m)
         return LG_OK;
     if (a->n + m >= LG_NO_ROW)
-        return lg_fail(err, LG_EUSAGE, "too many rows");
+        return lgu_fail(err, LG_EUSAGE, "too many rows");
     for (uint64_t i = 0; i < m; i++) { /* callers leave such rows out (finite.h) */
         uint32_t bad = lgk_bad_column(rows + i * a->d, a->d);
         if (bad < a->d)
@@ -633,7 +633,7 @@ int lg_knn_approx_add(lg_knn_approx *a, const float *rows, uint64_t m, lg_error 
         return rc;
     uint64_t n0 = a->n;
     memcpy(a->rows.x + n0 * a->d, rows, m * a->d * sizeof *rows);
-    int blas = openblas_threads_begin();
+    int blas = lgk_blas_threads_begin();
     if (!a->cells)
         rc = first_block(a, rows, m, err);
     for (uint64_t i = 0; !rc && i < m; i++) {
@@ -646,15 +646,15 @@ int lg_knn_approx_add(lg_knn_approx *a, const float *rows, uint64_t m, lg_error 
         a->sq[n0 + i] = (float)s;
     }
     if (!rc && probes(a, rows, m, a->nprobe, a->probe + n0 * a->nprobe))
-        rc = lg_fail(err, LG_ENOMEM, "out of memory assigning rows to cells");
+        rc = lgu_fail(err, LG_ENOMEM, "out of memory assigning rows to cells");
     if (!rc)
         rc = assign(a, n0, m, err);
     if (!rc) {
         a->n = n0 + m;
         if (run_search(a, n0))
-            rc = lg_fail(err, LG_ENOMEM, "out of memory in the approximate search");
+            rc = lgu_fail(err, LG_ENOMEM, "out of memory in the approximate search");
     }
-    openblas_threads_end(blas);
+    lgk_blas_threads_end(blas);
     return rc;
 }
 
@@ -670,7 +670,7 @@ static void exact_row(const lg_knn_approx *a, uint64_t i, uint32_t *ix, double *
     for (uint64_t r = 0; r < a->n; r++) {
         if (r == i)
             continue;
-        double s = lg_exact_dist(x, a->rows.x + r * a->d, a->d);
+        double s = lgk_exact_dist(x, a->rows.x + r * a->d, a->d);
         if (s > d[k - 1] || (s == d[k - 1] && r > ix[k - 1]))
             continue;
         uint32_t p = k - 1;
@@ -707,7 +707,7 @@ static int finish_item(void *arg, int t, size_t item)
             uint32_t j = a->hi[i * a->kc + q];
             if (j == LG_NO_ROW)
                 continue;
-            tmp[m].d = lg_exact_dist(a->rows.x + i * a->d, a->rows.x + (uint64_t)j * a->d, a->d);
+            tmp[m].d = lgk_exact_dist(a->rows.x + i * a->d, a->rows.x + (uint64_t)j * a->d, a->d);
             tmp[m].j = j;
             m++;
         }
@@ -739,23 +739,23 @@ int lg_knn_approx_finish(lg_knn_approx *a, lg_knn *out, lg_error *err)
 {
     memset(out, 0, sizeof *out);
     if (a->n < (uint64_t)a->k + 1)
-        return lg_fail(err, LG_EINPUT, "%llu rows are too few for k = %u", U64(a->n), a->k);
+        return lgu_fail(err, LG_EINPUT, "%llu rows are too few for k = %u", U64(a->n), a->k);
     out->idx = malloc(a->n * a->k * sizeof *out->idx);
     out->dist = malloc(a->n * a->k * sizeof *out->dist);
     if (!out->idx || !out->dist) {
         lg_knn_free(out);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     }
     fin f = {a, out, malloc(a->n * sizeof *f.order)};
     if (!f.order) {
         lg_knn_free(out);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     }
     uint64_t p = 0;
     for (uint32_t e = 0; e < a->C; e++)
         for (uint64_t r = 0; r < a->cells[e].n; r++)
             f.order[p++] = a->cells[e].rows[r];
-    lg_parallel_for(a->threads, (size_t)((a->n + 255) / 256), finish_item, &f);
+    lgu_parallel_for(a->threads, (size_t)((a->n + 255) / 256), finish_item, &f);
     free(f.order);
     out->n = a->n;
     out->k = a->k;
@@ -813,14 +813,14 @@ static int check_item(void *arg, int t, size_t item)
             if (d2 < 0)
                 d2 = 0;
             if (r != j->sample[q] && d2 <= j->wd[q])
-                lg_cand_offer(j->hd, j->hi, j->wd, j->wi, j->kc, q, d2, (uint32_t)r);
+                lgk_cand_offer(j->hd, j->hi, j->wd, j->wi, j->kc, q, d2, (uint32_t)r);
         }
     return LG_OK;
 }
 
 static double exact_dist(const lg_knn_approx *a, uint64_t i, uint64_t r)
 {
-    return lg_exact_dist(a->rows.x + i * a->d, a->rows.x + r * a->d, a->d);
+    return lgk_exact_dist(a->rows.x + i * a->d, a->rows.x + r * a->d, a->d);
 }
 
 /* Sorts sample row q's candidates by exact distance into ix/d (k of them). */
@@ -879,7 +879,7 @@ static int check_exact(const lg_knn_approx *a, const uint64_t *sample, uint64_t 
             rc = LG_ENOMEM;
     if (!rc) {
         for (uint64_t q = 0; q < m; q++) {
-            lg_centre_row(a->rows.x + sample[q] * a->d, a->mu, j.s + q * a->d, a->d);
+            lgk_centre_row(a->rows.x + sample[q] * a->d, a->mu, j.s + q * a->d, a->d);
             j.ss[q] = a->sq[sample[q]];
         }
         for (uint64_t c = 0; c < m * j.kc; c++) {
@@ -890,17 +890,17 @@ static int check_exact(const lg_knn_approx *a, const uint64_t *sample, uint64_t 
             j.wd[q] = INFINITY;
             j.wi[q] = LG_NO_ROW;
         }
-        int blas = openblas_threads_begin();
+        int blas = lgk_blas_threads_begin();
         for (j.t0 = 0; !rc && j.t0 < a->n; j.t0 += a->trows) {
             j.nt = a->n - j.t0 < a->trows ? a->n - j.t0 : a->trows;
             for (uint64_t c = 0; c < j.nt; c++) {
-                lg_centre_row(a->rows.x + (j.t0 + c) * a->d, a->mu, j.t + c * a->d, a->d);
+                lgk_centre_row(a->rows.x + (j.t0 + c) * a->d, a->mu, j.t + c * a->d, a->d);
                 j.st[c] = a->sq[j.t0 + c];
             }
-            rc = lg_parallel_for(a->threads, (size_t)((m + SLICE - 1) / SLICE), check_item, &j);
-            lg_rowbuf_release(&a->rows, j.t0, j.nt); /* one pass: done with these */
+            rc = lgu_parallel_for(a->threads, (size_t)((m + SLICE - 1) / SLICE), check_item, &j);
+            lgk_rowbuf_release(&a->rows, j.t0, j.nt); /* one pass: done with these */
         }
-        openblas_threads_end(blas);
+        lgk_blas_threads_end(blas);
         for (uint64_t q = 0; !rc && q < m; q++)
             check_finish_row(&j, q, ei + q * a->k, ed + q * a->k);
     }
@@ -930,7 +930,7 @@ int lg_knn_approx_check(const lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
         free(sample);
         free(ei);
         free(ed);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     }
     /* distinct rows from a seeded shuffle of a prefix-free sample */
     uint64_t seed = a->seed ^ 0x5eed;
@@ -949,7 +949,7 @@ int lg_knn_approx_check(const lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
         free(sample);
         free(ei);
         free(ed);
-        return lg_fail(err, LG_ENOMEM, "out of memory for the self-check");
+        return lgu_fail(err, LG_ENOMEM, "out of memory for the self-check");
     }
     double hit = 0, la = 0, le = 0;
     for (uint64_t q = 0; q < m; q++) {

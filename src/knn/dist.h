@@ -11,30 +11,30 @@
 #include <stdint.h>
 #include <string.h>
 
-typedef float lg_v2f __attribute__((vector_size(8)));
-typedef double lg_v2d __attribute__((vector_size(16)));
+typedef float lgk_v2f __attribute__((vector_size(8)));
+typedef double lgk_v2d __attribute__((vector_size(16)));
 
-static inline lg_v2d lg_diff2(const float *x, const float *y)
+static inline lgk_v2d lgk_diff2(const float *x, const float *y)
 {
-    lg_v2f a, b;
+    lgk_v2f a, b;
     memcpy(&a, x, sizeof a);
     memcpy(&b, y, sizeof b);
-    return __builtin_convertvector(a, lg_v2d) - __builtin_convertvector(b, lg_v2d);
+    return __builtin_convertvector(a, lgk_v2d) - __builtin_convertvector(b, lgk_v2d);
 }
 
-static inline double lg_exact_dist(const float *x, const float *y, uint32_t d)
+static inline double lgk_exact_dist(const float *x, const float *y, uint32_t d)
 {
-    lg_v2d s0 = {0, 0}, s1 = {0, 0}, s2 = {0, 0}, s3 = {0, 0};
+    lgk_v2d s0 = {0, 0}, s1 = {0, 0}, s2 = {0, 0}, s3 = {0, 0};
     uint32_t j = 0;
     for (; j + 8 <= d; j += 8) {
-        lg_v2d a = lg_diff2(x + j, y + j), b = lg_diff2(x + j + 2, y + j + 2);
-        lg_v2d c = lg_diff2(x + j + 4, y + j + 4), e = lg_diff2(x + j + 6, y + j + 6);
+        lgk_v2d a = lgk_diff2(x + j, y + j), b = lgk_diff2(x + j + 2, y + j + 2);
+        lgk_v2d c = lgk_diff2(x + j + 4, y + j + 4), e = lgk_diff2(x + j + 6, y + j + 6);
         s0 += a * a;
         s1 += b * b;
         s2 += c * c;
         s3 += e * e;
     }
-    lg_v2d s = (s0 + s1) + (s2 + s3);
+    lgk_v2d s = (s0 + s1) + (s2 + s3);
     double t = 0;
     for (; j < d; j++) {
         double a = (double)x[j] - (double)y[j];
@@ -44,7 +44,7 @@ static inline double lg_exact_dist(const float *x, const float *y, uint32_t d)
 }
 
 /* out = src - mu, elementwise in float (the same values a scalar loop gives). */
-static inline void lg_centre_row(const float *src, const float *mu, float *out, uint32_t d)
+static inline void lgk_centre_row(const float *src, const float *mu, float *out, uint32_t d)
 {
     typedef float v4 __attribute__((vector_size(16)));
     uint32_t j = 0;

@@ -65,8 +65,8 @@ int lgk_rescan(knn_ctx *c, lg_knn *out, uint64_t budget);
 int lgk_team_merge(knn_ctx *c, const lg_team *team);
 /* OpenBLAS must not split each call again inside our threads: these set it
  * to one thread and restore it. */
-int openblas_threads_begin(void);
-void openblas_threads_end(int saved);
+int lgk_blas_threads_begin(void);
+void lgk_blas_threads_end(int saved);
 /* Per-row memory of the lists and candidates, for budgets. */
 uint64_t lgk_row_bytes(const knn_ctx *c);
 

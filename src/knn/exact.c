@@ -123,7 +123,7 @@ static int mean_pass(knn_ctx *c)
                 if (!c->exclude_nonfinite)
                     return lgk_nonfinite_error(c->err, r0 + i, row, bad);
                 if (!c->excluded && !(c->excluded = calloc(c->n, 1)))
-                    return lg_fail(c->err, LG_ENOMEM, "out of memory");
+                    return lgu_fail(c->err, LG_ENOMEM, "out of memory");
                 if (!c->n_excluded)
                     c->first_excluded = r0 + i;
                 c->excluded[r0 + i] = 1;
@@ -182,9 +182,9 @@ static void offer_tile(knn_ctx *c, const tls *t, uint64_t ga, uint64_t na, uint6
                 d2 = 0;
             uint64_t j = gb + jj;
             if (d2 <= c->wd[i])
-                lg_cand_offer(c->hd, c->hi, c->wd, c->wi, c->kc, i, d2, (uint32_t)j);
+                lgk_cand_offer(c->hd, c->hi, c->wd, c->wi, c->kc, i, d2, (uint32_t)j);
             if (d2 <= c->wd[j])
-                lg_cand_offer(c->hd, c->hi, c->wd, c->wi, c->kc, j, d2, (uint32_t)i);
+                lgk_cand_offer(c->hd, c->hi, c->wd, c->wi, c->kc, j, d2, (uint32_t)i);
         }
     }
 }
@@ -255,10 +255,10 @@ int lgk_gemm_pair(knn_ctx *c)
 {
     uint64_t T = c->tile, ta = (c->ni + T - 1) / T, tb = (c->nj + T - 1) / T;
     size_t items = c->i0 == c->j0 ? (size_t)(ta * (ta + 1) / 2) : (size_t)(ta * tb);
-    int rc = lg_parallel_for(c->threads, items, tile_item, c);
+    int rc = lgu_parallel_for(c->threads, items, tile_item, c);
     c->pair_base += items;
     if (rc == LG_ECANCELED)
-        lg_fail(c->err, rc, "stopped: the caller asked the kNN search to stop");
+        lgu_fail(c->err, rc, "stopped: the caller asked the kNN search to stop");
     return rc;
 }
 
@@ -284,7 +284,7 @@ static int rerank_item(void *arg, int thread, size_t item)
             uint32_t j = c->hi[i * c->kc + m];
             if (j == LG_NO_ROW || j < o0 || j >= o0 + on)
                 continue;
-            c->ed[i * c->kc + m] = lg_exact_dist(xi, ox + (j - o0) * c->d, c->d);
+            c->ed[i * c->kc + m] = lgk_exact_dist(xi, ox + (j - o0) * c->d, c->d);
         }
     }
     return LG_OK;
@@ -293,7 +293,7 @@ static int rerank_item(void *arg, int thread, size_t item)
 int lgk_rerank_pair(knn_ctx *c)
 {
     uint64_t total = c->ni + (c->i0 == c->j0 ? 0 : c->nj);
-    return lg_parallel_for(c->threads, (size_t)((total + ROWS_PER_ITEM - 1) / ROWS_PER_ITEM),
+    return lgu_parallel_for(c->threads, (size_t)((total + ROWS_PER_ITEM - 1) / ROWS_PER_ITEM),
                            rerank_item, c);
 }
 
@@ -405,7 +405,7 @@ static int scan_item(void *arg, int thread, size_t item)
         uint64_t j = s->p0 + r;
         if (j == i || (c->excluded && c->excluded[j]))
             continue;
-        double v = lg_exact_dist(x, s->px + r * c->d, c->d);
+        double v = lgk_exact_dist(x, s->px + r * c->d, c->d);
         if (!scan_after(d[0], jj[0], v, (uint32_t)j))
             continue;
         uint32_t p = 0;
@@ -449,7 +449,7 @@ int lgk_rescan(knn_ctx *c, lg_knn *out, uint64_t budget)
     pick *tmp = malloc(c->k * sizeof *tmp);
     int rc = LG_OK;
     if (!rows || !data || !bd || !bj || !tmp)
-        rc = lg_fail(c->err, LG_ENOMEM, "out of memory for the exact rescan");
+        rc = lgu_fail(c->err, LG_ENOMEM, "out of memory for the exact rescan");
     uint64_t next = 0;
     while (!rc && next < c->n) {
         size_t g = 0;
@@ -472,7 +472,7 @@ int lgk_rescan(knn_ctx *c, lg_knn *out, uint64_t budget)
             s.pn = panel_rows(c, p);
             rc = load(c, s.p0, s.pn, c->pa, &s.px);
             if (!rc)
-                rc = lg_parallel_for(c->threads, g, scan_item, &s);
+                rc = lgu_parallel_for(c->threads, g, scan_item, &s);
         }
         for (size_t q = 0; !rc && q < g; q++) {
             for (uint32_t m = 0; m < c->k; m++) {
@@ -541,14 +541,14 @@ void lgk_free_ctx(knn_ctx *c)
     free(c->t);
 }
 
-int openblas_threads_begin(void)
+int lgk_blas_threads_begin(void)
 {
     int saved = openblas_get_num_threads();
     openblas_set_num_threads(1);
     return saved;
 }
 
-void openblas_threads_end(int saved)
+void lgk_blas_threads_end(int saved)
 {
     openblas_set_num_threads(saved);
 }
@@ -590,7 +590,7 @@ static int plan(knn_ctx *c, uint64_t budget, uint32_t tile, uint64_t *left, lg_e
         return LG_OK;
     }
     if (fixed + 2 * T * d * 4 > budget)
-        return lg_fail(err, LG_ENOMEM,
+        return lgu_fail(err, LG_ENOMEM,
                        "memory budget of %llu MiB is too small for %llu rows x %llu columns "
                        "with k = %u: the neighbour lists and work buffers alone need %llu MiB",
                        U64(budget >> 20), U64(n), U64(d), c->k,
@@ -637,7 +637,7 @@ int lgk_setup(knn_ctx *c, lg_knn *out, lg_error *err)
         ok = x->a && x->b && x->g && x->sa && x->sb;
     }
     if (!ok)
-        return lg_fail(err, LG_ENOMEM, "out of memory for the kNN of %llu rows", U64(n));
+        return lgu_fail(err, LG_ENOMEM, "out of memory for the kNN of %llu rows", U64(n));
     for (size_t i = 0; i < nt; i++)
         pthread_mutex_init(&c->locks[i], NULL);
     for (uint64_t i = 0; i < n * c->kc; i++) {
@@ -659,7 +659,7 @@ int lgk_finish_pass(knn_ctx *c, lg_knn *out)
         if (!(tmp[t] = malloc(c->kc * sizeof **tmp)))
             rc = LG_ENOMEM;
     if (rc) {
-        lg_fail(c->err, rc, "out of memory");
+        lgu_fail(c->err, rc, "out of memory");
     } else {
         finish_ctx f = {c, out, tmp};
         for (size_t p = 0; !rc && p < c->npanels; p++) {
@@ -667,7 +667,7 @@ int lgk_finish_pass(knn_ctx *c, lg_knn *out)
             c->ni = panel_rows(c, p);
             rc = load(c, c->i0, c->ni, c->pa, &c->xi);
             if (!rc)
-                rc = lg_parallel_for(c->threads,
+                rc = lgu_parallel_for(c->threads,
                                      (size_t)((c->ni + ROWS_PER_ITEM - 1) / ROWS_PER_ITEM),
                                      finish_item, &f);
         }
@@ -684,15 +684,15 @@ int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_kn
     memset(out, 0, sizeof *out);
     double t0 = now();
     if (!o || o->k == 0 || o->k > LG_KNN_MAX_K)
-        return lg_fail(err, LG_EUSAGE, "k must be 1..%d", LG_KNN_MAX_K);
+        return lgu_fail(err, LG_EUSAGE, "k must be 1..%d", LG_KNN_MAX_K);
     if (n < (uint64_t)o->k + 1)
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "%llu rows are too few for k = %u neighbours (need at least k + 1 rows)",
                        U64(n), o->k);
     if (n >= LG_NO_ROW)
-        return lg_fail(err, LG_EUSAGE, "at most %u rows", LG_NO_ROW - 1);
+        return lgu_fail(err, LG_EUSAGE, "at most %u rows", LG_NO_ROW - 1);
     if (d == 0)
-        return lg_fail(err, LG_EINPUT, "rows have no columns");
+        return lgu_fail(err, LG_EINPUT, "rows have no columns");
     knn_ctx c = {0};
     c.n = n;
     c.d = d;
@@ -718,7 +718,7 @@ int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_kn
     if (rc)
         return rc;
     rc = lgk_setup(&c, out, err);
-    int blas_threads = openblas_threads_begin();
+    int blas_threads = lgk_blas_threads_begin();
     if (!rc)
         rc = mean_pass(&c);
     if (!rc)
@@ -728,7 +728,7 @@ int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_kn
     if (!rc && team)
         rc = lgk_team_merge(&c, team);
     if (!rc && team && team->rank != 0) { /* member 0 finishes the lists */
-        openblas_threads_end(blas_threads);
+        lgk_blas_threads_end(blas_threads);
         lg_knn_free(out);
         lgk_free_ctx(&c);
         return LG_OK;
@@ -737,7 +737,7 @@ int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_kn
         rc = lgk_finish_pass(&c, out);
     if (!rc)
         rc = lgk_rescan(&c, out, left);
-    openblas_threads_end(blas_threads);
+    lgk_blas_threads_end(blas_threads);
     if (!rc) {
         out->n = n;
         out->k = o->k;
@@ -775,7 +775,7 @@ int lg_knn_exact_layer(lg_store *s, size_t layer, const lg_knn_opts *o, lg_knn *
 {
     lg_layer_info L;
     if (lg_store_layer(s, layer, &L))
-        return lg_fail(err, LG_ENOTFOUND, "%s: no layer %zu", lg_store_path(s), layer);
+        return lgu_fail(err, LG_ENOTFOUND, "%s: no layer %zu", lg_store_path(s), layer);
     layer_rows l;
     int rc = lg_cursor_open(s, layer, 1, &l.cur, err);
     if (rc)
@@ -787,6 +787,6 @@ int lg_knn_exact_layer(lg_store *s, size_t layer, const lg_knn_opts *o, lg_knn *
     rc = lg_knn_exact(L.n, L.d, read_layer, &l, o, out, err);
     lg_cursor_close(l.cur);
     if (rc)
-        lg_fail_prefix(err, "%s: layer %u (%s)", lg_store_path(s), L.id, L.name);
+        lgu_fail_prefix(err, "%s: layer %u (%s)", lg_store_path(s), L.id, L.name);
     return rc;
 }

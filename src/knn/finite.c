@@ -17,7 +17,7 @@ uint32_t lgk_bad_column(const float *row, uint32_t d)
 
 int lgk_nonfinite_error(lg_error *err, uint64_t r, const float *row, uint32_t col)
 {
-    return lg_fail(err, LG_EINPUT,
+    return lgu_fail(err, LG_EINPUT,
                    "row %llu, column %u is %s: distances to it are undefined (remove or "
                    "repair the non-finite rows, or leave them out)",
                    U64(r), col, isnan(row[col]) ? "NaN" : "infinite");
@@ -25,7 +25,7 @@ int lgk_nonfinite_error(lg_error *err, uint64_t r, const float *row, uint32_t co
 
 int lgk_too_few_error(lg_error *err, uint64_t excluded, uint64_t n, uint64_t first, uint32_t k)
 {
-    return lg_fail(err, LG_EINPUT,
+    return lgu_fail(err, LG_EINPUT,
                    "%llu of %llu rows hold NaN or inf (the first: row %llu): the %llu left "
                    "are too few for k = %u",
                    U64(excluded), U64(n), U64(first), U64(n - excluded), k);
@@ -39,7 +39,7 @@ int lgk_expand_lists(lg_knn *nn, const uint32_t *kept, uint64_t n, lg_error *err
     if (!idx || !dist) {
         free(idx);
         free(dist);
-        return lg_fail(err, LG_ENOMEM, "out of memory for the lists of %llu rows", U64(n));
+        return lgu_fail(err, LG_ENOMEM, "out of memory for the lists of %llu rows", U64(n));
     }
     for (uint64_t i = 0; i < n * k; i++) {
         idx[i] = LG_KNN_NONE;

@@ -31,12 +31,12 @@ int lg_knn_inc_open(uint32_t d, const lg_knn_opts *o, lg_knn_inc **out, lg_error
 {
     *out = NULL;
     if (!o || o->k == 0 || o->k > LG_KNN_MAX_K)
-        return lg_fail(err, LG_EUSAGE, "k must be 1..%d", LG_KNN_MAX_K);
+        return lgu_fail(err, LG_EUSAGE, "k must be 1..%d", LG_KNN_MAX_K);
     if (d == 0)
-        return lg_fail(err, LG_EINPUT, "rows have no columns");
+        return lgu_fail(err, LG_EINPUT, "rows have no columns");
     lg_knn_inc *inc = calloc(1, sizeof *inc);
     if (!inc)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     knn_ctx *c = &inc->c;
     c->d = d;
     c->k = o->k;
@@ -64,7 +64,7 @@ int lg_knn_inc_open(uint32_t d, const lg_knn_opts *o, lg_knn_inc **out, lg_error
     }
     if (!ok) {
         lg_knn_inc_close(inc);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     }
     *out = inc;
     return LG_OK;
@@ -96,7 +96,7 @@ static int grow(lg_knn_inc *inc, uint64_t n, lg_error *err)
     uint64_t need = n * ((uint64_t)c->d * 4 + lgk_row_bytes(c)) +
                     (uint64_t)c->threads * (2 * T * c->d * 4 + T * T * 4);
     if (need > inc->budget)
-        return lg_fail(err, LG_ENOMEM,
+        return lgu_fail(err, LG_ENOMEM,
                        "%llu rows x %u columns no longer fit the memory budget of %llu MiB for "
                        "an incremental search",
                        (unsigned long long)n, c->d, (unsigned long long)(inc->budget >> 20));
@@ -106,7 +106,7 @@ static int grow(lg_knn_inc *inc, uint64_t n, lg_error *err)
             cap *= 2;
         float *x = realloc(inc->x, cap * c->d * sizeof *x);
         if (!x)
-            return lg_fail(err, LG_ENOMEM, "out of memory");
+            return lgu_fail(err, LG_ENOMEM, "out of memory");
         inc->x = x;
         inc->cap = cap;
     }
@@ -130,7 +130,7 @@ static int grow(lg_knn_inc *inc, uint64_t n, lg_error *err)
     if (un)
         c->unsafe = un;
     if (!hd || !hi || !wd || !wi || !ed || !un)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     for (uint64_t i = old * c->kc; i < n * c->kc; i++) {
         c->hd[i] = INFINITY;
         c->hi[i] = LG_NO_ROW;
@@ -148,7 +148,7 @@ static int grow(lg_knn_inc *inc, uint64_t n, lg_error *err)
         c->locks = calloc(nl, sizeof *c->locks);
         if (!c->locks) {
             inc->nlocks = 0;
-            return lg_fail(err, LG_ENOMEM, "out of memory");
+            return lgu_fail(err, LG_ENOMEM, "out of memory");
         }
         for (size_t i = 0; i < nl; i++)
             pthread_mutex_init(&c->locks[i], NULL);
@@ -163,10 +163,10 @@ static int take_rows(lg_knn_inc *inc, const float *rows, uint64_t m, lg_error *e
 {
     knn_ctx *c = &inc->c;
     if (c->n + m >= LG_NO_ROW)
-        return lg_fail(err, LG_EUSAGE, "too many rows");
+        return lgu_fail(err, LG_EUSAGE, "too many rows");
     for (uint64_t i = 0; i < m * c->d; i++)
         if (!isfinite(rows[i]))
-            return lg_fail(err, LG_EINPUT,
+            return lgu_fail(err, LG_EINPUT,
                            "row %llu, column %llu is not finite: distances to it are undefined",
                            (unsigned long long)(c->n + i / c->d),
                            (unsigned long long)(i % c->d));
@@ -195,9 +195,9 @@ int lg_knn_inc_seed(lg_knn_inc *inc, const float *rows, uint64_t m, const lg_knn
 {
     knn_ctx *c = &inc->c;
     if (c->n || inc->n_seed)
-        return lg_fail(err, LG_EUSAGE, "seed rows come first, once");
+        return lgu_fail(err, LG_EUSAGE, "seed rows come first, once");
     if (!known || known->n != m || known->k < c->k || known->n_excluded)
-        return lg_fail(err, LG_EUSAGE,
+        return lgu_fail(err, LG_EUSAGE,
                        "seed lists must cover the %llu seed rows with at least k = %u "
                        "neighbours and no excluded rows",
                        (unsigned long long)m, c->k);
@@ -207,7 +207,7 @@ int lg_knn_inc_seed(lg_knn_inc *inc, const float *rows, uint64_t m, const lg_knn
     inc->seed_idx = malloc(m * c->k * sizeof *inc->seed_idx);
     inc->seed_dist = malloc(m * c->k * sizeof *inc->seed_dist);
     if (!inc->seed_idx || !inc->seed_dist)
-        return lg_fail(err, LG_ENOMEM, "out of memory for %llu known lists",
+        return lgu_fail(err, LG_ENOMEM, "out of memory for %llu known lists",
                        (unsigned long long)m);
     for (uint64_t i = 0; i < m; i++) {
         memcpy(inc->seed_idx + i * c->k, known->idx + i * known->k, c->k * sizeof(uint32_t));
@@ -303,7 +303,7 @@ int lg_knn_inc_add(lg_knn_inc *inc, const float *rows, uint64_t m, lg_error *err
         return rc;
     c->direct = inc->x;
     c->err = err;
-    int blas = openblas_threads_begin();
+    int blas = lgk_blas_threads_begin();
     if (old) {
         /* the new rows against all the rows before them */
         c->xi = inc->x;
@@ -321,7 +321,7 @@ int lg_knn_inc_add(lg_knn_inc *inc, const float *rows, uint64_t m, lg_error *err
         c->ni = c->nj = m;
         rc = lgk_gemm_pair(c);
     }
-    openblas_threads_end(blas);
+    lgk_blas_threads_end(blas);
     return rc;
 }
 
@@ -330,13 +330,13 @@ int lg_knn_inc_finish(lg_knn_inc *inc, lg_knn *out, lg_error *err)
     knn_ctx *c = &inc->c;
     memset(out, 0, sizeof *out);
     if (c->n < (uint64_t)c->k + 1)
-        return lg_fail(err, LG_EINPUT, "%llu rows are too few for k = %u",
+        return lgu_fail(err, LG_EINPUT, "%llu rows are too few for k = %u",
                        (unsigned long long)c->n, c->k);
     out->idx = malloc(c->n * c->k * sizeof *out->idx);
     out->dist = malloc(c->n * c->k * sizeof *out->dist);
     if (!out->idx || !out->dist) {
         lg_knn_free(out);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     }
     c->err = err;
     c->prow = c->n;
@@ -345,13 +345,13 @@ int lg_knn_inc_finish(lg_knn_inc *inc, lg_knn *out, lg_error *err)
     memset(c->unsafe, 0, c->n);
     if (inc->n_seed)
         prune_seed_rows(inc);
-    int blas = openblas_threads_begin();
+    int blas = lgk_blas_threads_begin();
     int rc = lgk_for_panel_pairs(c, lgk_rerank_pair);
     if (!rc)
         rc = lgk_finish_pass(c, out);
     if (!rc)
         rc = lgk_rescan(c, out, inc->budget / 4);
-    openblas_threads_end(blas);
+    lgk_blas_threads_end(blas);
     if (rc) {
         lg_knn_free(out);
         return rc;

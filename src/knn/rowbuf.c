@@ -18,7 +18,7 @@
 
 #define U64(x) ((unsigned long long)(x))
 
-void lg_rowbuf_init(lg_rowbuf *b, uint32_t d)
+void lgk_rowbuf_init(lgk_rowbuf *b, uint32_t d)
 {
     memset(b, 0, sizeof *b);
     b->d = d;
@@ -41,34 +41,34 @@ static int scratch_open(const char *dir, lg_error *err)
     snprintf(path, sizeof path, "%s/layergeom-rows-XXXXXX", dir);
     fd = mkstemp(path);
     if (fd < 0)
-        return -lg_fail(err, LG_EIO, "%s: cannot create a scratch file for the rows: %s", dir,
+        return -lgu_fail(err, LG_EIO, "%s: cannot create a scratch file for the rows: %s", dir,
                         strerror(errno));
     unlink(path);
     return fd;
 }
 
-static int file_size(lg_rowbuf *b, uint64_t rows, lg_error *err)
+static int file_size(lgk_rowbuf *b, uint64_t rows, lg_error *err)
 {
     uint64_t bytes = rows * b->d * sizeof(float);
     int e = posix_fallocate(b->fd, 0, (off_t)bytes);
     if (e)
-        return lg_fail(err, LG_EIO, "scratch file for %llu rows (%llu MiB): %s", U64(rows),
+        return lgu_fail(err, LG_EIO, "scratch file for %llu rows (%llu MiB): %s", U64(rows),
                        U64(bytes >> 20), strerror(e));
     return LG_OK;
 }
 
-static int to_file(lg_rowbuf *b, uint64_t rows, const char *dir, lg_error *err)
+static int to_file(lgk_rowbuf *b, uint64_t rows, const char *dir, lg_error *err)
 {
     int fd = scratch_open(dir, err);
     if (fd < 0)
         return -fd;
-    lg_rowbuf nb = {NULL, rows, b->d, fd};
+    lgk_rowbuf nb = {NULL, rows, b->d, fd};
     int rc = file_size(&nb, rows, err);
     if (!rc) {
         void *p = mmap(NULL, rows * b->d * sizeof(float), PROT_READ | PROT_WRITE, MAP_SHARED,
                        fd, 0);
         if (p == MAP_FAILED)
-            rc = lg_fail(err, LG_ENOMEM, "cannot map the rows' scratch file: %s",
+            rc = lgu_fail(err, LG_ENOMEM, "cannot map the rows' scratch file: %s",
                          strerror(errno));
         else
             nb.x = p;
@@ -84,7 +84,7 @@ static int to_file(lg_rowbuf *b, uint64_t rows, const char *dir, lg_error *err)
     return LG_OK;
 }
 
-int lg_rowbuf_reserve(lg_rowbuf *b, uint64_t rows, int file, const char *dir, lg_error *err)
+int lgk_rowbuf_reserve(lgk_rowbuf *b, uint64_t rows, int file, const char *dir, lg_error *err)
 {
     if (rows <= b->cap && (b->fd >= 0 || !file))
         return LG_OK;
@@ -94,7 +94,7 @@ int lg_rowbuf_reserve(lg_rowbuf *b, uint64_t rows, int file, const char *dir, lg
     if (b->fd < 0) {
         float *x = realloc(b->x, cap * b->d * sizeof *x);
         if (!x)
-            return lg_fail(err, LG_ENOMEM, "out of memory for %llu rows", U64(cap));
+            return lgu_fail(err, LG_ENOMEM, "out of memory for %llu rows", U64(cap));
         b->x = x;
         b->cap = cap;
         return LG_OK;
@@ -105,14 +105,14 @@ int lg_rowbuf_reserve(lg_rowbuf *b, uint64_t rows, int file, const char *dir, lg
     void *p = mremap(b->x, b->cap * b->d * sizeof(float), cap * b->d * sizeof(float),
                      MREMAP_MAYMOVE);
     if (p == MAP_FAILED)
-        return lg_fail(err, LG_ENOMEM, "cannot grow the rows' scratch mapping: %s",
+        return lgu_fail(err, LG_ENOMEM, "cannot grow the rows' scratch mapping: %s",
                        strerror(errno));
     b->x = p;
     b->cap = cap;
     return LG_OK;
 }
 
-void lg_rowbuf_release(const lg_rowbuf *b, uint64_t r0, uint64_t n)
+void lgk_rowbuf_release(const lgk_rowbuf *b, uint64_t r0, uint64_t n)
 {
     if (b->fd < 0 || !n)
         return;
@@ -124,7 +124,7 @@ void lg_rowbuf_release(const lg_rowbuf *b, uint64_t r0, uint64_t n)
         (void)madvise((void *)a, e - a, MADV_DONTNEED);
 }
 
-void lg_rowbuf_free(lg_rowbuf *b)
+void lgk_rowbuf_free(lgk_rowbuf *b)
 {
     if (b->fd >= 0) {
         if (b->x)
@@ -133,5 +133,5 @@ void lg_rowbuf_free(lg_rowbuf *b)
     } else {
         free(b->x);
     }
-    lg_rowbuf_init(b, b->d);
+    lgk_rowbuf_init(b, b->d);
 }

@@ -9,22 +9,22 @@
 
 #include "layergeom/common.h"
 
-typedef struct lg_rowbuf {
+typedef struct lgk_rowbuf {
     float *x;     /* cap x d */
     uint64_t cap; /* rows */
     uint32_t d;
     int fd;       /* the scratch file (unlinked), or -1: the heap */
-} lg_rowbuf;
+} lgk_rowbuf;
 
-void lg_rowbuf_init(lg_rowbuf *b, uint32_t d);
+void lgk_rowbuf_init(lgk_rowbuf *b, uint32_t d);
 /* Room for `rows` rows (never less than now), keeping those held.  to_file moves them to
  * a scratch file in dir (NULL: $TMPDIR, else /tmp); once in a file they stay
  * there.  The file's blocks are allocated before use, so a full disk is an
  * error here, not a fault later. */
-int lg_rowbuf_reserve(lg_rowbuf *b, uint64_t rows, int to_file, const char *dir,
+int lgk_rowbuf_reserve(lgk_rowbuf *b, uint64_t rows, int to_file, const char *dir,
                       lg_error *err);
 /* Rows [r0, r0 + n) will not be needed soon (file only: pages let go). */
-void lg_rowbuf_release(const lg_rowbuf *b, uint64_t r0, uint64_t n);
-void lg_rowbuf_free(lg_rowbuf *b);
+void lgk_rowbuf_release(const lgk_rowbuf *b, uint64_t r0, uint64_t n);
+void lgk_rowbuf_free(lgk_rowbuf *b);
 
 #endif

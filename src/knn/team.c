@@ -93,7 +93,7 @@ int lgk_team_merge(knn_ctx *c, const lg_team *team)
         slice = c->n;
     entry *buf = malloc(slice * c->kc * sizeof *buf);
     if (!buf)
-        return lg_fail(c->err, LG_ENOMEM, "out of memory for merging the team's candidates");
+        return lgu_fail(c->err, LG_ENOMEM, "out of memory for merging the team's candidates");
     int rc = LG_OK;
     for (uint64_t r0 = 0; !rc && r0 < c->n; r0 += slice) {
         uint64_t m = c->n - r0 < slice ? c->n - r0 : slice;

@@ -30,29 +30,29 @@
 #define MAGIC "LGCACHE1"
 #define HEADER 64
 
-struct lg_cache {
+struct lgp_cache {
     char *dir;
 };
 
-int lg_cache_open(const char *dir, lg_cache **out, lg_error *err)
+int lgp_cache_open(const char *dir, lgp_cache **out, lg_error *err)
 {
     *out = NULL;
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return lg_fail(err, LG_EIO, "%s: cannot create the cache directory: %s", dir,
+        return lgu_fail(err, LG_EIO, "%s: cannot create the cache directory: %s", dir,
                        strerror(errno));
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-        return lg_fail(err, LG_EIO, "%s: not a directory", dir);
-    lg_cache *c = calloc(1, sizeof *c);
+        return lgu_fail(err, LG_EIO, "%s: not a directory", dir);
+    lgp_cache *c = calloc(1, sizeof *c);
     if (!c || !(c->dir = strdup(dir))) {
         free(c);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     }
     *out = c;
     return LG_OK;
 }
 
-void lg_cache_close(lg_cache *c)
+void lgp_cache_close(lgp_cache *c)
 {
     if (!c)
         return;
@@ -60,12 +60,12 @@ void lg_cache_close(lg_cache *c)
     free(c);
 }
 
-static void path_of(const lg_cache *c, const char *key, char *out, size_t cap)
+static void path_of(const lgp_cache *c, const char *key, char *out, size_t cap)
 {
     snprintf(out, cap, "%s/%s", c->dir, key);
 }
 
-int lg_cache_put(lg_cache *c, const char *key, const void *a, size_t alen, const void *b,
+int lgp_cache_put(lgp_cache *c, const char *key, const void *a, size_t alen, const void *b,
                  size_t blen, lg_error *err)
 {
     char path[4200], tmp[4300];
@@ -76,42 +76,42 @@ int lg_cache_put(lg_cache *c, const char *key, const void *a, size_t alen, const
     memcpy(head, MAGIC, 8);
     lgs_put64(head + 8, alen + blen);
     lgs_put32(head + 16, (uint32_t)klen);
-    uint32_t crc = lg_crc32c(0, head, HEADER);
-    crc = lg_crc32c(crc, key, klen);
-    crc = lg_crc32c(crc, a, alen);
-    crc = lg_crc32c(crc, b, blen);
+    uint32_t crc = lgc_crc32c(0, head, HEADER);
+    crc = lgc_crc32c(crc, key, klen);
+    crc = lgc_crc32c(crc, a, alen);
+    crc = lgc_crc32c(crc, b, blen);
     unsigned char tail[4];
     lgs_put32(tail, crc);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-        return lg_fail(err, LG_EIO, "%s: cannot write: %s", tmp, strerror(errno));
+        return lgu_fail(err, LG_EIO, "%s: cannot write: %s", tmp, strerror(errno));
     off_t at = 0;
-    int e = lg_io_write(fd, head, HEADER, at);
+    int e = lgu_io_write(fd, head, HEADER, at);
     at += HEADER;
     if (!e)
-        e = lg_io_write(fd, key, klen, at);
+        e = lgu_io_write(fd, key, klen, at);
     at += (off_t)klen;
     if (!e && alen)
-        e = lg_io_write(fd, a, alen, at);
+        e = lgu_io_write(fd, a, alen, at);
     at += (off_t)alen;
     if (!e && blen)
-        e = lg_io_write(fd, b, blen, at);
+        e = lgu_io_write(fd, b, blen, at);
     at += (off_t)blen;
     if (!e)
-        e = lg_io_write(fd, tail, 4, at);
+        e = lgu_io_write(fd, tail, 4, at);
     if (!e)
-        e = lg_io_sync(fd);
+        e = lgu_io_sync(fd);
     close(fd);
     if (!e && rename(tmp, path) != 0)
         e = errno;
     if (e) {
         unlink(tmp);
-        return lg_fail(err, LG_EIO, "%s: cannot write the cache entry: %s", path, strerror(e));
+        return lgu_fail(err, LG_EIO, "%s: cannot write the cache entry: %s", path, strerror(e));
     }
     return LG_OK;
 }
 
-int lg_cache_get(lg_cache *c, const char *key, void *a, size_t alen, void *b, size_t blen)
+int lgp_cache_get(lgp_cache *c, const char *key, void *a, size_t alen, void *b, size_t blen)
 {
     char path[4200];
     path_of(c, key, path, sizeof path);
@@ -120,21 +120,21 @@ int lg_cache_get(lg_cache *c, const char *key, void *a, size_t alen, void *b, si
         return 0;
     unsigned char head[HEADER];
     size_t klen = strlen(key), got;
-    int ok = !lg_io_read(fd, head, HEADER, &got) && got == HEADER &&
+    int ok = !lgu_io_read(fd, head, HEADER, &got) && got == HEADER &&
              memcmp(head, MAGIC, 8) == 0 && lgs_get64(head + 8) == alen + blen &&
              lgs_get32(head + 16) == klen;
     char *kbuf = ok ? malloc(klen + 1) : NULL;
     unsigned char tail[4];
-    ok = ok && kbuf && !lg_io_read(fd, kbuf, klen, &got) && got == klen &&
+    ok = ok && kbuf && !lgu_io_read(fd, kbuf, klen, &got) && got == klen &&
          memcmp(kbuf, key, klen) == 0;
-    ok = ok && (!alen || (!lg_io_read(fd, a, alen, &got) && got == alen));
-    ok = ok && (!blen || (!lg_io_read(fd, b, blen, &got) && got == blen));
-    ok = ok && !lg_io_read(fd, tail, 4, &got) && got == 4;
+    ok = ok && (!alen || (!lgu_io_read(fd, a, alen, &got) && got == alen));
+    ok = ok && (!blen || (!lgu_io_read(fd, b, blen, &got) && got == blen));
+    ok = ok && !lgu_io_read(fd, tail, 4, &got) && got == 4;
     if (ok) {
-        uint32_t crc = lg_crc32c(0, head, HEADER);
-        crc = lg_crc32c(crc, key, klen);
-        crc = lg_crc32c(crc, a, alen);
-        crc = lg_crc32c(crc, b, blen);
+        uint32_t crc = lgc_crc32c(0, head, HEADER);
+        crc = lgc_crc32c(crc, key, klen);
+        crc = lgc_crc32c(crc, a, alen);
+        crc = lgc_crc32c(crc, b, blen);
         ok = crc == lgs_get32(tail);
     }
     free(kbuf);
@@ -153,7 +153,7 @@ static void knn_key(const lg_layer_info *L, uint32_t k, char *out, size_t cap)
 /* The smallest k >= want among this layer's entries (0: none).  Any entry
  * with at least k neighbours will do: the first k of a longer list are the
  * list of k. */
-static uint32_t best_k(lg_cache *c, const lg_layer_info *L, uint32_t want)
+static uint32_t best_k(lgp_cache *c, const lg_layer_info *L, uint32_t want)
 {
     char prefix[128];
     knn_key(L, 0, prefix, sizeof prefix);
@@ -178,12 +178,12 @@ static uint32_t best_k(lg_cache *c, const lg_layer_info *L, uint32_t want)
     return best;
 }
 
-int lg_cache_has_knn(lg_cache *c, const lg_layer_info *L, uint32_t k)
+int lgp_cache_has_knn(lgp_cache *c, const lg_layer_info *L, uint32_t k)
 {
     return best_k(c, L, k) != 0;
 }
 
-int lg_cache_get_knn(lg_cache *c, const lg_layer_info *L, uint32_t k, lg_knn *out)
+int lgp_cache_get_knn(lgp_cache *c, const lg_layer_info *L, uint32_t k, lg_knn *out)
 {
     uint32_t best = best_k(c, L, k);
     if (!best)
@@ -193,7 +193,7 @@ int lg_cache_get_knn(lg_cache *c, const lg_layer_info *L, uint32_t k, lg_knn *ou
     size_t cells = (size_t)L->n * best;
     uint32_t *idx = malloc(cells * sizeof *idx);
     double *dist = malloc(cells * sizeof *dist);
-    if (!idx || !dist || !lg_cache_get(c, key, idx, cells * sizeof *idx, dist,
+    if (!idx || !dist || !lgp_cache_get(c, key, idx, cells * sizeof *idx, dist,
                                        cells * sizeof *dist)) {
         free(idx);
         free(dist);
@@ -216,16 +216,16 @@ int lg_cache_get_knn(lg_cache *c, const lg_layer_info *L, uint32_t k, lg_knn *ou
     return 1;
 }
 
-int lg_cache_put_knn(lg_cache *c, const lg_layer_info *L, const lg_knn *nn, lg_error *err)
+int lgp_cache_put_knn(lgp_cache *c, const lg_layer_info *L, const lg_knn *nn, lg_error *err)
 {
     char key[128];
     knn_key(L, nn->k, key, sizeof key);
     size_t cells = (size_t)nn->n * nn->k;
-    return lg_cache_put(c, key, nn->idx, cells * sizeof *nn->idx, nn->dist,
+    return lgp_cache_put(c, key, nn->idx, cells * sizeof *nn->idx, nn->dist,
                         cells * sizeof *nn->dist, err);
 }
 
-size_t lg_cache_prefixes(lg_cache *c, const lg_layer_info *L, uint32_t k, uint64_t *rows,
+size_t lgp_cache_prefixes(lgp_cache *c, const lg_layer_info *L, uint32_t k, uint64_t *rows,
                          uint32_t *crc, size_t cap)
 {
     DIR *d = opendir(c->dir);
@@ -260,7 +260,7 @@ size_t lg_cache_prefixes(lg_cache *c, const lg_layer_info *L, uint32_t k, uint64
     return n;
 }
 
-void lg_cache_drop_knn(lg_cache *c, const lg_layer_info *L)
+void lgp_cache_drop_knn(lgp_cache *c, const lg_layer_info *L)
 {
     char prefix[128];
     knn_key(L, 0, prefix, sizeof prefix);

@@ -31,7 +31,7 @@ typedef struct follower {
     lg_profile_opts *o;     /* a copy: labels are filled in when they arrive */
     int64_t *labels;        /* the store's labels, once there (owned) */
     lg_profile *p;
-    lg_cache *cache;
+    lgp_cache *cache;
     size_t cap;           /* of p->layers */
     uint32_t **kept;      /* each profiled layer's first k neighbours (for late labels) */
     lg_knn prev;          /* the last profiled layer's lists */
@@ -70,7 +70,7 @@ static int feed(follower *f, lg_cursor *cur, uint64_t n, uint32_t d, lg_error *e
 {
     float *buf = malloc((size_t)FEED_ROWS * d * sizeof *buf);
     if (!buf)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     int rc = LG_OK;
     for (uint64_t r = lg_knn_inc_rows(f->inc); !rc && r < n; r += FEED_ROWS) {
         size_t m = n - r < FEED_ROWS ? (size_t)(n - r) : FEED_ROWS;
@@ -139,7 +139,7 @@ static int grow_results(follower *f, lg_error *err)
     if (k)
         f->kept = k;
     if (!r || !k)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     memset(p->layers + f->cap, 0, (cap - f->cap) * sizeof *r);
     memset(f->kept + f->cap, 0, (cap - f->cap) * sizeof *k);
     f->cap = cap;
@@ -157,7 +157,7 @@ static int follow_layer(follower *f, lg_store *s, size_t layer, lg_error *err)
     lg_layer_result *r = &p->layers[p->n_layers];
     memset(r, 0, sizeof *r);
     if (lgp_identify(s, layer, r))
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     p->n_layers++; /* from here on, lg_profile_free frees its name */
     lg_layer_info L;
     lg_store_layer(s, layer, &L);
@@ -193,7 +193,7 @@ static int follow_layer(follower *f, lg_store *s, size_t layer, lg_error *err)
     }
     uint32_t *keep = rc || !nn.idx ? NULL : malloc(nn.n * f->o->k * sizeof *keep);
     if (!rc && nn.idx && !keep)
-        rc = lg_fail(err, LG_ENOMEM, "out of memory");
+        rc = lgu_fail(err, LG_ENOMEM, "out of memory");
     for (uint64_t i = 0; !rc && i < nn.n; i++)
         memcpy(keep + i * f->o->k, nn.idx + i * nn.k, f->o->k * sizeof *keep);
     f->kept[p->n_layers - 1] = keep;
@@ -243,7 +243,7 @@ static int update_cycle(follower *f, lg_store *s, lg_error *err)
         double t0 = now();
         lg_layer_result fresh = {0};
         if (lgp_identify(s, q, &fresh))
-            return lg_fail(err, LG_ENOMEM, "out of memory");
+            return lgu_fail(err, LG_ENOMEM, "out of memory");
         lg_knn nn = {0};
         lg_profile_opts quick = *f->o;
         quick.decimation = 0; /* the running view: the lists and TwoNN */
@@ -311,7 +311,7 @@ int lg_profile_follow(const char *path, const lg_profile_opts *o, double poll,
 {
     memset(out, 0, sizeof *out);
     if (o->layers || o->class_fraction > 0)
-        return lg_fail(err, LG_EUSAGE,
+        return lgu_fail(err, LG_EUSAGE,
                        "following a store profiles every layer in order: --layers and "
                        "--class-fraction do not apply");
     double t0 = now();
@@ -322,7 +322,7 @@ int lg_profile_follow(const char *path, const lg_profile_opts *o, double poll,
     follower f = {&own, NULL, out, NULL, 0, NULL, {0}, NULL, 0, 0, 0, 0, 0};
     if (o->cache_dir) {
         lg_error cerr;
-        if (lg_cache_open(o->cache_dir, &f.cache, &cerr))
+        if (lgp_cache_open(o->cache_dir, &f.cache, &cerr))
             snprintf(out->cache_note, sizeof out->cache_note, "cache not used: %s", cerr.msg);
     }
     int rc = LG_OK, idle = 0;
@@ -341,7 +341,7 @@ int lg_profile_follow(const char *path, const lg_profile_opts *o, double poll,
             break;
         if (lg_store_rows(s)) {
             if (lg_store_rows(s) < (uint64_t)o->k + 1)
-                rc = lg_fail(err, LG_EINPUT, "%s: %llu rows are too few for k = %u", path,
+                rc = lgu_fail(err, LG_EINPUT, "%s: %llu rows are too few for k = %u", path,
                              U64(lg_store_rows(s)), o->k);
             f.klist = lgp_lists_k(o, lg_store_rows(s));
         } else {
@@ -414,14 +414,14 @@ int lg_profile_follow(const char *path, const lg_profile_opts *o, double poll,
             rc = lg_profile_run(fin, &last, out, err);
             lg_store_close(fin);
         }
-        lg_cache_close(f.cache);
+        lgp_cache_close(f.cache);
         free(f.labels);
         if (rc)
             return rc;
         out->seconds = now() - t0;
         return LG_OK;
     }
-    lg_cache_close(f.cache);
+    lgp_cache_close(f.cache);
     out->store_layers = out->n_layers;
     out->opts = *o; /* the caller's options: the copied labels are freed below */
     out->opts.labels = NULL;

@@ -57,7 +57,7 @@ static uint64_t matching_prefix(lg_store *s, size_t layer, const lg_layer_info *
             uint64_t m = rows[q] - at < block ? rows[q] - at : block;
             if (lg_cursor_read_raw(cur, at, (size_t)m, buf, err))
                 goto out;
-            run = lg_crc32c(run, buf, (size_t)m * L->d * es);
+            run = lgc_crc32c(run, buf, (size_t)m * L->d * es);
             at += m;
         }
         if (run == crcs[q]) {
@@ -72,14 +72,14 @@ out:
 }
 
 int lgp_grow_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
-                   lg_cache *cache, lg_layer_result *r, lg_knn *nn, int *done, lg_error *err)
+                   lgp_cache *cache, lg_layer_result *r, lg_knn *nn, int *done, lg_error *err)
 {
     *done = 0;
     lg_layer_info L;
     lg_store_layer(s, layer, &L);
     uint64_t rows[MAX_CANDIDATES];
     uint32_t crcs[MAX_CANDIDATES], crc = 0;
-    size_t n_cand = lg_cache_prefixes(cache, &L, klist, rows, crcs, MAX_CANDIDATES);
+    size_t n_cand = lgp_cache_prefixes(cache, &L, klist, rows, crcs, MAX_CANDIDATES);
     if (!n_cand)
         return LG_OK;
     double t0 = now();
@@ -92,7 +92,7 @@ int lgp_grow_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t
     P.n = n0;
     P.content_crc = crc;
     lg_knn old;
-    if (!lg_cache_get_knn(cache, &P, klist, &old))
+    if (!lgp_cache_get_knn(cache, &P, klist, &old))
         return LG_OK;
     uint64_t budget = o->memory ? o->memory : lg_default_memory();
     float *x = L.n * L.d * 4 < budget ? malloc(L.n * L.d * sizeof *x) : NULL;
@@ -118,14 +118,14 @@ int lgp_grow_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t
     if (rc == LG_ENOMEM || rc == LG_EINPUT)
         return LG_OK; /* does not fit, or rows a fresh search must exclude: search afresh */
     if (rc)
-        return lg_fail(err, rc, "%s", local.msg);
+        return lgu_fail(err, rc, "%s", local.msg);
     nn->seconds = now() - t0;
     r->grown_from = n0;
     *done = 1;
     /* the longer lists replace the prefix's: a store that grows batch by
      * batch would otherwise leave one entry per update in the cache */
     lg_error cerr;
-    if (lg_cache_put_knn(cache, &L, nn, &cerr) == LG_OK)
-        lg_cache_drop_knn(cache, &P);
+    if (lgp_cache_put_knn(cache, &L, nn, &cerr) == LG_OK)
+        lgp_cache_drop_knn(cache, &P);
     return LG_OK;
 }

@@ -170,13 +170,13 @@ static int takes(lg_error *err, const setting *s, const char *v)
 {
     switch (s->kind) {
     case K_UINT:
-        return lg_fail(err, LG_EUSAGE, "%s takes an integer in %.0f..%.0f (not '%s')", s->name,
+        return lgu_fail(err, LG_EUSAGE, "%s takes an integer in %.0f..%.0f (not '%s')", s->name,
                        s->lo, s->hi, v);
     case K_FRAC:
-        return lg_fail(err, LG_EUSAGE, "%s takes a number in [%g, %g] (not '%s')", s->name, s->lo,
+        return lgu_fail(err, LG_EUSAGE, "%s takes a number in [%g, %g] (not '%s')", s->name, s->lo,
                        s->hi, v);
     case K_SIZE:
-        return lg_fail(err, LG_EUSAGE, "%s takes a size such as 512M or 8G, at least 1M (not '%s')",
+        return lgu_fail(err, LG_EUSAGE, "%s takes a size such as 512M or 8G, at least 1M (not '%s')",
                        s->name, v);
     case K_WORD: {
         char w[64];
@@ -184,12 +184,12 @@ static int takes(lg_error *err, const setting *s, const char *v)
         for (char *c = w; *c; c++)
             if (*c == '|')
                 *c = '/';
-        return lg_fail(err, LG_EUSAGE, "%s takes %s (not '%s')", s->name, w, v);
+        return lgu_fail(err, LG_EUSAGE, "%s takes %s (not '%s')", s->name, w, v);
     }
     case K_FLAG:
-        return lg_fail(err, LG_EUSAGE, "%s is a flag: 1 or 0 (not '%s')", s->name, v);
+        return lgu_fail(err, LG_EUSAGE, "%s is a flag: 1 or 0 (not '%s')", s->name, v);
     default:
-        return lg_fail(err, LG_EUSAGE, "%s takes a non-empty value", s->name);
+        return lgu_fail(err, LG_EUSAGE, "%s takes a non-empty value", s->name);
     }
 }
 
@@ -197,7 +197,7 @@ static int set_text(char **slot, const char *v, lg_error *err)
 {
     char *c = strdup(v);
     if (!c)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     free(*slot);
     *slot = c;
     return LG_OK;
@@ -217,7 +217,7 @@ static int apply(lg_job *j, const setting *s, const char *v, uint64_t u, double 
     else if (!strcmp(n, "id")) o->id_kind = w == 0 ? LG_ID_TWONN : w == 1 ? LG_ID_ML : LG_ID_GRIDE;
     else if (!strcmp(n, "gride-rank")) {
         if (u & (u - 1))
-            return lg_fail(err, LG_EUSAGE, "gride-rank takes a power of two, 2..1024 (not '%s')",
+            return lgu_fail(err, LG_EUSAGE, "gride-rank takes a power of two, 2..1024 (not '%s')",
                            v);
         o->gride_rank = (uint32_t)u;
     } else if (!strcmp(n, "gride-max")) o->gride_max_rank = (uint32_t)u;
@@ -245,15 +245,15 @@ static int apply(lg_job *j, const setting *s, const char *v, uint64_t u, double 
 int lg_job_set(lg_job *j, const char *key, const char *value, lg_error *err)
 {
     if (!j || !key || !value)
-        return lg_fail(err, LG_EUSAGE, "lg_job_set needs a job, a key and a value");
+        return lgu_fail(err, LG_EUSAGE, "lg_job_set needs a job, a key and a value");
     if (j->ran)
-        return lg_fail(err, LG_EUSAGE, "the job has run: settings no longer change it");
+        return lgu_fail(err, LG_EUSAGE, "the job has run: settings no longer change it");
     const setting *s = NULL;
     for (size_t i = 0; i < N_SETTINGS; i++)
         if (!strcmp(settings[i].name, key))
             s = &settings[i];
     if (!s)
-        return lg_fail(err, LG_EUSAGE, "no setting '%s'", key);
+        return lgu_fail(err, LG_EUSAGE, "no setting '%s'", key);
     uint64_t u = 0;
     double f = 0;
     int w = 0;
@@ -296,11 +296,11 @@ int lg_job_create(const char *store_path, lg_job **out, lg_error *err)
 {
     *out = NULL;
     if (!store_path || !*store_path)
-        return lg_fail(err, LG_EUSAGE, "a job needs a store path");
+        return lgu_fail(err, LG_EUSAGE, "a job needs a store path");
     lg_job *j = calloc(1, sizeof *j);
     if (!j || !(j->path = strdup(store_path))) {
         free(j);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     }
     lg_profile_opts_default(&j->o);
     *out = j;
@@ -346,14 +346,14 @@ int lg_job_set_labels(lg_job *j, const int64_t *labels, uint64_t n, const char *
                       lg_error *err)
 {
     if (!labels && n)
-        return lg_fail(err, LG_EUSAGE, "labels: NULL with a count of %llu",
+        return lgu_fail(err, LG_EUSAGE, "labels: NULL with a count of %llu",
                        (unsigned long long)n);
     int64_t *c = malloc((n ? n : 1) * sizeof *c);
     char *f = strdup(from ? from : "labels given by the caller");
     if (!c || !f) {
         free(c);
         free(f);
-        return lg_fail(err, LG_ENOMEM, "out of memory for %llu labels", (unsigned long long)n);
+        return lgu_fail(err, LG_ENOMEM, "out of memory for %llu labels", (unsigned long long)n);
     }
     if (n)
         memcpy(c, labels, n * sizeof *c);
@@ -378,7 +378,7 @@ static int pick_layers(lg_job *j, lg_error *err)
     if (!copy || !v) {
         free(copy);
         free(v);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     }
     for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ",")) {
         char *end;
@@ -386,7 +386,7 @@ static int pick_layers(lg_job *j, lg_error *err)
         long li = (*tok && !*end && idx < lg_store_layer_count(s)) ? (long)idx
                                                                   : lg_store_find_layer(s, tok);
         if (li < 0) {
-            lg_fail(err, LG_EUSAGE, "%s: no layer '%s' (see 'layergeom info %s')", j->path, tok,
+            lgu_fail(err, LG_EUSAGE, "%s: no layer '%s' (see 'layergeom info %s')", j->path, tok,
                     j->path);
             free(copy);
             free(v);
@@ -397,7 +397,7 @@ static int pick_layers(lg_job *j, lg_error *err)
     free(copy);
     if (!m) {
         free(v);
-        return lg_fail(err, LG_EUSAGE, "layers: the list '%s' names no layer", j->layers);
+        return lgu_fail(err, LG_EUSAGE, "layers: the list '%s' names no layer", j->layers);
     }
     j->layer_list = v;
     j->o.layers = v;
@@ -410,7 +410,7 @@ static int resolve_labels(lg_job *j, lg_error *err)
     lg_store *s = j->store;
     uint64_t rows = lg_store_rows(s), n = 0;
     if (j->labels_file && (j->label_set || j->no_labels || j->have_labels))
-        return lg_fail(err, LG_EUSAGE, "labels (a file) excludes label-set, no-labels and "
+        return lgu_fail(err, LG_EUSAGE, "labels (a file) excludes label-set, no-labels and "
                                        "labels given by the caller");
     if (j->labels_file) {
         int64_t *own = NULL;
@@ -427,7 +427,7 @@ static int resolve_labels(lg_job *j, lg_error *err)
     }
     if (j->have_labels) {
         if (j->n_labels != rows)
-            return lg_fail(err, LG_EINPUT, "%s: %llu labels for %llu rows", j->from,
+            return lgu_fail(err, LG_EINPUT, "%s: %llu labels for %llu rows", j->from,
                            (unsigned long long)j->n_labels, (unsigned long long)rows);
         j->o.labels = j->labels;
         return LG_OK;
@@ -484,7 +484,7 @@ static void on_layer(void *ctx, const lg_layer_result *r, size_t done, size_t to
 int lg_job_run(lg_job *j, lg_error *err)
 {
     if (j->ran || j->store || j->following)
-        return lg_fail(err, LG_EUSAGE, "the job has already run");
+        return lgu_fail(err, LG_EUSAGE, "the job has already run");
     int rc = lg_store_open(j->path, 0, &j->store, err);
     if (rc)
         return rc;
@@ -523,12 +523,12 @@ int lg_job_run(lg_job *j, lg_error *err)
 int lg_job_follow(lg_job *j, double poll_seconds, volatile int *stop, lg_error *err)
 {
     if (j->ran || j->store || j->following)
-        return lg_fail(err, LG_EUSAGE, "the job has already run");
+        return lgu_fail(err, LG_EUSAGE, "the job has already run");
     if (j->layers || j->label_set)
-        return lg_fail(err, LG_EUSAGE, "following a store profiles every layer with the "
+        return lgu_fail(err, LG_EUSAGE, "following a store profiles every layer with the "
                                        "store's labels: layers and label-set do not apply");
     if (j->labels_file && (j->no_labels || j->have_labels))
-        return lg_fail(err, LG_EUSAGE, "labels (a file) excludes no-labels and labels given "
+        return lgu_fail(err, LG_EUSAGE, "labels (a file) excludes no-labels and labels given "
                                        "by the caller");
     if (j->labels_file) {
         uint64_t n;
@@ -607,7 +607,7 @@ const char *lg_job_warning(const lg_job *j)
 int lg_job_report(const lg_job *j, const char *kind, FILE *f, lg_error *err)
 {
     if (!j || !j->ran)
-        return lg_fail(err, LG_EUSAGE, "the job has not run");
+        return lgu_fail(err, LG_EUSAGE, "the job has not run");
     int rc;
     if (!strcmp(kind, "table"))
         rc = lg_report_table(f, &j->p, &j->info);
@@ -620,10 +620,10 @@ int lg_job_report(const lg_job *j, const char *kind, FILE *f, lg_error *err)
     else if (!strcmp(kind, "svg"))
         rc = lg_report_svg(f, &j->p, &j->info);
     else
-        return lg_fail(err, LG_EUSAGE, "no report kind '%s' (table, json, csv, html or svg)",
+        return lgu_fail(err, LG_EUSAGE, "no report kind '%s' (table, json, csv, html or svg)",
                        kind);
     if (rc || ferror(f))
-        return lg_fail(err, LG_EIO, "writing the %s report failed", kind);
+        return lgu_fail(err, LG_EIO, "writing the %s report failed", kind);
     return LG_OK;
 }
 
@@ -636,10 +636,10 @@ int lg_job_report_string(const lg_job *j, const char *kind, char **out, size_t *
     size_t n = 0;
     FILE *f = open_memstream(&buf, &n);
     if (!f)
-        return lg_fail(err, LG_ENOMEM, "out of memory for the %s report", kind);
+        return lgu_fail(err, LG_ENOMEM, "out of memory for the %s report", kind);
     int rc = lg_job_report(j, kind, f, err);
     if (fclose(f) && !rc)
-        rc = lg_fail(err, LG_ENOMEM, "out of memory for the %s report", kind);
+        rc = lgu_fail(err, LG_ENOMEM, "out of memory for the %s report", kind);
     if (rc) {
         free(buf);
         return rc;

@@ -88,7 +88,7 @@ static int subsets_compute(lg_store *s, size_t layer, uint64_t n, uint32_t d, ui
 
 /* ID (mean, sem) of `repeats` disjoint random subsets of m rows (cached). */
 static int subsets_id(lg_store *s, size_t layer, uint64_t n, uint32_t d, uint64_t m, int repeats,
-                      double discard, const lg_profile_opts *o, lg_cache *cache, double *mean,
+                      double discard, const lg_profile_opts *o, lgp_cache *cache, double *mean,
                       double *sem, lg_error *err)
 {
     lg_layer_info L;
@@ -97,7 +97,7 @@ static int subsets_id(lg_store *s, size_t layer, uint64_t n, uint32_t d, uint64_
     double got[2];
     snprintf(key, sizeof key, "sub-v1-%08x-%llu-%u-%s-m%llu-r%d-s%llu-d%.17g", L.content_crc,
              U64(n), d, lg_dtype_name(L.dtype), U64(m), repeats, U64(o->seed), discard);
-    if (cache && lg_cache_get(cache, key, got, sizeof got, NULL, 0)) {
+    if (cache && lgp_cache_get(cache, key, got, sizeof got, NULL, 0)) {
         *mean = got[0];
         *sem = got[1];
         return LG_OK;
@@ -107,7 +107,7 @@ static int subsets_id(lg_store *s, size_t layer, uint64_t n, uint32_t d, uint64_
         got[0] = *mean;
         got[1] = *sem;
         lg_error ignored;
-        lg_cache_put(cache, key, got, sizeof got, NULL, 0, &ignored);
+        lgp_cache_put(cache, key, got, sizeof got, NULL, 0, &ignored);
     }
     return rc0;
 }
@@ -118,7 +118,7 @@ static int subsets_compute(lg_store *s, size_t layer, uint64_t n, uint32_t d, ui
 {
     uint64_t *perm = malloc(n * sizeof *perm);
     if (!perm)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     for (uint64_t i = 0; i < n; i++)
         perm[i] = i;
     uint64_t seed = o->seed * 1000003u + layer; /* the same subsets on every run */
@@ -161,7 +161,7 @@ static int subsets_compute(lg_store *s, size_t layer, uint64_t n, uint32_t d, ui
 }
 
 static int decimate(lg_store *s, size_t layer, lg_layer_result *r, const lg_profile_opts *o,
-                    lg_cache *cache, lg_error *err)
+                    lgp_cache *cache, lg_error *err)
 {
     r->n_dec = 0;
     r->dec_rows[0] = r->n;
@@ -220,7 +220,7 @@ static int chosen_id(lg_layer_result *r, const lg_profile_opts *o, lg_error *err
                 r->id_err = r->gride.err[s];
                 return LG_OK;
             }
-        return lg_fail(err, LG_EUSAGE,
+        return lgu_fail(err, LG_EUSAGE,
                        "GRIDE has no scale with n2 = %u here (ranks go 2, 4, ... up to %u)",
                        o->gride_rank, r->gride.scales ? r->gride.n2[r->gride.scales - 1] : 0);
     default:
@@ -245,7 +245,7 @@ int lgp_identify(lg_store *s, size_t layer, lg_layer_result *r)
 }
 
 /* Everything that follows from a layer's neighbour lists. */
-int lgp_estimate(lg_store *s, size_t layer, const lg_profile_opts *o, lg_cache *cache,
+int lgp_estimate(lg_store *s, size_t layer, const lg_profile_opts *o, lgp_cache *cache,
                  lg_layer_result *r, const lg_knn *nn, lg_error *err)
 {
     r->id = r->id_err = NAN;
@@ -263,13 +263,13 @@ int lgp_estimate(lg_store *s, size_t layer, const lg_profile_opts *o, lg_cache *
     lg_error est;
     if (lg_twonn(nn, &o->twonn, &r->twonn, &est) != LG_OK) {
         if (est.code != LG_EINPUT)
-            return lg_fail(err, est.code, "%s", est.msg);
+            return lgu_fail(err, est.code, "%s", est.msg);
         snprintf(r->note, sizeof r->note, "TwoNN: %s", est.msg);
         r->twonn.id = r->twonn.id_ml = r->twonn.bayes_mean = r->twonn.bayes_std = NAN;
     }
     if (lg_gride(nn, o->gride_max_rank, o->twonn.duplicates, &r->gride, &est) != LG_OK) {
         if (est.code != LG_EINPUT)
-            return lg_fail(err, est.code, "%s", est.msg);
+            return lgu_fail(err, est.code, "%s", est.msg);
         if (!r->note[0])
             snprintf(r->note, sizeof r->note, "GRIDE: %s", est.msg);
     }
@@ -283,7 +283,7 @@ int lgp_estimate(lg_store *s, size_t layer, const lg_profile_opts *o, lg_cache *
     if (!rc && o->paper) {
         uint64_t m = r->n / 32;
         if (m < 20)
-            rc = lg_fail(err, LG_EINPUT,
+            rc = lgu_fail(err, LG_EINPUT,
                          "the paper's protocol uses subsets of N / 32 rows: %llu rows give "
                          "subsets of %llu, too few for TwoNN (at least 20)",
                          U64(r->n), U64(m));
@@ -294,7 +294,7 @@ int lgp_estimate(lg_store *s, size_t layer, const lg_profile_opts *o, lg_cache *
     if (!rc && o->decimation)
         rc = decimate(s, layer, r, o, cache, err);
     if (rc)
-        lg_fail_prefix(err, "layer %u (%s)", r->layer_id, r->name);
+        lgu_fail_prefix(err, "layer %u (%s)", r->layer_id, r->name);
     return rc;
 }
 
@@ -340,20 +340,20 @@ static int approx_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uin
     uint32_t *kept = malloc((L.n ? L.n : 1) * sizeof *kept);
     uint64_t n_kept = 0;
     if (!rc && !kept)
-        rc = lg_fail(err, LG_ENOMEM, "out of memory");
+        rc = lgu_fail(err, LG_ENOMEM, "out of memory");
     for (uint64_t r0 = 0; !rc && r0 < L.n;) {
         uint64_t m = r0 ? block : first;
         if (m > L.n - r0)
             m = L.n - r0;
         float *b = realloc(buf, m * L.d * sizeof *buf);
         if (!b) {
-            rc = lg_fail(err, LG_ENOMEM, "out of memory");
+            rc = lgu_fail(err, LG_ENOMEM, "out of memory");
             break;
         }
         buf = b;
         rc = lg_cursor_read(cur, r0, m, buf, err);
         if (!rc && o->stop && *o->stop)
-            rc = lg_fail(err, LG_ECANCELED, "stopped: the caller asked the profile to stop");
+            rc = lgu_fail(err, LG_ECANCELED, "stopped: the caller asked the profile to stop");
         uint64_t good = 0;
         for (uint64_t i = 0; !rc && i < m; i++) {
             const float *row = buf + i * L.d;
@@ -425,11 +425,11 @@ int lgp_compute(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t kl
 /* The lists of a layer: from the cache, or computed (and then cached;
  * approximate lists are not cached: they depend on more knobs). */
 int lgp_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
-              lg_cache *cache, lg_profile *p, lg_layer_result *r, lg_knn *nn, lg_error *err)
+              lgp_cache *cache, lg_profile *p, lg_layer_result *r, lg_knn *nn, lg_error *err)
 {
     lg_layer_info L;
     lg_store_layer(s, layer, &L);
-    if (!o->approx && cache && lg_cache_get_knn(cache, &L, klist, nn)) {
+    if (!o->approx && cache && lgp_cache_get_knn(cache, &L, klist, nn)) {
         r->cached = 1;
         p->cache_hits++;
         return LG_OK;
@@ -450,7 +450,7 @@ int lgp_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klis
 }
 
 /* Counts a computed layer and caches its exact lists. */
-void lgp_computed(lg_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn)
+void lgp_computed(lgp_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn)
 {
     if (!nn->idx)
         return; /* no lists: the note says why */
@@ -459,15 +459,15 @@ void lgp_computed(lg_cache *cache, lg_profile *p, const lg_layer_info *L, const 
         lgp_cache_lists(cache, p, L, nn);
 }
 
-void lgp_cache_lists(lg_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn)
+void lgp_cache_lists(lgp_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn)
 {
     lg_error cerr;
-    if (cache && lg_cache_put_knn(cache, L, nn, &cerr) && !p->cache_note[0])
+    if (cache && lgp_cache_put_knn(cache, L, nn, &cerr) && !p->cache_note[0])
         snprintf(p->cache_note, sizeof p->cache_note, "%s", cerr.msg);
 }
 
 static int one_layer(lg_store *s, const size_t *order, size_t L, size_t q,
-                     const lg_profile_opts *o, uint32_t klist, lg_cache *cache,
+                     const lg_profile_opts *o, uint32_t klist, lgp_cache *cache,
                      lgp_team *team, lg_profile *p, lg_layer_result *r, lg_knn *nn,
                      lg_error *err)
 {
@@ -475,7 +475,7 @@ static int one_layer(lg_store *s, const size_t *order, size_t L, size_t q,
     size_t layer = order ? order[q] : q;
     int rc = lgp_identify(s, layer, r);
     if (rc)
-        return lg_fail(err, rc, "out of memory");
+        return lgu_fail(err, rc, "out of memory");
     if (team->team && order)
         rc = lgp_team_lists(team, s, o, klist, cache, order, L, q, p, r, nn, err);
     else
@@ -489,27 +489,27 @@ static int one_layer(lg_store *s, const size_t *order, size_t L, size_t q,
 static int check_opts(lg_store *s, const lg_profile_opts *o, lg_error *err)
 {
     if (o->k < 1 || o->k > LG_KNN_MAX_K)
-        return lg_fail(err, LG_EUSAGE, "k = %u: expected 1..%d", o->k, LG_KNN_MAX_K);
+        return lgu_fail(err, LG_EUSAGE, "k = %u: expected 1..%d", o->k, LG_KNN_MAX_K);
     if (o->class_fraction < 0 || o->class_fraction > 1)
-        return lg_fail(err, LG_EUSAGE, "class fraction %g: expected 0..1", o->class_fraction);
+        return lgu_fail(err, LG_EUSAGE, "class fraction %g: expected 0..1", o->class_fraction);
     if (o->id_kind == LG_ID_GRIDE && !o->paper &&
         (o->gride_rank > o->gride_max_rank || o->gride_rank < 2 ||
          (o->gride_rank & (o->gride_rank - 1))))
-        return lg_fail(err, LG_EUSAGE,
+        return lgu_fail(err, LG_EUSAGE,
                        "--id gride uses the scale n2 = %u: it must be a power of two from 2 to "
                        "the largest GRIDE rank (%u)",
                        o->gride_rank, o->gride_max_rank);
     uint64_t n = lg_store_rows(s);
     if (lg_store_layer_count(s) == 0)
-        return lg_fail(err, LG_EINPUT, "%s: the store has no layers", lg_store_path(s));
+        return lgu_fail(err, LG_EINPUT, "%s: the store has no layers", lg_store_path(s));
     if (n < (uint64_t)o->k + 1)
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "%s: %llu rows are too few for k = %u (need at least k + 1; try a "
                        "smaller --k)",
                        lg_store_path(s), U64(n), o->k);
     for (size_t i = 0; o->layers && i < o->n_layers; i++)
         if (o->layers[i] >= lg_store_layer_count(s))
-            return lg_fail(err, LG_EUSAGE, "%s: no layer %zu (the store has %zu)",
+            return lgu_fail(err, LG_EUSAGE, "%s: no layer %zu (the store has %zu)",
                            lg_store_path(s), o->layers[i], lg_store_layer_count(s));
     return LG_OK;
 }
@@ -526,14 +526,14 @@ int lgp_finish(lg_profile *out, lg_error *err)
     if (!id || !e) {
         free(id);
         free(e);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     }
     /* layers without an ID (see their notes) take no part in the choice */
     size_t *map = malloc(L * sizeof *map), m = 0;
     if (!map) {
         free(id);
         free(e);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     }
     for (size_t q = 0; q < L; q++) {
         if (isfinite(out->layers[q].id)) {
@@ -589,7 +589,7 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
     }
     size_t *order = team.team ? malloc((L ? L : 1) * sizeof *order) : NULL;
     if (team.team && !order)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     for (size_t q = 0; order && q < L; q++)
         order[q] = opts->layers ? opts->layers[q] : q;
     out->layers = calloc(L ? L : 1, sizeof *out->layers);
@@ -600,19 +600,19 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
         free(order);
         lgp_team_end(&team);
         lg_profile_free(out);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     }
-    lg_cache *cache = NULL;
+    lgp_cache *cache = NULL;
     if (opts->cache_dir) {
         lg_error cerr;
-        if (lg_cache_open(opts->cache_dir, &cache, &cerr))
+        if (lgp_cache_open(opts->cache_dir, &cache, &cerr))
             snprintf(out->cache_note, sizeof out->cache_note, "cache not used: %s", cerr.msg);
     }
     lg_knn prev = {0}, cur = {0};
     for (size_t q = 0; !rc && q < L; q++) {
         lg_layer_result *r = &out->layers[q];
         if (opts->stop && *opts->stop) {
-            rc = lg_fail(err, LG_ECANCELED, "stopped: the caller asked the profile to stop");
+            rc = lgu_fail(err, LG_ECANCELED, "stopped: the caller asked the profile to stop");
             break;
         }
         rc = one_layer(s, order ? order : opts->layers, L, q, opts, klist, cache, &team, out, r,
@@ -625,7 +625,7 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
             /* keep this layer's first k neighbours for the matrix */
             all[q] = malloc(n * opts->k * sizeof **all);
             if (!all[q])
-                rc = lg_fail(err, LG_ENOMEM, "out of memory for the overlap matrix");
+                rc = lgu_fail(err, LG_ENOMEM, "out of memory for the overlap matrix");
             for (uint64_t i = 0; !rc && i < n; i++)
                 if (cur.idx)
                     memcpy(all[q] + i * opts->k, cur.idx + i * klist, opts->k * sizeof **all);
@@ -641,13 +641,13 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
             opts->progress(opts->progress_ctx, r, q + 1, L);
     }
     lg_knn_free(&prev);
-    lg_cache_close(cache);
+    lgp_cache_close(cache);
     lgp_team_end(&team);
     free(order);
     if (!rc && all) {
         out->matrix = malloc(L * L * sizeof *out->matrix);
         if (!out->matrix)
-            rc = lg_fail(err, LG_ENOMEM, "out of memory");
+            rc = lgu_fail(err, LG_ENOMEM, "out of memory");
         for (size_t a = 0; !rc && a < L; a++) {
             out->matrix[a * L + a] = 1;
             for (size_t b = a + 1; !rc && b < L; b++) {

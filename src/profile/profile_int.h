@@ -11,19 +11,19 @@ uint32_t lgp_lists_k(const lg_profile_opts *o, uint64_t n);
 int lgp_identify(lg_store *s, size_t layer, lg_layer_result *r);
 /* A layer's lists: cached or computed (and cached). */
 int lgp_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
-              lg_cache *cache, lg_profile *p, lg_layer_result *r, lg_knn *nn, lg_error *err);
+              lgp_cache *cache, lg_profile *p, lg_layer_result *r, lg_knn *nn, lg_error *err);
 /* A layer's lists computed, never cached (team: exact search shared). */
 int lgp_compute(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
                 const lg_team *team, lg_layer_result *r, lg_knn *nn, lg_error *err);
 /* Counts a computed layer and caches its lists. */
-void lgp_computed(lg_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn);
-void lgp_cache_lists(lg_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn);
+void lgp_computed(lgp_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn);
+void lgp_cache_lists(lgp_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn);
 /* The lists of a layer whose first rows' lists are cached (rows appended
  * since): *done = 1 when they were updated that way (grow.c). */
 int lgp_grow_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
-                   lg_cache *cache, lg_layer_result *r, lg_knn *nn, int *done, lg_error *err);
+                   lgp_cache *cache, lg_layer_result *r, lg_knn *nn, int *done, lg_error *err);
 /* Estimators, label overlap, subsets: everything from the lists. */
-int lgp_estimate(lg_store *s, size_t layer, const lg_profile_opts *o, lg_cache *cache,
+int lgp_estimate(lg_store *s, size_t layer, const lg_profile_opts *o, lgp_cache *cache,
                  lg_layer_result *r, const lg_knn *nn, lg_error *err);
 /* ---- a team (team.c) ---- */
 typedef struct lgp_held lgp_held;
@@ -35,7 +35,7 @@ typedef struct lgp_team {
 /* Member 0: the lists of position q of `order` (L positions): held from a
  * round, from the cache, or from a new round starting at q. */
 int lgp_team_lists(lgp_team *t, lg_store *s, const lg_profile_opts *o, uint32_t klist,
-                   lg_cache *cache, const size_t *order, size_t L, size_t q, lg_profile *p,
+                   lgp_cache *cache, const size_t *order, size_t L, size_t q, lg_profile *p,
                    lg_layer_result *r, lg_knn *nn, lg_error *err);
 /* Member 0: tells the others the profile is over; frees what is held. */
 void lgp_team_end(lgp_team *t);

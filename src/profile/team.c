@@ -90,7 +90,7 @@ static int recv_result(const lg_team *team, int from, lgp_held *h, lg_error *err
     if (rc)
         return rc;
     if (m.rc)
-        return lg_fail(err, m.rc, "member %d: %s", from, m.msg);
+        return lgu_fail(err, m.rc, "member %d: %s", from, m.msg);
     memset(&h->nn, 0, sizeof h->nn);
     h->approx = m.approx;
     h->check = m.check;
@@ -102,7 +102,7 @@ static int recv_result(const lg_team *team, int from, lgp_held *h, lg_error *err
     h->nn.dist = malloc(m.n * m.k * sizeof *h->nn.dist);
     if (!h->nn.idx || !h->nn.dist) {
         lg_knn_free(&h->nn);
-        return lg_fail(err, LG_ENOMEM, "out of memory for member %d's lists", from);
+        return lgu_fail(err, LG_ENOMEM, "out of memory for member %d's lists", from);
     }
     rc = team->recv(team->ctx, from, h->nn.idx, m.n * m.k * sizeof *h->nn.idx, err);
     if (!rc)
@@ -129,11 +129,11 @@ static int bcast_plan(const lg_team *team, plan_head *h, uint64_t **layers, lg_e
         return rc;
     if (team->rank != 0) {
         if (h->count > (uint64_t)team->size)
-            return lg_fail(err, LG_EINPUT, "a plan of %llu layers for a team of %d",
+            return lgu_fail(err, LG_EINPUT, "a plan of %llu layers for a team of %d",
                            (unsigned long long)h->count, team->size);
         *layers = malloc((h->count ? h->count : 1) * sizeof **layers);
         if (!*layers)
-            return lg_fail(err, LG_ENOMEM, "out of memory");
+            return lgu_fail(err, LG_ENOMEM, "out of memory");
     }
     return team->bcast(team->ctx, *layers, h->count * sizeof **layers, err);
 }
@@ -180,7 +180,7 @@ static int do_round(const lg_team *team, lg_store *s, const lg_profile_opts *o,
             int x = send_result(team, rc, err, &r, &nn, &cerr);
             lg_knn_free(&nn);
             if (x)
-                return lg_fail(err, x, "%s", cerr.msg);
+                return lgu_fail(err, x, "%s", cerr.msg);
         }
     }
     return LG_OK;
@@ -189,22 +189,22 @@ static int do_round(const lg_team *team, lg_store *s, const lg_profile_opts *o,
 /* ---- member 0 ---- */
 
 static int start_round(lgp_team *t, lg_store *s, const lg_profile_opts *o, uint32_t klist,
-                       lg_cache *cache, const size_t *order, size_t L, size_t q, lg_error *err)
+                       lgp_cache *cache, const size_t *order, size_t L, size_t q, lg_error *err)
 {
     const lg_team *team = t->team;
     size_t P = (size_t)team->size;
     held_free(t);
     if (!t->held && !(t->held = calloc(P, sizeof *t->held)))
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     uint64_t *layers = malloc(P * sizeof *layers);
     if (!layers)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     plan_head h = {0, 0, 0, 0, 0};
     store_id(s, &h);
     for (size_t x = q; x < L && h.count < P; x++) {
         lg_layer_info info;
         lg_store_layer(s, order[x], &info);
-        if (x == q || o->approx || !cache || !lg_cache_has_knn(cache, &info, klist)) {
+        if (x == q || o->approx || !cache || !lgp_cache_has_knn(cache, &info, klist)) {
             t->held[h.count].q = x;
             layers[h.count++] = order[x];
         }
@@ -221,7 +221,7 @@ static int start_round(lgp_team *t, lg_store *s, const lg_profile_opts *o, uint3
 }
 
 int lgp_team_lists(lgp_team *t, lg_store *s, const lg_profile_opts *o, uint32_t klist,
-                   lg_cache *cache, const size_t *order, size_t L, size_t q, lg_profile *p,
+                   lgp_cache *cache, const size_t *order, size_t L, size_t q, lg_profile *p,
                    lg_layer_result *r, lg_knn *nn, lg_error *err)
 {
     lg_layer_info info;
@@ -230,7 +230,7 @@ int lgp_team_lists(lgp_team *t, lg_store *s, const lg_profile_opts *o, uint32_t 
     while (i < t->n_held && t->held[i].q != q)
         i++;
     if (i == t->n_held) {
-        if (!o->approx && cache && lg_cache_has_knn(cache, &info, klist))
+        if (!o->approx && cache && lgp_cache_has_knn(cache, &info, klist))
             return lgp_lists(s, order[q], o, klist, cache, p, r, nn, err);
         int rc = start_round(t, s, o, klist, cache, order, L, q, err);
         if (rc)
@@ -272,7 +272,7 @@ int lgp_team_member(const lg_team *team, lg_store *s, const lg_profile_opts *o, 
         plan_head mine = h;
         store_id(s, &mine);
         if (!rc && !h.stop && (mine.rows != h.rows || mine.content != h.content))
-            rc = lg_fail(err, LG_EINPUT,
+            rc = lgu_fail(err, LG_EINPUT,
                          "%s: this store has %llu rows (first layer checksum %08llx), rank 0's "
                          "%llu (%08llx): every rank must open the same store",
                          lg_store_path(s), (unsigned long long)mine.rows,
@@ -281,7 +281,7 @@ int lgp_team_member(const lg_team *team, lg_store *s, const lg_profile_opts *o, 
         if (!rc && !h.stop)
             for (uint64_t i = 0; !rc && i < h.count; i++)
                 if (layers[i] >= lg_store_layer_count(s))
-                    rc = lg_fail(err, LG_EINPUT, "%s: member 0 asks for layer %llu of %zu: do "
+                    rc = lgu_fail(err, LG_EINPUT, "%s: member 0 asks for layer %llu of %zu: do "
                                  "all members open the same store?",
                                  lg_store_path(s), (unsigned long long)layers[i],
                                  lg_store_layer_count(s));

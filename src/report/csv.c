@@ -26,7 +26,7 @@ int lg_report_csv(FILE *f, const lg_profile *p)
     for (size_t q = 0; q < p->n_layers; q++) {
         const lg_layer_result *r = &p->layers[q];
         fprintf(f, "%zu,", r->index);
-        lg_text_csv_field(f, r->name);
+        lgr_text_csv_field(f, r->name);
         fprintf(f, ",%llu,%u", (unsigned long long)r->n, r->d);
         num(f, r->id);
         num(f, r->id_err);

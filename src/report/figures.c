@@ -12,7 +12,7 @@
 
 static const char *const colors[2] = {"#1f5fa8", "#d4600f"};
 
-double lg_fig_depth(const lg_profile *p, size_t q)
+double lgr_fig_depth(const lg_profile *p, size_t q)
 {
     size_t L = p->store_layers > 1 ? p->store_layers : p->n_layers;
     return L > 1 ? (double)p->layers[q].index / (double)(L - 1) : 0;
@@ -27,7 +27,7 @@ static void svg_open(FILE *f, double w, double h, const char *title)
             "<text x=\"%.0f\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" "
             "font-weight=\"bold\">",
             w, h, w, h, w / 2);
-    lg_xml_text(f, title);
+    lgr_xml_text(f, title);
     fputs("</text>\n", f);
 }
 
@@ -47,9 +47,9 @@ static void id_panel(FILE *f, const lg_profile *const *ps, const char *const *na
         ymin = 0;
         ymax = 1;
     }
-    lg_plot pl;
-    lg_plot_begin(&pl, f, 70, top, w - 100, h, 0, 1, fmin(0, ymin), ymax * 1.08);
-    lg_plot_axes(&pl, "relative depth (layer index / last layer index)",
+    lgr_plot pl;
+    lgr_plot_begin(&pl, f, 70, top, w - 100, h, 0, 1, fmin(0, ymin), ymax * 1.08);
+    lgr_plot_axes(&pl, "relative depth (layer index / last layer index)",
                  "intrinsic dimension");
     for (int k = 0; k < np; k++) {
         const lg_profile *p = ps[k];
@@ -63,17 +63,17 @@ static void id_panel(FILE *f, const lg_profile *const *ps, const char *const *na
             return;
         }
         for (int q = 0; q < n; q++) {
-            x[q] = lg_fig_depth(p, (size_t)q);
+            x[q] = lgr_fig_depth(p, (size_t)q);
             y[q] = p->layers[q].id;
             e[q] = p->layers[q].id_err;
         }
-        lg_plot_line(&pl, x, y, n, colors[k], 0);
-        lg_plot_errorbars(&pl, x, y, e, n, colors[k]);
-        lg_plot_points(&pl, x, y, n, colors[k]);
+        lgr_plot_line(&pl, x, y, n, colors[k], 0);
+        lgr_plot_errorbars(&pl, x, y, e, n, colors[k]);
+        lgr_plot_points(&pl, x, y, n, colors[k]);
         if (p->rec.index >= 0 && p->rec.index < n) {
             /* the recommended layer: a ring, a dashed line to the axis, a label */
             int q = p->rec.index;
-            double X = lg_plot_x(&pl, x[q]), Y = lg_plot_y(&pl, y[q]);
+            double X = lgr_plot_x(&pl, x[q]), Y = lgr_plot_y(&pl, y[q]);
             fprintf(f,
                     "<circle class=\"recommended\" cx=\"%.1f\" cy=\"%.1f\" r=\"8\" "
                     "fill=\"none\" stroke=\"#c0172b\" stroke-width=\"2.5\"/>\n"
@@ -85,12 +85,12 @@ static void id_panel(FILE *f, const lg_profile *const *ps, const char *const *na
                      np > 1 ? (k ? "B " : "A ") : "", p->layers[q].index, p->layers[q].name,
                      y[q]);
             double ty = y[q] + (pl.ymax - pl.ymin) * (0.10 + 0.07 * k);
-            lg_plot_text(&pl, x[q], ty, label, x[q] > 0.6 ? "end" : "start", 11, "#c0172b");
+            lgr_plot_text(&pl, x[q], ty, label, x[q] > 0.6 ? "end" : "start", 11, "#c0172b");
             if (p->rec.peak >= 0 && np == 1) {
                 char why[200];
                 snprintf(why, sizeof why, "the ID minimum after the first peak (layer %zu)",
                          p->layers[p->rec.peak].index);
-                lg_plot_text(&pl, x[q], ty - (pl.ymax - pl.ymin) * 0.05, why,
+                lgr_plot_text(&pl, x[q], ty - (pl.ymax - pl.ymin) * 0.05, why,
                              x[q] > 0.6 ? "end" : "start", 10, "#c0172b");
             }
         }
@@ -99,7 +99,7 @@ static void id_panel(FILE *f, const lg_profile *const *ps, const char *const *na
         free(e);
     }
     int dashed[2] = {0, 0};
-    lg_plot_legend(&pl, names, colors, dashed, np);
+    lgr_plot_legend(&pl, names, colors, dashed, np);
 }
 
 /* The overlap panel: chi with the previous layer (solid) and with the labels
@@ -107,11 +107,11 @@ static void id_panel(FILE *f, const lg_profile *const *ps, const char *const *na
 static void overlap_panel(FILE *f, const lg_profile *const *ps, const char *const *names, int np,
                           double top, double w, double h)
 {
-    lg_plot pl;
-    lg_plot_begin(&pl, f, 70, top, w - 100, h, 0, 1, 0, 1);
+    lgr_plot pl;
+    lgr_plot_begin(&pl, f, 70, top, w - 100, h, 0, 1, 0, 1);
     char ylabel[64];
     snprintf(ylabel, sizeof ylabel, "neighbourhood overlap chi (k = %u)", ps[0]->opts.k);
-    lg_plot_axes(&pl, "relative depth (layer index / last layer index)", ylabel);
+    lgr_plot_axes(&pl, "relative depth (layer index / last layer index)", ylabel);
     const char *labels[4], *cols[4];
     int dashed[4], nl = 0;
     char text[4][160];
@@ -128,21 +128,21 @@ static void overlap_panel(FILE *f, const lg_profile *const *ps, const char *cons
         }
         for (int q = 0; q < n; q++) {
             const lg_layer_result *r = &p->layers[q];
-            x[q] = lg_fig_depth(p, (size_t)q);
+            x[q] = lgr_fig_depth(p, (size_t)q);
             a[q] = r->has_prev ? r->overlap_prev : NAN;
             b[q] = r->has_labels ? r->overlap_labels.unweighted : NAN;
             any_lab |= r->has_labels;
         }
-        lg_plot_line(&pl, x, a, n, colors[k], 0);
-        lg_plot_points(&pl, x, a, n, colors[k]);
+        lgr_plot_line(&pl, x, a, n, colors[k], 0);
+        lgr_plot_points(&pl, x, a, n, colors[k]);
         snprintf(text[nl], sizeof text[nl], "%s%schi(layer, previous layer)", np > 1 ? names[k] : "",
                  np > 1 ? ": " : "");
         labels[nl] = text[nl];
         cols[nl] = colors[k];
         dashed[nl++] = 0;
         if (any_lab) {
-            lg_plot_line(&pl, x, b, n, colors[k], 1);
-            lg_plot_points(&pl, x, b, n, colors[k]);
+            lgr_plot_line(&pl, x, b, n, colors[k], 1);
+            lgr_plot_points(&pl, x, b, n, colors[k]);
             snprintf(text[nl], sizeof text[nl], "%s%schi(layer, labels)", np > 1 ? names[k] : "",
                      np > 1 ? ": " : "");
             labels[nl] = text[nl];
@@ -153,10 +153,10 @@ static void overlap_panel(FILE *f, const lg_profile *const *ps, const char *cons
         free(a);
         free(b);
     }
-    lg_plot_legend(&pl, labels, cols, dashed, nl);
+    lgr_plot_legend(&pl, labels, cols, dashed, nl);
 }
 
-void lg_fig_main(FILE *f, const lg_profile *const *ps, const char *const *names, int np,
+void lgr_fig_main(FILE *f, const lg_profile *const *ps, const char *const *names, int np,
                  const char *caption)
 {
     double w = 780, h = 700;
@@ -175,7 +175,7 @@ void lg_fig_main(FILE *f, const lg_profile *const *ps, const char *const *names,
         if (n && n + piece > 130) {
             line[n] = 0;
             fprintf(f, "<text x=\"20\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">", y);
-            lg_xml_text(f, line);
+            lgr_xml_text(f, line);
             fputs("</text>\n", f);
             y += 13;
             n = 0;
@@ -189,12 +189,12 @@ void lg_fig_main(FILE *f, const lg_profile *const *ps, const char *const *names,
     }
     line[n] = 0;
     fprintf(f, "<text x=\"20\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">", y);
-    lg_xml_text(f, line);
+    lgr_xml_text(f, line);
     fputs("</text>\n</svg>\n", f);
     (void)at;
 }
 
-void lg_fig_gride(FILE *f, const lg_profile *p)
+void lgr_fig_gride(FILE *f, const lg_profile *p)
 {
     /* a few layers: the first, the peak, the recommended one, the last */
     int pick[4], np = 0, n = (int)p->n_layers;
@@ -218,10 +218,10 @@ void lg_fig_gride(FILE *f, const lg_profile *p)
     }
     double w = 780, h = 380;
     svg_open(f, w, h, "ID across scales (GRIDE, ranks 2 to 64)");
-    lg_plot pl;
-    lg_plot_begin(&pl, f, 70, 40, w - 100, 280, isfinite(xmin) ? xmin : 0,
+    lgr_plot pl;
+    lgr_plot_begin(&pl, f, 70, 40, w - 100, 280, isfinite(xmin) ? xmin : 0,
                   isfinite(xmax) ? xmax : 1, 0, isfinite(ymax) ? ymax * 1.1 : 1);
-    lg_plot_axes(&pl, "scale: log2 of the neighbour rank n2 (the distance grows with it)",
+    lgr_plot_axes(&pl, "scale: log2 of the neighbour rank n2 (the distance grows with it)",
                  "intrinsic dimension");
     static const char *const pal[4] = {"#1f5fa8", "#2a9d4b", "#c0172b", "#7d3c98"};
     const char *labels[4], *cols[4];
@@ -234,16 +234,16 @@ void lg_fig_gride(FILE *f, const lg_profile *p)
             y[s] = g->id[s];
             e[s] = g->err[s];
         }
-        lg_plot_line(&pl, x, y, g->scales, pal[c], 0);
-        lg_plot_errorbars(&pl, x, y, e, g->scales, pal[c]);
-        lg_plot_points(&pl, x, y, g->scales, pal[c]);
+        lgr_plot_line(&pl, x, y, g->scales, pal[c], 0);
+        lgr_plot_errorbars(&pl, x, y, e, g->scales, pal[c]);
+        lgr_plot_points(&pl, x, y, g->scales, pal[c]);
         snprintf(text[c], sizeof text[c], "layer %zu (%s)%s", p->layers[pick[c]].index,
                  p->layers[pick[c]].name,
                  pick[c] == p->rec.index ? ", recommended" : pick[c] == p->rec.peak ? ", peak" : "");
         labels[c] = text[c];
         cols[c] = pal[c];
     }
-    lg_plot_legend(&pl, labels, cols, NULL, np);
+    lgr_plot_legend(&pl, labels, cols, NULL, np);
     fprintf(f, "<text x=\"20\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">A flat curve: the ID "
                "does not depend on the scale; a falling one: noise inflates the small-scale "
                "values.</text>\n</svg>\n",
@@ -259,7 +259,7 @@ static void ramp(double v, char *out, size_t cap)
     snprintf(out, cap, "#%02x%02x%02x", r, g, b);
 }
 
-void lg_fig_heatmap(FILE *f, const lg_profile *p)
+void lgr_fig_heatmap(FILE *f, const lg_profile *p)
 {
     size_t L = p->n_layers;
     if (!p->matrix || !L)
@@ -281,7 +281,7 @@ void lg_fig_heatmap(FILE *f, const lg_profile *p)
     for (size_t a = 0; a < L; a++) {
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"10\">", x0 - 4,
                 y0 + cell * ((double)a + 0.5) + 3);
-        lg_xml_text(f, p->layers[a].name);
+        lgr_xml_text(f, p->layers[a].name);
         fputs("</text>\n", f);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"10\">%zu</text>\n",
                 x0 + cell * ((double)a + 0.5), y0 + side + 14, p->layers[a].index);

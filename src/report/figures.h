@@ -7,12 +7,12 @@
 #include "layergeom/profile.h"
 
 /* Relative depth of the q-th profiled layer: store index / last store index. */
-double lg_fig_depth(const lg_profile *p, size_t q);
+double lgr_fig_depth(const lg_profile *p, size_t q);
 /* ID profile above the overlaps, for one or two profiles (names: legend). */
-void lg_fig_main(FILE *f, const lg_profile *const *ps, const char *const *names, int np,
+void lgr_fig_main(FILE *f, const lg_profile *const *ps, const char *const *names, int np,
                  const char *caption);
-void lg_fig_gride(FILE *f, const lg_profile *p);
+void lgr_fig_gride(FILE *f, const lg_profile *p);
 /* Only when the profile has an overlap matrix. */
-void lg_fig_heatmap(FILE *f, const lg_profile *p);
+void lgr_fig_heatmap(FILE *f, const lg_profile *p);
 
 #endif

@@ -40,7 +40,7 @@ int lg_report_svg(FILE *f, const lg_profile *p, const lg_report_info *info)
     caption(p, info, cap, sizeof cap);
     const lg_profile *ps[1] = {p};
     const char *names[1] = {"intrinsic dimension +- error"};
-    lg_fig_main(f, ps, names, 1, cap);
+    lgr_fig_main(f, ps, names, 1, cap);
     return ferror(f) ? LG_EIO : LG_OK;
 }
 
@@ -69,7 +69,7 @@ static void table(FILE *f, const lg_profile *p)
         const lg_layer_result *r = &p->layers[q];
         fprintf(f, "<tr%s><td>%zu</td><td>", p->rec.index == (int)q ? " class=\"rec\"" : "",
                 r->index);
-        lg_xml_text(f, r->name);
+        lgr_xml_text(f, r->name);
         fprintf(f, "</td><td>%u</td>", r->d);
         cell(f, 1, r->id, "%.2f");
         cell(f, 1, r->id_err, "%.2f");
@@ -90,7 +90,7 @@ static void head(FILE *f, const char *title)
     fputs("<!DOCTYPE html>\n<html xmlns=\"http://www.w3.org/1999/xhtml\" lang=\"en\">\n<head>\n"
           "<meta charset=\"utf-8\"/>\n<title>",
           f);
-    lg_xml_text(f, title);
+    lgr_xml_text(f, title);
     fputs("</title>\n<style>\n"
           "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;max-width:1040px;"
           "margin:24px auto;color:#222;line-height:1.45}\n"
@@ -112,26 +112,26 @@ int lg_report_html(FILE *f, const lg_profile *p, const lg_report_info *info)
              info && info->store_path ? info->store_path : "");
     head(f, title);
     fputs("<h1>", f);
-    lg_xml_text(f, title);
+    lgr_xml_text(f, title);
     fputs("</h1>\n<p class=\"caption\">", f);
     if (info && info->model) {
         fputs("Model: ", f);
-        lg_xml_text(f, info->model);
+        lgr_xml_text(f, info->model);
         fputs(". ", f);
     }
-    lg_xml_text(f, cap);
+    lgr_xml_text(f, cap);
     fputs("</p>\n", f);
     if (p->rec.index >= 0 && (size_t)p->rec.index < p->n_layers) {
         const lg_layer_result *r = &p->layers[p->rec.index];
         fprintf(f, "<p class=\"rec-box\"><b>Recommended layer: %zu (", r->index);
-        lg_xml_text(f, r->name);
+        lgr_xml_text(f, r->name);
         fputs(")</b>: ", f);
-        lg_xml_text(f, p->rec.reason);
+        lgr_xml_text(f, p->rec.reason);
         fputs(".", f);
         if (p->best_label_layer >= 0) {
             const lg_layer_result *b = &p->layers[p->best_label_layer];
             fprintf(f, " The highest overlap with the labels is at layer %zu (", b->index);
-            lg_xml_text(f, b->name);
+            lgr_xml_text(f, b->name);
             fprintf(f, ", &#967; = %.3f).", b->overlap_labels.unweighted);
         }
         fputs("</p>\n", f);
@@ -139,12 +139,12 @@ int lg_report_html(FILE *f, const lg_profile *p, const lg_report_info *info)
     fputs("<h2>Intrinsic dimension and overlaps</h2>\n", f);
     const lg_profile *ps[1] = {p};
     const char *names[1] = {"intrinsic dimension +- error"};
-    lg_fig_main(f, ps, names, 1, cap);
+    lgr_fig_main(f, ps, names, 1, cap);
     fputs("<h2>Across scales</h2>\n", f);
-    lg_fig_gride(f, p);
+    lgr_fig_gride(f, p);
     if (p->matrix) {
         fputs("<h2>Overlap between every pair of layers</h2>\n", f);
-        lg_fig_heatmap(f, p);
+        lgr_fig_heatmap(f, p);
     }
     fputs("<h2>Numbers</h2>\n", f);
     table(f, p);
@@ -168,11 +168,11 @@ int lg_report_compare_html(FILE *f, const lg_profile *a, const lg_profile *b,
     snprintf(title, sizeof title, "layergeom: %s against %s", name_a, name_b);
     head(f, title);
     fputs("<h1>", f);
-    lg_xml_text(f, title);
+    lgr_xml_text(f, title);
     fputs("</h1>\n<p class=\"caption\">A: ", f);
-    lg_xml_text(f, name_a);
+    lgr_xml_text(f, name_a);
     fputs("; B: ", f);
-    lg_xml_text(f, name_b);
+    lgr_xml_text(f, name_b);
     fputs(".</p>\n", f);
     const lg_profile *pair[2] = {a, b};
     for (int k = 0; k < 2; k++) {
@@ -180,16 +180,16 @@ int lg_report_compare_html(FILE *f, const lg_profile *a, const lg_profile *b,
         if (p->rec.index >= 0 && (size_t)p->rec.index < p->n_layers) {
             fprintf(f, "<p class=\"rec-box\"><b>%s recommends layer %zu (", k ? "B" : "A",
                     p->layers[p->rec.index].index);
-            lg_xml_text(f, p->layers[p->rec.index].name);
+            lgr_xml_text(f, p->layers[p->rec.index].name);
             fputs(")</b>: ", f);
-            lg_xml_text(f, p->rec.reason);
+            lgr_xml_text(f, p->rec.reason);
             fputs(".</p>\n", f);
         }
     }
     char cap[1300];
     snprintf(cap, sizeof cap, "A: %s; B: %s", name_a, name_b);
     const char *names[2] = {"A", "B"};
-    lg_fig_main(f, pair, names, 2, cap);
+    lgr_fig_main(f, pair, names, 2, cap);
     for (int k = 0; k < 2; k++) {
         fprintf(f, "<h2>%s: numbers</h2>\n", k ? "B" : "A");
         table(f, pair[k]);
@@ -205,6 +205,6 @@ int lg_report_compare_svg(FILE *f, const lg_profile *a, const lg_profile *b, con
     snprintf(cap, sizeof cap, "A: %s; B: %s", name_a, name_b);
     const lg_profile *pair[2] = {a, b};
     const char *names[2] = {"A", "B"};
-    lg_fig_main(f, pair, names, 2, cap);
+    lgr_fig_main(f, pair, names, 2, cap);
     return ferror(f) ? LG_EIO : LG_OK;
 }

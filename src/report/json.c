@@ -48,7 +48,7 @@ static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
 {
     unsigned k = p->opts.k;
     fprintf(f, "    {\"index\": %zu, \"id\": %u, \"name\": ", r->index, r->layer_id);
-    lg_text_json_string(f, r->name);
+    lgr_text_json_string(f, r->name);
     fprintf(f, ", \"n\": %llu, \"d\": %u,\n     \"intrinsic_dimension\": {\"value\": ",
             (unsigned long long)r->n, r->d);
     num(f, r->id);
@@ -120,7 +120,7 @@ static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
         fprintf(f, ", \"first_nonfinite_row\": %llu", (unsigned long long)r->first_nonfinite);
     fputs(", \"note\": ", f);
     if (r->note[0])
-        lg_text_json_string(f, r->note);
+        lgr_text_json_string(f, r->note);
     else
         fputs("null", f);
     fprintf(f, ",\n     \"duplicates\": %llu, \"knn\": {\"k\": %u, \"cached\": %s, "
@@ -140,10 +140,10 @@ int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info)
 {
     const lg_profile_opts *o = &p->opts;
     fprintf(f, "{\n  \"layergeom\": \"%s\",\n  \"store\": ", LG_VERSION_STRING);
-    lg_text_json_string(f, info && info->store_path ? info->store_path : "");
+    lgr_text_json_string(f, info && info->store_path ? info->store_path : "");
     if (info && info->model) {
         fputs(",\n  \"model\": ", f);
-        lg_text_json_string(f, info->model);
+        lgr_text_json_string(f, info->model);
     }
     fprintf(f, ",\n  \"store_layers\": %zu", p->store_layers);
     fprintf(f, ",\n  \"parameters\": {\"k\": %u, \"id\": \"%s\", \"twonn_discard\": %g", o->k,
@@ -153,7 +153,7 @@ int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info)
             o->gride_max_rank, o->gride_rank,
             o->twonn.duplicates == LG_DUP_DROP ? "drop" : "keep");
     if (info && info->labels_from)
-        lg_text_json_string(f, info->labels_from);
+        lgr_text_json_string(f, info->labels_from);
     else
         fputs("null", f);
     fprintf(f, ", \"class_fraction\": %g, \"recommend_tolerance\": %g", o->class_fraction, o->tol);
@@ -167,9 +167,9 @@ int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info)
     if (p->rec.index >= 0) {
         const lg_layer_result *r = &p->layers[p->rec.index];
         fprintf(f, "{\"index\": %zu, \"name\": ", r->index);
-        lg_text_json_string(f, r->name);
+        lgr_text_json_string(f, r->name);
         fputs(", \"reason\": ", f);
-        lg_text_json_string(f, p->rec.reason);
+        lgr_text_json_string(f, p->rec.reason);
         fprintf(f, ", \"peak_index\": ");
         if (p->rec.peak >= 0)
             fprintf(f, "%zu", p->layers[p->rec.peak].index);
@@ -184,7 +184,7 @@ int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info)
     if (p->best_label_layer >= 0) {
         const lg_layer_result *r = &p->layers[p->best_label_layer];
         fprintf(f, "{\"index\": %zu, \"name\": ", r->index);
-        lg_text_json_string(f, r->name);
+        lgr_text_json_string(f, r->name);
         fputs(", \"overlap\": ", f);
         num(f, r->overlap_labels.unweighted);
         fputs("}", f);

@@ -26,13 +26,13 @@ static int load_layer(const lgj *o, lg_layer_result *r, const char *path, size_t
     const lgj *name = lgj_get(o, "name"), *idv = lgj_get(o, "intrinsic_dimension"),
               *tw = lgj_get(o, "twonn"), *gr = lgj_get(o, "gride");
     if (!name || name->type != LGJ_STR || !idv || !tw)
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "%s: layers[%zu]: expected \"name\", \"intrinsic_dimension\" and "
                        "\"twonn\" (a profile JSON written by layergeom profile --json)",
                        path, q);
     r->name = strdup(name->str);
     if (!r->name)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     r->index = (size_t)num_or_nan(lgj_get(o, "index"));
     r->layer_id = (uint32_t)num_or_nan(lgj_get(o, "id"));
     r->n = (uint64_t)num_or_nan(lgj_get(o, "n"));
@@ -55,7 +55,7 @@ static int load_layer(const lgj *o, lg_layer_result *r, const char *path, size_t
         size_t s = n1->len;
         if (s > LG_GRIDE_MAX_SCALES || n2->len != s || gi->len != s || ge->len != s ||
             rs->len != s)
-            return lg_fail(err, LG_EINPUT, "%s: layers[%zu].gride: arrays of unequal length",
+            return lgu_fail(err, LG_EINPUT, "%s: layers[%zu].gride: arrays of unequal length",
                            path, q);
         for (size_t k = 0; k < s; k++) {
             r->gride.n1[k] = (uint32_t)num_or_nan(n1->items[k]);
@@ -75,30 +75,30 @@ int lg_profile_load_json(const char *path, lg_profile *out, lg_error *err)
     out->rec.index = out->rec.peak = out->best_label_layer = -1;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return lg_fail(err, LG_ENOTFOUND, "%s: cannot open", path);
+        return lgu_fail(err, LG_ENOTFOUND, "%s: cannot open", path);
     fseek(f, 0, SEEK_END);
     long len = ftell(f);
     fseek(f, 0, SEEK_SET);
     if (len < 0 || len > (256L << 20)) {
         fclose(f);
-        return lg_fail(err, LG_EINPUT, "%s: not a profile JSON (size %ld)", path, len);
+        return lgu_fail(err, LG_EINPUT, "%s: not a profile JSON (size %ld)", path, len);
     }
     char *text = malloc((size_t)len + 1);
     size_t got = text ? fread(text, 1, (size_t)len, f) : 0;
     fclose(f);
     if (!text || got != (size_t)len) {
         free(text);
-        return lg_fail(err, LG_EIO, "%s: cannot read", path);
+        return lgu_fail(err, LG_EIO, "%s: cannot read", path);
     }
     char why[160];
     lgj *root = lgj_parse(text, got, why, sizeof why);
     free(text);
     if (!root)
-        return lg_fail(err, LG_EINPUT, "%s: invalid JSON: %s", path, why);
+        return lgu_fail(err, LG_EINPUT, "%s: invalid JSON: %s", path, why);
     const lgj *layers = lgj_get(root, "layers"), *params = lgj_get(root, "parameters");
     int rc = LG_OK;
     if (!layers || layers->type != LGJ_ARR || !params) {
-        rc = lg_fail(err, LG_EINPUT, "%s: expected \"layers\" and \"parameters\" (a profile "
+        rc = lgu_fail(err, LG_EINPUT, "%s: expected \"layers\" and \"parameters\" (a profile "
                                      "JSON written by layergeom profile --json)",
                      path);
         goto out;
@@ -108,7 +108,7 @@ int lg_profile_load_json(const char *path, lg_profile *out, lg_error *err)
     out->opts.k = isfinite(k) ? (uint32_t)k : 30;
     out->layers = calloc(layers->len ? layers->len : 1, sizeof *out->layers);
     if (!out->layers) {
-        rc = lg_fail(err, LG_ENOMEM, "out of memory");
+        rc = lgu_fail(err, LG_ENOMEM, "out of memory");
         goto out;
     }
     for (size_t q = 0; !rc && q < layers->len; q++) {

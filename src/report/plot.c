@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-void lg_xml_text(FILE *f, const char *s)
+void lgr_xml_text(FILE *f, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
@@ -25,7 +25,7 @@ static double nice_step(double range, int want)
     return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
 }
 
-void lg_plot_begin(lg_plot *p, FILE *f, double left, double top, double width, double height,
+void lgr_plot_begin(lgr_plot *p, FILE *f, double left, double top, double width, double height,
                    double xmin, double xmax, double ymin, double ymax)
 {
     if (!(xmax > xmin)) {
@@ -40,15 +40,15 @@ void lg_plot_begin(lg_plot *p, FILE *f, double left, double top, double width, d
     double sy = nice_step(ymax - ymin, 5);
     ymin = floor(ymin / sy) * sy;
     ymax = ceil(ymax / sy) * sy;
-    *p = (lg_plot){f, left, top, width, height, xmin, xmax, ymin, ymax};
+    *p = (lgr_plot){f, left, top, width, height, xmin, xmax, ymin, ymax};
 }
 
-double lg_plot_x(const lg_plot *p, double x)
+double lgr_plot_x(const lgr_plot *p, double x)
 {
     return p->left + (x - p->xmin) / (p->xmax - p->xmin) * p->width;
 }
 
-double lg_plot_y(const lg_plot *p, double y)
+double lgr_plot_y(const lgr_plot *p, double y)
 {
     return p->top + p->height - (y - p->ymin) / (p->ymax - p->ymin) * p->height;
 }
@@ -59,13 +59,13 @@ static void tick_label(FILE *f, double v, double step)
     fprintf(f, "%.*f", decimals > 6 ? 6 : decimals, fabs(v) < step * 1e-9 ? 0.0 : v);
 }
 
-void lg_plot_axes(const lg_plot *p, const char *xlabel, const char *ylabel)
+void lgr_plot_axes(const lgr_plot *p, const char *xlabel, const char *ylabel)
 {
     FILE *f = p->f;
     fprintf(f, "<g class=\"axes\" font-size=\"11\" fill=\"#333\">\n");
     double sx = nice_step(p->xmax - p->xmin, 6), sy = nice_step(p->ymax - p->ymin, 5);
     for (double x = ceil(p->xmin / sx - 1e-9) * sx; x <= p->xmax + sx * 1e-9; x += sx) {
-        double X = lg_plot_x(p, x);
+        double X = lgr_plot_x(p, x);
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e6e6e6\"/>\n",
                 X, p->top, X, p->top + p->height);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", X,
@@ -74,7 +74,7 @@ void lg_plot_axes(const lg_plot *p, const char *xlabel, const char *ylabel)
         fputs("</text>\n", f);
     }
     for (double y = ceil(p->ymin / sy - 1e-9) * sy; y <= p->ymax + sy * 1e-9; y += sy) {
-        double Y = lg_plot_y(p, y);
+        double Y = lgr_plot_y(p, y);
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e6e6e6\"/>\n",
                 p->left, Y, p->left + p->width, Y);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", p->left - 6, Y + 4);
@@ -87,15 +87,15 @@ void lg_plot_axes(const lg_plot *p, const char *xlabel, const char *ylabel)
             p->left, p->top, p->width, p->height);
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"12\">",
             p->left + p->width / 2, p->top + p->height + 34);
-    lg_xml_text(f, xlabel);
+    lgr_xml_text(f, xlabel);
     fprintf(f, "</text>\n<text transform=\"translate(%.1f,%.1f) rotate(-90)\" "
                "text-anchor=\"middle\" font-size=\"12\">",
             p->left - 42, p->top + p->height / 2);
-    lg_xml_text(f, ylabel);
+    lgr_xml_text(f, ylabel);
     fputs("</text>\n</g>\n", f);
 }
 
-void lg_plot_line(const lg_plot *p, const double *x, const double *y, int n, const char *color,
+void lgr_plot_line(const lgr_plot *p, const double *x, const double *y, int n, const char *color,
                   int dashed)
 {
     int open = 0;
@@ -110,29 +110,29 @@ void lg_plot_line(const lg_plot *p, const double *x, const double *y, int n, con
             fprintf(p->f,
                     "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"",
                     color, dashed ? " stroke-dasharray=\"6 4\"" : "");
-        fprintf(p->f, "%.1f,%.1f ", lg_plot_x(p, x[i]), lg_plot_y(p, y[i]));
+        fprintf(p->f, "%.1f,%.1f ", lgr_plot_x(p, x[i]), lgr_plot_y(p, y[i]));
         open = 1;
     }
     if (open)
         fputs("\"/>\n", p->f);
 }
 
-void lg_plot_points(const lg_plot *p, const double *x, const double *y, int n, const char *color)
+void lgr_plot_points(const lgr_plot *p, const double *x, const double *y, int n, const char *color)
 {
     for (int i = 0; i < n; i++)
         if (isfinite(x[i]) && isfinite(y[i]))
             fprintf(p->f, "<circle class=\"point\" cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"/>\n",
-                    lg_plot_x(p, x[i]), lg_plot_y(p, y[i]), color);
+                    lgr_plot_x(p, x[i]), lgr_plot_y(p, y[i]), color);
 }
 
-void lg_plot_errorbars(const lg_plot *p, const double *x, const double *y, const double *err,
+void lgr_plot_errorbars(const lgr_plot *p, const double *x, const double *y, const double *err,
                        int n, const char *color)
 {
     for (int i = 0; i < n; i++) {
         if (!isfinite(x[i]) || !isfinite(y[i]) || !isfinite(err[i]) || err[i] <= 0)
             continue;
-        double X = lg_plot_x(p, x[i]), a = lg_plot_y(p, y[i] - err[i]),
-               b = lg_plot_y(p, y[i] + err[i]);
+        double X = lgr_plot_x(p, x[i]), a = lgr_plot_y(p, y[i] - err[i]),
+               b = lgr_plot_y(p, y[i] + err[i]);
         fprintf(p->f,
                 "<path d=\"M%.1f %.1fV%.1fM%.1f %.1fh8M%.1f %.1fh8\" stroke=\"%s\" "
                 "stroke-width=\"1.2\" fill=\"none\"/>\n",
@@ -140,16 +140,16 @@ void lg_plot_errorbars(const lg_plot *p, const double *x, const double *y, const
     }
 }
 
-void lg_plot_text(const lg_plot *p, double x, double y, const char *text, const char *anchor,
+void lgr_plot_text(const lgr_plot *p, double x, double y, const char *text, const char *anchor,
                   int size, const char *color)
 {
     fprintf(p->f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" font-size=\"%d\" fill=\"%s\">",
-            lg_plot_x(p, x), lg_plot_y(p, y), anchor, size, color);
-    lg_xml_text(p->f, text);
+            lgr_plot_x(p, x), lgr_plot_y(p, y), anchor, size, color);
+    lgr_xml_text(p->f, text);
     fputs("</text>\n", p->f);
 }
 
-void lg_plot_legend(const lg_plot *p, const char *const *labels, const char *const *colors,
+void lgr_plot_legend(const lgr_plot *p, const char *const *labels, const char *const *colors,
                     const int *dashed, int n)
 {
     size_t longest = 0;
@@ -168,7 +168,7 @@ void lg_plot_legend(const lg_plot *p, const char *const *labels, const char *con
                 "stroke-width=\"2\"%s/>\n",
                 x, Y, x + 24, Y, colors[i], dashed && dashed[i] ? " stroke-dasharray=\"6 4\"" : "");
         fprintf(p->f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">", x + 30, Y + 4);
-        lg_xml_text(p->f, labels[i]);
+        lgr_xml_text(p->f, labels[i]);
         fputs("</text>\n", p->f);
     }
 }

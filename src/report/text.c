@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-void lg_text_json_string(FILE *f, const char *s)
+void lgr_text_json_string(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -18,7 +18,7 @@ void lg_text_json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-void lg_text_csv_field(FILE *f, const char *s)
+void lgr_text_csv_field(FILE *f, const char *s)
 {
     if (!strpbrk(s, ",\"\n\r")) {
         fputs(s, f);

@@ -5,8 +5,8 @@
 #include <stdio.h>
 
 /* A JSON string literal, escaped. */
-void lg_text_json_string(FILE *f, const char *s);
+void lgr_text_json_string(FILE *f, const char *s);
 /* A CSV field, quoted when it needs to be. */
-void lg_text_csv_field(FILE *f, const char *s);
+void lgr_text_csv_field(FILE *f, const char *s);
 
 #endif

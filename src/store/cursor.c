@@ -33,10 +33,10 @@ static int new_cursor(lg_store *s, lgs_layer *L, size_t block_rows, lg_cursor **
                       lg_error *err)
 {
     if (block_rows == 0)
-        return lg_fail(err, LG_EUSAGE, "cursor block size must be at least one row");
+        return lgu_fail(err, LG_EUSAGE, "cursor block size must be at least one row");
     lg_cursor *c = calloc(1, sizeof *c);
     if (!c)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     c->s = s;
     c->L = L;
     c->block = block_rows;
@@ -51,7 +51,7 @@ int lg_cursor_open(lg_store *s, size_t layer, size_t block_rows, lg_cursor **out
 {
     *out = NULL;
     if (layer >= s->n_layers)
-        return lg_fail(err, LG_ENOTFOUND, "%s: no layer %zu (the store has %zu)", s->path, layer,
+        return lgu_fail(err, LG_ENOTFOUND, "%s: no layer %zu (the store has %zu)", s->path, layer,
                        s->n_layers);
     return new_cursor(s, &s->layers[layer], block_rows, out, err);
 }
@@ -60,7 +60,7 @@ int lg_cursor_open_pending(lg_store *s, size_t block_rows, lg_cursor **out, lg_e
 {
     *out = NULL;
     if (!s->pend.n)
-        return lg_fail(err, LG_ENOTFOUND, "%s: no layer is being written", s->path);
+        return lgu_fail(err, LG_ENOTFOUND, "%s: no layer is being written", s->path);
     return new_cursor(s, &s->pend, block_rows, out, err);
 }
 
@@ -136,14 +136,14 @@ static int chunk_bytes(lg_cursor *cur, size_t ci, const unsigned char **bytes, l
     if (raw > cur->scratch_cap) {
         unsigned char *p = realloc(cur->scratch, raw);
         if (!p)
-            return lg_fail(err, LG_ENOMEM, "out of memory for a %zu-byte chunk", raw);
+            return lgu_fail(err, LG_ENOMEM, "out of memory for a %zu-byte chunk", raw);
         cur->scratch = p;
         cur->scratch_cap = raw;
     }
     cur->scratch_chunk = -1;
-    rc = lg_decompress((lg_codec)c->codec, payload, c->stored, cur->scratch, raw);
+    rc = lgc_decompress((lg_codec)c->codec, payload, c->stored, cur->scratch, raw);
     if (rc)
-        return lg_fail(err, LG_ECORRUPT,
+        return lgu_fail(err, LG_ECORRUPT,
                        "%s: chunk record at offset %llu (layer %u, %s, rows %llu..%llu): %s data "
                        "does not decode to %zu bytes",
                        s->path, U64(c->off), cur->L->id, cur->L->name, U64(c->first_row),
@@ -167,7 +167,7 @@ static void gather(const unsigned char *src, int shuffled, size_t n, lg_dtype t,
         return;
     }
     if (!to_f32 || t == LG_F32) {
-        lg_unshuffle_range(src, es, n, e0, ne, out);
+        lgc_unshuffle_range(src, es, n, e0, ne, out);
         return;
     }
     /* unshuffle a piece into a small buffer that stays in L1, then widen */
@@ -175,7 +175,7 @@ static void gather(const unsigned char *src, int shuffled, size_t n, lg_dtype t,
     float *o = out;
     while (ne) {
         size_t m = ne < 1024 ? ne : 1024;
-        lg_unshuffle_range(src, es, n, e0, m, tmp);
+        lgc_unshuffle_range(src, es, n, e0, m, tmp);
         lg_to_f32(t, tmp, o, m);
         o += m;
         e0 += m;
@@ -189,7 +189,7 @@ static int read_rows(lg_cursor *cur, uint64_t row0, size_t n, void *out, int to_
     lg_store *s = cur->s;
     const lgs_layer *L = cur->L;
     if (row0 > L->n || n > L->n - row0)
-        return lg_fail(err, LG_EUSAGE, "%s: layer %u (%s): rows %llu..%llu outside 0..%llu",
+        return lgu_fail(err, LG_EUSAGE, "%s: layer %u (%s): rows %llu..%llu outside 0..%llu",
                        s->path, L->id, L->name, U64(row0), U64(row0 + n), U64(L->n));
     size_t out_es = to_f32 ? 4 : lg_dtype_size((lg_dtype)L->dtype);
     unsigned char *o = out;
@@ -224,7 +224,7 @@ int lg_cursor_read_raw(lg_cursor *c, uint64_t row0, size_t n, void *out, lg_erro
 int lg_cursor_seek(lg_cursor *c, uint64_t r, lg_error *err)
 {
     if (r > c->L->n)
-        return lg_fail(err, LG_EUSAGE, "%s: layer %u: cannot seek to row %llu of %llu",
+        return lgu_fail(err, LG_EUSAGE, "%s: layer %u: cannot seek to row %llu of %llu",
                        c->s->path, c->L->id, U64(r), U64(c->L->n));
     c->pos = r;
     return LG_OK;
@@ -261,7 +261,7 @@ int lg_cursor_next(lg_cursor *c, const float **rows, uint64_t *row0, size_t *n, 
     if (!c->buf) {
         c->buf = malloc(c->block * L->d * sizeof(float));
         if (!c->buf)
-            return lg_fail(err, LG_ENOMEM, "out of memory for a block of %zu rows x %u", c->block,
+            return lgu_fail(err, LG_ENOMEM, "out of memory for a block of %zu rows x %u", c->block,
                            L->d);
     }
     int rc = read_rows(c, c->pos, take, c->buf, 1, err);

@@ -11,7 +11,7 @@ void lgs_encode_file_header(unsigned char out[64], uint32_t flags)
     lgs_put16(out + 8, LGS_VERSION_MAJOR);
     lgs_put16(out + 10, LGS_VERSION_MINOR);
     lgs_put32(out + 12, flags);
-    lgs_put32(out + 60, lg_crc32c(0, out, 60));
+    lgs_put32(out + 60, lgc_crc32c(0, out, 60));
 }
 
 static int all_zero(const unsigned char *p, size_t n)
@@ -26,7 +26,7 @@ const char *lgs_decode_file_header(const unsigned char in[64], uint32_t *flags)
 {
     if (memcmp(in, LGS_FILE_MAGIC, 8) != 0)
         return "magic (expected \\x89LGS\\r\\n\\x1a\\n: not a layergeom store)";
-    if (!LGS_CRC_OK(lg_crc32c(0, in, 60), lgs_get32(in + 60)))
+    if (!LGS_CRC_OK(lgc_crc32c(0, in, 60), lgs_get32(in + 60)))
         return "file header checksum";
     if (lgs_get16(in + 8) != LGS_VERSION_MAJOR)
         return "major version (expected 1)";
@@ -54,14 +54,14 @@ void lgs_encode_header(const lgs_header *h, unsigned char out[64])
     lgs_put32(out + 40, h->d);
     memcpy(out + 44, h->e, 12);
     lgs_put32(out + 56, h->payload_crc);
-    lgs_put32(out + 60, lg_crc32c(0, out, 60));
+    lgs_put32(out + 60, lgc_crc32c(0, out, 60));
 }
 
 const char *lgs_decode_header(const unsigned char in[64], lgs_header *h)
 {
     if (lgs_get32(in) != LGS_RECORD_MAGIC)
         return "record magic (expected LGR1)";
-    if (!LGS_CRC_OK(lg_crc32c(0, in, 60), lgs_get32(in + 60)))
+    if (!LGS_CRC_OK(lgc_crc32c(0, in, 60), lgs_get32(in + 60)))
         return "record header checksum";
     if (in[5] != 1)
         return "record header version (expected 1)";

@@ -24,7 +24,7 @@ int lgs_record_at(const lg_store *s, uint64_t off, lgs_header *h, lg_error *err)
 {
     if (off % LGS_ALIGN || off < LGS_FILE_HEADER_SIZE || off > s->size ||
         s->size - off < LGS_RECORD_HEADER_SIZE)
-        return lg_fail(err, LG_ECORRUPT,
+        return lgu_fail(err, LG_ECORRUPT,
                        "%s: record offset %llu is outside the file (size %llu) or not 64-aligned",
                        s->path, U64(off), U64(s->size));
     const char *bad = lgs_decode_header(s->map + off, h);
@@ -33,10 +33,10 @@ int lgs_record_at(const lg_store *s, uint64_t off, lgs_header *h, lg_error *err)
     if (!bad && (h->flags & ~LGS_RECFLAG_NO_PAYLOAD_CRC))
         bad = "flags (unknown bits set)";
     if (bad)
-        return lg_fail(err, LG_ECORRUPT, "%s: record at offset %llu: bad %s", s->path, U64(off),
+        return lgu_fail(err, LG_ECORRUPT, "%s: record at offset %llu: bad %s", s->path, U64(off),
                        bad);
     if (lgs_record_span(h->stored_size) > s->size - off)
-        return lg_fail(err, LG_ECORRUPT,
+        return lgu_fail(err, LG_ECORRUPT,
                        "%s: %s record at offset %llu: payload of %llu bytes runs past the end of "
                        "the file (size %llu)",
                        s->path, lgs_type_name(h->type), U64(off), U64(h->stored_size),
@@ -48,15 +48,15 @@ int lgs_check_payload(const lg_store *s, uint64_t off, const lgs_header *h, lg_e
 {
     const unsigned char *p = s->map + off + LGS_RECORD_HEADER_SIZE;
     if (!(h->flags & LGS_RECFLAG_NO_PAYLOAD_CRC) &&
-        !LGS_CRC_OK(lg_crc32c(0, p, h->stored_size), h->payload_crc))
-        return lg_fail(err, LG_ECORRUPT,
+        !LGS_CRC_OK(lgc_crc32c(0, p, h->stored_size), h->payload_crc))
+        return lgu_fail(err, LG_ECORRUPT,
                        "%s: %s record at offset %llu: payload checksum mismatch (%llu bytes at "
                        "offset %llu)",
                        s->path, lgs_type_name(h->type), U64(off), U64(h->stored_size),
                        U64(off + LGS_RECORD_HEADER_SIZE));
     for (uint64_t i = h->stored_size; i < lgs_pad(h->stored_size); i++)
         if (p[i])
-            return lg_fail(err, LG_ECORRUPT,
+            return lgu_fail(err, LG_ECORRUPT,
                            "%s: %s record at offset %llu: padding byte at offset %llu is not zero",
                            s->path, lgs_type_name(h->type), U64(off),
                            U64(off + LGS_RECORD_HEADER_SIZE + i));
@@ -105,7 +105,7 @@ int lgs_verify_chunk(const lg_store *s, const lgs_layer *L, lgs_chunk *c, lg_err
     if (!rc)
         rc = lgs_check_payload(s, c->off, &h, err);
     if (rc)
-        return lg_fail_prefix(err, "layer %u (%s), rows %llu..%llu", L->id, L->name,
+        return lgu_fail_prefix(err, "layer %u (%s), rows %llu..%llu", L->id, L->name,
                               U64(c->first_row), U64(c->first_row + c->rows));
     atomic_store_explicit(&c->verified, 1, memory_order_relaxed);
     return LG_OK;
@@ -122,7 +122,7 @@ static void *grow(void *p, size_t n, size_t size)
 
 static int nomem(lg_error *err, const lg_store *s)
 {
-    return lg_fail(err, LG_ENOMEM, "%s: out of memory while reading the index", s->path);
+    return lgu_fail(err, LG_ENOMEM, "%s: out of memory while reading the index", s->path);
 }
 
 /* Validates one chunk record listed by a seal and appends it. */
@@ -131,7 +131,7 @@ static int add_chunk(lg_store *s, lgs_layer *L, uint64_t off, uint64_t expect_ro
     lgs_header h;
     int rc = lgs_record_at(s, off, &h, err);
     if (rc)
-        return lg_fail_prefix(err, "layer %u (%s): chunk list", L->id, L->name);
+        return lgu_fail_prefix(err, "layer %u (%s): chunk list", L->id, L->name);
     const char *why = NULL;
     size_t es = lg_dtype_size((lg_dtype)h.e[0]);
     if (h.type != LGS_CHUNK)
@@ -152,7 +152,7 @@ static int add_chunk(lg_store *s, lgs_layer *L, uint64_t off, uint64_t expect_ro
     else if (h.e[1] == LG_CODEC_NONE && h.stored_size != h.raw_size)
         why = "stored size (an uncompressed chunk stores its raw size)";
     if (why)
-        return lg_fail(err, LG_ECORRUPT, "%s: chunk record at offset %llu (layer %u, %s): bad %s",
+        return lgu_fail(err, LG_ECORRUPT, "%s: chunk record at offset %llu (layer %u, %s): bad %s",
                        s->path, U64(off), L->id, L->name, why);
     void *p = grow(s->chunks, s->n_chunks, sizeof *s->chunks);
     if (!p)
@@ -187,7 +187,7 @@ static int add_chunk_list(lg_store *s, lgs_layer *L, uint64_t off, const char *w
     for (uint32_t i = 0; i < count; i++) {
         uint64_t coff = lgs_get64(list + 8ull * i);
         if (coff >= off)
-            return lg_fail(err, LG_ECORRUPT,
+            return lgu_fail(err, LG_ECORRUPT,
                            "%s: %s record at offset %llu (layer %u): chunk %u at offset %llu "
                            "does not precede it",
                            s->path, what, U64(off), L->id, i, U64(coff));
@@ -198,7 +198,7 @@ static int add_chunk_list(lg_store *s, lgs_layer *L, uint64_t off, const char *w
         L->n_chunks++;
     }
     if (L->n != total)
-        return lg_fail(err, LG_ECORRUPT,
+        return lgu_fail(err, LG_ECORRUPT,
                        "%s: %s record at offset %llu (layer %u): chunks hold %llu rows, the "
                        "record says %llu",
                        s->path, what, U64(off), L->id, U64(L->n), U64(total));
@@ -221,7 +221,7 @@ static int parse_seal(lg_store *s, uint64_t off, const lgs_header *h, lgs_layer 
         h->raw_size != len || h->d == 0 || h->d > LGS_MAX_D ||
         !lg_dtype_size((lg_dtype)h->e[0]) || h->e[1] || h->e[2] || h->e[3] ||
         lgs_get32(h->e + 8) || memchr(p + 4, 0, name_len))
-        return lg_fail(err, LG_ECORRUPT,
+        return lgu_fail(err, LG_ECORRUPT,
                        "%s: seal record at offset %llu (layer %u): bad layout (name length, "
                        "chunk count %u, dim %u or dtype %u)",
                        s->path, U64(off), h->b, h->c, h->d, h->e[0]);
@@ -296,7 +296,7 @@ static int walk_chain(lg_store *s, uint64_t head, int ext_type, int base_type,
             return LG_OK;
         }
         if (!rc && h.type != ext_type)
-            rc = lg_fail(err, LG_ECORRUPT,
+            rc = lgu_fail(err, LG_ECORRUPT,
                          "%s: record at offset %llu: a %s chain leads to a %s record",
                          s->path, U64(cur), lgs_type_name((unsigned)ext_type),
                          lgs_type_name(h.type));
@@ -309,11 +309,11 @@ static int walk_chain(lg_store *s, uint64_t head, int ext_type, int base_type,
             at = nl <= LGS_MAX_NAME ? ((4 + (uint64_t)nl + 7) & ~7ull) : UINT64_MAX;
         }
         if (!rc && (at > h.stored_size || h.stored_size - at < 16))
-            rc = lg_fail(err, LG_ECORRUPT, "%s: %s record at offset %llu: bad layout", s->path,
+            rc = lgu_fail(err, LG_ECORRUPT, "%s: %s record at offset %llu: bad layout", s->path,
                          lgs_type_name(h.type), U64(cur));
         uint64_t prev = rc ? 0 : lgs_get64(p + at);
         if (!rc && (prev >= cur || prev < LGS_FILE_HEADER_SIZE))
-            rc = lg_fail(err, LG_ECORRUPT,
+            rc = lgu_fail(err, LG_ECORRUPT,
                          "%s: %s record at offset %llu: previous record at %llu does not "
                          "precede it",
                          s->path, lgs_type_name(h.type), U64(cur), U64(prev));
@@ -353,7 +353,7 @@ static int add_extend(lg_store *s, uint64_t off, lg_error *err)
                     h.stored_size != 16 + 8ull * h.c || h.raw_size != h.stored_size ||
                     lgs_get64(p + 8) != L.n || h.e[1] || h.e[2] || h.e[3] ||
                     lgs_get32(h.e + 8)))
-            rc = lg_fail(err, LG_ECORRUPT,
+            rc = lgu_fail(err, LG_ECORRUPT,
                          "%s: extend record at offset %llu (layer %u): bad layout, or it does "
                          "not continue layer %u (%s) at row %llu",
                          s->path, U64(at), h.b, L.id, L.name, U64(L.n));
@@ -403,7 +403,7 @@ static int add_labels(lg_store *s, uint64_t off, lg_error *err)
             data + 8 * (h.a - first) != len || h.raw_size != len || h.b || h.c || h.d ||
             memchr(p + 4, 0, name_len) ||
             (Lb.name && (strlen(Lb.name) != name_len || memcmp(Lb.name, p + 4, name_len)))) {
-            rc = lg_fail(err, LG_ECORRUPT,
+            rc = lgu_fail(err, LG_ECORRUPT,
                          "%s: %s record at offset %llu: bad layout (name, first label or count "
                          "%llu)",
                          s->path, lgs_type_name(h.type), U64(at), U64(h.a));
@@ -511,7 +511,7 @@ static int set_meta(lg_store *s, uint64_t off, const lgs_header *h, lg_error *er
     return LG_OK;
 bad:
     free_meta(s);
-    return lg_fail(err, LG_ECORRUPT, "%s: meta record at offset %llu: bad key/value layout",
+    return lgu_fail(err, LG_ECORRUPT, "%s: meta record at offset %llu: bad key/value layout",
                    s->path, U64(off));
 }
 
@@ -536,14 +536,14 @@ static int load_index(lg_store *s, uint64_t trailer_off, lg_error *err)
         return rc;
     uint64_t ioff = t.a;
     if (ioff >= trailer_off)
-        return lg_fail(err, LG_ECORRUPT,
+        return lgu_fail(err, LG_ECORRUPT,
                        "%s: trailer at offset %llu: index offset %llu does not precede it",
                        s->path, U64(trailer_off), U64(ioff));
     rc = lgs_record_at(s, ioff, &h, err);
     if (rc)
         return rc;
     if (h.type != LGS_INDEX || h.stored_size != 8 * h.a || h.raw_size != h.stored_size)
-        return lg_fail(err, LG_ECORRUPT,
+        return lgu_fail(err, LG_ECORRUPT,
                        "%s: record at offset %llu named by the trailer is not a valid index",
                        s->path, U64(ioff));
     rc = lgs_check_payload(s, ioff, &h, err);
@@ -554,7 +554,7 @@ static int load_index(lg_store *s, uint64_t trailer_off, lg_error *err)
         uint64_t off = lgs_get64(p + 8 * i);
         lgs_header r;
         if (off >= ioff)
-            return lg_fail(err, LG_ECORRUPT,
+            return lgu_fail(err, LG_ECORRUPT,
                            "%s: index at offset %llu: entry %llu points at %llu, past the index",
                            s->path, U64(ioff), U64(i), U64(off));
         rc = lgs_record_at(s, off, &r, err);
@@ -675,7 +675,7 @@ static int scan(lg_store *s, lg_error *err)
                 uint64_t *q = realloc(pending, cap * sizeof *q);
                 if (!q) {
                     free(pending);
-                    return lg_fail(err, LG_ENOMEM, "out of memory");
+                    return lgu_fail(err, LG_ENOMEM, "out of memory");
                 }
                 pending = q;
                 cap_pending = cap;
@@ -684,7 +684,7 @@ static int scan(lg_store *s, lg_error *err)
         }
         int rc = add_uncommitted(s, off, &h, &local);
         if (rc == LG_ENOMEM)
-            return lg_fail(err, rc, "%s", local.msg);
+            return lgu_fail(err, rc, "%s", local.msg);
         if (rc) {
             stop = "inconsistent record";
             stop_off = off;
@@ -726,14 +726,14 @@ static int check_rows(lg_store *s, lg_error *err)
     uint64_t n = s->n_layers ? s->layers[0].n : (s->n_labels ? s->labels[0].n : 0);
     for (size_t i = 0; i < s->n_layers; i++)
         if (s->layers[i].n != n)
-            return lg_fail(err, LG_ECORRUPT,
+            return lgu_fail(err, LG_ECORRUPT,
                            "%s: layer %u (%s) has %llu rows, layer %u has %llu: all layers must "
                            "have the same rows",
                            s->path, s->layers[i].id, s->layers[i].name, U64(s->layers[i].n),
                            s->layers[0].id, U64(n));
     for (size_t i = 0; i < s->n_labels; i++)
         if (s->labels[i].n != n)
-            return lg_fail(err, LG_ECORRUPT,
+            return lgu_fail(err, LG_ECORRUPT,
                            "%s: label set '%s' has %llu labels for %llu rows", s->path,
                            s->labels[i].name, U64(s->labels[i].n), U64(n));
     return LG_OK;
@@ -744,18 +744,18 @@ int lgs_open_fd(const char *path, int fd, unsigned flags, lg_store **out, lg_err
     *out = NULL;
     struct stat st;
     if (fstat(fd, &st) != 0)
-        return lg_fail(err, LG_EIO, "%s: cannot stat: %s", path, strerror(errno));
+        return lgu_fail(err, LG_EIO, "%s: cannot stat: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode))
-        return lg_fail(err, LG_EINPUT, "%s: not a regular file", path);
+        return lgu_fail(err, LG_EINPUT, "%s: not a regular file", path);
     if ((uint64_t)st.st_size < LGS_FILE_HEADER_SIZE)
-        return lg_fail(err, LG_EINPUT,
+        return lgu_fail(err, LG_EINPUT,
                        "%s: %lld bytes: too short for a layergeom store (the header alone is 64 "
                        "bytes)",
                        path, (long long)st.st_size);
     lg_store *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
         free(s);
-        return lg_fail(err, LG_ENOMEM, "%s: out of memory", path);
+        return lgu_fail(err, LG_ENOMEM, "%s: out of memory", path);
     }
     s->fd = fd;
     s->flags = flags;
@@ -772,12 +772,12 @@ int lgs_open_fd(const char *path, int fd, unsigned flags, lg_store **out, lg_err
         int e = errno;
         s->fd = -1;
         lg_store_close(s);
-        return lg_fail(err, LG_EIO, "%s: cannot map: %s", path, strerror(e));
+        return lgu_fail(err, LG_EIO, "%s: cannot map: %s", path, strerror(e));
     }
     int rc;
     const char *bad = lgs_decode_file_header(s->map, &s->file_flags);
     if (bad) {
-        rc = lg_fail(err, LG_EINPUT, "%s: offset 0: bad %s", path, bad);
+        rc = lgu_fail(err, LG_EINPUT, "%s: offset 0: bad %s", path, bad);
         goto fail;
     }
     uint64_t tail = s->size - LGS_RECORD_HEADER_SIZE;
@@ -796,7 +796,7 @@ int lgs_open_fd(const char *path, int fd, unsigned flags, lg_store **out, lg_err
         qsort(s->layers, s->n_layers, sizeof *s->layers, cmp_layer);
     for (size_t i = 1; i < s->n_layers; i++)
         if (s->layers[i].id == s->layers[i - 1].id) {
-            rc = lg_fail(err, LG_ECORRUPT, "%s: layer id %u appears twice", path,
+            rc = lgu_fail(err, LG_ECORRUPT, "%s: layer id %u appears twice", path,
                          s->layers[i].id);
             goto fail;
         }
@@ -816,7 +816,7 @@ int lg_store_open(const char *path, unsigned flags, lg_store **out, lg_error *er
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return lg_fail(err, errno == ENOENT ? LG_ENOTFOUND : LG_EIO, "%s: cannot open: %s", path,
+        return lgu_fail(err, errno == ENOENT ? LG_ENOTFOUND : LG_EIO, "%s: cannot open: %s", path,
                        strerror(errno));
     int rc = lgs_open_fd(path, fd, flags, out, err);
     if (rc)
@@ -967,7 +967,7 @@ int lg_store_labels(const lg_store *s, const char *name, const int64_t **labels,
             *n = s->labels[i].n;
             return LG_OK;
         }
-    return lg_fail(err, LG_ENOTFOUND, "%s: no label set%s%s%s", s->path, name ? " named '" : "",
+    return lgu_fail(err, LG_ENOTFOUND, "%s: no label set%s%s%s", s->path, name ? " named '" : "",
                    name ? name : "", name ? "'" : "");
 }
 
@@ -1011,7 +1011,7 @@ int lg_store_prefix_crc(const lg_store *s, size_t layer, uint64_t rows, uint32_t
         /* only where the payload is the elements themselves is its CRC theirs */
         if (c->codec != LG_CODEC_NONE || c->filter != LG_FILTER_NONE)
             return LG_ENOTFOUND;
-        run = lg_crc32c_combine(run, c->crc, (uint64_t)c->rows * L->d * es);
+        run = lgc_crc32c_combine(run, c->crc, (uint64_t)c->rows * L->d * es);
         at += c->rows;
     }
     if (at != rows)

@@ -31,7 +31,7 @@ static int read_full(lg_stream *st, void *buf, size_t len, size_t *got, lg_error
     while (done < len) {
         long n = st->read(st->ctx, (char *)buf + done, len - done);
         if (n < 0)
-            return lg_fail(err, LG_EIO, "stream: read failed at offset %llu",
+            return lgu_fail(err, LG_EIO, "stream: read failed at offset %llu",
                            U64(st->off + done));
         if (n == 0)
             break;
@@ -48,7 +48,7 @@ int lg_stream_open(lg_read_fn read, void *ctx, lg_stream **out, lg_error *err)
     *out = NULL;
     lg_stream *st = calloc(1, sizeof *st);
     if (!st)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     st->read = read;
     st->ctx = ctx;
     unsigned char h[LGS_FILE_HEADER_SIZE];
@@ -56,11 +56,11 @@ int lg_stream_open(lg_read_fn read, void *ctx, lg_stream **out, lg_error *err)
     uint32_t flags;
     int rc = read_full(st, h, sizeof h, &got, err);
     if (!rc && got < sizeof h)
-        rc = lg_fail(err, LG_EINPUT, "stream: ended after %zu bytes, inside the 64-byte header",
+        rc = lgu_fail(err, LG_EINPUT, "stream: ended after %zu bytes, inside the 64-byte header",
                      got);
     const char *bad = rc ? NULL : lgs_decode_file_header(h, &flags);
     if (bad)
-        rc = lg_fail(err, LG_EINPUT, "stream: offset 0: bad %s", bad);
+        rc = lgu_fail(err, LG_EINPUT, "stream: offset 0: bad %s", bad);
     if (rc) {
         free(st);
         return rc;
@@ -87,7 +87,7 @@ uint64_t lg_stream_offset(const lg_stream *st)
 static int bad_record(const lg_stream *st, uint64_t at, const char *type, const char *why,
                       lg_error *err)
 {
-    return lg_fail(err, LG_EINPUT, "stream: %s record at offset %llu: bad %s", type, U64(at),
+    return lgu_fail(err, LG_EINPUT, "stream: %s record at offset %llu: bad %s", type, U64(at),
                    why);
 }
 
@@ -104,16 +104,16 @@ static int decode_chunk(lg_stream *st, uint64_t at, const lgs_header *h, lg_stre
     size_t raw = (size_t)h->raw_size;
     const unsigned char *src = st->payload;
     if (h->e[1] != LG_CODEC_NONE) {
-        if (lg_reserve(&st->work, &st->work_cap, raw))
-            return lg_fail(err, LG_ENOMEM, "out of memory for a %zu-byte chunk", raw);
-        if (lg_decompress((lg_codec)h->e[1], st->payload, h->stored_size, st->work, raw))
+        if (lgu_reserve(&st->work, &st->work_cap, raw))
+            return lgu_fail(err, LG_ENOMEM, "out of memory for a %zu-byte chunk", raw);
+        if (lgc_decompress((lg_codec)h->e[1], st->payload, h->stored_size, st->work, raw))
             return bad_record(st, at, "chunk", "compressed data (does not decode)", err);
         src = st->work;
     }
     if (h->e[2] == LG_FILTER_SHUFFLE) {
-        if (lg_reserve(&st->decoded, &st->decoded_cap, raw))
-            return lg_fail(err, LG_ENOMEM, "out of memory for a %zu-byte chunk", raw);
-        lg_unshuffle(src, st->decoded, es, raw / es);
+        if (lgu_reserve(&st->decoded, &st->decoded_cap, raw))
+            return lgu_fail(err, LG_ENOMEM, "out of memory for a %zu-byte chunk", raw);
+        lgc_unshuffle(src, st->decoded, es, raw / es);
         src = st->decoded;
     }
     rec->layer_id = h->b;
@@ -162,7 +162,7 @@ int lg_stream_next(lg_stream *st, lg_stream_record *rec, lg_error *err)
             continue;
         }
         if (got < sizeof head)
-            return lg_fail(err, LG_EINPUT,
+            return lgu_fail(err, LG_EINPUT,
                            got ? "stream: ended at offset %llu inside a record header that "
                                  "starts at offset %llu; that record is lost"
                                : "stream: ended at offset %llu without an end record (the "
@@ -172,7 +172,7 @@ int lg_stream_next(lg_stream *st, lg_stream_record *rec, lg_error *err)
         lgs_header h;
         const char *bad = lgs_decode_header(head, &h);
         if (bad)
-            return lg_fail(err, LG_EINPUT, "stream: record at offset %llu: bad %s", U64(at), bad);
+            return lgu_fail(err, LG_EINPUT, "stream: record at offset %llu: bad %s", U64(at), bad);
         if (h.stored_size > LGS_MAX_CHUNK_BYTES + (1u << 20))
             return bad_record(st, at, lgs_type_name(h.type), "payload size (over 256 MiB)", err);
         size_t span = (size_t)lgs_pad(h.stored_size);
@@ -183,8 +183,8 @@ int lg_stream_next(lg_stream *st, lg_stream_record *rec, lg_error *err)
             size_t want = span - got, step = got < (1u << 20) ? (1u << 20) : got;
             if (want > step)
                 want = step;
-            if (lg_reserve(&st->payload, &st->payload_cap, got + want))
-                return lg_fail(err, LG_ENOMEM, "out of memory for a %zu-byte record", span);
+            if (lgu_reserve(&st->payload, &st->payload_cap, got + want))
+                return lgu_fail(err, LG_ENOMEM, "out of memory for a %zu-byte record", span);
             size_t more;
             rc = read_full(st, st->payload + got, want, &more, err);
             if (rc)
@@ -193,17 +193,17 @@ int lg_stream_next(lg_stream *st, lg_stream_record *rec, lg_error *err)
             if (more < want)
                 break;
         }
-        if (lg_reserve(&st->payload, &st->payload_cap, 1))
-            return lg_fail(err, LG_ENOMEM, "out of memory");
+        if (lgu_reserve(&st->payload, &st->payload_cap, 1))
+            return lgu_fail(err, LG_ENOMEM, "out of memory");
         if (got < span)
-            return lg_fail(err, LG_EINPUT,
+            return lgu_fail(err, LG_EINPUT,
                            "stream: ended at offset %llu inside the payload of a %s record that "
                            "starts at offset %llu (%zu of %zu bytes came); that record is lost",
                            U64(st->off), lgs_type_name(h.type), U64(at), got, span);
         if (h.flags & ~LGS_RECFLAG_NO_PAYLOAD_CRC)
             return bad_record(st, at, lgs_type_name(h.type), "flags (unknown bits)", err);
         if (!(h.flags & LGS_RECFLAG_NO_PAYLOAD_CRC) &&
-            !LGS_CRC_OK(lg_crc32c(0, st->payload, h.stored_size), h.payload_crc))
+            !LGS_CRC_OK(lgc_crc32c(0, st->payload, h.stored_size), h.payload_crc))
             return bad_record(st, at, lgs_type_name(h.type), "payload checksum", err);
         for (size_t i = (size_t)h.stored_size; i < span; i++)
             if (st->payload[i])

@@ -59,8 +59,8 @@ static int walk(const lg_store *s, lg_verify_line report, void *ctx, lg_error *e
             uint32_t id = 0;
             const char *name = layer_of(s, off, &id);
             if (name)
-                return lg_fail_prefix(err, "layer %u (%s), record %zu", id, name, count);
-            return lg_fail_prefix(err, "record %zu", count);
+                return lgu_fail_prefix(err, "layer %u (%s), record %zu", id, name, count);
+            return lgu_fail_prefix(err, "record %zu", count);
         }
         if (h.type == LGS_CHUNK)
             say(report, ctx, "offset %llu: chunk of layer %u, rows %llu..%llu, %s %s %s, %llu -> %llu bytes: ok",
@@ -84,7 +84,7 @@ int lg_store_verify(const char *path, lg_verify_line report, void *ctx, lg_error
         return rc;
     /* a store cut short is the common case: say so first, with the remedy */
     if (s->recovered)
-        rc = lg_fail(err, LG_ECORRUPT, "%s%s", s->note,
+        rc = lgu_fail(err, LG_ECORRUPT, "%s%s", s->note,
                      (s->file_flags & LGS_FLAG_STREAM) ? ""
                                                        : "; run 'layergeom verify --repair'");
     if (!rc)

@@ -62,8 +62,8 @@ int lgw_io_fail(lg_writer *w, int e, const char *what, lg_error *err)
     w->failed = 1;
     /* drop a partial record so the file ends on a record boundary */
     if (!w->stream)
-        (void)lg_io_truncate(w->fd, (off_t)w->off);
-    return lg_fail(err, LG_EIO, "%s: cannot %s at offset %llu: %s", w->path, what, U64(w->off),
+        (void)lgu_io_truncate(w->fd, (off_t)w->off);
+    return lgu_fail(err, LG_EIO, "%s: cannot %s at offset %llu: %s", w->path, what, U64(w->off),
                    strerror(e));
 }
 
@@ -75,19 +75,19 @@ int lgw_put_record(lg_writer *w, lgs_header *h, const void *payload, int known_c
     static const unsigned char zeros[LGS_ALIGN];
     unsigned char head[LGS_RECORD_HEADER_SIZE];
     if (w->failed)
-        return lg_fail(err, LG_EIO, "%s: an earlier write failed; nothing more is written",
+        return lgu_fail(err, LG_EIO, "%s: an earlier write failed; nothing more is written",
                        w->path);
     if (!known_crc)
-        h->payload_crc = h->stored_size ? lg_crc32c(0, payload, h->stored_size) : 0;
+        h->payload_crc = h->stored_size ? lgc_crc32c(0, payload, h->stored_size) : 0;
     lgs_encode_header(h, head);
     uint64_t at = w->off;
-    int e = lg_io_write(w->fd, head, sizeof head, w->stream ? -1 : (off_t)at);
+    int e = lgu_io_write(w->fd, head, sizeof head, w->stream ? -1 : (off_t)at);
     if (!e && h->stored_size)
-        e = lg_io_write(w->fd, payload, h->stored_size,
+        e = lgu_io_write(w->fd, payload, h->stored_size,
                         w->stream ? -1 : (off_t)(at + LGS_RECORD_HEADER_SIZE));
     uint64_t pad = lgs_pad(h->stored_size) - h->stored_size;
     if (!e && pad)
-        e = lg_io_write(w->fd, zeros, pad,
+        e = lgu_io_write(w->fd, zeros, pad,
                         w->stream ? -1 : (off_t)(at + LGS_RECORD_HEADER_SIZE + h->stored_size));
     if (e)
         return lgw_io_fail(w, e, "write a record", err);
@@ -212,11 +212,11 @@ int lg_writer_meta(lg_writer *w, const char *key, const void *val, size_t len, l
 {
     size_t kl = strlen(key);
     if (!kl || kl > LGS_MAX_NAME || len > LGS_MAX_META_BYTES / 2)
-        return lg_fail(err, LG_EUSAGE, "metadata key '%s': empty or too long, or value too long",
+        return lgu_fail(err, LG_EUSAGE, "metadata key '%s': empty or too long, or value too long",
                        key);
     unsigned char *v = malloc(len + 1);
     if (!v)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     memcpy(v, val, len);
     v[len] = 0;
     for (size_t i = 0; i < w->n_meta; i++)
@@ -234,7 +234,7 @@ int lg_writer_meta(lg_writer *w, const char *key, const void *val, size_t len, l
             w->meta = p;
         free(v);
         free(k);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     }
     w->meta = p;
     p[w->n_meta].key = k;
@@ -270,16 +270,16 @@ int lg_writer_labels(lg_writer *w, const char *name, const int64_t *labels, uint
 {
     size_t nl = strlen(name);
     if (!nl || nl > LGS_MAX_NAME)
-        return lg_fail(err, LG_EUSAGE, "label set name empty or too long");
+        return lgu_fail(err, LG_EUSAGE, "label set name empty or too long");
     uint64_t rows;
     if (reference_rows(w, &rows) && n != rows)
-        return lg_fail(err, LG_EINPUT, "%s: %llu labels for a store of %llu rows", w->path,
+        return lgu_fail(err, LG_EINPUT, "%s: %llu labels for a store of %llu rows", w->path,
                        U64(n), U64(rows));
     wlabels *S = find_labels(w, name);
     if (!S && !(S = lgw_new_labels(w, name)))
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     if (lgw_grow_labels(S, n ? n : 1))
-        return lg_fail(err, LG_ENOMEM, "out of memory for %llu labels", U64(n));
+        return lgu_fail(err, LG_ENOMEM, "out of memory for %llu labels", U64(n));
     memcpy(S->v, labels, n * sizeof *labels);
     S->n = n;
     S->replaced = 1;
@@ -293,12 +293,12 @@ int lg_writer_add_labels(lg_writer *w, const char *name, const int64_t *labels, 
 {
     size_t nl = strlen(name);
     if (!nl || nl > LGS_MAX_NAME)
-        return lg_fail(err, LG_EUSAGE, "label set name empty or too long");
+        return lgu_fail(err, LG_EUSAGE, "label set name empty or too long");
     wlabels *S = find_labels(w, name);
     if (!S && !(S = lgw_new_labels(w, name)))
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     if (n > (1ull << 40) || lgw_grow_labels(S, S->n + n))
-        return lg_fail(err, LG_ENOMEM, "out of memory for %llu labels", U64(S->n + n));
+        return lgu_fail(err, LG_ENOMEM, "out of memory for %llu labels", U64(S->n + n));
     memcpy(S->v + S->n, labels, n * sizeof *labels);
     S->n += n;
     return w->stream ? LG_OK : lgw_maybe_commit(w, 0, err);
@@ -318,7 +318,7 @@ static int check_name(const char *name, lg_error *err)
 {
     size_t nl = strlen(name);
     if (!nl || nl > LGS_MAX_NAME)
-        return lg_fail(err, LG_EUSAGE, "layer name empty or longer than %u bytes", LGS_MAX_NAME);
+        return lgu_fail(err, LG_EUSAGE, "layer name empty or longer than %u bytes", LGS_MAX_NAME);
     return LG_OK;
 }
 
@@ -330,10 +330,10 @@ static int open_new(lg_writer *w, const char *name, uint32_t d, lg_dtype src, in
     if (rc)
         return rc;
     if (d == 0 || d > LGS_MAX_D)
-        return lg_fail(err, LG_EINPUT, "layer '%s': %u columns (expected 1..%u)", name, d,
+        return lgu_fail(err, LG_EINPUT, "layer '%s': %u columns (expected 1..%u)", name, d,
                        LGS_MAX_D);
     if (!lg_dtype_size(src))
-        return lg_fail(err, LG_EUSAGE, "layer '%s': unknown source dtype", name);
+        return lgu_fail(err, LG_EUSAGE, "layer '%s': unknown source dtype", name);
     lg_dtype dst = w->o.dtype == LG_DTYPE_KEEP ? src : w->o.dtype;
     wlayer *L = lgw_new_layer(w, name, d, src, dst, err);
     if (!L)
@@ -341,7 +341,7 @@ static int open_new(lg_writer *w, const char *name, uint32_t d, lg_dtype src, in
     L->id = w->next_id++;
     if (lgw_push_layer(w, L)) {
         lgw_free_layer(L);
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     }
     *handle = w->n_layers - 1;
     if (w->stream && declare && (rc = lgw_stream_declare(w, L, err)))
@@ -365,12 +365,12 @@ int lg_writer_layer(lg_writer *w, const char *name, uint32_t d, lg_dtype src, si
         return open_new(w, name, d, src, 1, handle, err);
     wlayer *L = w->layers[i];
     if (L->d != d)
-        return lg_fail(err, LG_EINPUT, "%s: layer '%s' has %u columns; rows of %u were given",
+        return lgu_fail(err, LG_EINPUT, "%s: layer '%s' has %u columns; rows of %u were given",
                        w->path, name, L->d, d);
     if (!lg_dtype_size(src))
-        return lg_fail(err, LG_EUSAGE, "layer '%s': unknown source dtype", name);
+        return lgu_fail(err, LG_EUSAGE, "layer '%s': unknown source dtype", name);
     if (L->held && (long)w->cur != i)
-        return lg_fail(err, LG_EUSAGE, "%s: layer '%s' is being written layer by layer",
+        return lgu_fail(err, LG_EUSAGE, "%s: layer '%s' is being written layer by layer",
                        w->path, name);
     /* rows may come in another type from now on: the buffer holds the
      * stored type, so only the conversion changes */
@@ -382,7 +382,7 @@ int lg_writer_layer(lg_writer *w, const char *name, uint32_t d, lg_dtype src, si
 static wlayer *handle_layer(lg_writer *w, size_t handle, lg_error *err)
 {
     if (handle >= w->n_layers || !w->layers[handle]) {
-        lg_fail(err, LG_EUSAGE, "%s: no open layer with handle %zu", w->path, handle);
+        lgu_fail(err, LG_EUSAGE, "%s: no open layer with handle %zu", w->path, handle);
         return NULL;
     }
     return w->layers[handle];
@@ -423,13 +423,13 @@ int lg_writer_begin_layer(lg_writer *w, const char *name, uint32_t d, lg_dtype s
                           lg_error *err)
 {
     if (lgw_current(w))
-        return lg_fail(err, LG_EUSAGE, "%s: layer '%s' is still open", w->path,
+        return lgu_fail(err, LG_EUSAGE, "%s: layer '%s' is still open", w->path,
                        lgw_current(w)->name);
     int rc = check_name(name, err);
     if (rc)
         return rc;
     if (name_taken(w, name, NULL))
-        return lg_fail(err, LG_EUSAGE, "%s: the store already has a layer named '%s'", w->path,
+        return lgu_fail(err, LG_EUSAGE, "%s: the store already has a layer named '%s'", w->path,
                        name);
     size_t h;
     rc = open_new(w, name, d, src, 0, &h, err);
@@ -444,7 +444,7 @@ int lg_writer_resume_layer(lg_writer *w, const char *name, uint32_t d, lg_dtype 
                            lg_error *err)
 {
     if (lgw_current(w))
-        return lg_fail(err, LG_EUSAGE, "%s: layer '%s' is still open", w->path,
+        return lgu_fail(err, LG_EUSAGE, "%s: layer '%s' is still open", w->path,
                        lgw_current(w)->name);
     if (find_layer(w, name) < 0)
         return lg_writer_begin_layer(w, name, d, src, err);
@@ -461,7 +461,7 @@ int lg_writer_rows(lg_writer *w, const void *rows, uint64_t n, lg_error *err)
 {
     wlayer *L = lgw_current(w);
     if (!L)
-        return lg_fail(err, LG_EUSAGE, "%s: rows given outside a layer", w->path);
+        return lgu_fail(err, LG_EUSAGE, "%s: rows given outside a layer", w->path);
     return lgw_add_rows(w, L, rows, n, NULL, err);
 }
 
@@ -469,7 +469,7 @@ int lg_writer_rows_crc(lg_writer *w, const void *rows, uint64_t n, uint32_t crc,
 {
     wlayer *L = lgw_current(w);
     if (!L)
-        return lg_fail(err, LG_EUSAGE, "%s: rows given outside a layer", w->path);
+        return lgu_fail(err, LG_EUSAGE, "%s: rows given outside a layer", w->path);
     return lgw_add_rows(w, L, rows, n, &crc, err);
 }
 
@@ -483,16 +483,16 @@ int lg_writer_name_layer(lg_writer *w, const char *name, lg_error *err)
 {
     wlayer *L = lgw_current(w);
     if (!L)
-        return lg_fail(err, LG_EUSAGE, "%s: no layer is open", w->path);
+        return lgu_fail(err, LG_EUSAGE, "%s: no layer is open", w->path);
     int rc = check_name(name, err);
     if (rc)
         return rc;
     if (name_taken(w, name, L))
-        return lg_fail(err, LG_EUSAGE, "%s: the store already has a layer named '%s'", w->path,
+        return lgu_fail(err, LG_EUSAGE, "%s: the store already has a layer named '%s'", w->path,
                        name);
     char *copy = strdup(name);
     if (!copy)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     free(L->name);
     L->name = copy;
     L->renamed = 1;
@@ -533,7 +533,7 @@ int lg_writer_end_layer(lg_writer *w, lg_error *err)
 {
     wlayer *L = lgw_current(w);
     if (!L)
-        return lg_fail(err, LG_EUSAGE, "%s: no layer is open", w->path);
+        return lgu_fail(err, LG_EUSAGE, "%s: no layer is open", w->path);
     int rc = LG_OK;
     if (!L->committed) {
         /* a new layer must describe the inputs the others do */
@@ -542,9 +542,9 @@ int lg_writer_end_layer(lg_writer *w, lg_error *err)
         int have = reference_rows(w, &rows);
         L->held = 1;
         if (L->rows == 0)
-            rc = lg_fail(err, LG_EINPUT, "%s: layer '%s' has no rows", w->path, L->name);
+            rc = lgu_fail(err, LG_EINPUT, "%s: layer '%s' has no rows", w->path, L->name);
         else if (have && L->rows != rows)
-            rc = lg_fail(err, LG_EINPUT,
+            rc = lgu_fail(err, LG_EINPUT,
                          "%s: layer '%s' has %llu rows but the store's layers have %llu: every "
                          "layer must describe the same inputs",
                          w->path, L->name, U64(L->rows), U64(rows));

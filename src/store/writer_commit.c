@@ -23,10 +23,10 @@ static int write_meta(lg_writer *w, lg_error *err)
     for (size_t i = 0; i < w->n_meta; i++)
         len += 8 + strlen(w->meta[i].key) + w->meta[i].len;
     if (len > LGS_MAX_META_BYTES)
-        return lg_fail(err, LG_EUSAGE, "%s: metadata too large (%zu bytes)", w->path, len);
+        return lgu_fail(err, LG_EUSAGE, "%s: metadata too large (%zu bytes)", w->path, len);
     unsigned char *p = malloc(len ? len : 1), *q = p;
     if (!p)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     for (size_t i = 0; i < w->n_meta; i++) {
         uint32_t kl = (uint32_t)strlen(w->meta[i].key);
         lgs_put32(q, kl);
@@ -54,7 +54,7 @@ static int write_labels(lg_writer *w, wlabels *S, int full, lg_error *err)
     uint64_t at8 = full ? pre : pre + 16, len = at8 + 8 * count;
     unsigned char *p = calloc(1, len);
     if (!p)
-        return lg_fail(err, LG_ENOMEM, "out of memory for %llu labels", U64(count));
+        return lgu_fail(err, LG_ENOMEM, "out of memory for %llu labels", U64(count));
     lgs_put_name(p, S->name, nl);
     if (!full) {
         lgs_put64(p + pre, S->head);
@@ -142,7 +142,7 @@ static int write_commit(lg_writer *w, uint64_t rows, int closing, lg_error *err)
         if (w->layers[i])
             rc = lgw_flush_layer(w, w->layers[i], err);
     if (!rc && w->o.durable) {
-        int e = lg_io_sync(w->fd);
+        int e = lgu_io_sync(w->fd);
         if (e)
             rc = lgw_io_fail(w, e, "sync the records", err);
     }
@@ -172,7 +172,7 @@ static int write_commit(lg_writer *w, uint64_t rows, int closing, lg_error *err)
     n_index += w->meta_off ? 1 : 0;
     unsigned char *p = malloc(n_index ? 8 * n_index : 1);
     if (!p)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     size_t k = 0;
     for (size_t i = 0; i < w->n_layers; i++)
         if (w->layers[i] && w->layers[i]->rows)
@@ -195,7 +195,7 @@ static int write_commit(lg_writer *w, uint64_t rows, int closing, lg_error *err)
     if (rc)
         return rc;
     if (w->o.durable) {
-        int e = lg_io_sync(w->fd);
+        int e = lgu_io_sync(w->fd);
         if (e)
             return lgw_io_fail(w, e, "sync the index", err);
     }
@@ -210,7 +210,7 @@ static int write_commit(lg_writer *w, uint64_t rows, int closing, lg_error *err)
 static int commit(lg_writer *w, int closing, lg_error *err)
 {
     if (w->failed)
-        return lg_fail(err, LG_EIO, "%s: an earlier write failed; nothing more is written",
+        return lgu_fail(err, LG_EIO, "%s: an earlier write failed; nothing more is written",
                        w->path);
     if (w->stream) {
         /* the stream form has no commits: what was given is sent, the
@@ -227,7 +227,7 @@ static int commit(lg_writer *w, int closing, lg_error *err)
     char why[LG_ERROR_MSG_MAX];
     uint64_t rows = 0;
     if (!level(w, &rows, why, sizeof why))
-        return lg_fail(err, LG_EUSAGE,
+        return lgu_fail(err, LG_EUSAGE,
                        "%s: cannot commit: %s (a commit needs every layer and label set at "
                        "the same rows)",
                        w->path, why);
@@ -288,7 +288,7 @@ int lg_writer_close(lg_writer *w, lg_error *err)
         return LG_OK;
     int rc = LG_OK;
     if (lgw_current(w) && !lgw_current(w)->committed) {
-        rc = lg_fail(err, LG_EUSAGE, "%s: layer '%s' was not ended; it is not kept", w->path,
+        rc = lgu_fail(err, LG_EUSAGE, "%s: layer '%s' was not ended; it is not kept", w->path,
                      lgw_current(w)->name);
         lgw_drop_layer(w, (size_t)w->cur);
     }
@@ -296,7 +296,7 @@ int lg_writer_close(lg_writer *w, lg_error *err)
         lg_error e2;
         int rc2 = w->stream ? end_stream(w, rc ? &e2 : err) : commit(w, 1, rc ? &e2 : err);
         if (rc2 && !w->stream && !rc)
-            lg_fail_prefix(err, "the rows given after row %llu (the last commit) were not kept",
+            lgu_fail_prefix(err, "the rows given after row %llu (the last commit) were not kept",
                            U64(w->committed_rows));
         if (!rc)
             rc = rc2;

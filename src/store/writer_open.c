@@ -22,14 +22,14 @@ static int check_opts(const lg_writer_opts *o, const char *path, lg_error *err)
     if (!o)
         return LG_OK;
     if (o->codec > LG_CODEC_ZSTD || o->filter > LG_FILTER_SHUFFLE || o->dtype > LG_F64)
-        return lg_fail(err, LG_EUSAGE, "%s: invalid writer options (codec, filter or dtype)",
+        return lgu_fail(err, LG_EUSAGE, "%s: invalid writer options (codec, filter or dtype)",
                        path);
     if (o->codec == LG_CODEC_ZSTD && (o->level < -7 || o->level > 22))
-        return lg_fail(err, LG_EUSAGE, "zstd level %d outside -7..22", o->level);
+        return lgu_fail(err, LG_EUSAGE, "zstd level %d outside -7..22", o->level);
     if (o->codec == LG_CODEC_LZ4 && (o->level < 0 || o->level > 12))
-        return lg_fail(err, LG_EUSAGE, "lz4 level %d outside 0..12", o->level);
+        return lgu_fail(err, LG_EUSAGE, "lz4 level %d outside 0..12", o->level);
     if (!(o->commit_seconds >= 0) || o->commit_seconds > 1e9)
-        return lg_fail(err, LG_EUSAGE, "commit interval %g s: expected 0 (off) .. 1e9",
+        return lgu_fail(err, LG_EUSAGE, "commit interval %g s: expected 0 (off) .. 1e9",
                        o->commit_seconds);
     return LG_OK;
 }
@@ -38,7 +38,7 @@ static int write_file_header(lg_writer *w, uint32_t flags, lg_error *err)
 {
     unsigned char h[LGS_FILE_HEADER_SIZE];
     lgs_encode_file_header(h, flags);
-    int e = lg_io_write(w->fd, h, sizeof h, w->stream ? -1 : 0);
+    int e = lgu_io_write(w->fd, h, sizeof h, w->stream ? -1 : 0);
     if (e)
         return lgw_io_fail(w, e, "write the file header", err);
     w->off = LGS_FILE_HEADER_SIZE;
@@ -50,11 +50,11 @@ static int lock_or_busy(lg_writer *w, lg_error *err)
     if (flock(w->fd, LOCK_EX | LOCK_NB) == 0)
         return LG_OK;
     if (errno == EWOULDBLOCK)
-        return lg_fail(err, LG_EBUSY,
+        return lgu_fail(err, LG_EBUSY,
                        "%s: another process is writing this store (it holds the writer lock); "
                        "readers may go on, a second writer may not",
                        w->path);
-    return lg_fail(err, LG_EIO, "%s: cannot lock: %s", w->path, strerror(errno));
+    return lgu_fail(err, LG_EIO, "%s: cannot lock: %s", w->path, strerror(errno));
 }
 
 int lg_writer_create(const char *path, const lg_writer_opts *o, lg_writer **out, lg_error *err)
@@ -65,10 +65,10 @@ int lg_writer_create(const char *path, const lg_writer_opts *o, lg_writer **out,
         return rc;
     lg_writer *w = lgw_new_writer(path, o);
     if (!w)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     w->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (w->fd < 0) {
-        rc = lg_fail(err, errno == EEXIST ? LG_EUSAGE : LG_EIO, "%s: cannot create: %s%s", path,
+        rc = lgu_fail(err, errno == EEXIST ? LG_EUSAGE : LG_EIO, "%s: cannot create: %s%s", path,
                      strerror(errno),
                      errno == EEXIST ? " (use --append to add layers, or remove it first)" : "");
         lgw_free_writer(w);
@@ -99,7 +99,7 @@ int lg_writer_stream(int fd, const lg_writer_opts *o, lg_writer **out, lg_error 
         return rc;
     lg_writer *w = lgw_new_writer("stream", o);
     if (!w)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     w->fd = fd;
     w->stream = 1;
     rc = write_file_header(w, LGS_FLAG_STREAM, err);
@@ -128,7 +128,7 @@ static int adopt(lg_writer *w, lg_store *s, lg_error *err)
         L->chunks = malloc((SL->n_chunks ? SL->n_chunks : 1) * sizeof *L->chunks);
         if (!L->chunks || lgw_push_layer(w, L)) {
             lgw_free_layer(L);
-            return lg_fail(err, LG_ENOMEM, "out of memory");
+            return lgu_fail(err, LG_ENOMEM, "out of memory");
         }
         L->cap_chunks = SL->n_chunks ? SL->n_chunks : 1;
         for (size_t k = 0; k < SL->n_chunks; k++)
@@ -144,7 +144,7 @@ static int adopt(lg_writer *w, lg_store *s, lg_error *err)
     for (size_t i = 0; i < s->n_labels; i++) {
         wlabels *S = lgw_new_labels(w, s->labels[i].name);
         if (!S || lgw_grow_labels(S, s->labels[i].n ? s->labels[i].n : 1))
-            return lg_fail(err, LG_ENOMEM, "out of memory");
+            return lgu_fail(err, LG_ENOMEM, "out of memory");
         memcpy(S->v, s->labels[i].values, s->labels[i].n * sizeof *S->v);
         S->n = S->committed = s->labels[i].n;
         S->head = s->labels[i].off;
@@ -181,13 +181,13 @@ static int save_tail(const lg_store *s, uint64_t off, char *name, size_t cap, lg
     snprintf(name, cap, "%s.tail-%llu", s->path, U64(off));
     int fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-        return lg_fail(err, LG_EIO, "%s: cannot create: %s", name, strerror(errno));
-    int e = lg_io_write(fd, s->map + off, s->size - off, 0);
+        return lgu_fail(err, LG_EIO, "%s: cannot create: %s", name, strerror(errno));
+    int e = lgu_io_write(fd, s->map + off, s->size - off, 0);
     if (!e)
-        e = lg_io_sync(fd);
+        e = lgu_io_sync(fd);
     close(fd);
     if (e)
-        return lg_fail(err, LG_EIO, "%s: cannot write: %s", name, strerror(e));
+        return lgu_fail(err, LG_EIO, "%s: cannot write: %s", name, strerror(e));
     return LG_OK;
 }
 
@@ -204,10 +204,10 @@ static int open_existing(const char *path, const lg_writer_opts *o, lg_writer **
         return rc;
     lg_writer *w = lgw_new_writer(path, o);
     if (!w)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     w->fd = open(path, O_RDWR | O_CLOEXEC);
     if (w->fd < 0) {
-        rc = lg_fail(err, errno == ENOENT ? LG_ENOTFOUND : LG_EIO, "%s: cannot open: %s", path,
+        rc = lgu_fail(err, errno == ENOENT ? LG_ENOTFOUND : LG_EIO, "%s: cannot open: %s", path,
                      strerror(errno));
         lgw_free_writer(w);
         return rc;
@@ -216,26 +216,26 @@ static int open_existing(const char *path, const lg_writer_opts *o, lg_writer **
     int dup_fd = rc ? -1 : dup(w->fd);
     lg_store *s = NULL;
     if (!rc && dup_fd < 0)
-        rc = lg_fail(err, LG_EIO, "%s: dup: %s", path, strerror(errno));
+        rc = lgu_fail(err, LG_EIO, "%s: dup: %s", path, strerror(errno));
     if (!rc) {
         rc = lgs_open_fd(path, dup_fd, 0, &s, err);
         if (rc)
             close(dup_fd);
     }
     if (!rc && (s->file_flags & LGS_FLAG_STREAM))
-        rc = lg_fail(err, LG_EUSAGE,
+        rc = lgu_fail(err, LG_EUSAGE,
                      "%s: is in stream form; ingest it into a store instead of appending", path);
     if (!rc && s->recovered && s->end < s->size) {
         if (s->damage_kind == 2 && data_after(s, s->end)) {
-            rc = lg_fail(err, LG_ECORRUPT,
+            rc = lgu_fail(err, LG_ECORRUPT,
                          "%s: damaged record at offset %llu is followed by valid records; "
                          "refusing to cut the file there (export the good layers instead)",
                          path, U64(s->end));
         } else {
             char tail[4200];
             rc = save_tail(s, s->end, tail, sizeof tail, err);
-            if (!rc && lg_io_truncate(w->fd, (off_t)s->end))
-                rc = lg_fail(err, LG_EIO, "%s: cannot truncate to %llu: %s", path, U64(s->end),
+            if (!rc && lgu_io_truncate(w->fd, (off_t)s->end))
+                rc = lgu_fail(err, LG_EIO, "%s: cannot truncate to %llu: %s", path, U64(s->end),
                              strerror(errno));
             if (!rc && note)
                 snprintf(note, note_cap,

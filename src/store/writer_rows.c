@@ -41,7 +41,7 @@ size_t lg_writer_estimate_memory(size_t layers, uint32_t d, lg_dtype stored,
         return 0;
     size_t raw = chunk_rows_for(o, d, es) * d * es;
     size_t shared = (o->filter == LG_FILTER_SHUFFLE ? raw : 0) +
-                    (o->codec != LG_CODEC_NONE ? lg_compress_bound(o->codec, raw) : 0);
+                    (o->codec != LG_CODEC_NONE ? lgc_compress_bound(o->codec, raw) : 0);
     return layers * (raw + sizeof(wlayer) + 4096) + shared;
 }
 
@@ -67,7 +67,7 @@ wlayer *lgw_new_layer(lg_writer *w, const char *name, uint32_t d, lg_dtype src, 
     }
     if (!L || !L->name || !L->buf) {
         lgw_free_layer(L);
-        lg_fail(err, LG_ENOMEM, "out of memory for a chunk buffer of layer '%s'", name);
+        lgu_fail(err, LG_ENOMEM, "out of memory for a chunk buffer of layer '%s'", name);
         return NULL;
     }
     L->d = d;
@@ -98,30 +98,30 @@ static int write_chunk(lg_writer *w, wlayer *L, const unsigned char *rows, size_
                        const uint32_t *known_crc, lg_error *err)
 {
     size_t es = lg_dtype_size(L->dst), raw = nrows * L->d * es;
-    uint32_t crc = known_crc ? *known_crc : lg_crc32c(0, rows, raw);
+    uint32_t crc = known_crc ? *known_crc : lgc_crc32c(0, rows, raw);
     const unsigned char *data = rows;
     int plain = 1; /* payload == the rows: their CRC is the payload's */
     if (w->o.filter == LG_FILTER_SHUFFLE) {
-        if (lg_reserve(&w->shuf, &w->shuf_cap, raw))
-            return lg_fail(err, LG_ENOMEM, "out of memory for a chunk of %zu bytes", raw);
-        lg_shuffle(data, w->shuf, es, nrows * L->d);
+        if (lgu_reserve(&w->shuf, &w->shuf_cap, raw))
+            return lgu_fail(err, LG_ENOMEM, "out of memory for a chunk of %zu bytes", raw);
+        lgc_shuffle(data, w->shuf, es, nrows * L->d);
         data = w->shuf;
         plain = 0;
     }
     size_t stored = raw;
     if (w->o.codec != LG_CODEC_NONE) {
-        size_t bound = lg_compress_bound(w->o.codec, raw);
-        if (lg_reserve(&w->comp, &w->comp_cap, bound))
-            return lg_fail(err, LG_ENOMEM, "out of memory for a chunk of %zu bytes", bound);
-        int rc = lg_compress(w->o.codec, w->o.level, data, raw, w->comp, w->comp_cap, &stored);
+        size_t bound = lgc_compress_bound(w->o.codec, raw);
+        if (lgu_reserve(&w->comp, &w->comp_cap, bound))
+            return lgu_fail(err, LG_ENOMEM, "out of memory for a chunk of %zu bytes", bound);
+        int rc = lgc_compress(w->o.codec, w->o.level, data, raw, w->comp, w->comp_cap, &stored);
         if (rc)
-            return lg_fail(err, rc, "%s: layer '%s': %s compression failed", w->path, L->name,
+            return lgu_fail(err, rc, "%s: layer '%s': %s compression failed", w->path, L->name,
                            lg_codec_name(w->o.codec));
         data = w->comp;
         plain = 0;
     }
     if (room_for_chunk(L))
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     lgs_header h = {.type = LGS_CHUNK, .stored_size = stored, .raw_size = raw, .a = L->flushed,
                     .b = L->id, .c = (uint32_t)nrows, .d = L->d, .payload_crc = crc};
     h.e[0] = (uint8_t)L->dst;
@@ -132,7 +132,7 @@ static int write_chunk(lg_writer *w, wlayer *L, const unsigned char *rows, size_
     if (rc)
         return rc;
     L->chunks[L->n_chunks++] = at;
-    L->crc = lg_crc32c_combine(L->crc, crc, raw);
+    L->crc = lgc_crc32c_combine(L->crc, crc, raw);
     L->flushed += nrows;
     return LG_OK;
 }
@@ -178,7 +178,7 @@ int lgw_add_rows(lg_writer *w, wlayer *L, const void *rows, uint64_t n, const ui
         size_t m = L->chunk_rows - L->fill;
         if (m > n)
             m = (size_t)n;
-        lg_convert(L->src, p, L->dst, L->buf + L->fill * L->d * des, m * L->d);
+        lgc_convert(L->src, p, L->dst, L->buf + L->fill * L->d * des, m * L->d);
         L->fill += m;
         L->rows += m;
         w->bytes_since += m * L->d * des;
@@ -218,7 +218,7 @@ int lgw_seal_record(lg_writer *w, wlayer *L, int full, lg_error *err)
     size_t len = list_at + 8 * count;
     unsigned char *p = calloc(1, len);
     if (!p)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     if (full) {
         lgs_put_name(p, L->name, nl);
     } else {
@@ -250,7 +250,7 @@ int lgw_stream_declare(lg_writer *w, wlayer *L, lg_error *err)
     size_t nl = strlen(L->name), len = lgs_name_prefix_len(nl);
     unsigned char *p = calloc(1, len);
     if (!p)
-        return lg_fail(err, LG_ENOMEM, "out of memory");
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
     lgs_put_name(p, L->name, nl);
     lgs_header h = {.type = LGS_LAYER, .stored_size = len, .raw_size = len, .b = L->id,
                     .d = L->d};

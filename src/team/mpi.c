@@ -57,7 +57,7 @@ static int mpi_fail(lg_error *err, int code, const char *what)
     int len = 0;
     if (MPI_Error_string(code, s, &len) != MPI_SUCCESS)
         snprintf(s, sizeof s, "error %d", code);
-    return lg_fail(err, LG_EIO, "MPI %s: %s", what, s);
+    return lgu_fail(err, LG_EIO, "MPI %s: %s", what, s);
 }
 
 static int t_bcast(void *ctx, void *buf, size_t len, lg_error *err)
@@ -129,7 +129,7 @@ int lg_team_mpi_init(int *argc, char ***argv, lg_team *t, lg_error *err)
         return LG_OK;
     int provided = 0, rc = MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
     if (rc != MPI_SUCCESS)
-        return lg_fail(err, LG_EIO, "MPI_Init failed (error %d)", rc);
+        return lgu_fail(err, LG_EIO, "MPI_Init failed (error %d)", rc);
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &t->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &t->size);
@@ -167,7 +167,7 @@ int lg_team_mpi_init(int *argc, char ***argv, lg_team *t, lg_error *err)
     (void)argv;
     team_of_one(t);
     if (launched_by_mpi() && launched_size() > 1)
-        return lg_fail(err, LG_EUSAGE,
+        return lgu_fail(err, LG_EUSAGE,
                        "started by an MPI launcher as one of several processes, but this layergeom was built without MPI "
                        "(configure with -DLAYERGEOM_MPI=ON); run it without mpirun/srun");
     return LG_OK;

@@ -9,7 +9,7 @@
 
 /* Makes *p hold at least need bytes (*cap its size); LG_OK or LG_ENOMEM,
  * leaving *p as it was on failure. */
-static inline int lg_reserve(unsigned char **p, size_t *cap, size_t need)
+static inline int lgu_reserve(unsigned char **p, size_t *cap, size_t need)
 {
     if (need <= *cap)
         return LG_OK;

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int lg_fail(lg_error *err, int code, const char *fmt, ...)
+int lgu_fail(lg_error *err, int code, const char *fmt, ...)
 {
     if (err) {
         va_list ap;
@@ -16,7 +16,7 @@ int lg_fail(lg_error *err, int code, const char *fmt, ...)
     return code;
 }
 
-int lg_fail_prefix(lg_error *err, const char *fmt, ...)
+int lgu_fail_prefix(lg_error *err, const char *fmt, ...)
 {
     if (!err)
         return LG_EINPUT;

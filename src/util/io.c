@@ -6,7 +6,7 @@
 static uint64_t fail_at, calls;
 static int fail_errno, fail_short;
 
-void lg_io_fail_at(uint64_t n, int errno_value, int short_write)
+void lgu_io_fail_at(uint64_t n, int errno_value, int short_write)
 {
     fail_at = n;
     calls = 0;
@@ -14,7 +14,7 @@ void lg_io_fail_at(uint64_t n, int errno_value, int short_write)
     fail_short = short_write;
 }
 
-uint64_t lg_io_calls(void)
+uint64_t lgu_io_calls(void)
 {
     return calls;
 }
@@ -45,7 +45,7 @@ static int write_some(int fd, const char *p, size_t len, off_t off)
     return 0;
 }
 
-int lg_io_write(int fd, const void *buf, size_t len, off_t off)
+int lgu_io_write(int fd, const void *buf, size_t len, off_t off)
 {
     int e = injected();
     if (e) {
@@ -56,7 +56,7 @@ int lg_io_write(int fd, const void *buf, size_t len, off_t off)
     return write_some(fd, buf, len, off);
 }
 
-int lg_io_sync(int fd)
+int lgu_io_sync(int fd)
 {
     int e = injected();
     if (e)
@@ -64,12 +64,12 @@ int lg_io_sync(int fd)
     return fdatasync(fd) == 0 ? 0 : errno;
 }
 
-int lg_io_truncate(int fd, off_t len)
+int lgu_io_truncate(int fd, off_t len)
 {
     return ftruncate(fd, len) == 0 ? 0 : errno;
 }
 
-int lg_io_read(int fd, void *buf, size_t len, size_t *got)
+int lgu_io_read(int fd, void *buf, size_t len, size_t *got)
 {
     char *p = buf;
     size_t done = 0;

@@ -36,7 +36,7 @@ static void *run(void *arg)
     return NULL;
 }
 
-int lg_parallel_for(int threads, size_t count, int (*fn)(void *, int, size_t), void *ctx)
+int lgu_parallel_for(int threads, size_t count, int (*fn)(void *, int, size_t), void *ctx)
 {
     job j = {fn, ctx, count, 0, 0};
     if (threads < 1)

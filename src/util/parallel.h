@@ -8,7 +8,7 @@
 
 /* Calls fn(ctx, thread, item) for every item; returns the first non-zero
  * value fn returned (the remaining items are skipped), else 0. */
-int lg_parallel_for(int threads, size_t count, int (*fn)(void *ctx, int thread, size_t item),
+int lgu_parallel_for(int threads, size_t count, int (*fn)(void *ctx, int thread, size_t item),
                     void *ctx);
 
 #endif

@@ -12,13 +12,13 @@ static void crc_known_values(void **state)
 {
     (void)state;
     /* the CRC32C check value, and RFC 3720's 32 zero bytes */
-    assert_int_equal(lg_crc32c(0, "123456789", 9), 0xe3069283u);
+    assert_int_equal(lgc_crc32c(0, "123456789", 9), 0xe3069283u);
     unsigned char z[32] = {0};
-    assert_int_equal(lg_crc32c(0, z, 32), 0x8a9136aau);
+    assert_int_equal(lgc_crc32c(0, z, 32), 0x8a9136aau);
     unsigned char ff[32];
     memset(ff, 0xff, 32);
-    assert_int_equal(lg_crc32c(0, ff, 32), 0x62a8ab43u);
-    assert_int_equal(lg_crc32c(0, "", 0), 0);
+    assert_int_equal(lgc_crc32c(0, ff, 32), 0x62a8ab43u);
+    assert_int_equal(lgc_crc32c(0, "", 0), 0);
 }
 
 static void crc_incremental_and_unaligned(void **state)
@@ -28,11 +28,11 @@ static void crc_incremental_and_unaligned(void **state)
     uint64_t s = 1;
     for (size_t i = 0; i < sizeof buf; i++)
         buf[i] = (unsigned char)tu_rand(&s);
-    uint32_t whole = lg_crc32c(0, buf, sizeof buf);
+    uint32_t whole = lgc_crc32c(0, buf, sizeof buf);
     for (size_t cut = 0; cut <= 17; cut++)
-        assert_int_equal(lg_crc32c(lg_crc32c(0, buf, cut), buf + cut, sizeof buf - cut), whole);
+        assert_int_equal(lgc_crc32c(lgc_crc32c(0, buf, cut), buf + cut, sizeof buf - cut), whole);
     buf[500] ^= 4;
-    assert_int_not_equal(lg_crc32c(0, buf, sizeof buf), whole);
+    assert_int_not_equal(lgc_crc32c(0, buf, sizeof buf), whole);
 }
 
 /* Bit-at-a-time CRC32C, the definition itself. */
@@ -58,7 +58,7 @@ static void crc_large_buffers_match_the_definition(void **state)
     size_t sizes[] = {12287, 12288, 12289, 40000, 99990};
     for (size_t k = 0; k < 5; k++)
         for (size_t off = 0; off < 3; off++)
-            assert_int_equal(lg_crc32c(0, buf + off, sizes[k]), crc_reference(buf + off, sizes[k]));
+            assert_int_equal(lgc_crc32c(0, buf + off, sizes[k]), crc_reference(buf + off, sizes[k]));
     free(buf);
 }
 
@@ -72,8 +72,8 @@ static void crc_combine(void **state)
     size_t cuts[] = {0, 1, 7, 64, 4096, 4999, 5000};
     for (size_t q = 0; q < sizeof cuts / sizeof cuts[0]; q++) {
         size_t k = cuts[q];
-        uint32_t a = lg_crc32c(0, buf, k), b = lg_crc32c(0, buf + k, sizeof buf - k);
-        assert_int_equal(lg_crc32c_combine(a, b, sizeof buf - k), lg_crc32c(0, buf, sizeof buf));
+        uint32_t a = lgc_crc32c(0, buf, k), b = lgc_crc32c(0, buf + k, sizeof buf - k);
+        assert_int_equal(lgc_crc32c_combine(a, b, sizeof buf - k), lgc_crc32c(0, buf, sizeof buf));
     }
 }
 
@@ -81,36 +81,36 @@ static void f16_every_value_round_trips(void **state)
 {
     (void)state;
     for (uint32_t h = 0; h < 65536; h++) {
-        float f = lg_f16_to_f32((uint16_t)h);
+        float f = lgc_f16_to_f32((uint16_t)h);
         if (isnan(f)) {
-            assert_true(isnan(lg_f16_to_f32(lg_f32_to_f16(f))));
+            assert_true(isnan(lgc_f16_to_f32(lgc_f32_to_f16(f))));
             continue;
         }
-        assert_int_equal(lg_f32_to_f16(f), h);
+        assert_int_equal(lgc_f32_to_f16(f), h);
     }
     /* known values: max, min subnormal, rounding to even, overflow */
-    assert_true(lg_f16_to_f32(0x7bff) == 65504.0f);
-    assert_true(lg_f16_to_f32(0x0001) == 0x1p-24f);
-    assert_int_equal(lg_f32_to_f16(1.0f + 0x1p-11f), 0x3c00);         /* tie -> even */
-    assert_int_equal(lg_f32_to_f16(1.0f + 3 * 0x1p-11f), 0x3c02);     /* tie -> even up */
-    assert_int_equal(lg_f32_to_f16(65520.0f), 0x7c00);                /* rounds to inf */
-    assert_int_equal(lg_f32_to_f16(65519.0f), 0x7bff);
-    assert_int_equal(lg_f32_to_f16(0x1p-25f), 0x0000);                /* tie -> even zero */
-    assert_int_equal(lg_f32_to_f16(0x1.8p-25f), 0x0001);
-    assert_int_equal(lg_f32_to_f16(-0.0f), 0x8000);
+    assert_true(lgc_f16_to_f32(0x7bff) == 65504.0f);
+    assert_true(lgc_f16_to_f32(0x0001) == 0x1p-24f);
+    assert_int_equal(lgc_f32_to_f16(1.0f + 0x1p-11f), 0x3c00);         /* tie -> even */
+    assert_int_equal(lgc_f32_to_f16(1.0f + 3 * 0x1p-11f), 0x3c02);     /* tie -> even up */
+    assert_int_equal(lgc_f32_to_f16(65520.0f), 0x7c00);                /* rounds to inf */
+    assert_int_equal(lgc_f32_to_f16(65519.0f), 0x7bff);
+    assert_int_equal(lgc_f32_to_f16(0x1p-25f), 0x0000);                /* tie -> even zero */
+    assert_int_equal(lgc_f32_to_f16(0x1.8p-25f), 0x0001);
+    assert_int_equal(lgc_f32_to_f16(-0.0f), 0x8000);
 }
 
 static void bf16_conversions(void **state)
 {
     (void)state;
     for (uint32_t h = 0; h < 65536; h++) {
-        float f = lg_bf16_to_f32((uint16_t)h);
+        float f = lgc_bf16_to_f32((uint16_t)h);
         if (!isnan(f))
-            assert_int_equal(lg_f32_to_bf16(f), h);
+            assert_int_equal(lgc_f32_to_bf16(f), h);
     }
-    assert_int_equal(lg_f32_to_bf16(1.0f + 0x1p-8f), 0x3f80); /* tie -> even */
-    assert_int_equal(lg_f32_to_bf16(1.0f + 0x1.8p-8f), 0x3f81);
-    assert_true(isnan(lg_bf16_to_f32(lg_f32_to_bf16(NAN))));
+    assert_int_equal(lgc_f32_to_bf16(1.0f + 0x1p-8f), 0x3f80); /* tie -> even */
+    assert_int_equal(lgc_f32_to_bf16(1.0f + 0x1.8p-8f), 0x3f81);
+    assert_true(isnan(lgc_bf16_to_f32(lgc_f32_to_bf16(NAN))));
 }
 
 /* The bulk (vectorised) widening agrees bit for bit with the scalar one. */
@@ -124,12 +124,12 @@ static void bulk_widening_matches_scalar(void **state)
     for (size_t off = 0; off < 3; off++) { /* odd lengths and offsets reach the tails */
         lg_to_f32(LG_F16, h + off, f, 65536 - off);
         for (uint32_t i = 0; i < 65536 - off; i++) {
-            float want = lg_f16_to_f32((uint16_t)(i + off));
+            float want = lgc_f16_to_f32((uint16_t)(i + off));
             assert_memory_equal(&f[i], &want, 4);
         }
         lg_to_f32(LG_BF16, h + off, f, 65536 - off);
         for (uint32_t i = 0; i < 65536 - off; i++) {
-            float want = lg_bf16_to_f32((uint16_t)(i + off));
+            float want = lgc_bf16_to_f32((uint16_t)(i + off));
             assert_memory_equal(&f[i], &want, 4);
         }
     }
@@ -142,10 +142,10 @@ static void convert_and_swap(void **state)
     (void)state;
     double d[3] = {1.5, -2.25, 1e-3};
     float f[3];
-    lg_convert(LG_F64, d, LG_F32, f, 3);
+    lgc_convert(LG_F64, d, LG_F32, f, 3);
     assert_true(f[0] == 1.5f && f[1] == -2.25f && f[2] == (float)1e-3);
     uint32_t x = 0x11223344;
-    lg_byteswap(&x, 4, 1);
+    lgc_byteswap(&x, 4, 1);
     assert_int_equal(x, 0x44332211);
 }
 
@@ -157,14 +157,14 @@ static void shuffle_round_trip(void **state)
         src[i] = (unsigned char)(i * 7 + 3);
     for (size_t es = 1; es <= 8; es *= 2) {
         size_t n = sizeof src / es;
-        lg_shuffle(src, mid, es, n);
+        lgc_shuffle(src, mid, es, n);
         assert_int_equal(mid[1], src[es]); /* second element's first byte */
-        lg_unshuffle(mid, back, es, n);
+        lgc_unshuffle(mid, back, es, n);
         assert_memory_equal(src, back, sizeof src);
         /* any sub-range, vector body and scalar tail alike */
         for (size_t e0 = 0; e0 < 5; e0++) {
             size_t ne = n - e0 - 1;
-            lg_unshuffle_range(mid, es, n, e0, ne, back);
+            lgc_unshuffle_range(mid, es, n, e0, ne, back);
             assert_memory_equal(back, src + e0 * es, ne * es);
         }
     }
@@ -179,16 +179,16 @@ static void codecs_round_trip_and_reject_garbage(void **state)
     for (size_t i = 0; i < n; i++)
         x[i] = (float)tu_normal(&s);
     for (int c = LG_CODEC_NONE; c <= LG_CODEC_ZSTD; c++) {
-        size_t cap = lg_compress_bound((lg_codec)c, n * 4), len;
+        size_t cap = lgc_compress_bound((lg_codec)c, n * 4), len;
         unsigned char *z = malloc(cap);
-        assert_int_equal(lg_compress((lg_codec)c, 0, x, n * 4, z, cap, &len), LG_OK);
-        assert_int_equal(lg_decompress((lg_codec)c, z, len, y, n * 4), LG_OK);
+        assert_int_equal(lgc_compress((lg_codec)c, 0, x, n * 4, z, cap, &len), LG_OK);
+        assert_int_equal(lgc_decompress((lg_codec)c, z, len, y, n * 4), LG_OK);
         assert_memory_equal(x, y, n * 4);
         /* a wrong expected size is an error, never an overrun */
-        assert_int_equal(lg_decompress((lg_codec)c, z, len, y, n * 4 - 4), LG_ECORRUPT);
+        assert_int_equal(lgc_decompress((lg_codec)c, z, len, y, n * 4 - 4), LG_ECORRUPT);
         if (c != LG_CODEC_NONE) {
             memset(z, 0xff, len / 2);
-            assert_int_equal(lg_decompress((lg_codec)c, z, len, y, n * 4), LG_ECORRUPT);
+            assert_int_equal(lgc_decompress((lg_codec)c, z, len, y, n * 4), LG_ECORRUPT);
         }
         free(z);
     }

@@ -50,7 +50,7 @@ static void npy_orders_and_byte_orders(void **state)
 
     float be[6];
     memcpy(be, c, sizeof c);
-    lg_byteswap(be, 4, 6);
+    lgc_byteswap(be, 4, 6);
     p = tu_path(tu_dir, "be.npy");
     tu_write_npy(p, ">f4", 0, shape, 2, be, sizeof be);
     assert_int_equal(lg_source_open(p, &src, &err), LG_OK);
@@ -70,7 +70,7 @@ static void npy_orders_and_byte_orders(void **state)
 
     uint16_t h[6];
     for (int i = 0; i < 6; i++)
-        h[i] = lg_f32_to_f16(c[i]);
+        h[i] = lgc_f32_to_f16(c[i]);
     p = tu_path(tu_dir, "h.npy");
     tu_write_npy(p, "<f2", 0, shape, 2, h, sizeof h);
     assert_int_equal(lg_source_open(p, &src, &err), LG_OK);
@@ -236,8 +236,8 @@ static void safetensors_natural_order_and_types(void **state)
     uint16_t b[4], h[4];
     double d[4] = {5, 6, 7, 8};
     for (int i = 0; i < 4; i++) {
-        b[i] = lg_f32_to_bf16(a[i] * 10);
-        h[i] = lg_f32_to_f16(a[i] * 100);
+        b[i] = lgc_f32_to_bf16(a[i] * 10);
+        h[i] = lgc_f32_to_f16(a[i] * 100);
     }
     memcpy(data, a, 16);
     memcpy(data + 16, b, 8);

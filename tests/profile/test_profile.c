@@ -386,17 +386,17 @@ static void appended_rows_update(int zstd)
     for (size_t l = 0; l < 3; l++) {
         lg_layer_info L;
         lg_store_layer(s, l, &L);
-        lg_cache *c;
-        assert_int_equal(lg_cache_open(cache, &c, &err), LG_OK);
+        lgp_cache *c;
+        assert_int_equal(lgp_cache_open(cache, &c, &err), LG_OK);
         lg_knn cached, exact;
-        assert_true(lg_cache_get_knn(c, &L, 64, &cached));
+        assert_true(lgp_cache_get_knn(c, &L, 64, &cached));
         lg_knn_opts ko = {.k = 64};
         assert_int_equal(lg_knn_exact_layer(s, l, &ko, &exact, &err), LG_OK);
         assert_memory_equal(cached.idx, exact.idx, 800 * 64 * sizeof *exact.idx);
         assert_memory_equal(cached.dist, exact.dist, 800 * 64 * sizeof *exact.dist);
         lg_knn_free(&cached);
         lg_knn_free(&exact);
-        lg_cache_close(c);
+        lgp_cache_close(c);
     }
     lg_store_close(s);
 }

@@ -69,7 +69,7 @@ static void append_fails_anywhere(void **state)
         int failures = 0;
         for (uint64_t n = 1;; n++) {
             assert_int_equal(tu_write_file(path, base, base_len), 0);
-            lg_io_fail_at(n, kinds[k][0], kinds[k][1]);
+            lgu_io_fail_at(n, kinds[k][0], kinds[k][1]);
             int rc = lg_writer_append(path, &o, &w, &err);
             int committed = 0; /* layers committed by this append */
             if (!rc) {
@@ -91,8 +91,8 @@ static void append_fails_anywhere(void **state)
                 if (!rc)
                     rc = crc;
             }
-            uint64_t calls = lg_io_calls();
-            lg_io_fail_at(0, 0, 0);
+            uint64_t calls = lgu_io_calls();
+            lgu_io_fail_at(0, 0, 0);
             if (!rc && calls < n)
                 break; /* the whole run fitted before the n-th call: done */
             if (rc) {
@@ -167,7 +167,7 @@ static void ingest_and_pack_fail_anywhere(void **state)
     unsigned char *stream = tu_read_file(sp, &len);
     for (uint64_t n = 1;; n++) {
         unlink(path);
-        lg_io_fail_at(n, EIO, n % 2);
+        lgu_io_fail_at(n, EIO, n % 2);
         int rc = lg_writer_create(path, &o, &w, &err);
         lg_ingest_stats st = {0};
         if (!rc) {
@@ -178,8 +178,8 @@ static void ingest_and_pack_fail_anywhere(void **state)
             if (!rc)
                 rc = crc;
         }
-        uint64_t calls = lg_io_calls();
-        lg_io_fail_at(0, 0, 0);
+        uint64_t calls = lgu_io_calls();
+        lgu_io_fail_at(0, 0, 0);
         if (!rc && calls < n)
             break;
         if (access(path, F_OK) != 0) {
@@ -208,7 +208,7 @@ static void ingest_and_pack_fail_anywhere(void **state)
     assert_int_equal(lg_source_open_npy(npy, &src, &err), LG_OK);
     for (uint64_t n = 1;; n++) {
         unlink(path);
-        lg_io_fail_at(n, ENOSPC, 0);
+        lgu_io_fail_at(n, ENOSPC, 0);
         int rc = lg_writer_create(path, &o, &w, &err);
         if (!rc) {
             rc = lg_import_source(w, src, &err);
@@ -217,8 +217,8 @@ static void ingest_and_pack_fail_anywhere(void **state)
             if (!rc)
                 rc = crc;
         }
-        uint64_t calls = lg_io_calls();
-        lg_io_fail_at(0, 0, 0);
+        uint64_t calls = lgu_io_calls();
+        lgu_io_fail_at(0, 0, 0);
         if (!rc && calls < n)
             break;
         if (access(path, F_OK) != 0)

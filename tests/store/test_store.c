@@ -27,7 +27,7 @@ static float *random_rows(uint64_t seed, size_t n, size_t d)
 static void expected(const float *x, size_t n, lg_dtype t, float *out)
 {
     void *tmp = malloc(n * 8);
-    lg_convert(LG_F32, x, t, tmp, n);
+    lgc_convert(LG_F32, x, t, tmp, n);
     lg_to_f32(t, tmp, out, n);
     free(tmp);
 }
@@ -119,7 +119,7 @@ static void round_trip_every_dtype_codec_filter(void **state)
                 unsigned char *raw = malloc(N * D * es), *conv = malloc(N * D * es);
                 assert_int_equal(lg_cursor_open(s, 0, 10, &cur, &err), LG_OK);
                 assert_int_equal(lg_cursor_read_raw(cur, 0, N, raw, &err), LG_OK);
-                lg_convert(LG_F32, x, types[t], conv, N * D);
+                lgc_convert(LG_F32, x, types[t], conv, N * D);
                 assert_memory_equal(raw, conv, N * D * es);
                 lg_cursor_close(cur);
                 free(raw);
@@ -728,7 +728,7 @@ static void known_crc_is_used_for_whole_chunks(void **state)
     assert_int_equal(lg_writer_begin_layer(w, "a", 2, LG_F32, &err), LG_OK);
     /* a whole chunk with its CRC given, then one given a wrong CRC (to show it is
      * taken as given), then rows that are not a whole chunk (CRC computed) */
-    assert_int_equal(lg_writer_rows_crc(w, x, 4, lg_crc32c(0, x, 4 * 2 * 4), &err), LG_OK);
+    assert_int_equal(lg_writer_rows_crc(w, x, 4, lgc_crc32c(0, x, 4 * 2 * 4), &err), LG_OK);
     assert_int_equal(lg_writer_rows_crc(w, x + 8, 4, 12345, &err), LG_OK);
     assert_int_equal(lg_writer_end_layer(w, &err), LG_OK);
     assert_int_equal(lg_writer_close(w, &err), LG_OK);
