@@ -9,7 +9,8 @@
  *   layergeom/common.h   status codes, lg_error, element types
  *   layergeom/store.h    the activation store: read, write, verify, stream form
  *   layergeom/import.h   .npy, safetensors, raw and label importers
- *   layergeom/knn.h      exact k-nearest-neighbour lists (blocked GEMM)
+ *   layergeom/nn.h       neighbour lists (lg_knn): what searches give, estimators take
+ *   layergeom/knn.h      k-nearest-neighbour search: exact (blocked GEMM), incremental, approximate
  *   layergeom/estimate.h TwoNN, GRIDE, overlaps, the recommended layer
  *   layergeom/profile.h  the layer-by-layer profile of a store
  *   layergeom/report.h   the profile as a table, JSON or CSV
@@ -23,6 +24,7 @@
 #include "layergeom/job.h"
 #include "layergeom/estimate.h"
 #include "layergeom/knn.h"
+#include "layergeom/nn.h"
 #include "layergeom/profile.h"
 #include "layergeom/report.h"
 #include "layergeom/store.h"

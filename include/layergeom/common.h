@@ -45,6 +45,11 @@ enum lg_status {
 
 #define LG_ERROR_MSG_MAX 512
 
+/* Limits of a store: columns of a layer, bytes of a layer's or label set's
+ * name. */
+#define LG_MAX_COLUMNS (1u << 24)
+#define LG_MAX_NAME 4096u
+
 typedef struct lg_error {
     int code;
     char msg[LG_ERROR_MSG_MAX];

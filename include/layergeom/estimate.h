@@ -10,7 +10,7 @@
 #define LAYERGEOM_ESTIMATE_H
 
 #include "layergeom/common.h"
-#include "layergeom/knn.h"
+#include "layergeom/nn.h"
 
 #ifdef __cplusplus
 extern "C" {

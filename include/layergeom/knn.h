@@ -1,7 +1,9 @@
 /*
- * layergeom/knn.h -- exact k-nearest-neighbour lists of every row of a layer.
+ * layergeom/knn.h -- the k nearest neighbours of every row of a layer: exact
+ * search (blocked GEMM), rows arriving in blocks (incremental), and the
+ * approximate search (an inverted-file partition, searched exactly).
  *
- * Distances come from blocked GEMM (|x|^2 + |y|^2 - 2 x.y on centred rows,
+ * Exact search: distances come from blocked GEMM (|x|^2 + |y|^2 - 2 x.y on centred rows,
  * OpenBLAS sgemm), one tile per pair of row blocks, each pair computed once
  * and used for both blocks' lists.  Every row keeps a few more candidates
  * than asked for; their distances are then recomputed exactly (differences
@@ -18,6 +20,7 @@
 #define LAYERGEOM_KNN_H
 
 #include "layergeom/common.h"
+#include "layergeom/nn.h"
 #include "layergeom/store.h"
 #include "layergeom/team.h"
 
@@ -25,8 +28,6 @@
 extern "C" {
 #endif
 
-#define LG_KNN_MAX_K 1024
-#define LG_KNN_NONE 0xffffffffu /* the neighbour of an excluded row */
 
 typedef struct lg_knn_opts {
     uint32_t k;      /* neighbours per row, 1..1024 */
@@ -49,18 +50,6 @@ typedef struct lg_knn_opts {
                                  a tile pair with LG_ECANCELED; NULL: never */
 } lg_knn_opts;
 
-typedef struct lg_knn {
-    uint64_t n;
-    uint32_t k;
-    uint32_t *idx;        /* n x k neighbour rows, nearest first */
-    double *dist;         /* n x k Euclidean distances, ascending, ties by index */
-    uint64_t n_zero;      /* rows whose nearest neighbour is at distance 0 */
-    uint64_t n_rescanned; /* rows whose GEMM margin was thin: checked exactly */
-    uint64_t panels;      /* row panels the layer was split into (1: in memory) */
-    uint64_t n_excluded;  /* rows left out for NaN or inf (their idx are LG_KNN_NONE) */
-    uint64_t first_excluded;
-    double seconds;
-} lg_knn;
 
 /* Supplies rows [row0, row0 + n) as float32, row-major, d per row. */
 typedef int (*lg_rows_fn)(void *ctx, uint64_t row0, size_t n, float *out, lg_error *err);
@@ -74,7 +63,6 @@ LG_API int lg_knn_exact_matrix(const float *x, uint64_t n, uint32_t d, const lg_
 /* A layer of a store. */
 LG_API int lg_knn_exact_layer(lg_store *s, size_t layer, const lg_knn_opts *o, lg_knn *out,
                        lg_error *err);
-LG_API void lg_knn_free(lg_knn *k);
 
 /* ---- incremental: rows arriving in blocks ---- */
 

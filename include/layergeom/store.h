@@ -252,8 +252,19 @@ typedef long (*lg_read_fn)(void *ctx, void *buf, size_t len);
 LG_API int lg_stream_open(lg_read_fn read, void *ctx, lg_stream **out, lg_error *err);
 LG_API void lg_stream_close(lg_stream *st);
 
+/* The record types a stream delivers (formats/store-format.md). */
+enum lg_record_type {
+    LG_REC_CHUNK = 1,
+    LG_REC_SEAL = 2,
+    LG_REC_LABELS = 3,
+    LG_REC_META = 4,
+    LG_REC_END = 7,
+    LG_REC_LABELS_EXTEND = 9,
+    LG_REC_LAYER = 10
+};
+
 typedef struct lg_stream_record {
-    int type;            /* 1 chunk, 2 seal, 3 labels, 4 meta, 7 end, 9 labels-extend, 10 layer */
+    int type;            /* lg_record_type */
     uint64_t offset;     /* stream offset of the record */
     uint32_t layer_id;   /* chunk, seal */
     uint64_t first_row;  /* chunk; labels-extend: the first new label */
@@ -269,7 +280,14 @@ typedef struct lg_stream_record {
     uint32_t data_crc;
 } lg_stream_record;
 
-/* Next record; LG_OK with rec->type == LGS_END (7) at a clean end.  A stream
+/* Walks the key/value pairs of a META record's payload (rec->meta,
+ * rec->data_len bytes): from *pos (start at 0), the next key (kl bytes, no
+ * NUL inside) and value (vl bytes).  Returns 1 for a pair, 0 at the end of
+ * the payload, -1 when the layout is broken. */
+LG_API int lg_meta_next(const void *payload, size_t len, size_t *pos, const char **key,
+                        uint32_t *kl, const void **val, uint32_t *vl);
+
+/* Next record; LG_OK with rec->type == LG_REC_END (7) at a clean end.  A stream
  * that stops mid-record gives LG_EINPUT naming the offset of the lost record. */
 LG_API int lg_stream_next(lg_stream *st, lg_stream_record *rec, lg_error *err);
 /* Bytes consumed so far. */

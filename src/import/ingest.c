@@ -16,7 +16,7 @@
 
 #include "codec/convert.h"
 #include "import/source_int.h"
-#include "store/format.h"
+#include "util/le.h"
 #include "util/error.h"
 
 #define U64(x) ((unsigned long long)(x))
@@ -71,26 +71,23 @@ static int put_meta(lg_writer *w, const unsigned char *p, size_t len, uint64_t p
 {
     size_t pos = 0;
     for (uint64_t i = 0; i < pairs; i++) {
-        if (len - pos < 8)
+        const char *key;
+        const void *val;
+        uint32_t kl, vl;
+        if (lg_meta_next(p, len, &pos, &key, &kl, &val, &vl) != 1)
             goto bad;
-        uint32_t kl = lgs_get32(p + pos), vl = lgs_get32(p + pos + 4);
-        pos += 8;
-        if (kl == 0 || kl > 4096 || kl > len - pos || vl > len - pos - kl ||
-            memchr(p + pos, 0, kl))
-            goto bad;
-        char key[4097];
-        memcpy(key, p + pos, kl);
-        key[kl] = 0;
-        int rc = lg_writer_meta(w, key, p + pos + kl, vl, err);
+        char name[LG_MAX_NAME + 1];
+        memcpy(name, key, kl);
+        name[kl] = 0;
+        int rc = lg_writer_meta(w, name, val, vl, err);
         if (rc)
             return rc;
-        pos += kl + vl;
     }
     if (pos == len)
         return LG_OK;
 bad:
     return lgu_fail(err, LG_EINPUT, "input: meta record at offset %llu: bad key/value layout",
-                   U64(at));
+                    U64(at));
 }
 
 typedef struct open_layer {
@@ -100,7 +97,7 @@ typedef struct open_layer {
     uint32_t id, d;
     lg_dtype dtype;
     uint64_t rows;
-    char name[LGS_MAX_NAME + 1];
+    char name[LG_MAX_NAME + 1];
 } open_layer;
 
 /* A layer a batch-major stream declared (LAYER record). */
@@ -303,7 +300,7 @@ static int labels_record(stream_state *S, lg_writer *w, const lg_stream_record *
     if (!v)
         return lgu_fail(err, LG_ENOMEM, "out of memory for %llu labels", U64(r->rows));
     for (uint64_t i = 0; i < r->rows; i++)
-        v[i] = (int64_t)lgs_get64((const unsigned char *)r->data + 8 * i);
+        v[i] = (int64_t)lgu_get64((const unsigned char *)r->data + 8 * i);
     int rc = extend ? lg_writer_add_labels(w, r->name, v, r->rows, err)
                     : lg_writer_labels(w, r->name, v, r->rows, err);
     free(v);
@@ -322,21 +319,21 @@ static int stream_form(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err
     lg_stream_record r;
     while (!(rc = lg_stream_next(s, &r, err))) {
         st->records++;
-        if (r.type == LGS_END) {
+        if (r.type == LG_REC_END) {
             st->clean_end = 1;
             break;
         }
         decl *D;
         switch (r.type) {
-        case LGS_LAYER: rc = declare(&S, w, &r, err); break;
-        case LGS_CHUNK:
+        case LG_REC_LAYER: rc = declare(&S, w, &r, err); break;
+        case LG_REC_CHUNK:
             D = find_decl(&S, r.layer_id);
             rc = D ? declared_chunk(D, w, &r, st, err) : plain_chunk(&S.L, w, &r, st, err);
             break;
-        case LGS_SEAL: rc = seal_record(&S, w, &r, st, err); break;
-        case LGS_LABELS: rc = labels_record(&S, w, &r, 0, err); break;
-        case LGS_LABELS_EXTEND: rc = labels_record(&S, w, &r, 1, err); break;
-        case LGS_META: rc = put_meta(w, r.meta, r.data_len, r.rows, r.offset, err); break;
+        case LG_REC_SEAL: rc = seal_record(&S, w, &r, st, err); break;
+        case LG_REC_LABELS: rc = labels_record(&S, w, &r, 0, err); break;
+        case LG_REC_LABELS_EXTEND: rc = labels_record(&S, w, &r, 1, err); break;
+        case LG_REC_META: rc = put_meta(w, r.meta, r.data_len, r.rows, r.offset, err); break;
         default: break;
         }
         if (rc)
@@ -407,7 +404,7 @@ static int read_npy_header(peek *p, npy_info *in, lg_error *err)
     size_t pre = buf[6] == 1 ? 10 : 12;
     if (pre == 12 && (rc = read_full(p, buf + 10, 2, &got, err)))
         return rc;
-    uint64_t hlen = pre == 10 ? lgs_get16(buf + 8) : lgs_get32(buf + 8);
+    uint64_t hlen = pre == 10 ? lgu_get16(buf + 8) : lgu_get32(buf + 8);
     if (hlen > 65536)
         return lgu_fail(err, LG_EINPUT, "input: offset %llu: .npy header of %llu bytes is too long",
                        U64(at), U64(hlen));
@@ -440,7 +437,7 @@ static int frame_rows(peek *p, lg_writer *w, open_layer *L, const char *name,
                        "array of shape (rows, D)",
                        U64(at), name);
     uint64_t n = in.shape[0], d = in.ndim == 2 ? in.shape[1] : 1;
-    if (d == 0 || d > LGS_MAX_D)
+    if (d == 0 || d > LG_MAX_COLUMNS)
         return lgu_fail(err, LG_EINPUT, "input: .npy at offset %llu: %llu columns", U64(at), U64(d));
     if (L->open && (d != L->d || t != L->dtype))
         return lgu_fail(err, LG_EINPUT,

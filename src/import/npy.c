@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "import/source_int.h"
-#include "store/format.h"
+#include "util/le.h"
 #include "util/error.h"
 
 #define U64(x) ((unsigned long long)(x))
@@ -141,13 +141,13 @@ int npy_parse_header(const char *path, const unsigned char *p, size_t len, npy_i
     unsigned major = p[6];
     uint64_t hlen, hoff;
     if (major == 1) {
-        hlen = lgs_get16(p + 8);
+        hlen = lgu_get16(p + 8);
         hoff = 10;
     } else if (major == 2 || major == 3) {
         if (len < 12)
             return lgu_fail(err, LG_EINPUT, "%s: offset 8: file ends inside the header length",
                            path);
-        hlen = lgs_get32(p + 8);
+        hlen = lgu_get32(p + 8);
         hoff = 12;
     } else {
         return lgu_fail(err, LG_EINPUT, "%s: offset 6: .npy version %u.%u (expected 1.0, 2.0 or 3.0)",
@@ -274,15 +274,15 @@ int lg_source_open_npy(const char *path, lg_source **out, lg_error *err)
     lgsrc_base_name(path, name, sizeof name);
     if (!rc && in.ndim <= 2) {
         uint64_t n = in.shape[0], d = in.ndim == 2 ? in.shape[1] : 1;
-        if (d > LGS_MAX_D)
+        if (d > LG_MAX_COLUMNS)
             rc = lgu_fail(err, LG_EINPUT, "%s: header: %llu columns (at most %u)", path, U64(d),
-                         LGS_MAX_D);
+                         LG_MAX_COLUMNS);
         else
             rc = lgsrc_add(src, name, n, (uint32_t)d, t, in.big, base, in.fortran ? 1 : d,
                            in.fortran ? n : 1, err);
     } else if (!rc) {
         uint64_t L = in.shape[0], n = in.shape[1], d = in.shape[2];
-        if (d > LGS_MAX_D || L > 100000)
+        if (d > LG_MAX_COLUMNS || L > 100000)
             rc = lgu_fail(err, LG_EINPUT, "%s: header: shape (%llu, %llu, %llu) is implausible",
                          path, U64(L), U64(n), U64(d));
         for (uint64_t l = 0; !rc && l < L; l++) {
@@ -327,7 +327,7 @@ int lg_npy_write_header(int fd, const char *descr, uint64_t n, uint32_t d, int o
     size_t padded = 10 + body + padlen + 1;
     unsigned char buf[448];
     memcpy(buf, "\x93NUMPY\x01\x00", 8);
-    lgs_put16(buf + 8, (uint16_t)(padded - 10));
+    lgu_put16(buf + 8, (uint16_t)(padded - 10));
     memcpy(buf + 10, dict, (size_t)len);
     memset(buf + 10 + len, ' ', padded - 11 - (size_t)len);
     buf[padded - 1] = '\n';

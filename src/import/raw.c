@@ -2,7 +2,7 @@
 #include <stdio.h>
 
 #include "import/source_int.h"
-#include "store/format.h"
+#include "util/le.h"
 #include "util/error.h"
 
 int lg_source_open_raw(const char *path, lg_dtype dtype, uint32_t d, lg_source **out,
@@ -10,10 +10,10 @@ int lg_source_open_raw(const char *path, lg_dtype dtype, uint32_t d, lg_source *
 {
     *out = NULL;
     size_t es = lg_dtype_size(dtype);
-    if (!es || d == 0 || d > LGS_MAX_D)
+    if (!es || d == 0 || d > LG_MAX_COLUMNS)
         return lgu_fail(err, LG_EUSAGE, "%s: raw input needs --dtype (f32, f16, bf16, f64) and "
                                        "--dim (1..%u)",
-                       path, LGS_MAX_D);
+                       path, LG_MAX_COLUMNS);
     lg_source *src;
     int rc = lgsrc_map(path, &src, err);
     if (rc)

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "import/source_int.h"
-#include "store/format.h"
+#include "util/le.h"
 #include "util/error.h"
 #include "util/json.h"
 
@@ -137,9 +137,9 @@ static int add_tensor(lg_source *src, const char *name, const lgj *v, const unsi
     if (count == 0)
         return lgu_fail(err, LG_EINPUT, "%s: tensor '%s' is empty", path, name);
     uint64_t n = dims[0], d = nd == 2 ? dims[1] : 1;
-    if (d > LGS_MAX_D)
+    if (d > LG_MAX_COLUMNS)
         return lgu_fail(err, LG_EINPUT, "%s: tensor '%s': %llu columns (at most %u)", path, name,
-                       U64(d), LGS_MAX_D);
+                       U64(d), LG_MAX_COLUMNS);
     return lgsrc_add(src, name, n, (uint32_t)d, t, 0, data + b, d, 1, err);
 }
 
@@ -159,7 +159,7 @@ int lg_source_open_safetensors(const char *path, const char *const *names, size_
                      path, len);
         goto out;
     }
-    uint64_t hlen = lgs_get64(p);
+    uint64_t hlen = lgu_get64(p);
     if (hlen > MAX_HEADER || hlen > len - 8) {
         rc = lgu_fail(err, LG_EINPUT,
                      "%s: offset 0: header length %llu is larger than the file (%zu bytes) or "

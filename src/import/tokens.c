@@ -12,7 +12,7 @@
 
 #include "codec/convert.h"
 #include "import/source_int.h"
-#include "store/format.h"
+#include "util/le.h"
 #include "util/error.h"
 
 #define U64(x) ((unsigned long long)(x))
@@ -84,7 +84,7 @@ int lg_source_open_tokens(const char *path, lg_tokens mode, const char *mask_pat
         n = in.shape[o];
         T = in.shape[o + 1];
         d = in.shape[o + 2];
-        if (!n || !T || !d || d > LGS_MAX_D || L > 100000)
+        if (!n || !T || !d || d > LG_MAX_COLUMNS || L > 100000)
             rc = lgu_fail(err, LG_EINPUT, "%s: shape (%s%llu, %llu, %llu) is empty or implausible",
                          path, o ? "L, " : "", U64(n), U64(T), U64(d));
     }

@@ -23,7 +23,7 @@
 
 #include "codec/crc32c.h"
 #include "profile/cache.h"
-#include "store/format.h"
+#include "util/le.h"
 #include "util/error.h"
 #include "util/io.h"
 
@@ -74,14 +74,14 @@ int lgp_cache_put(lgp_cache *c, const char *key, const void *a, size_t alen, con
     unsigned char head[HEADER] = {0};
     size_t klen = strlen(key);
     memcpy(head, MAGIC, 8);
-    lgs_put64(head + 8, alen + blen);
-    lgs_put32(head + 16, (uint32_t)klen);
+    lgu_put64(head + 8, alen + blen);
+    lgu_put32(head + 16, (uint32_t)klen);
     uint32_t crc = lgc_crc32c(0, head, HEADER);
     crc = lgc_crc32c(crc, key, klen);
     crc = lgc_crc32c(crc, a, alen);
     crc = lgc_crc32c(crc, b, blen);
     unsigned char tail[4];
-    lgs_put32(tail, crc);
+    lgu_put32(tail, crc);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return lgu_fail(err, LG_EIO, "%s: cannot write: %s", tmp, strerror(errno));
@@ -121,8 +121,8 @@ int lgp_cache_get(lgp_cache *c, const char *key, void *a, size_t alen, void *b, 
     unsigned char head[HEADER];
     size_t klen = strlen(key), got;
     int ok = !lgu_io_read(fd, head, HEADER, &got) && got == HEADER &&
-             memcmp(head, MAGIC, 8) == 0 && lgs_get64(head + 8) == alen + blen &&
-             lgs_get32(head + 16) == klen;
+             memcmp(head, MAGIC, 8) == 0 && lgu_get64(head + 8) == alen + blen &&
+             lgu_get32(head + 16) == klen;
     char *kbuf = ok ? malloc(klen + 1) : NULL;
     unsigned char tail[4];
     ok = ok && kbuf && !lgu_io_read(fd, kbuf, klen, &got) && got == klen &&
@@ -135,7 +135,7 @@ int lgp_cache_get(lgp_cache *c, const char *key, void *a, size_t alen, void *b, 
         crc = lgc_crc32c(crc, key, klen);
         crc = lgc_crc32c(crc, a, alen);
         crc = lgc_crc32c(crc, b, blen);
-        ok = crc == lgs_get32(tail);
+        ok = crc == lgu_get32(tail);
     }
     free(kbuf);
     close(fd);

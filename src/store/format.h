@@ -14,6 +14,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "layergeom/store.h"
+#include "util/le.h"
+
 #define LGS_ALIGN 64u
 #define LGS_FILE_HEADER_SIZE 64u
 #define LGS_RECORD_HEADER_SIZE 64u
@@ -50,10 +53,10 @@ enum lgs_type {
 #endif
 
 /* Limits that keep a hostile file from asking for absurd allocations. */
-#define LGS_MAX_NAME 4096u
+#define LGS_MAX_NAME LG_MAX_NAME
 #define LGS_MAX_CHUNK_BYTES (1ull << 28) /* raw bytes of one chunk: 256 MiB */
 #define LGS_MAX_META_BYTES (1ull << 26)
-#define LGS_MAX_D (1u << 24)
+#define LGS_MAX_D LG_MAX_COLUMNS
 
 /* A decoded record header.  The meaning of a..e depends on the type:
  *            a (u64 @24)   b (u32 @32)  c (u32 @36)  d (u32 @40)  e (bytes 44..55)
@@ -78,34 +81,6 @@ typedef struct lgs_header {
     uint8_t e[12];
     uint32_t payload_crc;
 } lgs_header;
-
-static inline void lgs_put16(unsigned char *p, uint16_t v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-}
-static inline void lgs_put32(unsigned char *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-static inline void lgs_put64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-static inline uint16_t lgs_get16(const unsigned char *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-static inline uint32_t lgs_get32(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline uint64_t lgs_get64(const unsigned char *p)
-{
-    return (uint64_t)lgs_get32(p) | (uint64_t)lgs_get32(p + 4) << 32;
-}
 
 static inline uint64_t lgs_pad(uint64_t n)
 {

@@ -145,7 +145,7 @@ static int add_chunk(lg_store *s, lgs_layer *L, uint64_t off, uint64_t expect_ro
     else if (h.c == 0)
         why = "rows (zero)";
     else if (h.e[1] > LG_CODEC_ZSTD || h.e[2] > LG_FILTER_SHUFFLE || h.e[3] ||
-             lgs_get64(h.e + 4))
+             lgu_get64(h.e + 4))
         why = "codec, filter or reserved bytes";
     else if (!es || h.raw_size != (uint64_t)h.c * h.d * es || h.raw_size > LGS_MAX_CHUNK_BYTES)
         why = "raw size (expected rows x dim x element size, at most 256 MiB)";
@@ -185,7 +185,7 @@ static int add_chunk_list(lg_store *s, lgs_layer *L, uint64_t off, const char *w
                           lg_error *err)
 {
     for (uint32_t i = 0; i < count; i++) {
-        uint64_t coff = lgs_get64(list + 8ull * i);
+        uint64_t coff = lgu_get64(list + 8ull * i);
         if (coff >= off)
             return lgu_fail(err, LG_ECORRUPT,
                            "%s: %s record at offset %llu (layer %u): chunk %u at offset %llu "
@@ -215,12 +215,12 @@ static int parse_seal(lg_store *s, uint64_t off, const lgs_header *h, lgs_layer 
     int rc = lgs_check_payload(s, off, h, err);
     if (rc)
         return rc;
-    uint32_t name_len = len >= 4 ? lgs_get32(p) : UINT32_MAX;
+    uint32_t name_len = len >= 4 ? lgu_get32(p) : UINT32_MAX;
     uint64_t list_at = (4 + (uint64_t)name_len + 7) & ~7ull; /* offsets are 8-aligned */
     if (name_len > LGS_MAX_NAME || h->c == 0 || list_at + 8ull * h->c != len ||
         h->raw_size != len || h->d == 0 || h->d > LGS_MAX_D ||
         !lg_dtype_size((lg_dtype)h->e[0]) || h->e[1] || h->e[2] || h->e[3] ||
-        lgs_get32(h->e + 8) || memchr(p + 4, 0, name_len))
+        lgu_get32(h->e + 8) || memchr(p + 4, 0, name_len))
         return lgu_fail(err, LG_ECORRUPT,
                        "%s: seal record at offset %llu (layer %u): bad layout (name length, "
                        "chunk count %u, dim %u or dtype %u)",
@@ -229,7 +229,7 @@ static int parse_seal(lg_store *s, uint64_t off, const lgs_header *h, lgs_layer 
     L->id = h->b;
     L->d = h->d;
     L->dtype = h->e[0];
-    L->content_crc = lgs_get32(h->e + 4);
+    L->content_crc = lgu_get32(h->e + 4);
     L->seal_off = off;
     L->name = malloc(name_len + 1);
     if (!L->name)
@@ -305,13 +305,13 @@ static int walk_chain(lg_store *s, uint64_t head, int ext_type, int base_type,
         const unsigned char *p = s->map + cur + LGS_RECORD_HEADER_SIZE;
         uint64_t at = 0;
         if (!rc && ext_type == LGS_LABELS_EXTEND) {
-            uint32_t nl = h.stored_size >= 4 ? lgs_get32(p) : UINT32_MAX;
+            uint32_t nl = h.stored_size >= 4 ? lgu_get32(p) : UINT32_MAX;
             at = nl <= LGS_MAX_NAME ? ((4 + (uint64_t)nl + 7) & ~7ull) : UINT64_MAX;
         }
         if (!rc && (at > h.stored_size || h.stored_size - at < 16))
             rc = lgu_fail(err, LG_ECORRUPT, "%s: %s record at offset %llu: bad layout", s->path,
                          lgs_type_name(h.type), U64(cur));
-        uint64_t prev = rc ? 0 : lgs_get64(p + at);
+        uint64_t prev = rc ? 0 : lgu_get64(p + at);
         if (!rc && (prev >= cur || prev < LGS_FILE_HEADER_SIZE))
             rc = lgu_fail(err, LG_ECORRUPT,
                          "%s: %s record at offset %llu: previous record at %llu does not "
@@ -351,8 +351,8 @@ static int add_extend(lg_store *s, uint64_t off, lg_error *err)
         const unsigned char *p = s->map + at + LGS_RECORD_HEADER_SIZE;
         if (!rc && (h.b != L.id || h.d != L.d || h.e[0] != L.dtype || h.c == 0 ||
                     h.stored_size != 16 + 8ull * h.c || h.raw_size != h.stored_size ||
-                    lgs_get64(p + 8) != L.n || h.e[1] || h.e[2] || h.e[3] ||
-                    lgs_get32(h.e + 8)))
+                    lgu_get64(p + 8) != L.n || h.e[1] || h.e[2] || h.e[3] ||
+                    lgu_get32(h.e + 8)))
             rc = lgu_fail(err, LG_ECORRUPT,
                          "%s: extend record at offset %llu (layer %u): bad layout, or it does "
                          "not continue layer %u (%s) at row %llu",
@@ -360,7 +360,7 @@ static int add_extend(lg_store *s, uint64_t off, lg_error *err)
         if (!rc)
             rc = add_chunk_list(s, &L, at, "extend", p + 16, h.c, h.a, err);
         if (!rc)
-            L.content_crc = lgs_get32(h.e + 4);
+            L.content_crc = lgu_get32(h.e + 4);
     }
     if (!rc) {
         L.seal_off = off;
@@ -395,10 +395,10 @@ static int add_labels(lg_store *s, uint64_t off, lg_error *err)
             break;
         const unsigned char *p = s->map + at + LGS_RECORD_HEADER_SIZE;
         uint64_t len = h.stored_size;
-        uint32_t name_len = len >= 4 ? lgs_get32(p) : UINT32_MAX;
+        uint32_t name_len = len >= 4 ? lgu_get32(p) : UINT32_MAX;
         uint64_t pre = (4 + (uint64_t)name_len + 7) & ~7ull;
         uint64_t data = k == n - 1 ? pre : pre + 16;
-        uint64_t first = k == n - 1 ? 0 : (data <= len ? lgs_get64(p + pre + 8) : UINT64_MAX);
+        uint64_t first = k == n - 1 ? 0 : (data <= len ? lgu_get64(p + pre + 8) : UINT64_MAX);
         if (name_len > LGS_MAX_NAME || h.a > (1ull << 40) || first != Lb.n || h.a < first ||
             data + 8 * (h.a - first) != len || h.raw_size != len || h.b || h.c || h.d ||
             memchr(p + 4, 0, name_len) ||
@@ -428,7 +428,7 @@ static int add_labels(lg_store *s, uint64_t off, lg_error *err)
             Lb.values = v;
         }
         for (uint64_t i = first; i < h.a; i++)
-            Lb.values[i] = (int64_t)lgs_get64(p + data + 8 * (i - first));
+            Lb.values[i] = (int64_t)lgu_get64(p + data + 8 * (i - first));
         Lb.n = h.a;
     }
     free(chain);
@@ -475,19 +475,19 @@ static int set_meta(lg_store *s, uint64_t off, const lgs_header *h, lg_error *er
     if (rc)
         return rc;
     const unsigned char *p = s->map + off + LGS_RECORD_HEADER_SIZE;
-    uint64_t len = h->stored_size, at = 0;
+    uint64_t len = h->stored_size;
     if (len > LGS_MAX_META_BYTES || h->a > len / 8 || h->raw_size != len)
         goto bad;
     free_meta(s);
     s->meta = calloc(h->a ? h->a : 1, sizeof *s->meta);
     if (!s->meta)
         return nomem(err, s);
+    size_t pos = 0;
     for (uint64_t i = 0; i < h->a; i++) {
-        if (len - at < 8)
-            goto bad;
-        uint32_t kl = lgs_get32(p + at), vl = lgs_get32(p + at + 4);
-        at += 8;
-        if (kl == 0 || kl > len - at || vl > len - at - kl || memchr(p + at, 0, kl))
+        const char *key;
+        const void *val;
+        uint32_t kl, vl;
+        if (lg_meta_next(p, len, &pos, &key, &kl, &val, &vl) != 1)
             goto bad;
         lgs_kv *kv = &s->meta[s->n_meta];
         kv->key = malloc(kl + 1);
@@ -497,15 +497,14 @@ static int set_meta(lg_store *s, uint64_t off, const lgs_header *h, lg_error *er
             free(kv->val);
             return nomem(err, s);
         }
-        memcpy(kv->key, p + at, kl);
+        memcpy(kv->key, key, kl);
         kv->key[kl] = 0;
-        memcpy(kv->val, p + at + kl, vl);
+        memcpy(kv->val, val, vl);
         kv->val[vl] = 0;
         kv->len = vl;
         s->n_meta++;
-        at += kl + vl;
     }
-    if (at != len)
+    if (pos != len)
         goto bad;
     s->meta_off = off;
     return LG_OK;
@@ -551,7 +550,7 @@ static int load_index(lg_store *s, uint64_t trailer_off, lg_error *err)
         return rc;
     const unsigned char *p = s->map + ioff + LGS_RECORD_HEADER_SIZE;
     for (uint64_t i = 0; i < h.a; i++) {
-        uint64_t off = lgs_get64(p + 8 * i);
+        uint64_t off = lgu_get64(p + 8 * i);
         lgs_header r;
         if (off >= ioff)
             return lgu_fail(err, LG_ECORRUPT,
@@ -620,7 +619,7 @@ static int add_uncommitted(lg_store *s, uint64_t off, const lgs_header *h, lg_er
 /* A trailer is valid where it says it is. */
 static int is_trailer(const lg_store *s, uint64_t off, const lgs_header *h)
 {
-    return h->type == LGS_TRAILER && h->stored_size == 0 && lgs_get64(h->e + 4) == off &&
+    return h->type == LGS_TRAILER && h->stored_size == 0 && lgu_get64(h->e + 4) == off &&
            h->a < off && h->a >= LGS_FILE_HEADER_SIZE && h->a % LGS_ALIGN == 0 && s;
 }
 

@@ -96,7 +96,7 @@ static int decode_chunk(lg_stream *st, uint64_t at, const lgs_header *h, lg_stre
 {
     size_t es = lg_dtype_size((lg_dtype)h->e[0]);
     if (!es || h->c == 0 || h->d == 0 || h->d > LGS_MAX_D || h->e[1] > LG_CODEC_ZSTD ||
-        h->e[2] > LG_FILTER_SHUFFLE || h->e[3] || lgs_get64(h->e + 4) ||
+        h->e[2] > LG_FILTER_SHUFFLE || h->e[3] || lgu_get64(h->e + 4) ||
         h->raw_size != (uint64_t)h->c * h->d * es || h->raw_size > LGS_MAX_CHUNK_BYTES ||
         (h->e[1] == LG_CODEC_NONE && h->stored_size != h->raw_size))
         return bad_record(st, at, "chunk", "fields (dtype, codec, filter, rows x dim x size)",
@@ -133,7 +133,7 @@ static uint64_t take_name(lg_stream *st, uint64_t len)
 {
     if (len < 4)
         return 0;
-    uint32_t nl = lgs_get32(st->payload);
+    uint32_t nl = lgu_get32(st->payload);
     uint64_t after = (4 + (uint64_t)nl + 7) & ~7ull;
     if (nl == 0 || nl > LGS_MAX_NAME || after > len || memchr(st->payload + 4, 0, nl))
         return 0;
@@ -248,7 +248,7 @@ int lg_stream_next(lg_stream *st, lg_stream_record *rec, lg_error *err)
         case LGS_LABELS_EXTEND: {
             uint64_t after = take_name(st, h.stored_size);
             uint64_t first = after && after + 16 <= h.stored_size
-                                 ? lgs_get64(st->payload + after + 8)
+                                 ? lgu_get64(st->payload + after + 8)
                                  : UINT64_MAX;
             if (!after || h.a > (1ull << 40) || first > h.a ||
                 after + 16 + 8 * (h.a - first) != h.stored_size)

@@ -29,8 +29,8 @@ static int write_meta(lg_writer *w, lg_error *err)
         return lgu_fail(err, LG_ENOMEM, "out of memory");
     for (size_t i = 0; i < w->n_meta; i++) {
         uint32_t kl = (uint32_t)strlen(w->meta[i].key);
-        lgs_put32(q, kl);
-        lgs_put32(q + 4, (uint32_t)w->meta[i].len);
+        lgu_put32(q, kl);
+        lgu_put32(q + 4, (uint32_t)w->meta[i].len);
         memcpy(q + 8, w->meta[i].key, kl);
         memcpy(q + 8 + kl, w->meta[i].val, w->meta[i].len);
         q += 8 + kl + w->meta[i].len;
@@ -57,11 +57,11 @@ static int write_labels(lg_writer *w, wlabels *S, int full, lg_error *err)
         return lgu_fail(err, LG_ENOMEM, "out of memory for %llu labels", U64(count));
     lgs_put_name(p, S->name, nl);
     if (!full) {
-        lgs_put64(p + pre, S->head);
-        lgs_put64(p + pre + 8, first);
+        lgu_put64(p + pre, S->head);
+        lgu_put64(p + pre + 8, first);
     }
     for (uint64_t i = 0; i < count; i++)
-        lgs_put64(p + at8 + 8 * i, (uint64_t)S->v[first + i]);
+        lgu_put64(p + at8 + 8 * i, (uint64_t)S->v[first + i]);
     lgs_header h = {.type = full ? LGS_LABELS : LGS_LABELS_EXTEND, .stored_size = len,
                     .raw_size = len, .a = S->n};
     uint64_t at = w->off;
@@ -176,11 +176,11 @@ static int write_commit(lg_writer *w, uint64_t rows, int closing, lg_error *err)
     size_t k = 0;
     for (size_t i = 0; i < w->n_layers; i++)
         if (w->layers[i] && w->layers[i]->rows)
-            lgs_put64(p + 8 * k++, w->layers[i]->head);
+            lgu_put64(p + 8 * k++, w->layers[i]->head);
     for (size_t i = 0; i < w->n_labels; i++)
-        lgs_put64(p + 8 * k++, w->labels[i].head);
+        lgu_put64(p + 8 * k++, w->labels[i].head);
     if (w->meta_off)
-        lgs_put64(p + 8 * k++, w->meta_off);
+        lgu_put64(p + 8 * k++, w->meta_off);
     assert(k == n_index);
     lgs_header h = {.type = LGS_INDEX, .stored_size = 8 * n_index, .raw_size = 8 * n_index,
                     .a = n_index};
@@ -190,7 +190,7 @@ static int write_commit(lg_writer *w, uint64_t rows, int closing, lg_error *err)
     if (rc)
         return rc;
     lgs_header t = {.type = LGS_TRAILER, .a = index_at, .b = (uint32_t)(w->generation + 1)};
-    lgs_put64(t.e + 4, w->off);
+    lgu_put64(t.e + 4, w->off);
     rc = lgw_put_record(w, &t, NULL, 0, err);
     if (rc)
         return rc;

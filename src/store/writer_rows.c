@@ -202,7 +202,7 @@ size_t lgs_name_prefix_len(size_t name_len)
 
 void lgs_put_name(unsigned char *p, const char *name, size_t name_len)
 {
-    lgs_put32(p, (uint32_t)name_len);
+    lgu_put32(p, (uint32_t)name_len);
     memcpy(p + 4, name, name_len);
 }
 
@@ -222,15 +222,15 @@ int lgw_seal_record(lg_writer *w, wlayer *L, int full, lg_error *err)
     if (full) {
         lgs_put_name(p, L->name, nl);
     } else {
-        lgs_put64(p, L->head);
-        lgs_put64(p + 8, L->committed);
+        lgu_put64(p, L->head);
+        lgu_put64(p + 8, L->committed);
     }
     for (size_t i = 0; i < count; i++)
-        lgs_put64(p + list_at + 8 * i, L->chunks[first + i]);
+        lgu_put64(p + list_at + 8 * i, L->chunks[first + i]);
     lgs_header h = {.type = full ? LGS_SEAL : LGS_EXTEND, .stored_size = len, .raw_size = len,
                     .a = L->rows, .b = L->id, .c = (uint32_t)count, .d = L->d};
     h.e[0] = (uint8_t)L->dst;
-    lgs_put32(h.e + 4, L->crc);
+    lgu_put32(h.e + 4, L->crc);
     uint64_t at = w->off;
     int rc = lgw_put_record(w, &h, p, 0, err);
     free(p);
