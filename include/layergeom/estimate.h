@@ -44,7 +44,7 @@ LG_API void lg_twonn_opts_default(lg_twonn_opts *o);
 LG_API int lg_twonn(const lg_knn *nn, const lg_twonn_opts *o, lg_twonn_result *out, lg_error *err);
 /* TwoNN from the two distances directly (r1[i] <= r2[i]). */
 LG_API int lg_twonn_r(const double *r1, const double *r2, uint64_t n, const lg_twonn_opts *o,
-               lg_twonn_result *out, lg_error *err);
+                      lg_twonn_result *out, lg_error *err);
 
 #define LG_GRIDE_MAX_SCALES 16
 
@@ -58,11 +58,12 @@ typedef struct lg_gride_result {
 /* GRIDE at n1 = 1, 2, 4, ..., n2 = 2 n1, while n2 <= max_rank (and <= the
  * lists' k). */
 LG_API int lg_gride(const lg_knn *nn, uint32_t max_rank, lg_dup_policy dup, lg_gride_result *out,
-             lg_error *err);
+                    lg_error *err);
 
 /* Neighbourhood overlap of two lists of the same rows: the mean over rows of
  * |kNN_k in a  intersect  kNN_k in b| / k. */
-LG_API int lg_overlap_data(const lg_knn *a, const lg_knn *b, uint32_t k, double *out, lg_error *err);
+LG_API int lg_overlap_data(const lg_knn *a, const lg_knn *b, uint32_t k, double *out,
+                           lg_error *err);
 
 typedef struct lg_label_overlap {
     double unweighted;     /* plain mean over rows (as in the paper) */
@@ -72,8 +73,9 @@ typedef struct lg_label_overlap {
 /* Fraction of each row's k nearest neighbours that share its label.  With
  * class_fraction > 0, row i uses k_i = max(1, floor(class_fraction x size of
  * its class)) instead of k (which the lists must then hold). */
-LG_API int lg_overlap_labels(const lg_knn *nn, const int64_t *labels, uint32_t k, double class_fraction,
-                      lg_label_overlap *out, lg_error *err);
+LG_API int lg_overlap_labels(const lg_knn *nn, const int64_t *labels, uint32_t k,
+                             double class_fraction,
+                             lg_label_overlap *out, lg_error *err);
 
 /* The recommended layer: the minimum of the ID profile after its first peak.
  * A peak counts once the profile has fallen below (1 - tol) of it; among the
@@ -86,7 +88,7 @@ typedef struct lg_recommendation {
 } lg_recommendation;
 
 LG_API int lg_recommend_layer(const double *id, const double *err, int n_layers, double tol,
-                       lg_recommendation *out);
+                              lg_recommendation *out);
 
 #ifdef __cplusplus
 }

@@ -28,11 +28,11 @@ LG_API int lg_source_open_npy(const char *path, lg_source **out, lg_error *err);
  * order of their names ("layer.2" before "layer.10"); otherwise exactly the
  * listed tensors, in that order. */
 LG_API int lg_source_open_safetensors(const char *path, const char *const *names, size_t n_names,
-                               lg_source **out, lg_error *err);
+                                      lg_source **out, lg_error *err);
 
 /* Raw little-endian elements, d per row; N is the file size / (d x size). */
 LG_API int lg_source_open_raw(const char *path, lg_dtype dtype, uint32_t d, lg_source **out,
-                       lg_error *err);
+                              lg_error *err);
 
 /* Per-token activations: a .npy of shape (N, T, D), or (L, N, T, D) for L
  * layers.  mean: each input's row is the mean of its tokens (those the mask
@@ -47,7 +47,7 @@ typedef enum lg_tokens {
 } lg_tokens;
 LG_API int lg_tokens_parse(const char *s, lg_tokens *out);
 LG_API int lg_source_open_tokens(const char *path, lg_tokens mode, const char *mask_path,
-                          lg_source **out, lg_error *err);
+                                 lg_source **out, lg_error *err);
 
 /* Writes sources that are each one batch of every layer (the same layers, in
  * the same order, with the same D) into w, joined along the rows in the
@@ -55,7 +55,7 @@ LG_API int lg_source_open_tokens(const char *path, lg_tokens mode, const char *m
  * sources[1], ...  Written batch by batch: memory is a chunk per layer.
  * names (may be NULL) name the layers; else the first source's names. */
 LG_API int lg_import_batches(lg_writer *w, lg_source *const *sources, size_t n_sources,
-                      const char *const *names, lg_error *err);
+                             const char *const *names, lg_error *err);
 /* The check lg_import_batches makes first (same layers, D and rows within a
  * batch), to call before a store is created. */
 LG_API int lg_batches_check(lg_source *const *sources, size_t n_sources, lg_error *err);
@@ -65,15 +65,15 @@ LG_API int lg_source_open(const char *path, lg_source **out, lg_error *err);
 
 LG_API void lg_source_close(lg_source *src);
 LG_API size_t lg_source_layer_count(const lg_source *src);
-LG_API int lg_source_layer(const lg_source *src, size_t i, const char **name, uint64_t *n, uint32_t *d,
-                    lg_dtype *dtype);
+LG_API int lg_source_layer(const lg_source *src, size_t i, const char **name, uint64_t *n,
+                           uint32_t *d,
+                           lg_dtype *dtype);
 /* Rows [row0, row0 + n) of layer i, as elements of the layer's dtype in
  * native byte order, row-major, into out. */
 LG_API int lg_source_read(const lg_source *src, size_t i, uint64_t row0, size_t n, void *out,
-                   lg_error *err);
+                          lg_error *err);
 
-/* Writes every layer of src into w (name_prefix, when non-NULL, replaces the
- * file part of each name). */
+/* Writes every layer of src into w, under the source's layer names. */
 LG_API int lg_import_source(lg_writer *w, const lg_source *src, lg_error *err);
 
 /* Labels from an integer (or integral float) .npy of shape (N,) or (N, 1),
@@ -82,7 +82,7 @@ LG_API int lg_import_source(lg_writer *w, const lg_source *src, lg_error *err);
  * in sorted order, and *names (malloc'd, may be NULL) receives the names
  * joined by '\n'.  The caller frees *labels and *names. */
 LG_API int lg_labels_load(const char *path, int64_t **labels, uint64_t *n, char **names,
-                   lg_error *err);
+                          lg_error *err);
 
 /* ---- ingest: a pipe of activations into a store ---- */
 
@@ -109,7 +109,7 @@ LG_API int lg_ingest(lg_read_fn read, void *ctx, lg_writer *w, lg_ingest_stats *
  * (f32, f16, f64; bf16 is written as its raw uint16 bits is not allowed:
  * LG_EUSAGE), byte-identical to what numpy.save writes. */
 LG_API int lg_npy_write_header(int fd, const char *descr, uint64_t n, uint32_t d, int one_dim,
-                        lg_error *err);
+                               lg_error *err);
 
 #ifdef __cplusplus
 }

@@ -52,7 +52,7 @@ LG_API int lg_job_setting(size_t i, const char **name, const char **arg, const c
 /* Labels given by the caller, one per row (copied; n must equal the store's
  * rows when the job runs).  from names them in reports (may be NULL). */
 LG_API int lg_job_set_labels(lg_job *j, const int64_t *labels, uint64_t n, const char *from,
-                      lg_error *err);
+                             lg_error *err);
 
 /* The options the job will pass to lg_profile_run, for what settings do
  * not cover: callbacks, a team, a stop flag.  Settings set after this call
@@ -93,7 +93,7 @@ LG_API const char *lg_job_warning(const lg_job *j);
  * stream, or to a malloc'd NUL-terminated string (free it with lg_free). */
 LG_API int lg_job_report(const lg_job *j, const char *kind, FILE *f, lg_error *err);
 LG_API int lg_job_report_string(const lg_job *j, const char *kind, char **out, size_t *len,
-                         lg_error *err);
+                                lg_error *err);
 
 /* Frees memory the library gave the caller (lg_job_report_string). */
 LG_API void lg_free(void *p);

@@ -56,13 +56,13 @@ typedef int (*lg_rows_fn)(void *ctx, uint64_t row0, size_t n, float *out, lg_err
 
 /* The general entry: n rows of d columns, read through rows(). */
 LG_API int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_knn_opts *o,
-                 lg_knn *out, lg_error *err);
+                        lg_knn *out, lg_error *err);
 /* Rows already in memory. */
 LG_API int lg_knn_exact_matrix(const float *x, uint64_t n, uint32_t d, const lg_knn_opts *o,
-                        lg_knn *out, lg_error *err);
+                               lg_knn *out, lg_error *err);
 /* A layer of a store. */
 LG_API int lg_knn_exact_layer(lg_store *s, size_t layer, const lg_knn_opts *o, lg_knn *out,
-                       lg_error *err);
+                              lg_error *err);
 
 /* ---- incremental: rows arriving in blocks ---- */
 
@@ -82,7 +82,7 @@ LG_API uint64_t lg_knn_inc_rows(const lg_knn_inc *inc);
  * lists of a fresh search.  (Rows appended to a store: about 2 m_new / n of
  * a fresh search's work.)  Only on an empty search, once. */
 LG_API int lg_knn_inc_seed(lg_knn_inc *inc, const float *rows, uint64_t m, const lg_knn *known,
-                    lg_error *err);
+                           lg_error *err);
 /* The exact lists of all rows so far (equal to lg_knn_exact on them). */
 LG_API int lg_knn_inc_finish(lg_knn_inc *inc, lg_knn *out, lg_error *err);
 LG_API void lg_knn_inc_close(lg_knn_inc *inc);
@@ -104,7 +104,7 @@ LG_API uint64_t lg_knn_approx_rows(const lg_knn_approx *a);
 LG_API int lg_knn_approx_finish(lg_knn_approx *a, lg_knn *out, lg_error *err);
 /* The knobs in use, and how many GEMM blocks were searched. */
 LG_API void lg_knn_approx_stats(const lg_knn_approx *a, uint32_t *cells, uint32_t *nprobe,
-                         uint64_t *blocks);
+                                uint64_t *blocks);
 /* 1 when the rows are kept in the scratch file (they did not fit the budget). */
 LG_API int lg_knn_approx_on_disk(const lg_knn_approx *a);
 LG_API void lg_knn_approx_close(lg_knn_approx *a);
@@ -118,7 +118,7 @@ typedef struct lg_knn_check {
     double overlap_err_bound; /* 1 - recall: the most any overlap at k can move */
 } lg_knn_check;
 LG_API int lg_knn_approx_check(const lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
-                        lg_knn_check *out, lg_error *err);
+                               lg_knn_check *out, lg_error *err);
 
 /* The OpenBLAS kernels in use (its core name, e.g. "Haswell"), and a better
  * choice for this CPU when OpenBLAS fell back to a generic one because it

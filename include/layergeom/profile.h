@@ -1,7 +1,8 @@
 /*
  * layergeom/profile.h -- the layer-by-layer profile of a store.
  *
- * For every layer: exact kNN lists, TwoNN (and ML, Bayes), GRIDE at scales
+ * For every layer: neighbour lists (exact, approximate, cached, or updated
+ * for rows appended since), TwoNN (and ML, Bayes), GRIDE at scales
  * 2..max rank, the overlap with the previous layer and with labels; then the
  * recommended layer.  Layers stream through: only the previous layer's lists
  * are kept (all layers' with the overlap matrix), never two layers of
@@ -26,7 +27,7 @@ typedef enum lg_id_kind { LG_ID_TWONN = 0, LG_ID_ML = 1, LG_ID_GRIDE = 2 } lg_id
 typedef struct lg_layer_result {
     size_t index;     /* position in the store's layer list */
     uint32_t layer_id;
-    const char *name; /* owned by the store */
+    const char *name; /* a copy, owned by the profile (lg_profile_free) */
     uint64_t n;
     uint32_t d;
     double id, id_err; /* the chosen estimator (--id) and its error bar */
@@ -124,7 +125,7 @@ LG_API void lg_profile_opts_default(lg_profile_opts *o);
  * nothing new appeared for a poll (every poll_seconds), or when *stop becomes
  * non-zero (the profile then holds the layers done so far). */
 LG_API int lg_profile_follow(const char *path, const lg_profile_opts *o, double poll_seconds,
-                      volatile int *stop, lg_profile *out, lg_error *err);
+                             volatile int *stop, lg_profile *out, lg_error *err);
 LG_API int lg_profile_run(lg_store *s, const lg_profile_opts *o, lg_profile *out, lg_error *err);
 LG_API void lg_profile_free(lg_profile *p);
 

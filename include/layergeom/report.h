@@ -38,9 +38,10 @@ LG_API int lg_report_html(FILE *f, const lg_profile *p, const lg_report_info *in
 LG_API int lg_report_svg(FILE *f, const lg_profile *p, const lg_report_info *info);
 /* Two profiles overlaid (two models, or exact against approximate). */
 LG_API int lg_report_compare_html(FILE *f, const lg_profile *a, const lg_profile *b,
-                           const char *name_a, const char *name_b);
-LG_API int lg_report_compare_svg(FILE *f, const lg_profile *a, const lg_profile *b, const char *name_a,
-                          const char *name_b);
+                                  const char *name_a, const char *name_b);
+LG_API int lg_report_compare_svg(FILE *f, const lg_profile *a, const lg_profile *b,
+                                 const char *name_a,
+                                 const char *name_b);
 /* Reads a profile back from the JSON lg_report_json wrote (for compare).
  * The layers' names are owned by the profile (lg_profile_free). */
 LG_API int lg_profile_load_json(const char *path, lg_profile *out, lg_error *err);

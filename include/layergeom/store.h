@@ -83,13 +83,13 @@ LG_API int lg_store_writer_active(const char *path);
 LG_API size_t lg_store_label_set_count(const lg_store *s);
 LG_API const char *lg_store_label_set_name(const lg_store *s, size_t i);
 LG_API int lg_store_labels(const lg_store *s, const char *name, const int64_t **labels, uint64_t *n,
-                    lg_error *err);
+                           lg_error *err);
 
 /* Metadata: the value of key (not NUL-terminated; *len its length), or NULL. */
 LG_API const void *lg_store_meta(const lg_store *s, const char *key, size_t *len);
 LG_API size_t lg_store_meta_count(const lg_store *s);
 LG_API int lg_store_meta_at(const lg_store *s, size_t i, const char **key, const void **val,
-                     size_t *len);
+                            size_t *len);
 
 /* ---- reading rows ---- */
 
@@ -97,7 +97,8 @@ typedef struct lg_cursor lg_cursor;
 
 /* A cursor over one layer delivering blocks of up to block_rows rows.  Memory:
  * one block and at most one chunk.  Cursors are independent: use one per thread. */
-LG_API int lg_cursor_open(lg_store *s, size_t layer, size_t block_rows, lg_cursor **out, lg_error *err);
+LG_API int lg_cursor_open(lg_store *s, size_t layer, size_t block_rows, lg_cursor **out,
+                          lg_error *err);
 /* A cursor over the rows of the pending layer (see lg_store_pending). */
 LG_API int lg_cursor_open_pending(lg_store *s, size_t block_rows, lg_cursor **out, lg_error *err);
 LG_API void lg_cursor_close(lg_cursor *c);
@@ -112,7 +113,8 @@ LG_API void lg_cursor_let_go(lg_cursor *c, int on);
  * f32 chunk) or into the cursor's buffer, valid until the next call.  *n = 0 at
  * the end of the layer.  A block read in place stops at the end of its chunk,
  * so it may hold fewer than block_rows rows; callers use *n. */
-LG_API int lg_cursor_next(lg_cursor *c, const float **rows, uint64_t *row0, size_t *n, lg_error *err);
+LG_API int lg_cursor_next(lg_cursor *c, const float **rows, uint64_t *row0, size_t *n,
+                          lg_error *err);
 /* 1 when the last block lg_cursor_next gave points into the store's
  * mapping (valid until the store is closed, not only until the next call). */
 LG_API int lg_cursor_in_place(const lg_cursor *c);
@@ -162,13 +164,15 @@ LG_API void lg_writer_opts_default(lg_writer_opts *o);
  * `stored` (LG_DTYPE_KEEP: float32): one chunk buffer per layer, plus one
  * shared shuffle and compression buffer.  o may be NULL (the defaults). */
 LG_API size_t lg_writer_estimate_memory(size_t layers, uint32_t d, lg_dtype stored,
-                                 const lg_writer_opts *o);
+                                        const lg_writer_opts *o);
 
 /* Creates a new store; fails if path exists. */
-LG_API int lg_writer_create(const char *path, const lg_writer_opts *o, lg_writer **out, lg_error *err);
+LG_API int lg_writer_create(const char *path, const lg_writer_opts *o, lg_writer **out,
+                            lg_error *err);
 /* Opens an existing store to add layers (takes the writer lock; a store cut
  * short is repaired first, as lg_store_repair). */
-LG_API int lg_writer_append(const char *path, const lg_writer_opts *o, lg_writer **out, lg_error *err);
+LG_API int lg_writer_append(const char *path, const lg_writer_opts *o, lg_writer **out,
+                            lg_error *err);
 /* Writes the stream form (records without an index) to fd, which may be a pipe. */
 LG_API int lg_writer_stream(int fd, const lg_writer_opts *o, lg_writer **out, lg_error *err);
 
@@ -179,17 +183,17 @@ LG_API int lg_writer_stream(int fd, const lg_writer_opts *o, lg_writer **out, lg
  * d must match).  Rows will be given as elements of src (converted to the
  * stored type). */
 LG_API int lg_writer_layer(lg_writer *w, const char *name, uint32_t d, lg_dtype src, size_t *layer,
-                    lg_error *err);
+                           lg_error *err);
 /* Adds n rows to a layer.  The writer commits whenever every layer and label
  * set is level and a commit is due (see lg_writer_opts). */
 LG_API int lg_writer_add_rows(lg_writer *w, size_t layer, const void *rows, uint64_t n,
-                       lg_error *err);
+                              lg_error *err);
 /* lg_writer_add_rows with the CRC32C of the rows' bytes already known. */
 LG_API int lg_writer_add_rows_crc(lg_writer *w, size_t layer, const void *rows, uint64_t n,
-                           uint32_t crc, lg_error *err);
+                                  uint32_t crc, lg_error *err);
 /* Appends n labels to a label set (created when new), alongside the rows. */
 LG_API int lg_writer_add_labels(lg_writer *w, const char *set, const int64_t *labels, uint64_t n,
-                         lg_error *err);
+                                lg_error *err);
 /* Rows given to a layer so far; the rows of the last commit. */
 LG_API uint64_t lg_writer_rows_of(const lg_writer *w, size_t layer);
 LG_API uint64_t lg_writer_rows_committed(const lg_writer *w);
@@ -199,17 +203,18 @@ LG_API uint64_t lg_writer_rows_committed(const lg_writer *w);
 /* Starts a new layer of d columns whose rows will be given as elements of
  * src.  Until lg_writer_end_layer it blocks commits: a crash loses it whole. */
 LG_API int lg_writer_begin_layer(lg_writer *w, const char *name, uint32_t d, lg_dtype src,
-                          lg_error *err);
+                                 lg_error *err);
 /* Like lg_writer_begin_layer, for a layer the store may already have: its
  * rows continue after its N (a new name begins a new layer). */
 LG_API int lg_writer_resume_layer(lg_writer *w, const char *name, uint32_t d, lg_dtype src,
-                           lg_error *err);
+                                  lg_error *err);
 /* Adds n rows (n * d elements of the source type, native byte order). */
 LG_API int lg_writer_rows(lg_writer *w, const void *rows, uint64_t n, lg_error *err);
 /* lg_writer_rows for n rows whose bytes (in the stored type, as given) have
  * CRC32C crc, already known (a verified stream record): when they make one
  * whole uncompressed chunk it is written without computing it again. */
-LG_API int lg_writer_rows_crc(lg_writer *w, const void *rows, uint64_t n, uint32_t crc, lg_error *err);
+LG_API int lg_writer_rows_crc(lg_writer *w, const void *rows, uint64_t n, uint32_t crc,
+                              lg_error *err);
 /* Writes the rows given so far to the open layer as a chunk now, instead of
  * waiting for a full chunk: a reader following the store sees them. */
 LG_API int lg_writer_flush(lg_writer *w, lg_error *err);
@@ -225,9 +230,10 @@ LG_API void lg_writer_abort_layer(lg_writer *w);
 LG_API int lg_writer_end_layer(lg_writer *w, lg_error *err);
 /* Stores a whole label set (replacing one of the same name). */
 LG_API int lg_writer_labels(lg_writer *w, const char *name, const int64_t *labels, uint64_t n,
-                     lg_error *err);
+                            lg_error *err);
 /* Sets a metadata key (replacing its old value). */
-LG_API int lg_writer_meta(lg_writer *w, const char *key, const void *val, size_t len, lg_error *err);
+LG_API int lg_writer_meta(lg_writer *w, const char *key, const void *val, size_t len,
+                          lg_error *err);
 /* Commits now: every layer and label set must be level (else LG_EUSAGE,
  * saying which is not). */
 LG_API int lg_writer_commit(lg_writer *w, lg_error *err);
@@ -285,7 +291,7 @@ typedef struct lg_stream_record {
  * NUL inside) and value (vl bytes).  Returns 1 for a pair, 0 at the end of
  * the payload, -1 when the layout is broken. */
 LG_API int lg_meta_next(const void *payload, size_t len, size_t *pos, const char **key,
-                        uint32_t *kl, const void **val, uint32_t *vl);
+                               uint32_t *kl, const void **val, uint32_t *vl);
 
 /* Next record; LG_OK with rec->type == LG_REC_END (7) at a clean end.  A stream
  * that stops mid-record gives LG_EINPUT naming the offset of the lost record. */

@@ -88,8 +88,8 @@ void lgs_prefetch(const lg_store *s, const lgs_chunk *c);
 /* Lets go of a chunk's pages once it has been read (MADV_DONTNEED). */
 void lgs_release(const lg_store *s, const lgs_chunk *c);
 
-/* Opens with extra control: mode 0 = normal read; 1 = for writing (the
- * caller already holds fd, opened read-write). */
+/* Opens the store at path through fd, which the caller already holds (the
+ * writer: opened read-write, with its lock); flags as lg_store_open. */
 int lgs_open_fd(const char *path, int fd, unsigned flags, lg_store **out, lg_error *err);
 
 #endif
