@@ -64,6 +64,14 @@ LG_API int lg_knn_exact_matrix(const float *x, uint64_t n, uint32_t d, const lg_
 LG_API int lg_knn_exact_layer(lg_store *s, size_t layer, const lg_knn_opts *o, lg_knn *out,
                               lg_error *err);
 
+/* Memory the exact search needs for n rows of d columns, o->k neighbours
+ * and o's threads and tile (in the spirit of ZSTD_estimateCCtxSize): *least
+ * is the smallest budget it runs in (below it: LG_ENOMEM, naming the size),
+ * reading the rows in panels several times; *whole is what it allocates to
+ * hold the rows in one panel (rows given in memory add nothing). */
+LG_API void lg_knn_exact_estimate_memory(uint64_t n, uint32_t d, const lg_knn_opts *o,
+                                         uint64_t *least, uint64_t *whole);
+
 /* ---- incremental: rows arriving in blocks ---- */
 
 typedef struct lg_knn_inc lg_knn_inc;
@@ -90,6 +98,12 @@ LG_API void lg_knn_inc_close(lg_knn_inc *inc);
 /* ---- approximate: an inverted-file partition, searched exactly ---- */
 
 typedef struct lg_knn_approx lg_knn_approx;
+
+/* Memory the approximate search needs for n rows (o's k, threads, cells,
+ * nprobe): *least, the lists, probes and buffers (the rows then go to the
+ * scratch file); *whole, with the rows in memory too. */
+LG_API void lg_knn_approx_estimate_memory(uint64_t n, uint32_t d, const lg_knn_opts *o,
+                                          uint64_t *least, uint64_t *whole);
 
 /* Cells are trained on the first block (its first 24 x cells rows); each
  * block is assigned and searched against the rows of the cells its rows

@@ -29,6 +29,7 @@
 #include "knn/dist.h"
 #include "knn/engine.h"
 #include "knn/finite.h"
+#include "knn/plan.h"
 #include "knn/rowbuf.h"
 #include "util/error.h"
 #include "util/parallel.h"
@@ -149,7 +150,7 @@ static int train(lg_knn_approx *a, const float *x, uint64_t n, lg_error *err)
     uint64_t seed = a->seed;
     /* 24 rows a cell: the cells need only be roughly right, since rows probe
      * several; more would make training cost more than the search */
-    uint64_t m = n < (uint64_t)a->C * 24 ? n : (uint64_t)a->C * 24;
+    uint64_t m = n < lgk_train_rows(a->C) ? n : lgk_train_rows(a->C);
     /* the sample is the first block's first rows: the same, whether rows come
      * in one block or many, as long as the first holds them */
     const float *s = x;
@@ -409,6 +410,14 @@ static int run_search(lg_knn_approx *a, uint64_t n0)
     return rc;
 }
 
+/* GEMM blocks of about 2 MiB of probing rows: wide rows, fewer of them. */
+static void set_blocks(lg_knn_approx *a)
+{
+    uint64_t q = (2u << 20) / ((uint64_t)a->d * 4);
+    a->qrows = q < 64 ? 64 : q > 512 ? 512 : (uint32_t)q;
+    a->trows = 2 * a->qrows;
+}
+
 /* ---- the public calls ---- */
 
 int lg_knn_approx_open(uint32_t d, const lg_knn_opts *o, lg_knn_approx **out, lg_error *err)
@@ -425,16 +434,13 @@ int lg_knn_approx_open(uint32_t d, const lg_knn_opts *o, lg_knn_approx **out, lg
         return lgu_fail(err, LG_ENOMEM, "out of memory");
     a->d = d;
     a->k = o->k;
-    a->kc = o->k + (o->k / 4 > 8 ? o->k / 4 : 8);
-    a->threads = o->threads > 0 ? o->threads : lg_cpu_count();
-    a->budget = o->memory ? o->memory : lg_default_memory();
+    a->kc = lgk_candidates(o->k, 0);
+    a->threads = lgk_threads(o);
+    a->budget = lgk_budget(o);
     a->C = o->cells;
     a->nprobe = o->nprobe;
     a->seed = o->seed ? o->seed : 1;
-    /* GEMM blocks of about 2 MiB of probing rows: wide rows, fewer of them */
-    uint64_t q = (2u << 20) / ((uint64_t)d * 4);
-    a->qrows = q < 64 ? 64 : q > 512 ? 512 : (uint32_t)q;
-    a->trows = 2 * a->qrows;
+    set_blocks(a);
     lgk_rowbuf_init(&a->rows, d);
     if (o->scratch_dir && !(a->scratch_dir = strdup(o->scratch_dir))) {
         free(a);
@@ -475,25 +481,33 @@ uint64_t lg_knn_approx_rows(const lg_knn_approx *a)
     return a->n;
 }
 
+/* The cells for a first block of n rows: about 2 sqrt(N) cells of
+ * sqrt(N) / 2 rows, unless the caller chose. */
+static uint32_t planned_cells(const lg_knn_approx *a, uint64_t n)
+{
+    lg_knn_opts o = {.cells = a->C};
+    uint32_t c = lgk_cells(&o, n);
+    return c > n ? (uint32_t)(n ? n : 1) : c;
+}
+
+/* Cells each row probes: at least 12 (a row near a cell's border needs the
+ * cells beyond it; measured on manifold and cluster data: recall 0.99 at
+ * N = 50 000), and enough that a row meets about 8k others. */
+static uint32_t planned_nprobe(const lg_knn_approx *a, uint32_t cells, uint64_t n)
+{
+    uint32_t p = a->nprobe;
+    if (!p) {
+        double need = ceil(8.0 * a->k * cells / (double)(n ? n : 1));
+        p = need < 12 ? 12 : need > LG_KNN_MAX_K ? LG_KNN_MAX_K : (uint32_t)need;
+    }
+    return p > cells ? cells : p;
+}
+
 /* Cells and probes from the first block's size, unless the caller chose. */
 static int setup_cells(lg_knn_approx *a, uint64_t n, lg_error *err)
 {
-    if (!a->C) {
-        /* about 2 sqrt(N) cells of sqrt(N) / 2 rows */
-        double c = 2 * sqrt((double)n);
-        a->C = c < 1 ? 1 : c > 4096 ? 4096 : (uint32_t)c;
-    }
-    if (a->C > n)
-        a->C = (uint32_t)(n ? n : 1);
-    if (!a->nprobe) {
-        /* at least 12 (a row near a cell's border needs the cells beyond it;
-         * measured on manifold and cluster data: recall 0.99 at N = 50 000),
-         * and enough that a row meets about 8k others */
-        double need = ceil(8.0 * a->k * a->C / (double)(n ? n : 1));
-        a->nprobe = need < 12 ? 12 : need > LG_KNN_MAX_K ? LG_KNN_MAX_K : (uint32_t)need;
-    }
-    if (a->nprobe > a->C)
-        a->nprobe = a->C;
+    a->C = planned_cells(a, n);
+    a->nprobe = planned_nprobe(a, a->C, n);
     a->cent = malloc((size_t)a->C * a->d * sizeof *a->cent);
     a->cnorm = malloc(a->C * sizeof *a->cnorm);
     a->cells = calloc(a->C, sizeof *a->cells);
@@ -520,9 +534,9 @@ static uint64_t row_bytes(const lg_knn_approx *a, uint32_t nprobe)
 /* Work buffers at their largest: the search's (per thread: probing rows,
  * cell rows, products; the probes' products) or, later, the self-check's
  * (the sample, a block of rows, products, candidates). */
-static uint64_t work_bytes(const lg_knn_approx *a)
+static uint64_t work_bytes(const lg_knn_approx *a, uint32_t cells)
 {
-    uint64_t c = a->C ? a->C : 4096, d = a->d, t = (uint64_t)a->threads;
+    uint64_t c = cells, d = a->d, t = (uint64_t)a->threads;
     uint64_t find = t * (((uint64_t)a->qrows + a->trows) * d * 4 +
                            (uint64_t)a->qrows * a->trows * 4 + (uint64_t)PROBE_ROWS * c * 4);
     uint64_t check = 500 * d * 4 + (uint64_t)a->trows * d * 4 + t * SLICE * a->trows * 4 +
@@ -538,7 +552,10 @@ static int grow(lg_knn_approx *a, uint64_t n, lg_error *err)
         cap = n > cap + cap / 4 ? n : cap + cap / 4;
     /* the lists, probes and work buffers must fit the budget; the rows live
      * in a scratch file when they do not fit beside them */
-    uint64_t need = cap * row_bytes(a, a->nprobe ? a->nprobe : 12) + work_bytes(a);
+    /* before the first block, the cells and probes it will set up */
+    uint32_t cells = a->cells ? a->C : planned_cells(a, n);
+    uint32_t probe = a->cells ? a->nprobe : planned_nprobe(a, cells, n);
+    uint64_t need = cap * row_bytes(a, probe) + work_bytes(a, cells);
     if (need > a->budget)
         return lgu_fail(err, LG_ENOMEM,
                        "%llu rows need %llu MiB for the approximate search's lists and "
@@ -979,4 +996,21 @@ int lg_knn_approx_check(const lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
     free(ei);
     free(ed);
     return LG_OK;
+}
+
+void lg_knn_approx_estimate_memory(uint64_t n, uint32_t d, const lg_knn_opts *o,
+                                   uint64_t *least, uint64_t *whole)
+{
+    lg_knn_approx a = {0};
+    a.d = d;
+    a.k = o->k;
+    a.kc = lgk_candidates(o->k, 0);
+    a.threads = lgk_threads(o);
+    a.C = o->cells;
+    a.nprobe = o->nprobe;
+    set_blocks(&a);
+    /* rows given in one block: its cells and probes */
+    uint32_t cells = planned_cells(&a, n), probe = planned_nprobe(&a, cells, n);
+    *least = n * row_bytes(&a, probe) + work_bytes(&a, cells);
+    *whole = *least + n * d * 4;
 }

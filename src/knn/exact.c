@@ -27,6 +27,7 @@
 #include "knn/dist.h"
 #include "knn/engine.h"
 #include "knn/finite.h"
+#include "knn/plan.h"
 #include "layergeom/knn.h"
 #include "util/error.h"
 #include "util/parallel.h"
@@ -574,9 +575,8 @@ static uint64_t fixed_bytes(const knn_ctx *c, uint64_t T)
 static int plan(knn_ctx *c, uint64_t budget, uint32_t tile, uint64_t *left, lg_error *err)
 {
     uint64_t n = c->n, d = c->d;
-    c->tile = tile ? tile : 512;
-    if (c->tile > n)
-        c->tile = (uint32_t)n;
+    lg_knn_opts to = {.tile = tile};
+    c->tile = lgk_tile(&to, n);
     uint64_t whole = c->direct ? 0 : n * d * 4;
     while (!tile && c->tile > 64 && fixed_bytes(c, c->tile) + whole > budget &&
            fixed_bytes(c, c->tile) + 2ull * c->tile * d * 4 > budget)
@@ -697,13 +697,10 @@ int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_kn
     c.n = n;
     c.d = d;
     c.k = o->k;
-    /* a few spare candidates absorb the GEMM's rounding near the k-th */
-    c.kc = o->k + (o->k / 4 > 8 ? o->k / 4 : 8);
+    c.kc = lgk_candidates(o->k, n);
     c.exclude_nonfinite = o->exclude_nonfinite;
     c.stop = o->stop;
-    if (c.kc > n - 1)
-        c.kc = (uint32_t)(n - 1);
-    c.threads = o->threads > 0 ? o->threads : lg_cpu_count();
+    c.threads = lgk_threads(o);
     c.rows = rows;
     c.rows_ctx = ctx;
     c.direct = rows ? NULL : (const float *)ctx;
@@ -714,7 +711,7 @@ int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_kn
         c.parts = team->size;
     }
     uint64_t left = 0;
-    int rc = plan(&c, o->memory ? o->memory : lg_default_memory(), o->tile, &left, err);
+    int rc = plan(&c, lgk_budget(o), o->tile, &left, err);
     if (rc)
         return rc;
     rc = lgk_setup(&c, out, err);
@@ -789,4 +786,22 @@ int lg_knn_exact_layer(lg_store *s, size_t layer, const lg_knn_opts *o, lg_knn *
     if (rc)
         lgu_fail_prefix(err, "%s: layer %u (%s)", lg_store_path(s), L.id, L.name);
     return rc;
+}
+
+void lg_knn_exact_estimate_memory(uint64_t n, uint32_t d, const lg_knn_opts *o, uint64_t *least,
+                                  uint64_t *whole)
+{
+    knn_ctx c = {0};
+    c.n = n;
+    c.d = d;
+    c.k = o->k;
+    c.kc = lgk_candidates(o->k, n);
+    c.threads = lgk_threads(o);
+    /* a tight budget halves the tile down to 64 rows or fewer (plan), and
+     * reads two panels of a tile each */
+    uint64_t T = lgk_tile(o, n), small = T;
+    while (!o->tile && small > 64)
+        small /= 2;
+    *least = fixed_bytes(&c, small) + 2 * small * d * 4;
+    *whole = fixed_bytes(&c, T) + n * d * 4;
 }

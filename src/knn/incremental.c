@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "knn/plan.h"
 #include "knn/cand.h"
 #include "knn/engine.h"
 #include "util/error.h"
@@ -40,12 +41,12 @@ int lg_knn_inc_open(uint32_t d, const lg_knn_opts *o, lg_knn_inc **out, lg_error
     knn_ctx *c = &inc->c;
     c->d = d;
     c->k = o->k;
-    c->kc = o->k + (o->k / 4 > 8 ? o->k / 4 : 8);
-    c->threads = o->threads > 0 ? o->threads : lg_cpu_count();
-    c->tile = o->tile ? o->tile : 512;
+    c->kc = lgk_candidates(o->k, 0); /* rows are not known yet: no cap */
+    c->threads = lgk_threads(o);
+    c->tile = lgk_tile(o, 0);
     c->stop = o->stop;
     c->npanels = 1;
-    inc->budget = o->memory ? o->memory : lg_default_memory();
+    inc->budget = lgk_budget(o);
     /* lgk_setup allocates for c->n rows: start empty, grow per block */
     c->n = 0;
     c->mean = calloc(d, sizeof *c->mean);

@@ -11,6 +11,7 @@
 #include "layergeom/profile.h"
 #include "profile/cache.h"
 #include "knn/finite.h"
+#include "knn/plan.h"
 #include "profile/profile_int.h"
 #include "util/error.h"
 
@@ -309,16 +310,13 @@ static int approx_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uin
     lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = o->memory,
                       .cells = o->cells, .nprobe = o->nprobe, .seed = o->seed,
                       .scratch_dir = o->scratch_dir, .stop = o->stop};
-    if (!ko.cells) {
-        double c = 2 * sqrt((double)L.n);
-        ko.cells = c < 1 ? 1 : c > 4096 ? 4096 : (uint32_t)c;
-    }
-    /* the first block holds the rows k-means trains on (24 a cell); blocks
-     * take at most an eighth of the budget */
-    uint64_t budget = o->memory ? o->memory : lg_default_memory();
+    ko.cells = lgk_cells(&ko, L.n);
+    /* the first block holds the rows k-means trains on; blocks take at most
+     * an eighth of the budget */
+    uint64_t budget = lgk_budget(&ko);
     uint64_t block = budget / 8 / ((uint64_t)L.d * 4);
     block = block < 64 ? 64 : block > 65536 ? 65536 : block;
-    uint64_t first = 24ull * ko.cells, most = budget / 4 / ((uint64_t)L.d * 4);
+    uint64_t first = lgk_train_rows(ko.cells), most = budget / 4 / ((uint64_t)L.d * 4);
     if (first > most)
         first = most; /* fewer rows a cell to train on, rather than a bigger block */
     if (first < block)

@@ -164,6 +164,44 @@ static void small_budget_uses_panels(void **state)
     lg_error err;
     assert_int_equal(lg_knn_exact(n, d, rows_of, &s, &o, &got, &err), LG_ENOMEM);
     assert_non_null(strstr(err.msg, "too small"));
+    /* the published need is exact: the least budget runs (in panels), a byte
+     * less is refused; the whole budget reads the layer once */
+    for (int threads = 1; threads <= 2; threads++) {
+        lg_knn_opts e = {.k = k, .threads = threads};
+        uint64_t least, whole;
+        lg_knn_exact_estimate_memory(n, d, &e, &least, &whole);
+        assert_true(least < whole);
+        e.memory = least;
+        src s2 = {x, d, 0};
+        if (lg_knn_exact(n, d, rows_of, &s2, &e, &got, &err) != LG_OK)
+            fail_msg("the estimated least budget %llu: %s", (unsigned long long)least, err.msg);
+        assert_true(got.panels > 1);
+        check_equal(&got, idx, dist, n, k, "least budget");
+        lg_knn_free(&got);
+        e.memory = least - 1;
+        assert_int_equal(lg_knn_exact(n, d, rows_of, &s2, &e, &got, &err), LG_ENOMEM);
+        e.memory = whole;
+        src s3 = {x, d, 0};
+        assert_int_equal(lg_knn_exact(n, d, rows_of, &s3, &e, &got, &err), LG_OK);
+        assert_int_equal(got.panels, 1);
+        assert_int_equal(s3.calls, 1);
+        lg_knn_free(&got);
+    }
+    /* the approximate search: its least budget runs, a byte less does not */
+    lg_knn_opts a = {.k = k, .threads = 2};
+    uint64_t least, whole;
+    lg_knn_approx_estimate_memory(n, d, &a, &least, &whole);
+    assert_true(least < whole);
+    a.memory = least;
+    lg_knn_approx *ap;
+    assert_int_equal(lg_knn_approx_open(d, &a, &ap, &err), LG_OK);
+    if (lg_knn_approx_add(ap, x, n, &err) != LG_OK)
+        fail_msg("the estimated least approx budget %llu: %s", (unsigned long long)least, err.msg);
+    lg_knn_approx_close(ap);
+    a.memory = least - 1;
+    assert_int_equal(lg_knn_approx_open(d, &a, &ap, &err), LG_OK);
+    assert_int_equal(lg_knn_approx_add(ap, x, n, &err), LG_ENOMEM);
+    lg_knn_approx_close(ap);
     free(idx);
     free(dist);
     free(x);
