@@ -45,6 +45,16 @@ typedef struct lgs_kv {
     size_t len;
 } lgs_kv;
 
+/* Why a scan stopped before the end of the file. */
+typedef enum lgs_stop {
+    LGS_STOP_NONE = 0,        /* it did not: every record was read */
+    LGS_STOP_SHORT = 1,       /* the file ends inside a record header (torn) */
+    LGS_STOP_PAST_END = 2,    /* a record's payload runs past the end (torn) */
+    LGS_STOP_HEADER = 3,      /* a record header is damaged */
+    LGS_STOP_PAYLOAD = 4,     /* a payload's checksum or padding is wrong */
+    LGS_STOP_INCONSISTENT = 5 /* a record disagrees with those before it */
+} lgs_stop;
+
 struct lg_store {
     char *path;
     int fd;
@@ -66,7 +76,7 @@ struct lg_store {
     lgs_layer pend;      /* rows of a layer still being written (pend.n == 0: none) */
     int recovered;
     uint64_t dropped_from; /* first byte not kept (== size when nothing dropped) */
-    int damage_kind;       /* 0 none, 1 torn/incomplete tail, 2 bad record */
+    lgs_stop stop;         /* why a scan stopped before the end (NONE: it did not) */
     char note[LG_ERROR_MSG_MAX];
     uint32_t max_chunk_id; /* largest layer id on a chunk met by a scan (UINT32_MAX: none) */
     uint64_t release_above; /* cursors of layers stored in more bytes than this (a
@@ -87,6 +97,36 @@ void lgs_populate(const lg_store *s, const lgs_chunk *c);
 void lgs_prefetch(const lg_store *s, const lgs_chunk *c);
 /* Lets go of a chunk's pages once it has been read (MADV_DONTNEED). */
 void lgs_release(const lg_store *s, const lgs_chunk *c);
+
+/* ---- what an index names (index.c) ---- */
+
+/* Takes in a SEAL, EXTEND, LABELS, LABELS_EXTEND or META record (others
+ * are ignored); each checked against what was taken before. */
+int lgs_add_live(lg_store *s, uint64_t off, const lgs_header *h, lg_error *err);
+int lgs_add_seal(lg_store *s, uint64_t off, const lgs_header *h, lg_error *err);
+int lgs_add_labels(lg_store *s, uint64_t off, lg_error *err);
+/* Validates one chunk record of layer L (its rows start at expect_row) and
+ * appends it to the store's chunk table. */
+int lgs_add_chunk(lg_store *s, lgs_layer *L, uint64_t off, uint64_t expect_row, lg_error *err);
+/* The index named by the trailer at trailer_off, and every record it lists. */
+int lgs_load_index(lg_store *s, uint64_t trailer_off, lg_error *err);
+void lgs_free_layer(lgs_layer *L);
+void lgs_free_meta(lg_store *s);
+
+/* ---- recovery (recover.c) ---- */
+
+/* A trailer is valid where it says it is. */
+int lgs_is_trailer(const lg_store *s, uint64_t off, const lgs_header *h);
+/* Reads the store by walking its records (no valid index at the end, or
+ * the stream form); s->stop and s->note say where and why it stopped. */
+int lgs_scan(lg_store *s, lg_error *err);
+const char *lgs_stop_name(lgs_stop why);
+/* The scan stopped at a torn tail (a crash mid-write: cutting there loses
+ * nothing committed), not at damage followed by more data. */
+static inline int lgs_stop_torn(lgs_stop why)
+{
+    return why == LGS_STOP_SHORT || why == LGS_STOP_PAST_END;
+}
 
 /* Opens the store at path through fd, which the caller already holds (the
  * writer: opened read-write, with its lock); flags as lg_store_open. */

@@ -226,7 +226,7 @@ static int open_existing(const char *path, const lg_writer_opts *o, lg_writer **
         rc = lgu_fail(err, LG_EUSAGE,
                      "%s: is in stream form; ingest it into a store instead of appending", path);
     if (!rc && s->recovered && s->end < s->size) {
-        if (s->damage_kind == 2 && data_after(s, s->end)) {
+        if (s->stop != LGS_STOP_NONE && !lgs_stop_torn(s->stop) && data_after(s, s->end)) {
             rc = lgu_fail(err, LG_ECORRUPT,
                          "%s: damaged record at offset %llu is followed by valid records; "
                          "refusing to cut the file there (export the good layers instead)",

@@ -1,0 +1,187 @@
+/*
+ * Recovery: a store whose end is missing or torn (a crash mid-write), or the
+ * stream form, is read by walking its records from the start.  Everything up
+ * to the last valid trailer comes from that trailer's index; records after it
+ * are checked in full and kept up to the first damaged one, but only what
+ * keeps every layer at the committed N.  Why the walk stopped is kept as a
+ * reason code (lgs_stop): the writer decides from it whether it may cut.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "codec/crc32c.h"
+#include "store/store_int.h"
+#include "util/error.h"
+
+#define U64(x) ((unsigned long long)(x))
+
+/* The unsealed chunks at the end: the rows, from row 0 on, of a layer that a
+ * writer has not finished.  Visible through lg_store_pending() only. */
+static void add_pending(lg_store *s, const uint64_t *offs, size_t n)
+{
+    lgs_header h;
+    lg_error ignored;
+    if (!n || lgs_record_at(s, offs[0], &h, &ignored) || h.a != 0)
+        return;
+    lgs_layer *P = &s->pend;
+    memset(P, 0, sizeof *P);
+    P->id = h.b;
+    P->name = (char *)"(being written)"; /* static: lg_store_close does not free it */
+    P->d = h.d;
+    P->dtype = h.e[0];
+    P->first_chunk = s->n_chunks;
+    if (!lg_dtype_size((lg_dtype)P->dtype) || P->d == 0 || P->d > LGS_MAX_D)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (lgs_add_chunk(s, P, offs[i], P->n, &ignored))
+            break;
+        else {
+            P->n += s->chunks[s->n_chunks - 1].rows;
+            P->n_chunks++;
+        }
+}
+
+/* A record after the last commit, met by a scan: only what keeps every
+ * layer at the committed N is taken -- a SEAL of a new layer with that N, or
+ * a label set of that count (the format 1.0 case: a layer sealed just before
+ * a crash) and META.  Extensions, and seals that would change N, belong to a
+ * commit that did not finish. */
+static int add_uncommitted(lg_store *s, uint64_t off, const lgs_header *h, lg_error *err)
+{
+    int have = s->n_layers || s->n_labels;
+    uint64_t rows = lg_store_rows(s);
+    switch (h->type) {
+    case LGS_SEAL:
+        for (size_t i = 0; i < s->n_layers; i++)
+            if (s->layers[i].id == h->b)
+                return LG_OK;
+        return have && h->a != rows ? LG_OK : lgs_add_seal(s, off, h, err);
+    case LGS_LABELS:
+        return have && h->a != rows ? LG_OK : lgs_add_labels(s, off, err);
+    case LGS_META:
+        return lgs_add_live(s, off, h, err);
+    default:
+        return LG_OK;
+    }
+}
+
+/* A trailer is valid where it says it is. */
+int lgs_is_trailer(const lg_store *s, uint64_t off, const lgs_header *h)
+{
+    return h->type == LGS_TRAILER && h->stored_size == 0 && lgu_get64(h->e + 4) == off &&
+           h->a < off && h->a >= LGS_FILE_HEADER_SIZE && h->a % LGS_ALIGN == 0 && s;
+}
+
+const char *lgs_stop_name(lgs_stop why)
+{
+    switch (why) {
+    case LGS_STOP_NONE: return "the end of the file";
+    case LGS_STOP_SHORT: return "incomplete record header";
+    case LGS_STOP_PAST_END: return "record runs past the end of the file";
+    case LGS_STOP_HEADER: return "damaged record header";
+    case LGS_STOP_PAYLOAD: return "payload checksum or padding";
+    case LGS_STOP_INCONSISTENT: return "inconsistent record";
+    }
+    return "?";
+}
+
+/* Walks the records from the start.  Everything up to the last valid trailer
+ * is taken from that trailer's index; the records after it are checked in
+ * full (payload checksums too) and kept up to the first damaged one. */
+int lgs_scan(lg_store *s, lg_error *err)
+{
+    uint64_t off = LGS_FILE_HEADER_SIZE, last_trailer = 0;
+    lgs_stop stop = LGS_STOP_NONE;
+    const char *bad = NULL; /* what of a damaged header is wrong */
+    lgs_header h;
+    while (off < s->size) {
+        if (s->size - off < LGS_RECORD_HEADER_SIZE) {
+            stop = LGS_STOP_SHORT;
+            break;
+        }
+        if ((bad = lgs_decode_header(s->map + off, &h)) != NULL) {
+            stop = LGS_STOP_HEADER;
+            break;
+        }
+        if (lgs_record_span(h.stored_size) > s->size - off) {
+            stop = LGS_STOP_PAST_END;
+            break;
+        }
+        if (lgs_is_trailer(s, off, &h))
+            last_trailer = off;
+        if (h.type == LGS_CHUNK && (s->max_chunk_id == UINT32_MAX || h.b > s->max_chunk_id))
+            s->max_chunk_id = h.b;
+        off += lgs_record_span(h.stored_size);
+    }
+    uint64_t stop_off = off;
+    uint64_t from = LGS_FILE_HEADER_SIZE;
+    if (last_trailer) {
+        int rc = lgs_load_index(s, last_trailer, err);
+        if (rc)
+            return rc;
+        from = last_trailer + LGS_RECORD_HEADER_SIZE;
+    }
+    lg_error local;
+    uint64_t *pending = NULL; /* chunks since the last seal: a layer being written */
+    size_t n_pending = 0, cap_pending = 0;
+    for (off = from; off < stop_off; off += lgs_record_span(h.stored_size)) {
+        if (lgs_record_at(s, off, &h, &local) || lgs_check_payload(s, off, &h, &local)) {
+            stop = LGS_STOP_PAYLOAD;
+            stop_off = off;
+            break;
+        }
+        if (h.type == LGS_SEAL)
+            n_pending = 0;
+        if (h.type == LGS_CHUNK) {
+            if (n_pending == cap_pending) {
+                size_t cap = cap_pending ? 2 * cap_pending : 64;
+                uint64_t *q = realloc(pending, cap * sizeof *q);
+                if (!q) {
+                    free(pending);
+                    return lgu_fail(err, LG_ENOMEM, "out of memory");
+                }
+                pending = q;
+                cap_pending = cap;
+            }
+            pending[n_pending++] = off;
+        }
+        int rc = add_uncommitted(s, off, &h, &local);
+        if (rc == LG_ENOMEM)
+            return lgu_fail(err, rc, "%s", local.msg);
+        if (rc) {
+            stop = LGS_STOP_INCONSISTENT;
+            stop_off = off;
+            break;
+        }
+    }
+    add_pending(s, pending, n_pending);
+    free(pending);
+    s->end = stop_off;
+    s->dropped_from = stop_off;
+    s->stop = stop_off < s->size ? stop : LGS_STOP_NONE;
+    assert(s->stop != LGS_STOP_NONE || stop_off == s->size);
+    char why[128] = "";
+    if (s->stop == LGS_STOP_HEADER)
+        snprintf(why, sizeof why, "%s: bad %s", lgs_stop_name(s->stop), bad);
+    else if (s->stop)
+        snprintf(why, sizeof why, "%s", lgs_stop_name(s->stop));
+    char kept[160] = "the records";
+    if (last_trailer)
+        snprintf(kept, sizeof kept, "the index at offset %llu and the records after it",
+                 U64(last_trailer));
+    snprintf(s->note, sizeof s->note,
+             "%s %s: read by scanning; kept %s up to offset %llu; %llu bytes "
+             "after that were not used%s%s%s",
+             s->path,
+             (s->file_flags & LGS_FLAG_STREAM) ? "is in stream form (no index)"
+                                               : "has no valid index at its end",
+             kept, U64(stop_off), U64(s->size - stop_off), why[0] ? " (" : "", why,
+             why[0] ? ")" : "");
+    s->recovered = 1;
+    return LG_OK;
+}
