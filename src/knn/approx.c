@@ -35,164 +35,7 @@
 #include "util/parallel.h"
 
 #define U64(x) ((unsigned long long)(x))
-
-typedef struct cell {
-    uint32_t *rows; /* global row ids, in arrival order */
-    uint64_t n, cap, n_old; /* rows before the current block */
-} cell;
-
-#define STRIPES 4096 /* locks guarding the candidate lists, by row */
-
-struct lg_knn_approx {
-    uint32_t d, k, kc, C, nprobe;
-    uint32_t qrows, trows; /* probing rows and cell rows per GEMM block */
-    int threads;
-    uint64_t budget, seed;
-    float *mu;       /* centre (the first block's mean): keeps the GEMM form accurate */
-    lgk_rowbuf rows;  /* rows, arrival order: heap or scratch file */
-    char *scratch_dir;
-    float *sq;       /* |row - mu|^2 */
-    uint64_t n, cap;
-    float *cent;     /* C x d */
-    float *cnorm;    /* |centroid|^2 */
-    uint32_t *probe; /* n x nprobe: each row's nearest cells, nearest (its own) first */
-    cell *cells;
-    float *hd;
-    uint32_t *hi;
-    float *wd;       /* each list's worst kept value, under its stripe's lock ... */
-    uint32_t *wi;
-    uint32_t *thr;   /* ... and its bits, read without the lock (atomics) */
-    pthread_mutex_t locks[STRIPES];
-    uint64_t blocks_done; /* GEMM blocks searched (for the report) */
-};
-
-static uint64_t rnd(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-/* ---- training and assignment ---- */
-
-typedef struct probe_job {
-    const lg_knn_approx *a;
-    const float *x;
-    uint64_t n;
-    uint32_t p;
-    uint32_t *out;
-    float **g; /* per thread: B x C products */
-} probe_job;
-
-#define PROBE_ROWS 256
-#define SLICE 32 /* sampled rows per GEMM in the self-check */
-
-static int probe_item(void *arg, int t, size_t item)
-{
-    probe_job *j = arg;
-    const lg_knn_approx *a = j->a;
-    uint64_t r0 = (uint64_t)item * PROBE_ROWS;
-    uint64_t m = j->n - r0 < PROBE_ROWS ? j->n - r0 : PROBE_ROWS;
-    float *g = j->g[t], best[LG_KNN_MAX_K];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)a->C, (int)a->d, 1.0f,
-                j->x + r0 * a->d, (int)a->d, a->cent, (int)a->d, 0.0f, g, (int)a->C);
-    for (uint64_t i = 0; i < m; i++) {
-        uint32_t *o = j->out + (r0 + i) * j->p, have = 0;
-        for (uint32_t c = 0; c < a->C; c++) {
-            float v = a->cnorm[c] - 2 * g[i * a->C + c];
-            if (have == j->p && !(v < best[have - 1]))
-                continue; /* ties go to the smaller index: the one already in */
-            uint32_t q = have < j->p ? have++ : have - 1;
-            while (q > 0 && v < best[q - 1]) {
-                best[q] = best[q - 1];
-                o[q] = o[q - 1];
-                q--;
-            }
-            best[q] = v;
-            o[q] = c;
-        }
-    }
-    return LG_OK;
-}
-
-/* The p nearest centroids of each of n rows, nearest first (ties by index):
- * GEMM against all centroids. */
-static int probes(const lg_knn_approx *a, const float *x, uint64_t n, uint32_t p, uint32_t *out)
-{
-    probe_job j = {a, x, n, p, out, calloc((size_t)a->threads, sizeof(float *))};
-    int rc = j.g ? LG_OK : LG_ENOMEM;
-    for (int t = 0; !rc && t < a->threads; t++)
-        if (!(j.g[t] = malloc((size_t)PROBE_ROWS * a->C * sizeof(float))))
-            rc = LG_ENOMEM;
-    if (!rc)
-        rc = lgu_parallel_for(a->threads, (size_t)((n + PROBE_ROWS - 1) / PROBE_ROWS), probe_item,
-                             &j);
-    for (int t = 0; j.g && t < a->threads; t++)
-        free(j.g[t]);
-    free(j.g);
-    return rc;
-}
-
-static void centroid_norms(lg_knn_approx *a)
-{
-    for (uint32_t c = 0; c < a->C; c++) {
-        double s = 0;
-        for (uint32_t j = 0; j < a->d; j++)
-            s += (double)a->cent[(size_t)c * a->d + j] * a->cent[(size_t)c * a->d + j];
-        a->cnorm[c] = (float)s;
-    }
-}
-
-/* k-means on the first rows of the first block: a few Lloyd iterations. */
-static int train(lg_knn_approx *a, const float *x, uint64_t n, lg_error *err)
-{
-    uint64_t seed = a->seed;
-    /* 24 rows a cell: the cells need only be roughly right, since rows probe
-     * several; more would make training cost more than the search */
-    uint64_t m = n < lgk_train_rows(a->C) ? n : lgk_train_rows(a->C);
-    /* the sample is the first block's first rows: the same, whether rows come
-     * in one block or many, as long as the first holds them */
-    const float *s = x;
-    uint32_t *as = malloc(m * sizeof *as);
-    double *sum = malloc((size_t)a->C * a->d * sizeof *sum);
-    uint64_t *cnt = malloc(a->C * sizeof *cnt);
-    if (!as || !sum || !cnt) {
-        free(as);
-        free(sum);
-        free(cnt);
-        return lgu_fail(err, LG_ENOMEM, "out of memory for k-means");
-    }
-    for (uint32_t c = 0; c < a->C; c++)
-        memcpy(a->cent + (size_t)c * a->d, s + (rnd(&seed) % m) * a->d, a->d * sizeof *s);
-    int rc = LG_OK;
-    for (int it = 0; !rc && it < 8; it++) {
-        centroid_norms(a);
-        if ((rc = probes(a, s, m, 1, as)))
-            break;
-        memset(sum, 0, (size_t)a->C * a->d * sizeof *sum);
-        memset(cnt, 0, a->C * sizeof *cnt);
-        for (uint64_t i = 0; i < m; i++) {
-            cnt[as[i]]++;
-            for (uint32_t j = 0; j < a->d; j++)
-                sum[(size_t)as[i] * a->d + j] += s[i * a->d + j];
-        }
-        for (uint32_t c = 0; c < a->C; c++) {
-            if (!cnt[c]) { /* an empty cell takes a random sample row */
-                memcpy(a->cent + (size_t)c * a->d, s + (rnd(&seed) % m) * a->d,
-                       a->d * sizeof *s);
-                continue;
-            }
-            for (uint32_t j = 0; j < a->d; j++)
-                a->cent[(size_t)c * a->d + j] = (float)(sum[(size_t)c * a->d + j] / cnt[c]);
-        }
-    }
-    centroid_norms(a);
-    free(as);
-    free(sum);
-    free(cnt);
-    return rc ? lgu_fail(err, rc, "out of memory for k-means") : LG_OK;
-}
+#include "knn/approx_int.h"
 
 /* ---- searching cells ---- */
 
@@ -610,7 +453,7 @@ static int first_block(lg_knn_approx *a, const float *rows, uint64_t m, lg_error
     if (!rc)
         GROW(a->probe, a->cap * a->nprobe);
     if (!rc)
-        rc = train(a, rows, m, err);
+        rc = lgk_approx_train(a, rows, m, err);
     return rc;
 }
 
@@ -662,7 +505,7 @@ int lg_knn_approx_add(lg_knn_approx *a, const float *rows, uint64_t m, lg_error 
         }
         a->sq[n0 + i] = (float)s;
     }
-    if (!rc && probes(a, rows, m, a->nprobe, a->probe + n0 * a->nprobe))
+    if (!rc && lgk_approx_probes(a, rows, m, a->nprobe, a->probe + n0 * a->nprobe))
         rc = lgu_fail(err, LG_ENOMEM, "out of memory assigning rows to cells");
     if (!rc)
         rc = assign(a, n0, m, err);
@@ -676,7 +519,7 @@ int lg_knn_approx_add(lg_knn_approx *a, const float *rows, uint64_t m, lg_error 
 }
 
 /* The exact k nearest rows of row i by a scan over all rows, in double. */
-static void exact_row(const lg_knn_approx *a, uint64_t i, uint32_t *ix, double *d)
+void lgk_approx_exact_row(const lg_knn_approx *a, uint64_t i, uint32_t *ix, double *d)
 {
     const float *x = a->rows.x + i * a->d;
     uint32_t k = a->k;
@@ -741,7 +584,7 @@ static int finish_item(void *arg, int t, size_t item)
             }
         if (m < a->k) {
             /* its cells held fewer than k others: this row is scanned exactly */
-            exact_row(a, i, f->out->idx + i * a->k, f->out->dist + i * a->k);
+            lgk_approx_exact_row(a, i, f->out->idx + i * a->k, f->out->dist + i * a->k);
             continue;
         }
         for (uint32_t q = 0; q < a->k; q++) {
@@ -793,209 +636,6 @@ void lg_knn_approx_stats(const lg_knn_approx *a, uint32_t *cells, uint32_t *npro
     *cells = a->C;
     *nprobe = a->nprobe;
     *pairs = a->blocks_done;
-}
-
-/* ---- the self-check: a sample of rows against exact search ---- */
-
-/* Exact lists of the sampled rows: GEMM of the sample against every row
- * (centred, as in the search), a few spare candidates each, then exact
- * distances in double; a row whose margin is within the GEMM's rounding is
- * scanned exactly. */
-typedef struct check_job {
-    const lg_knn_approx *a;
-    const uint64_t *sample;
-    uint64_t m;
-    uint32_t kc;
-    float *s, *ss;      /* the sample, centred, and its norms */
-    float *t, *st;      /* the block of rows being scanned */
-    uint64_t t0, nt;
-    float *hd, *wd;     /* m x kc candidates */
-    uint32_t *hi, *wi;
-    float **g;          /* per thread */
-} check_job;
-
-
-static int check_item(void *arg, int t, size_t item)
-{
-    check_job *j = arg;
-    const lg_knn_approx *a = j->a;
-    uint64_t r0 = (uint64_t)item * SLICE, ns = j->m - r0 < SLICE ? j->m - r0 : SLICE;
-    float *g = j->g[t];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ns, (int)j->nt, (int)a->d, 1.0f,
-                j->s + r0 * a->d, (int)a->d, j->t, (int)a->d, 0.0f, g, (int)j->nt);
-    for (uint64_t q = r0; q < r0 + ns; q++)
-        for (uint64_t c = 0; c < j->nt; c++) {
-            uint64_t r = j->t0 + c;
-            float d2 = j->ss[q] + j->st[c] - 2 * g[(q - r0) * j->nt + c];
-            if (d2 < 0)
-                d2 = 0;
-            if (r != j->sample[q] && d2 <= j->wd[q])
-                lgk_cand_offer(j->hd, j->hi, j->wd, j->wi, j->kc, q, d2, (uint32_t)r);
-        }
-    return LG_OK;
-}
-
-static double exact_dist(const lg_knn_approx *a, uint64_t i, uint64_t r)
-{
-    return lgk_exact_dist(a->rows.x + i * a->d, a->rows.x + r * a->d, a->d);
-}
-
-/* Sorts sample row q's candidates by exact distance into ix/d (k of them). */
-static void check_finish_row(const check_job *j, uint64_t q, uint32_t *ix, double *d)
-{
-    const lg_knn_approx *a = j->a;
-    uint64_t i = j->sample[q];
-    uint32_t k = a->k, m = 0;
-    for (uint32_t c = 0; c < k; c++) {
-        d[c] = INFINITY;
-        ix[c] = LG_NO_ROW;
-    }
-    for (uint32_t c = 0; c < j->kc; c++) {
-        uint32_t r = j->hi[q * j->kc + c];
-        if (r == LG_NO_ROW)
-            continue;
-        double v = exact_dist(a, i, r);
-        m++;
-        if (v > d[k - 1] || (v == d[k - 1] && r > ix[k - 1]))
-            continue;
-        uint32_t p = k - 1;
-        while (p > 0 && (d[p - 1] > v || (d[p - 1] == v && ix[p - 1] > r))) {
-            d[p] = d[p - 1];
-            ix[p] = ix[p - 1];
-            p--;
-        }
-        d[p] = v;
-        ix[p] = r;
-    }
-    if (m < j->kc)
-        return; /* every other row was a candidate */
-    double gamma = 4.0 * (a->d + 8) * 0x1p-24, worst = j->wd[q];
-    double tol = gamma * (3.0 * a->sq[i] + 2.0 * worst) + 1e-30;
-    if (d[k - 1] * d[k - 1] + tol >= worst - tol)
-        exact_row(a, i, ix, d);
-}
-
-static int check_exact(const lg_knn_approx *a, const uint64_t *sample, uint64_t m,
-                       uint32_t *ei, double *ed)
-{
-    check_job j = {.a = a, .sample = sample, .m = m};
-    j.kc = a->k + 16 < a->n - 1 ? a->k + 16 : (uint32_t)(a->n - 1);
-    j.s = malloc(m * a->d * sizeof *j.s);
-    j.ss = malloc(m * sizeof *j.ss);
-    j.t = malloc((uint64_t)a->trows * a->d * sizeof *j.t);
-    j.st = malloc(a->trows * sizeof *j.st);
-    j.hd = malloc(m * j.kc * sizeof *j.hd);
-    j.hi = malloc(m * j.kc * sizeof *j.hi);
-    j.wd = malloc(m * sizeof *j.wd);
-    j.wi = malloc(m * sizeof *j.wi);
-    j.g = calloc((size_t)a->threads, sizeof *j.g);
-    int rc = j.s && j.ss && j.t && j.st && j.hd && j.hi && j.wd && j.wi && j.g ? LG_OK
-                                                                               : LG_ENOMEM;
-    for (int t = 0; !rc && t < a->threads; t++)
-        if (!(j.g[t] = malloc((size_t)SLICE * a->trows * sizeof **j.g)))
-            rc = LG_ENOMEM;
-    if (!rc) {
-        for (uint64_t q = 0; q < m; q++) {
-            lgk_centre_row(a->rows.x + sample[q] * a->d, a->mu, j.s + q * a->d, a->d);
-            j.ss[q] = a->sq[sample[q]];
-        }
-        for (uint64_t c = 0; c < m * j.kc; c++) {
-            j.hd[c] = INFINITY;
-            j.hi[c] = LG_NO_ROW;
-        }
-        for (uint64_t q = 0; q < m; q++) {
-            j.wd[q] = INFINITY;
-            j.wi[q] = LG_NO_ROW;
-        }
-        int blas = lgk_blas_threads_begin();
-        for (j.t0 = 0; !rc && j.t0 < a->n; j.t0 += a->trows) {
-            j.nt = a->n - j.t0 < a->trows ? a->n - j.t0 : a->trows;
-            for (uint64_t c = 0; c < j.nt; c++) {
-                lgk_centre_row(a->rows.x + (j.t0 + c) * a->d, a->mu, j.t + c * a->d, a->d);
-                j.st[c] = a->sq[j.t0 + c];
-            }
-            rc = lgu_parallel_for(a->threads, (size_t)((m + SLICE - 1) / SLICE), check_item, &j);
-            lgk_rowbuf_release(&a->rows, j.t0, j.nt); /* one pass: done with these */
-        }
-        lgk_blas_threads_end(blas);
-        for (uint64_t q = 0; !rc && q < m; q++)
-            check_finish_row(&j, q, ei + q * a->k, ed + q * a->k);
-    }
-    for (int t = 0; j.g && t < a->threads; t++)
-        free(j.g[t]);
-    free(j.g);
-    free(j.s);
-    free(j.ss);
-    free(j.t);
-    free(j.st);
-    free(j.hd);
-    free(j.hi);
-    free(j.wd);
-    free(j.wi);
-    return rc;
-}
-
-int lg_knn_approx_check(const lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
-                        lg_knn_check *out, lg_error *err)
-{
-    memset(out, 0, sizeof *out);
-    uint64_t m = rows < a->n ? rows : a->n;
-    uint64_t *sample = malloc(m * sizeof *sample);
-    uint32_t *ei = malloc(m * a->k * sizeof *ei);
-    double *ed = malloc(m * a->k * sizeof *ed);
-    if (!sample || !ei || !ed) {
-        free(sample);
-        free(ei);
-        free(ed);
-        return lgu_fail(err, LG_ENOMEM, "out of memory");
-    }
-    /* distinct rows from a seeded shuffle of a prefix-free sample */
-    uint64_t seed = a->seed ^ 0x5eed;
-    for (uint64_t q = 0; q < m; q++) {
-        uint64_t r;
-        int dup;
-        do {
-            r = rnd(&seed) % a->n;
-            dup = 0;
-            for (uint64_t p = 0; p < q && !dup; p++)
-                dup = sample[p] == r;
-        } while (dup);
-        sample[q] = r;
-    }
-    if (check_exact(a, sample, m, ei, ed)) {
-        free(sample);
-        free(ei);
-        free(ed);
-        return lgu_fail(err, LG_ENOMEM, "out of memory for the self-check");
-    }
-    double hit = 0, la = 0, le = 0;
-    for (uint64_t q = 0; q < m; q++) {
-        uint64_t i = sample[q];
-        const uint32_t *ai = nn->idx + i * nn->k;
-        for (uint32_t x = 0; x < a->k; x++)
-            for (uint32_t y = 0; y < a->k; y++)
-                if (ai[x] == ei[q * a->k + y]) {
-                    hit++;
-                    break;
-                }
-        const double *ad = nn->dist + i * nn->k;
-        if (ad[0] > 0 && ed[q * a->k] > 0 && a->k >= 2) {
-            la += log(ad[1] / ad[0]);
-            le += log(ed[q * a->k + 1] / ed[q * a->k]);
-        }
-    }
-    out->rows = m;
-    out->recall = hit / ((double)m * a->k);
-    /* TwoNN (ML) on the sample from the approximate and from the exact r1, r2 */
-    out->twonn_approx = la > 0 ? (double)(m - 1) / la : NAN;
-    out->twonn_exact = le > 0 ? (double)(m - 1) / le : NAN;
-    out->twonn_rel_err = fabs(out->twonn_approx - out->twonn_exact) / out->twonn_exact;
-    /* an overlap at k moves by at most the fraction of neighbours that differ */
-    out->overlap_err_bound = 1 - out->recall;
-    free(sample);
-    free(ei);
-    free(ed);
-    return LG_OK;
 }
 
 void lg_knn_approx_estimate_memory(uint64_t n, uint32_t d, const lg_knn_opts *o,

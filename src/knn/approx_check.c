@@ -1,0 +1,224 @@
+/* The approximate search's self-check: a random sample of rows against
+ * exact search (GEMM of the sample against every row), giving the recall
+ * and the TwoNN error that every approximate layer reports. */
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "knn/cand.h"
+#include "knn/dist.h"
+#include "knn/engine.h"
+#include "knn/finite.h"
+#include "knn/plan.h"
+#include "knn/rowbuf.h"
+#include "util/error.h"
+#include "util/parallel.h"
+
+#define U64(x) ((unsigned long long)(x))
+#include "knn/approx_int.h"
+
+/* ---- the self-check: a sample of rows against exact search ---- */
+
+/* Exact lists of the sampled rows: GEMM of the sample against every row
+ * (centred, as in the search), a few spare candidates each, then exact
+ * distances in double; a row whose margin is within the GEMM's rounding is
+ * scanned exactly. */
+typedef struct check_job {
+    const lg_knn_approx *a;
+    const uint64_t *sample;
+    uint64_t m;
+    uint32_t kc;
+    float *s, *ss;      /* the sample, centred, and its norms */
+    float *t, *st;      /* the block of rows being scanned */
+    uint64_t t0, nt;
+    float *hd, *wd;     /* m x kc candidates */
+    uint32_t *hi, *wi;
+    float **g;          /* per thread */
+} check_job;
+
+
+static int check_item(void *arg, int t, size_t item)
+{
+    check_job *j = arg;
+    const lg_knn_approx *a = j->a;
+    uint64_t r0 = (uint64_t)item * SLICE, ns = j->m - r0 < SLICE ? j->m - r0 : SLICE;
+    float *g = j->g[t];
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)ns, (int)j->nt, (int)a->d, 1.0f,
+                j->s + r0 * a->d, (int)a->d, j->t, (int)a->d, 0.0f, g, (int)j->nt);
+    for (uint64_t q = r0; q < r0 + ns; q++)
+        for (uint64_t c = 0; c < j->nt; c++) {
+            uint64_t r = j->t0 + c;
+            float d2 = j->ss[q] + j->st[c] - 2 * g[(q - r0) * j->nt + c];
+            if (d2 < 0)
+                d2 = 0;
+            if (r != j->sample[q] && d2 <= j->wd[q])
+                lgk_cand_offer(j->hd, j->hi, j->wd, j->wi, j->kc, q, d2, (uint32_t)r);
+        }
+    return LG_OK;
+}
+
+static double exact_dist(const lg_knn_approx *a, uint64_t i, uint64_t r)
+{
+    return lgk_exact_dist(a->rows.x + i * a->d, a->rows.x + r * a->d, a->d);
+}
+
+/* Sorts sample row q's candidates by exact distance into ix/d (k of them). */
+static void check_finish_row(const check_job *j, uint64_t q, uint32_t *ix, double *d)
+{
+    const lg_knn_approx *a = j->a;
+    uint64_t i = j->sample[q];
+    uint32_t k = a->k, m = 0;
+    for (uint32_t c = 0; c < k; c++) {
+        d[c] = INFINITY;
+        ix[c] = LG_NO_ROW;
+    }
+    for (uint32_t c = 0; c < j->kc; c++) {
+        uint32_t r = j->hi[q * j->kc + c];
+        if (r == LG_NO_ROW)
+            continue;
+        double v = exact_dist(a, i, r);
+        m++;
+        if (v > d[k - 1] || (v == d[k - 1] && r > ix[k - 1]))
+            continue;
+        uint32_t p = k - 1;
+        while (p > 0 && (d[p - 1] > v || (d[p - 1] == v && ix[p - 1] > r))) {
+            d[p] = d[p - 1];
+            ix[p] = ix[p - 1];
+            p--;
+        }
+        d[p] = v;
+        ix[p] = r;
+    }
+    if (m < j->kc)
+        return; /* every other row was a candidate */
+    double gamma = 4.0 * (a->d + 8) * 0x1p-24, worst = j->wd[q];
+    double tol = gamma * (3.0 * a->sq[i] + 2.0 * worst) + 1e-30;
+    if (d[k - 1] * d[k - 1] + tol >= worst - tol)
+        lgk_approx_exact_row(a, i, ix, d);
+}
+
+static int check_exact(const lg_knn_approx *a, const uint64_t *sample, uint64_t m,
+                       uint32_t *ei, double *ed)
+{
+    check_job j = {.a = a, .sample = sample, .m = m};
+    j.kc = a->k + 16 < a->n - 1 ? a->k + 16 : (uint32_t)(a->n - 1);
+    j.s = malloc(m * a->d * sizeof *j.s);
+    j.ss = malloc(m * sizeof *j.ss);
+    j.t = malloc((uint64_t)a->trows * a->d * sizeof *j.t);
+    j.st = malloc(a->trows * sizeof *j.st);
+    j.hd = malloc(m * j.kc * sizeof *j.hd);
+    j.hi = malloc(m * j.kc * sizeof *j.hi);
+    j.wd = malloc(m * sizeof *j.wd);
+    j.wi = malloc(m * sizeof *j.wi);
+    j.g = calloc((size_t)a->threads, sizeof *j.g);
+    int rc = j.s && j.ss && j.t && j.st && j.hd && j.hi && j.wd && j.wi && j.g ? LG_OK
+                                                                               : LG_ENOMEM;
+    for (int t = 0; !rc && t < a->threads; t++)
+        if (!(j.g[t] = malloc((size_t)SLICE * a->trows * sizeof **j.g)))
+            rc = LG_ENOMEM;
+    if (!rc) {
+        for (uint64_t q = 0; q < m; q++) {
+            lgk_centre_row(a->rows.x + sample[q] * a->d, a->mu, j.s + q * a->d, a->d);
+            j.ss[q] = a->sq[sample[q]];
+        }
+        for (uint64_t c = 0; c < m * j.kc; c++) {
+            j.hd[c] = INFINITY;
+            j.hi[c] = LG_NO_ROW;
+        }
+        for (uint64_t q = 0; q < m; q++) {
+            j.wd[q] = INFINITY;
+            j.wi[q] = LG_NO_ROW;
+        }
+        int blas = lgk_blas_threads_begin();
+        for (j.t0 = 0; !rc && j.t0 < a->n; j.t0 += a->trows) {
+            j.nt = a->n - j.t0 < a->trows ? a->n - j.t0 : a->trows;
+            for (uint64_t c = 0; c < j.nt; c++) {
+                lgk_centre_row(a->rows.x + (j.t0 + c) * a->d, a->mu, j.t + c * a->d, a->d);
+                j.st[c] = a->sq[j.t0 + c];
+            }
+            rc = lgu_parallel_for(a->threads, (size_t)((m + SLICE - 1) / SLICE), check_item, &j);
+            lgk_rowbuf_release(&a->rows, j.t0, j.nt); /* one pass: done with these */
+        }
+        lgk_blas_threads_end(blas);
+        for (uint64_t q = 0; !rc && q < m; q++)
+            check_finish_row(&j, q, ei + q * a->k, ed + q * a->k);
+    }
+    for (int t = 0; j.g && t < a->threads; t++)
+        free(j.g[t]);
+    free(j.g);
+    free(j.s);
+    free(j.ss);
+    free(j.t);
+    free(j.st);
+    free(j.hd);
+    free(j.hi);
+    free(j.wd);
+    free(j.wi);
+    return rc;
+}
+
+int lg_knn_approx_check(const lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
+                        lg_knn_check *out, lg_error *err)
+{
+    memset(out, 0, sizeof *out);
+    uint64_t m = rows < a->n ? rows : a->n;
+    uint64_t *sample = malloc(m * sizeof *sample);
+    uint32_t *ei = malloc(m * a->k * sizeof *ei);
+    double *ed = malloc(m * a->k * sizeof *ed);
+    if (!sample || !ei || !ed) {
+        free(sample);
+        free(ei);
+        free(ed);
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
+    }
+    /* distinct rows from a seeded shuffle of a prefix-free sample */
+    uint64_t seed = a->seed ^ 0x5eed;
+    for (uint64_t q = 0; q < m; q++) {
+        uint64_t r;
+        int dup;
+        do {
+            r = lgk_approx_rnd(&seed) % a->n;
+            dup = 0;
+            for (uint64_t p = 0; p < q && !dup; p++)
+                dup = sample[p] == r;
+        } while (dup);
+        sample[q] = r;
+    }
+    if (check_exact(a, sample, m, ei, ed)) {
+        free(sample);
+        free(ei);
+        free(ed);
+        return lgu_fail(err, LG_ENOMEM, "out of memory for the self-check");
+    }
+    double hit = 0, la = 0, le = 0;
+    for (uint64_t q = 0; q < m; q++) {
+        uint64_t i = sample[q];
+        const uint32_t *ai = nn->idx + i * nn->k;
+        for (uint32_t x = 0; x < a->k; x++)
+            for (uint32_t y = 0; y < a->k; y++)
+                if (ai[x] == ei[q * a->k + y]) {
+                    hit++;
+                    break;
+                }
+        const double *ad = nn->dist + i * nn->k;
+        if (ad[0] > 0 && ed[q * a->k] > 0 && a->k >= 2) {
+            la += log(ad[1] / ad[0]);
+            le += log(ed[q * a->k + 1] / ed[q * a->k]);
+        }
+    }
+    out->rows = m;
+    out->recall = hit / ((double)m * a->k);
+    /* TwoNN (ML) on the sample from the approximate and from the exact r1, r2 */
+    out->twonn_approx = la > 0 ? (double)(m - 1) / la : NAN;
+    out->twonn_exact = le > 0 ? (double)(m - 1) / le : NAN;
+    out->twonn_rel_err = fabs(out->twonn_approx - out->twonn_exact) / out->twonn_exact;
+    /* an overlap at k moves by at most the fraction of neighbours that differ */
+    out->overlap_err_bound = 1 - out->recall;
+    free(sample);
+    free(ei);
+    free(ed);
+    return LG_OK;
+}

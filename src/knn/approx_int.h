@@ -1,0 +1,57 @@
+/* The approximate search's state, shared by its files: approx_cells.c
+ * (k-means, probes, assignment), approx.c (searching cells, the public
+ * calls), approx_check.c (the self-check).  Internal. */
+#ifndef LG_KNN_APPROX_INT_H
+#define LG_KNN_APPROX_INT_H
+
+#include <pthread.h>
+
+#include "knn/rowbuf.h"
+#include "layergeom/knn.h"
+
+typedef struct cell {
+    uint32_t *rows; /* global row ids, in arrival order */
+    uint64_t n, cap, n_old; /* rows before the current block */
+} cell;
+
+#define STRIPES 4096 /* locks guarding the candidate lists, by row */
+
+struct lg_knn_approx {
+    uint32_t d, k, kc, C, nprobe;
+    uint32_t qrows, trows; /* probing rows and cell rows per GEMM block */
+    int threads;
+    uint64_t budget, seed;
+    float *mu;       /* centre (the first block's mean): keeps the GEMM form accurate */
+    lgk_rowbuf rows;  /* rows, arrival order: heap or scratch file */
+    char *scratch_dir;
+    float *sq;       /* |row - mu|^2 */
+    uint64_t n, cap;
+    float *cent;     /* C x d */
+    float *cnorm;    /* |centroid|^2 */
+    uint32_t *probe; /* n x nprobe: each row's nearest cells, nearest (its own) first */
+    cell *cells;
+    float *hd;
+    uint32_t *hi;
+    float *wd;       /* each list's worst kept value, under its stripe's lock ... */
+    uint32_t *wi;
+    uint32_t *thr;   /* ... and its bits, read without the lock (atomics) */
+    pthread_mutex_t locks[STRIPES];
+    uint64_t blocks_done; /* GEMM blocks searched (for the report) */
+};
+
+#define PROBE_ROWS 256
+#define SLICE 32 /* sampled rows per GEMM in the self-check */
+
+/* ---- approx_cells.c ---- */
+uint64_t lgk_approx_rnd(uint64_t *s);
+/* Each of n rows' p nearest cells, nearest first. */
+int lgk_approx_probes(const lg_knn_approx *a, const float *x, uint64_t n, uint32_t p,
+                      uint32_t *out);
+/* k-means on the first rows of the first block. */
+int lgk_approx_train(lg_knn_approx *a, const float *x, uint64_t n, lg_error *err);
+
+/* ---- approx.c ---- */
+/* The exact k nearest rows of row i by a scan over all rows, in double. */
+void lgk_approx_exact_row(const lg_knn_approx *a, uint64_t i, uint32_t *ix, double *d);
+
+#endif
