@@ -55,6 +55,8 @@ typedef struct pick {
 
 /* The phases (exact.c).  Each returns an lg_status. */
 int lgk_setup(knn_ctx *c, lg_knn *out, lg_error *err);
+/* Phase 0: column means, and the non-finite rows (passes.c). */
+int lgk_mean_pass(knn_ctx *c);
 void lgk_free_ctx(knn_ctx *c);
 int lgk_for_panel_pairs(knn_ctx *c, int (*fn)(knn_ctx *c));
 int lgk_gemm_pair(knn_ctx *c);
