@@ -30,4 +30,5 @@ run store & a=$!
 run stream & b=$!
 wait $a || fail=1
 wait $b || fail=1
-[ "$fail" -eq 0 ] && echo "4 passed, 0 failed" || { echo "fuzzing found a problem"; exit 1; }
+run payload || fail=1
+[ "$fail" -eq 0 ] && echo "5 passed, 0 failed" || { echo "fuzzing found a problem"; exit 1; }

@@ -106,7 +106,5 @@ const char *lgs_type_name(unsigned type);
 
 /* The name prefix of SEAL, LABELS, LABELS_EXTEND and LAYER payloads: u32
  * length, the bytes, zero padding to a multiple of 8. */
-size_t lgs_name_prefix_len(size_t name_len);
-void lgs_put_name(unsigned char *p, const char *name, size_t name_len);
 
 #endif

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "codec/crc32c.h"
+#include "store/payload.h"
 #include "store/store_int.h"
 #include "util/error.h"
 
@@ -117,33 +118,29 @@ static int parse_seal(lg_store *s, uint64_t off, const lgs_header *h, lgs_layer 
                       lg_error *err)
 {
     const unsigned char *p = s->map + off + LGS_RECORD_HEADER_SIZE;
-    uint64_t len = h->stored_size;
     int rc = lgs_check_payload(s, off, h, err);
     if (rc)
         return rc;
-    uint32_t name_len = len >= 4 ? lgu_get32(p) : UINT32_MAX;
-    uint64_t list_at = (4 + (uint64_t)name_len + 7) & ~7ull; /* offsets are 8-aligned */
-    if (name_len > LGS_MAX_NAME || h->c == 0 || list_at + 8ull * h->c != len ||
-        h->raw_size != len || h->d == 0 || h->d > LGS_MAX_D ||
-        !lg_dtype_size((lg_dtype)h->e[0]) || h->e[1] || h->e[2] || h->e[3] ||
-        lgu_get32(h->e + 8) || memchr(p + 4, 0, name_len))
+    lgs_seal_view v;
+    const char *bad = lgs_seal_decode(h, p, &v);
+    if (bad)
         return lgu_fail(err, LG_ECORRUPT,
-                       "%s: seal record at offset %llu (layer %u): bad layout (name length, "
-                       "chunk count %u, dim %u or dtype %u)",
-                       s->path, U64(off), h->b, h->c, h->d, h->e[0]);
+                        "%s: seal record at offset %llu (layer %u): bad %s (chunk count %u, "
+                        "dim %u, dtype %u)",
+                        s->path, U64(off), h->b, bad, h->c, h->d, h->e[0]);
     memset(L, 0, sizeof *L);
     L->id = h->b;
     L->d = h->d;
     L->dtype = h->e[0];
     L->content_crc = lgu_get32(h->e + 4);
     L->seal_off = off;
-    L->name = malloc(name_len + 1);
+    L->name = malloc(v.name_len + 1);
     if (!L->name)
         return nomem(err, s);
-    memcpy(L->name, p + 4, name_len);
-    L->name[name_len] = 0;
+    memcpy(L->name, v.name, v.name_len);
+    L->name[v.name_len] = 0;
     L->first_chunk = s->n_chunks;
-    rc = add_chunk_list(s, L, off, "seal", p + list_at, h->c, h->a, err);
+    rc = add_chunk_list(s, L, off, "seal", v.offsets, v.count, h->a, err);
     if (rc)
         lgs_free_layer(L);
     return rc;
@@ -209,15 +206,20 @@ static int walk_chain(lg_store *s, uint64_t head, int ext_type, int base_type,
         if (!rc)
             rc = lgs_check_payload(s, cur, &h, err);
         const unsigned char *p = s->map + cur + LGS_RECORD_HEADER_SIZE;
-        uint64_t at = 0;
+        uint64_t prev = 0;
+        const char *bad = NULL;
         if (!rc && ext_type == LGS_LABELS_EXTEND) {
-            uint32_t nl = h.stored_size >= 4 ? lgu_get32(p) : UINT32_MAX;
-            at = nl <= LGS_MAX_NAME ? ((4 + (uint64_t)nl + 7) & ~7ull) : UINT64_MAX;
+            lgs_labels_view lv;
+            bad = lgs_labels_decode(&h, p, 1, &lv);
+            prev = lv.prev;
+        } else if (!rc) {
+            lgs_extend_view ev;
+            bad = lgs_extend_decode(&h, p, &ev);
+            prev = ev.prev;
         }
-        if (!rc && (at > h.stored_size || h.stored_size - at < 16))
-            rc = lgu_fail(err, LG_ECORRUPT, "%s: %s record at offset %llu: bad layout", s->path,
-                         lgs_type_name(h.type), U64(cur));
-        uint64_t prev = rc ? 0 : lgu_get64(p + at);
+        if (!rc && bad)
+            rc = lgu_fail(err, LG_ECORRUPT, "%s: %s record at offset %llu: bad %s", s->path,
+                          lgs_type_name(h.type), U64(cur), bad);
         if (!rc && (prev >= cur || prev < LGS_FILE_HEADER_SIZE))
             rc = lgu_fail(err, LG_ECORRUPT,
                          "%s: %s record at offset %llu: previous record at %llu does not "
@@ -255,16 +257,15 @@ static int add_extend(lg_store *s, uint64_t off, lg_error *err)
         uint64_t at = chain[k];
         rc = lgs_record_at(s, at, &h, err);
         const unsigned char *p = s->map + at + LGS_RECORD_HEADER_SIZE;
-        if (!rc && (h.b != L.id || h.d != L.d || h.e[0] != L.dtype || h.c == 0 ||
-                    h.stored_size != 16 + 8ull * h.c || h.raw_size != h.stored_size ||
-                    lgu_get64(p + 8) != L.n || h.e[1] || h.e[2] || h.e[3] ||
-                    lgu_get32(h.e + 8)))
+        lgs_extend_view v;
+        if (!rc && (lgs_extend_decode(&h, p, &v) || h.b != L.id || h.d != L.d ||
+                    h.e[0] != L.dtype || v.rows_before != L.n))
             rc = lgu_fail(err, LG_ECORRUPT,
-                         "%s: extend record at offset %llu (layer %u): bad layout, or it does "
-                         "not continue layer %u (%s) at row %llu",
-                         s->path, U64(at), h.b, L.id, L.name, U64(L.n));
+                          "%s: extend record at offset %llu (layer %u): bad layout, or it does "
+                          "not continue layer %u (%s) at row %llu",
+                          s->path, U64(at), h.b, L.id, L.name, U64(L.n));
         if (!rc)
-            rc = add_chunk_list(s, &L, at, "extend", p + 16, h.c, h.a, err);
+            rc = add_chunk_list(s, &L, at, "extend", v.offsets, v.count, h.a, err);
         if (!rc)
             L.content_crc = lgu_get32(h.e + 4);
     }
@@ -300,41 +301,38 @@ int lgs_add_labels(lg_store *s, uint64_t off, lg_error *err)
         if (rc)
             break;
         const unsigned char *p = s->map + at + LGS_RECORD_HEADER_SIZE;
-        uint64_t len = h.stored_size;
-        uint32_t name_len = len >= 4 ? lgu_get32(p) : UINT32_MAX;
-        uint64_t pre = (4 + (uint64_t)name_len + 7) & ~7ull;
-        uint64_t data = k == n - 1 ? pre : pre + 16;
-        uint64_t first = k == n - 1 ? 0 : (data <= len ? lgu_get64(p + pre + 8) : UINT64_MAX);
-        if (name_len > LGS_MAX_NAME || h.a > (1ull << 40) || first != Lb.n || h.a < first ||
-            data + 8 * (h.a - first) != len || h.raw_size != len || h.b || h.c || h.d ||
-            memchr(p + 4, 0, name_len) ||
-            (Lb.name && (strlen(Lb.name) != name_len || memcmp(Lb.name, p + 4, name_len)))) {
-            rc = lgu_fail(err, LG_ECORRUPT,
-                         "%s: %s record at offset %llu: bad layout (name, first label or count "
-                         "%llu)",
-                         s->path, lgs_type_name(h.type), U64(at), U64(h.a));
+        lgs_labels_view v;
+        const char *bad = lgs_labels_decode(&h, p, k != n - 1, &v);
+        if (!bad && v.first != Lb.n)
+            bad = "first label (does not continue the set)";
+        if (!bad && Lb.name && (strlen(Lb.name) != v.name_len || memcmp(Lb.name, v.name,
+                                                                       v.name_len)))
+            bad = "name (not the set's)";
+        if (bad) {
+            rc = lgu_fail(err, LG_ECORRUPT, "%s: %s record at offset %llu: bad %s (count %llu)",
+                          s->path, lgs_type_name(h.type), U64(at), bad, U64(h.a));
             break;
         }
         if (!Lb.name) {
-            Lb.name = malloc(name_len + 1);
+            Lb.name = malloc(v.name_len + 1);
             if (!Lb.name) {
                 rc = nomem(err, s);
                 break;
             }
-            memcpy(Lb.name, p + 4, name_len);
-            Lb.name[name_len] = 0;
+            memcpy(Lb.name, v.name, v.name_len);
+            Lb.name[v.name_len] = 0;
         }
         if (h.a > cap || !Lb.values) {
             cap = h.a > 2 * cap ? h.a : 2 * cap;
-            int64_t *v = realloc(Lb.values, (cap ? cap : 1) * sizeof *v);
-            if (!v) {
+            int64_t *grown = realloc(Lb.values, (cap ? cap : 1) * sizeof *grown);
+            if (!grown) {
                 rc = nomem(err, s);
                 break;
             }
-            Lb.values = v;
+            Lb.values = grown;
         }
-        for (uint64_t i = first; i < h.a; i++)
-            Lb.values[i] = (int64_t)lgu_get64(p + data + 8 * (i - first));
+        for (uint64_t i = v.first; i < h.a; i++)
+            Lb.values[i] = (int64_t)lgu_get64(v.values + 8 * (i - v.first));
         Lb.n = h.a;
     }
     free(chain);

@@ -7,6 +7,7 @@
 
 #include "codec/codec.h"
 #include "codec/crc32c.h"
+#include "store/payload.h"
 #include "store/store_int.h"
 #include "util/error.h"
 #include "util/buf.h"
@@ -128,18 +129,12 @@ static int decode_chunk(lg_stream *st, uint64_t at, const lgs_header *h, lg_stre
     return LG_OK;
 }
 
-/* name_len u32, name, zero pad to 8: returns the offset after it, or 0. */
-static uint64_t take_name(lg_stream *st, uint64_t len)
+/* A decoded name into the stream's own NUL-terminated copy. */
+static const char *keep_name(lg_stream *st, const char *name, uint32_t len)
 {
-    if (len < 4)
-        return 0;
-    uint32_t nl = lgu_get32(st->payload);
-    uint64_t after = (4 + (uint64_t)nl + 7) & ~7ull;
-    if (nl == 0 || nl > LGS_MAX_NAME || after > len || memchr(st->payload + 4, 0, nl))
-        return 0;
-    memcpy(st->name, st->payload + 4, nl);
-    st->name[nl] = 0;
-    return after;
+    memcpy(st->name, name, len);
+    st->name[len] = 0;
+    return st->name;
 }
 
 int lg_stream_next(lg_stream *st, lg_stream_record *rec, lg_error *err)
@@ -215,49 +210,31 @@ int lg_stream_next(lg_stream *st, lg_stream_record *rec, lg_error *err)
         case LGS_CHUNK:
             return decode_chunk(st, at, &h, rec, err);
         case LGS_SEAL:
-            if (!take_name(st, h.stored_size) || h.d == 0 || h.c == 0 ||
-                !lg_dtype_size((lg_dtype)h.e[0]))
-                return bad_record(st, at, "seal", "layout", err);
-            rec->layer_id = h.b;
-            rec->rows = h.a;
-            rec->d = h.d;
-            rec->dtype = (lg_dtype)h.e[0];
-            rec->name = st->name;
-            return LG_OK;
-        case LGS_LABELS: {
-            uint64_t after = take_name(st, h.stored_size);
-            if (!after || h.a > (1ull << 40) || after + 8 * h.a != h.stored_size)
-                return bad_record(st, at, "labels", "layout", err);
-            rec->rows = h.a;
-            rec->name = st->name;
-            rec->data = st->payload + after; /* 8-aligned int64, little-endian */
-            rec->data_len = 8 * h.a;
-            return LG_OK;
-        }
         case LGS_LAYER: {
-            uint64_t after = take_name(st, h.stored_size);
-            if (!after || after != h.stored_size || h.d == 0 || h.d > LGS_MAX_D ||
-                !lg_dtype_size((lg_dtype)h.e[0]) || h.a || h.c)
-                return bad_record(st, at, "layer", "layout (name, dim or dtype)", err);
+            lgs_seal_view v;
+            const char *why = h.type == LGS_SEAL ? lgs_seal_decode(&h, st->payload, &v)
+                                                 : lgs_layer_decode(&h, st->payload, &v);
+            if (why)
+                return bad_record(st, at, lgs_type_name(h.type), why, err);
             rec->layer_id = h.b;
+            rec->rows = h.a;
             rec->d = h.d;
             rec->dtype = (lg_dtype)h.e[0];
-            rec->name = st->name;
+            rec->name = keep_name(st, v.name, v.name_len);
             return LG_OK;
         }
+        case LGS_LABELS:
         case LGS_LABELS_EXTEND: {
-            uint64_t after = take_name(st, h.stored_size);
-            uint64_t first = after && after + 16 <= h.stored_size
-                                 ? lgu_get64(st->payload + after + 8)
-                                 : UINT64_MAX;
-            if (!after || h.a > (1ull << 40) || first > h.a ||
-                after + 16 + 8 * (h.a - first) != h.stored_size)
-                return bad_record(st, at, "labels-extend", "layout", err);
-            rec->first_row = first;
-            rec->rows = h.a - first;
-            rec->name = st->name;
-            rec->data = st->payload + after + 16;
-            rec->data_len = 8 * (size_t)rec->rows;
+            lgs_labels_view v;
+            const char *why =
+                lgs_labels_decode(&h, st->payload, h.type == LGS_LABELS_EXTEND, &v);
+            if (why)
+                return bad_record(st, at, lgs_type_name(h.type), why, err);
+            rec->first_row = v.first;
+            rec->rows = v.count;
+            rec->name = keep_name(st, v.name, v.name_len);
+            rec->data = v.values; /* 8-aligned int64, little-endian */
+            rec->data_len = 8 * (size_t)v.count;
             return LG_OK;
         }
         case LGS_META:

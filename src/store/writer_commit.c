@@ -49,19 +49,13 @@ static int write_meta(lg_writer *w, lg_error *err)
 /* LABELS (full) or LABELS_EXTEND (the labels since the last commit). */
 static int write_labels(lg_writer *w, wlabels *S, int full, lg_error *err)
 {
-    size_t nl = strlen(S->name), pre = lgs_name_prefix_len(nl);
+    size_t nl = strlen(S->name);
     uint64_t first = full ? 0 : S->committed, count = S->n - first;
-    uint64_t at8 = full ? pre : pre + 16, len = at8 + 8 * count;
+    uint64_t len = lgs_labels_size(nl, count, !full);
     unsigned char *p = calloc(1, len);
     if (!p)
         return lgu_fail(err, LG_ENOMEM, "out of memory for %llu labels", U64(count));
-    lgs_put_name(p, S->name, nl);
-    if (!full) {
-        lgu_put64(p + pre, S->head);
-        lgu_put64(p + pre + 8, first);
-    }
-    for (uint64_t i = 0; i < count; i++)
-        lgu_put64(p + at8 + 8 * i, (uint64_t)S->v[first + i]);
+    lgs_labels_encode(p, S->name, nl, S->head, first, S->v + first, count, !full);
     lgs_header h = {.type = full ? LGS_LABELS : LGS_LABELS_EXTEND, .stored_size = len,
                     .raw_size = len, .a = S->n};
     uint64_t at = w->off;

@@ -14,6 +14,7 @@
 #ifndef LG_STORE_WRITER_INT_H
 #define LG_STORE_WRITER_INT_H
 
+#include "store/payload.h"
 #include "store/store_int.h"
 
 /* A chain of EXTEND (or LABELS_EXTEND) records longer than this is replaced

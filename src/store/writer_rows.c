@@ -193,19 +193,6 @@ int lgw_add_rows(lg_writer *w, wlayer *L, const void *rows, uint64_t n, const ui
     return LG_OK;
 }
 
-/* name_len u32, name, zero padding to 8 bytes: the prefix of SEAL, LABELS,
- * LABELS_EXTEND and LAYER payloads.  Returns its length. */
-size_t lgs_name_prefix_len(size_t name_len)
-{
-    return (4 + name_len + 7) & ~(size_t)7;
-}
-
-void lgs_put_name(unsigned char *p, const char *name, size_t name_len)
-{
-    lgu_put32(p, (uint32_t)name_len);
-    memcpy(p + 4, name, name_len);
-}
-
 /* The SEAL (full: every chunk) or EXTEND (the chunks since the last commit)
  * that commits the layer's flushed rows.  The stream form always seals in
  * full. */
@@ -214,19 +201,14 @@ int lgw_seal_record(lg_writer *w, wlayer *L, int full, lg_error *err)
     assert(L->fill == 0 && L->flushed == L->rows);
     size_t nl = strlen(L->name), first = full ? 0 : L->n_chunks_committed;
     size_t count = L->n_chunks - first;
-    size_t list_at = full ? lgs_name_prefix_len(nl) : 16;
-    size_t len = list_at + 8 * count;
+    size_t len = full ? lgs_seal_size(nl, count) : lgs_extend_size(count);
     unsigned char *p = calloc(1, len);
     if (!p)
         return lgu_fail(err, LG_ENOMEM, "out of memory");
-    if (full) {
-        lgs_put_name(p, L->name, nl);
-    } else {
-        lgu_put64(p, L->head);
-        lgu_put64(p + 8, L->committed);
-    }
-    for (size_t i = 0; i < count; i++)
-        lgu_put64(p + list_at + 8 * i, L->chunks[first + i]);
+    if (full)
+        lgs_seal_encode(p, L->name, nl, L->chunks + first, count);
+    else
+        lgs_extend_encode(p, L->head, L->committed, L->chunks + first, count);
     lgs_header h = {.type = full ? LGS_SEAL : LGS_EXTEND, .stored_size = len, .raw_size = len,
                     .a = L->rows, .b = L->id, .c = (uint32_t)count, .d = L->d};
     h.e[0] = (uint8_t)L->dst;
@@ -247,11 +229,11 @@ int lgw_seal_record(lg_writer *w, wlayer *L, int full, lg_error *err)
 /* Stream form: the LAYER record that names a layer before its first chunk. */
 int lgw_stream_declare(lg_writer *w, wlayer *L, lg_error *err)
 {
-    size_t nl = strlen(L->name), len = lgs_name_prefix_len(nl);
+    size_t nl = strlen(L->name), len = lgs_seal_size(nl, 0);
     unsigned char *p = calloc(1, len);
     if (!p)
         return lgu_fail(err, LG_ENOMEM, "out of memory");
-    lgs_put_name(p, L->name, nl);
+    lgs_seal_encode(p, L->name, nl, NULL, 0); /* a LAYER payload: the name alone */
     lgs_header h = {.type = LGS_LAYER, .stored_size = len, .raw_size = len, .b = L->id,
                     .d = L->d};
     h.e[0] = (uint8_t)L->dst;
