@@ -31,9 +31,7 @@ typedef struct follower {
     int64_t *labels;        /* the store's labels, once there (owned) */
     lg_profile *p;
     lgp_cache *cache;
-    size_t cap;           /* of p->layers */
-    uint32_t **kept;      /* each profiled layer's first k neighbours (for late labels) */
-    lg_knn prev;          /* the last profiled layer's lists */
+    lgp_acc acc;          /* the results, the previous lists, the kept neighbours */
     lg_knn_inc *inc;      /* the layer being written, searched as it grows */
     int inc_failed;       /* it stopped fitting the budget: compute at the seal */
     uint32_t inc_id;
@@ -125,39 +123,17 @@ static int follow_pending(follower *f, lg_store *s, lg_error *err)
     return rc;
 }
 
-static int grow_results(follower *f, lg_error *err)
-{
-    lg_profile *p = f->p;
-    if (p->n_layers < f->cap)
-        return LG_OK;
-    size_t cap = f->cap ? 2 * f->cap : 16;
-    lg_layer_result *r = realloc(p->layers, cap * sizeof *r);
-    uint32_t **k = realloc(f->kept, cap * sizeof *k);
-    if (r)
-        p->layers = r;
-    if (k)
-        f->kept = k;
-    if (!r || !k)
-        return lgu_fail(err, LG_ENOMEM, "out of memory");
-    memset(p->layers + f->cap, 0, (cap - f->cap) * sizeof *r);
-    memset(f->kept + f->cap, 0, (cap - f->cap) * sizeof *k);
-    f->cap = cap;
-    return LG_OK;
-}
-
 /* Profiles sealed layer `layer`, with incremental lists when they match. */
 static int follow_layer(follower *f, lg_store *s, size_t layer, lg_error *err)
 {
     double t0 = now();
-    int rc = grow_results(f, err);
-    if (rc)
-        return rc;
     lg_profile *p = f->p;
-    lg_layer_result *r = &p->layers[p->n_layers];
-    memset(r, 0, sizeof *r);
+    lg_layer_result *r = lgp_acc_slot(&f->acc, err);
+    if (!r)
+        return LG_ENOMEM;
     if (lgp_identify(s, layer, r))
         return lgu_fail(err, LG_ENOMEM, "out of memory");
-    p->n_layers++; /* from here on, lg_profile_free frees its name */
+    int rc = LG_OK;
     lg_layer_info L;
     lg_store_layer(s, layer, &L);
     lg_knn nn = {0};
@@ -186,19 +162,10 @@ static int follow_layer(follower *f, lg_store *s, size_t layer, lg_error *err)
     }
     if (!rc)
         rc = lgp_estimate(s, layer, f->o, f->cache, r, &nn, err);
-    if (!rc && f->prev.idx && nn.idx) {
-        rc = lg_overlap_data(&nn, &f->prev, f->o->k, &r->overlap_prev, err);
-        r->has_prev = !rc;
-    }
-    uint32_t *keep = rc || !nn.idx ? NULL : malloc(nn.n * f->o->k * sizeof *keep);
-    if (!rc && nn.idx && !keep)
-        rc = lgu_fail(err, LG_ENOMEM, "out of memory");
-    for (uint64_t i = 0; !rc && i < nn.n; i++)
-        memcpy(keep + i * f->o->k, nn.idx + i * nn.k, f->o->k * sizeof *keep);
-    f->kept[p->n_layers - 1] = keep;
-    lg_knn_free(&f->prev);
-    f->prev = nn;
     r->seconds = now() - t0;
+    int added = lgp_acc_add(&f->acc, r, &nn, err); /* counts r: its name is freed later */
+    if (!rc)
+        rc = added;
     if (!rc && f->o->progress)
         f->o->progress(f->o->progress_ctx, r, p->n_layers, 0);
     return rc;
@@ -235,32 +202,25 @@ static int update_cycle(follower *f, lg_store *s, lg_error *err)
     p->k_lists = f->klist;
     drop_inc(f);
     refresh_labels(f, s);
+    lgp_acc_restart(&f->acc); /* every layer comes again, with its new rows */
     for (size_t q = 0; q < count; q++) {
-        int rc = grow_results(f, err);
-        if (rc)
-            return rc;
         double t0 = now();
-        lg_layer_result fresh = {0};
-        if (lgp_identify(s, q, &fresh))
+        lg_layer_result *r = lgp_acc_slot(&f->acc, err);
+        if (!r)
+            return LG_ENOMEM;
+        if (lgp_identify(s, q, r))
             return lgu_fail(err, LG_ENOMEM, "out of memory");
         lg_knn nn = {0};
         lg_profile_opts quick = *f->o;
-        quick.decimation = 0; /* the running view: the lists and TwoNN */
+        quick.decimation = 0; /* the running view: lists, TwoNN, overlaps */
         quick.paper = 0;
-        rc = lgp_lists(s, q, &quick, f->klist, f->cache, p, &fresh, &nn, err);
+        int rc = lgp_lists(s, q, &quick, f->klist, f->cache, p, r, &nn, err);
         if (!rc)
-            rc = lgp_estimate(s, q, &quick, f->cache, &fresh, &nn, err);
-        lg_knn_free(&nn);
-        fresh.seconds = now() - t0;
-        if (rc) {
-            free((char *)fresh.name);
-            return rc;
-        }
-        if (q < p->n_layers)
-            free((char *)p->layers[q].name);
-        else
-            p->n_layers = q + 1;
-        p->layers[q] = fresh;
+            rc = lgp_estimate(s, q, &quick, f->cache, r, &nn, err);
+        r->seconds = now() - t0;
+        int added = lgp_acc_add(&f->acc, r, &nn, err);
+        if (rc || added)
+            return rc ? rc : added;
     }
     f->rows_seen = lg_store_rows(s);
     f->grown = 1;
@@ -289,20 +249,8 @@ static void pick_up_labels(follower *f, lg_store *s)
 /* Labels that arrived after some layers were profiled: their overlaps now. */
 static int late_labels(follower *f, lg_store *s, lg_error *err)
 {
-    lg_profile *p = f->p;
     pick_up_labels(f, s);
-    const int64_t *lab = f->o->labels;
-    for (size_t q = 0; lab && q < p->n_layers; q++) {
-        lg_layer_result *r = &p->layers[q];
-        if (r->has_labels || !f->kept[q])
-            continue;
-        lg_knn x = {.n = r->n, .k = f->o->k, .idx = f->kept[q]};
-        int rc = lg_overlap_labels(&x, lab, f->o->k, 0, &r->overlap_labels, err);
-        if (rc)
-            return rc;
-        r->has_labels = 1;
-    }
-    return LG_OK;
+    return lgp_acc_late_labels(&f->acc, f->o->labels, err);
 }
 
 int lg_profile_follow(const char *path, const lg_profile_opts *o, double poll,
@@ -318,7 +266,8 @@ int lg_profile_follow(const char *path, const lg_profile_opts *o, double poll,
     out->opts = *o;
     out->best_label_layer = -1;
     out->rec.index = -1;
-    follower f = {&own, NULL, out, NULL, 0, NULL, {0}, NULL, 0, 0, 0, 0, 0};
+    follower f = {&own, NULL, out, NULL, {0}, NULL, 0, 0, 0, 0, 0};
+    lgp_acc_open(&f.acc, out, &own, 1); /* labels may come after their layers */
     if (o->cache_dir) {
         lg_error cerr;
         if (lgp_cache_open(o->cache_dir, &f.cache, &cerr))
@@ -391,11 +340,10 @@ int lg_profile_follow(const char *path, const lg_profile_opts *o, double poll,
     }
     lg_store_close(s);
     drop_inc(&f);
-    lg_knn_free(&f.prev);
-    for (size_t q = 0; q < out->n_layers; q++)
-        free(f.kept[q]);
-    free(f.kept);
-    if (!rc && !(stop && *stop) && (f.grown || o->overlap_matrix)) {
+    if (!rc && !f.grown && o->overlap_matrix) /* layer by layer: from the kept lists */
+        rc = lgp_acc_matrix(&f.acc, err);
+    lgp_acc_close(&f.acc);
+    if (!rc && !(stop && *stop) && f.grown) {
         /* the finished store, profiled as offline: its lists are cached */
         lg_profile_free(out);
         memset(out, 0, sizeof *out);

@@ -590,78 +590,42 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
         return lgu_fail(err, LG_ENOMEM, "out of memory");
     for (size_t q = 0; order && q < L; q++)
         order[q] = opts->layers ? opts->layers[q] : q;
-    out->layers = calloc(L ? L : 1, sizeof *out->layers);
-    out->best_label_layer = -1;
-    uint32_t **all = opts->overlap_matrix ? calloc(L, sizeof *all) : NULL;
-    if (!out->layers || (opts->overlap_matrix && !all)) {
-        free(all);
-        free(order);
-        lgp_team_end(&team);
-        lg_profile_free(out);
-        return lgu_fail(err, LG_ENOMEM, "out of memory");
-    }
+    lgp_acc acc;
+    lgp_acc_open(&acc, out, opts, 0);
     lgp_cache *cache = NULL;
     if (opts->cache_dir) {
         lg_error cerr;
         if (lgp_cache_open(opts->cache_dir, &cache, &cerr))
             snprintf(out->cache_note, sizeof out->cache_note, "cache not used: %s", cerr.msg);
     }
-    lg_knn prev = {0}, cur = {0};
+    lg_knn cur = {0};
     for (size_t q = 0; !rc && q < L; q++) {
-        lg_layer_result *r = &out->layers[q];
         if (opts->stop && *opts->stop) {
             rc = lgu_fail(err, LG_ECANCELED, "stopped: the caller asked the profile to stop");
             break;
         }
+        lg_layer_result *r = lgp_acc_slot(&acc, err);
+        if (!r) {
+            rc = LG_ENOMEM;
+            break;
+        }
         rc = one_layer(s, order ? order : opts->layers, L, q, opts, klist, cache, &team, out, r,
                        &cur, err);
-        if (!rc && q > 0 && cur.idx && prev.idx) {
-            rc = lg_overlap_data(&cur, &prev, opts->k, &r->overlap_prev, err);
-            r->has_prev = !rc;
+        if (rc) {
+            free((char *)r->name); /* not counted yet */
+            break;
         }
-        if (!rc && all) {
-            /* keep this layer's first k neighbours for the matrix */
-            all[q] = malloc(n * opts->k * sizeof **all);
-            if (!all[q])
-                rc = lgu_fail(err, LG_ENOMEM, "out of memory for the overlap matrix");
-            for (uint64_t i = 0; !rc && i < n; i++)
-                if (cur.idx)
-                    memcpy(all[q] + i * opts->k, cur.idx + i * klist, opts->k * sizeof **all);
-                else /* a layer without lists: every row left out */
-                    for (uint32_t m = 0; m < opts->k; m++)
-                        all[q][i * opts->k + m] = LG_KNN_NONE;
-        }
-        lg_knn_free(&prev);
-        prev = cur;
-        memset(&cur, 0, sizeof cur);
-        out->n_layers = q + 1;
+        rc = lgp_acc_add(&acc, r, &cur, err);
         if (!rc && opts->progress)
             opts->progress(opts->progress_ctx, r, q + 1, L);
     }
-    lg_knn_free(&prev);
+    lg_knn_free(&cur);
     lgp_cache_close(cache);
     lgp_team_end(&team);
     free(order);
-    if (!rc && all) {
-        out->matrix = malloc(L * L * sizeof *out->matrix);
-        if (!out->matrix)
-            rc = lgu_fail(err, LG_ENOMEM, "out of memory");
-        for (size_t a = 0; !rc && a < L; a++) {
-            out->matrix[a * L + a] = 1;
-            for (size_t b = a + 1; !rc && b < L; b++) {
-                lg_knn x = {.n = n, .k = opts->k, .idx = all[a]};
-                lg_knn y = {.n = n, .k = opts->k, .idx = all[b]};
-                double v;
-                lg_error none;
-                if (lg_overlap_data(&x, &y, opts->k, &v, &none))
-                    v = NAN; /* no row has lists in both */
-                out->matrix[a * L + b] = out->matrix[b * L + a] = v;
-            }
-        }
-    }
-    for (size_t q = 0; all && q < L; q++)
-        free(all[q]);
-    free(all);
+    if (!rc && opts->overlap_matrix)
+        rc = lgp_acc_matrix(&acc, err);
+    lgp_acc_close(&acc);
     if (rc) {
         lg_profile_free(out);
         return rc;

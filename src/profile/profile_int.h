@@ -43,6 +43,32 @@ void lgp_team_end(lgp_team *t);
 int lgp_team_member(const lg_team *team, lg_store *s, const lg_profile_opts *o, uint32_t klist,
                     lg_error *err);
 
+/* ---- the accumulator (acc.c): results as layers come ---- */
+typedef struct lgp_acc {
+    lg_profile *p;
+    const lg_profile_opts *o;
+    size_t cap;      /* of p->layers and kept */
+    int keep;        /* keep each layer's first k neighbours */
+    lg_knn prev;     /* the last layer's lists */
+    uint32_t **kept; /* per layer: first k neighbours (matrix, late labels) */
+} lgp_acc;
+/* keep_lists: keep every layer's first k neighbours even without the
+ * overlap matrix (labels may come later). */
+int lgp_acc_open(lgp_acc *a, lg_profile *p, const lg_profile_opts *o, int keep_lists);
+/* The next layer's result, zeroed (not yet counted in p->n_layers). */
+lg_layer_result *lgp_acc_slot(lgp_acc *a, lg_error *err);
+/* Counts the slot's result and takes its lists: the overlap with the
+ * previous layer, the kept neighbours.  nn is emptied (the accumulator
+ * owns its lists now). */
+int lgp_acc_add(lgp_acc *a, lg_layer_result *r, lg_knn *nn, lg_error *err);
+/* Forgets every layer (follow mode: all layers grew; they come again). */
+void lgp_acc_restart(lgp_acc *a);
+/* Label overlaps of layers that were added before the labels existed. */
+int lgp_acc_late_labels(lgp_acc *a, const int64_t *labels, lg_error *err);
+/* The overlap between every pair of layers, from the kept neighbours. */
+int lgp_acc_matrix(lgp_acc *a, lg_error *err);
+void lgp_acc_close(lgp_acc *a);
+
 /* The recommended layer and the best label layer. */
 int lgp_finish(lg_profile *out, lg_error *err);
 

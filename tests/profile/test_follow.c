@@ -68,6 +68,7 @@ static void follow_equals_batch(void **state)
     lg_profile_opts_default(&o);
     o.k = 20;
     o.labels_from_store = 1;
+    o.overlap_matrix = 1; /* from the lists kept as layers came */
     lg_profile live;
     lg_error err;
     if (lg_profile_follow(path, &o, 0.05, NULL, &live, &err))
@@ -103,6 +104,8 @@ static void follow_equals_batch(void **state)
     }
     assert_int_equal(live.rec.index, batch.rec.index);
     assert_int_equal(live.rec.index, 3);
+    assert_non_null(live.matrix);
+    assert_memory_equal(live.matrix, batch.matrix, 16 * sizeof *batch.matrix);
     lg_profile_free(&live);
     lg_profile_free(&batch);
     lg_store_close(s);
