@@ -62,23 +62,6 @@ static void sleep_for(double s)
     nanosleep(&t, NULL);
 }
 
-/* Feeds rows [have, n) of a layer (pending or sealed) to the incremental search. */
-static int feed(follower *f, lg_cursor *cur, uint64_t n, uint32_t d, lg_error *err)
-{
-    float *buf = malloc((size_t)FEED_ROWS * d * sizeof *buf);
-    if (!buf)
-        return lgu_fail(err, LG_ENOMEM, "out of memory");
-    int rc = LG_OK;
-    for (uint64_t r = lg_knn_inc_rows(f->inc); !rc && r < n; r += FEED_ROWS) {
-        size_t m = n - r < FEED_ROWS ? (size_t)(n - r) : FEED_ROWS;
-        rc = lg_cursor_read(cur, r, m, buf, err);
-        if (!rc)
-            rc = lg_knn_inc_add(f->inc, buf, m, err);
-    }
-    free(buf);
-    return rc;
-}
-
 static void drop_inc(follower *f)
 {
     lg_knn_inc_close(f->inc);
@@ -110,7 +93,7 @@ static int follow_pending(follower *f, lg_store *s, lg_error *err)
     int rc = lg_cursor_open_pending(s, FEED_ROWS, &cur, err);
     if (rc)
         return rc;
-    rc = feed(f, cur, P.n, P.d, err);
+    rc = lgp_inc_feed(f->inc, cur, P.n, P.d, err);
     lg_cursor_close(cur);
     if (rc == LG_ENOMEM || rc == LG_EINPUT) {
         /* too big to hold, or rows with NaN or inf: the layer is searched
@@ -133,32 +116,12 @@ static int follow_layer(follower *f, lg_store *s, size_t layer, lg_error *err)
         return LG_ENOMEM;
     if (lgp_identify(s, layer, r))
         return lgu_fail(err, LG_ENOMEM, "out of memory");
-    int rc = LG_OK;
-    lg_layer_info L;
-    lg_store_layer(s, layer, &L);
     lg_knn nn = {0};
-    if (f->inc && f->inc_id == L.id && lg_knn_inc_rows(f->inc) <= L.n &&
-        f->klist == lgp_lists_k(f->o, L.n)) {
-        /* the rows seen while it was written, then the rest from the store */
-        lg_cursor *cur;
-        rc = lg_cursor_open(s, layer, FEED_ROWS, &cur, err);
-        if (!rc) {
-            rc = feed(f, cur, L.n, L.d, err);
-            lg_cursor_close(cur);
-        }
-        if (!rc)
-            rc = lg_knn_inc_finish(f->inc, &nn, err);
-        drop_inc(f);
-        if (!rc) {
-            r->incremental = 1;
-            nn.seconds = now() - t0;
-            p->knn_runs++;
-            lgp_cache_lists(f->cache, p, &L, &nn);
-        }
-    } else {
-        if (f->inc && f->inc_id == L.id)
-            drop_inc(f);
-        rc = lgp_lists(s, layer, f->o, f->klist, f->cache, p, r, &nn, err);
+    lgp_sources src = {f->cache, NULL, NULL, 0, f->inc, f->inc_id};
+    int rc = lgp_layer_lists(&src, s, p->n_layers, layer, f->o, f->klist, p, r, &nn, err);
+    if (f->inc && !src.inc) { /* consumed (or of no use) */
+        f->inc = NULL;
+        f->inc_failed = 0;
     }
     if (!rc)
         rc = lgp_estimate(s, layer, f->o, f->cache, r, &nn, err);

@@ -299,187 +299,19 @@ int lgp_estimate(lg_store *s, size_t layer, const lg_profile_opts *o, lgp_cache 
     return rc;
 }
 
-/* Approximate lists of a layer, read in blocks, and the self-check. */
-static int approx_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
-                        lg_layer_result *r, lg_knn *nn, lg_error *err)
-{
-    lg_layer_info L;
-    lg_store_layer(s, layer, &L);
-    memset(nn, 0, sizeof *nn);
-    double t0 = now();
-    lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = o->memory,
-                      .cells = o->cells, .nprobe = o->nprobe, .seed = o->seed,
-                      .scratch_dir = o->scratch_dir, .stop = o->stop};
-    ko.cells = lgk_cells(&ko, L.n);
-    /* the first block holds the rows k-means trains on; blocks take at most
-     * an eighth of the budget */
-    uint64_t budget = lgk_budget(&ko);
-    uint64_t block = budget / 8 / ((uint64_t)L.d * 4);
-    block = block < 64 ? 64 : block > 65536 ? 65536 : block;
-    uint64_t first = lgk_train_rows(ko.cells), most = budget / 4 / ((uint64_t)L.d * 4);
-    if (first > most)
-        first = most; /* fewer rows a cell to train on, rather than a bigger block */
-    if (first < block)
-        first = block;
-    /* the block buffer is ours: the search gets the rest of the budget */
-    uint64_t buf_bytes = first * L.d * 4;
-    ko.memory = budget > 2 * buf_bytes ? budget - buf_bytes : budget / 2;
-    lg_knn_approx *a;
-    int rc = lg_knn_approx_open(L.d, &ko, &a, err);
-    if (rc)
-        return rc;
-    lg_cursor *cur;
-    rc = lg_cursor_open(s, layer, 1, &cur, err);
-    if (!rc && L.n * L.d * 4 > budget)
-        lg_cursor_let_go(cur, 1); /* one pass; the rows are copied */
-    float *buf = NULL;
-    /* rows holding NaN or inf: the policy of every search (knn/finite.h);
-     * the approximate search gets the finite rows only, kept[] says which */
-    uint32_t *kept = malloc((L.n ? L.n : 1) * sizeof *kept);
-    uint64_t n_kept = 0;
-    if (!rc && !kept)
-        rc = lgu_fail(err, LG_ENOMEM, "out of memory");
-    for (uint64_t r0 = 0; !rc && r0 < L.n;) {
-        uint64_t m = r0 ? block : first;
-        if (m > L.n - r0)
-            m = L.n - r0;
-        float *b = realloc(buf, m * L.d * sizeof *buf);
-        if (!b) {
-            rc = lgu_fail(err, LG_ENOMEM, "out of memory");
-            break;
-        }
-        buf = b;
-        rc = lg_cursor_read(cur, r0, m, buf, err);
-        if (!rc && o->stop && *o->stop)
-            rc = lgu_fail(err, LG_ECANCELED, "stopped: the caller asked the profile to stop");
-        uint64_t good = 0;
-        for (uint64_t i = 0; !rc && i < m; i++) {
-            const float *row = buf + i * L.d;
-            uint32_t bad = lgk_bad_column(row, L.d);
-            if (bad < L.d && o->nonfinite_fail)
-                rc = lgk_nonfinite_error(err, r0 + i, row, bad);
-            else if (bad == L.d) {
-                if (good != i)
-                    memmove(buf + good * L.d, row, L.d * sizeof *buf);
-                kept[n_kept++] = (uint32_t)(r0 + i);
-                good++;
-            }
-        }
-        if (!rc)
-            rc = lg_knn_approx_add(a, buf, good, err);
-        r0 += m;
-    }
-    free(buf);
-    lg_cursor_close(cur);
-    if (!rc && n_kept < (uint64_t)klist + 1) {
-        uint64_t first_bad = 0;
-        while (first_bad < n_kept && kept[first_bad] == first_bad)
-            first_bad++;
-        rc = lgk_too_few_error(err, L.n - n_kept, L.n, first_bad, klist);
-    }
-    if (!rc)
-        rc = lg_knn_approx_finish(a, nn, err);
-    if (!rc && o->check_rows)
-        rc = lg_knn_approx_check(a, nn, o->check_rows, &r->check, err);
-    lg_knn_approx_close(a);
-    if (!rc && n_kept < L.n)
-        rc = lgk_expand_lists(nn, kept, L.n, err);
-    free(kept);
-    if (rc)
-        lg_knn_free(nn);
-    if (!rc) {
-        r->approx = 1;
-        nn->seconds = now() - t0;
-    }
-    return rc;
-}
-
-/* A layer's lists, computed (exact lists shared by the team when one is
- * given).  A layer that has none (too few usable rows) gets a note. */
-int lgp_compute(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
-                const lg_team *team, lg_layer_result *r, lg_knn *nn, lg_error *err)
-{
-    if (o->approx) {
-        int rc = approx_lists(s, layer, o, klist, r, nn, err);
-        if (rc == LG_EINPUT && !o->nonfinite_fail) { /* as exact search: a note */
-            snprintf(r->note, sizeof r->note, "%s", err->msg);
-            memset(nn, 0, sizeof *nn);
-            return LG_OK;
-        }
-        return rc;
-    }
-    lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = o->memory, .tile = o->tile,
-                      .exclude_nonfinite = !o->nonfinite_fail, .team = team,
-                      .stop = o->stop};
-    int rc = lg_knn_exact_layer(s, layer, &ko, nn, err);
-    if (rc == LG_EINPUT && !o->nonfinite_fail) {
-        snprintf(r->note, sizeof r->note, "%s", err->msg);
-        memset(nn, 0, sizeof *nn);
-        return LG_OK;
-    }
-    return rc;
-}
-
-/* The lists of a layer: from the cache, or computed (and then cached;
- * approximate lists are not cached: they depend on more knobs). */
-int lgp_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
-              lgp_cache *cache, lg_profile *p, lg_layer_result *r, lg_knn *nn, lg_error *err)
-{
-    lg_layer_info L;
-    lg_store_layer(s, layer, &L);
-    if (!o->approx && cache && lgp_cache_get_knn(cache, &L, klist, nn)) {
-        r->cached = 1;
-        p->cache_hits++;
-        return LG_OK;
-    }
-    int grown = 0, rc = LG_OK;
-    if (!o->approx && cache)
-        rc = lgp_grow_lists(s, layer, o, klist, cache, r, nn, &grown, err);
-    if (!rc && grown) {
-        p->knn_runs++; /* cached by the update */
-        return LG_OK;
-    }
-    if (!rc)
-        rc = lgp_compute(s, layer, o, klist, NULL, r, nn, err);
-    if (rc)
-        return rc;
-    lgp_computed(cache, p, &L, nn);
-    return LG_OK;
-}
-
-/* Counts a computed layer and caches its exact lists. */
-void lgp_computed(lgp_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn)
-{
-    if (!nn->idx)
-        return; /* no lists: the note says why */
-    p->knn_runs++;
-    if (!p->opts.approx)
-        lgp_cache_lists(cache, p, L, nn);
-}
-
-void lgp_cache_lists(lgp_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn)
-{
-    lg_error cerr;
-    if (cache && lgp_cache_put_knn(cache, L, nn, &cerr) && !p->cache_note[0])
-        snprintf(p->cache_note, sizeof p->cache_note, "%s", cerr.msg);
-}
-
-static int one_layer(lg_store *s, const size_t *order, size_t L, size_t q,
-                     const lg_profile_opts *o, uint32_t klist, lgp_cache *cache,
-                     lgp_team *team, lg_profile *p, lg_layer_result *r, lg_knn *nn,
+/* One layer of an offline run: its lists, then everything from them. */
+static int one_layer(lgp_sources *src, lg_store *s, size_t q, const lg_profile_opts *o,
+                     uint32_t klist, lg_profile *p, lg_layer_result *r, lg_knn *nn,
                      lg_error *err)
 {
     double t0 = now();
-    size_t layer = order ? order[q] : q;
+    size_t layer = src->order ? src->order[q] : q;
     int rc = lgp_identify(s, layer, r);
     if (rc)
         return lgu_fail(err, rc, "out of memory");
-    if (team->team && order)
-        rc = lgp_team_lists(team, s, o, klist, cache, order, L, q, p, r, nn, err);
-    else
-        rc = lgp_lists(s, layer, o, klist, cache, p, r, nn, err);
+    rc = lgp_layer_lists(src, s, q, layer, o, klist, p, r, nn, err);
     if (!rc)
-        rc = lgp_estimate(s, layer, o, cache, r, nn, err);
+        rc = lgp_estimate(s, layer, o, src->cache, r, nn, err);
     r->seconds = now() - t0;
     return rc;
 }
@@ -598,6 +430,7 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
         if (lgp_cache_open(opts->cache_dir, &cache, &cerr))
             snprintf(out->cache_note, sizeof out->cache_note, "cache not used: %s", cerr.msg);
     }
+    lgp_sources src = {cache, &team, order ? order : opts->layers, L, NULL, 0};
     lg_knn cur = {0};
     for (size_t q = 0; !rc && q < L; q++) {
         if (opts->stop && *opts->stop) {
@@ -609,8 +442,7 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
             rc = LG_ENOMEM;
             break;
         }
-        rc = one_layer(s, order ? order : opts->layers, L, q, opts, klist, cache, &team, out, r,
-                       &cur, err);
+        rc = one_layer(&src, s, q, opts, klist, out, r, &cur, err);
         if (rc) {
             free((char *)r->name); /* not counted yet */
             break;

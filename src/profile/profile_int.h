@@ -43,6 +43,30 @@ void lgp_team_end(lgp_team *t);
 int lgp_team_member(const lg_team *team, lg_store *s, const lg_profile_opts *o, uint32_t klist,
                     lg_error *err);
 
+/* ---- where a layer's lists come from (profile.c: lgp_layer_lists) ---- */
+typedef struct lgp_sources {
+    lgp_cache *cache;          /* lists kept from earlier runs (NULL: none) */
+    lgp_team *team;            /* a team of processes dealing rounds of layers */
+    const size_t *order;       /* ... over these layers (store indices) */
+    size_t n_order;
+    lg_knn_inc *inc;           /* follow mode: a layer searched as its rows came */
+    uint32_t inc_id;           /* ... its id */
+} lgp_sources;
+/* The one place that decides where layer `layer` (position q of the run)
+ * gets its lists: the rows searched as they arrived (src->inc, when it is
+ * this layer's and its k matches; it is then consumed), a team's round, the
+ * cache (exact lists of this content), the cached lists of its first rows
+ * updated with the rows appended since, or a search (exact or approximate).
+ * Computed exact lists are cached. */
+int lgp_layer_lists(lgp_sources *src, lg_store *s, size_t q, size_t layer,
+                    const lg_profile_opts *o, uint32_t klist, lg_profile *p, lg_layer_result *r,
+                    lg_knn *nn, lg_error *err);
+/* Follow mode: the lists of a sealed layer from its incremental search,
+ * fed the rows it has not seen yet; consumes inc. */
+int lgp_inc_lists(lg_knn_inc **inc, lg_store *s, size_t layer, lg_knn *nn, lg_error *err);
+/* Feeds rows [have, n) of a layer (read through cur) to an incremental search. */
+int lgp_inc_feed(lg_knn_inc *inc, lg_cursor *cur, uint64_t n, uint32_t d, lg_error *err);
+
 /* ---- the accumulator (acc.c): results as layers come ---- */
 typedef struct lgp_acc {
     lg_profile *p;
