@@ -1,0 +1,268 @@
+/*
+ * A job's settings by name, as the command line spells its options: one
+ * table lists each with its argument and help (the CLI's --help and option
+ * parsing, and Python's keywords, come from it); values are checked when set.
+ */
+#include "profile/job_int.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layergeom/estimate.h"
+#include "layergeom/import.h"
+#include "layergeom/knn.h"
+#include "util/error.h"
+
+
+/* ---- the settings ---- */
+
+typedef enum setting_kind { K_UINT, K_FRAC, K_SIZE, K_WORD, K_TEXT, K_FLAG } setting_kind;
+
+typedef struct setting {
+    const char *name, *arg, *help;
+    setting_kind kind;
+    double lo, hi; /* numbers: the range accepted */
+    const char *words; /* K_WORD: the words accepted, '|'-separated */
+} setting;
+
+static const setting settings[] = {
+    {"k", "K", "overlap neighbourhood size (default 30)", K_UINT, 1, LG_KNN_MAX_K, NULL},
+    {"knn", "exact|approx", "neighbour search (default exact)", K_WORD, 0, 0, "exact|approx"},
+    {"cells", "C", "approx: cells of the partition (default 2 sqrt N)", K_UINT, 1, 1 << 20, NULL},
+    {"nprobe", "P", "approx: cells each row searches (default 12 or more)", K_UINT, 1, 1 << 20,
+     NULL},
+    {"check-rows", "R", "approx: rows the self-check compares with exact search (default 500)",
+     K_UINT, 0, 1 << 20, NULL},
+    {"id", "twonn|ml|gride", "the estimator of the profile (default twonn)", K_WORD, 0, 0,
+     "twonn|ml|gride"},
+    {"gride-rank", "R", "the GRIDE scale (n2) used by id gride (default 16)", K_UINT, 2, 1024,
+     NULL},
+    {"gride-max", "R", "GRIDE scales up to this rank (default 64)", K_UINT, 2, 1024, NULL},
+    {"discard", "F", "TwoNN: fraction of the largest mu left out (default 0.1)", K_FRAC, 0, 0.99,
+     NULL},
+    {"preset", "paper", "the paper's protocol: TwoNN, discard 0.02, 4 subsets of N/32 rows",
+     K_WORD, 0, 0, "paper"},
+    {"decimation", NULL, "TwoNN on subsets of N/2, N/4, ... rows (error bars)", K_FLAG, 0, 0,
+     NULL},
+    {"duplicates", "drop|keep", "rows with an identical twin: left out of the ID (drop) or kept",
+     K_WORD, 0, 0, "drop|keep"},
+    {"nonfinite", "exclude|fail", "rows holding NaN or inf: left out and counted, or an error",
+     K_WORD, 0, 0, "exclude|fail"},
+    {"labels", "FILE", "labels (.npy or text); default: the store's label set", K_TEXT, 0, 0,
+     NULL},
+    {"label-set", "NAME", "use this label set of the store", K_TEXT, 0, 0, NULL},
+    {"no-labels", NULL, "ignore the store's labels", K_FLAG, 0, 0, NULL},
+    {"class-fraction", "F", "label overlap with k_i = F x size of i's class", K_FRAC, 1e-9, 1,
+     NULL},
+    {"overlap-matrix", NULL, "also the overlap between every pair of layers", K_FLAG, 0, 0, NULL},
+    {"layers", "LIST", "only these layers: indices or names, comma-separated", K_TEXT, 0, 0,
+     NULL},
+    {"tolerance", "F", "relative size of an ID change that counts (default 0.05)", K_FRAC, 0, 1,
+     NULL},
+    {"seed", "N", "subsets for the paper preset and decimation (default 1)", K_UINT, 0,
+     1.8e19, NULL},
+    {"cache", "DIR", "keep and reuse neighbour lists here (default STORE.lgcache)", K_TEXT, 0, 0,
+     NULL},
+    {"no-cache", NULL, "compute everything, keep nothing", K_FLAG, 0, 0, NULL},
+    {"threads", "N", "threads (default: all cores)", K_UINT, 1, 1024, NULL},
+    {"memory", "SIZE", "memory budget, e.g. 512M, 8G (default: a quarter of RAM)", K_SIZE,
+     1 << 20, 1.8e19, NULL},
+    {"scratch", "DIR", "approx: where rows beyond the budget go (default: the store's directory)",
+     K_TEXT, 0, 0, NULL},
+};
+#define N_SETTINGS (sizeof settings / sizeof settings[0])
+
+size_t lg_job_setting_count(void)
+{
+    return N_SETTINGS;
+}
+
+int lg_job_setting(size_t i, const char **name, const char **arg, const char **help)
+{
+    if (i >= N_SETTINGS)
+        return 0;
+    *name = settings[i].name;
+    *arg = settings[i].arg;
+    *help = settings[i].help;
+    return 1;
+}
+
+int lg_parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-')
+        return -1;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || !(v >= 0))
+        return -1;
+    double m = 1;
+    switch (*end) {
+    case 'k': case 'K': m = 1024.0; end++; break;
+    case 'm': case 'M': m = 1024.0 * 1024; end++; break;
+    case 'g': case 'G': m = 1024.0 * 1024 * 1024; end++; break;
+    case 't': case 'T': m = 1024.0 * 1024 * 1024 * 1024; end++; break;
+    default: break;
+    }
+    if (*end == 'B' || *end == 'b' || (*end == 'i' && end[1] == 'B' && end++))
+        end++;
+    if (*end || v * m > 1.8e19)
+        return -1;
+    *out = (uint64_t)(v * m);
+    return 0;
+}
+
+static int parse_flag(const char *v, int *out)
+{
+    static const char *yes[] = {"1", "true", "yes", "on", ""}, *no[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+        if (!strcmp(v, yes[i]))
+            return *out = 1, 0;
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+        if (!strcmp(v, no[i]))
+            return *out = 0, 0;
+    return -1;
+}
+
+/* Position of v among the '|'-separated words, or -1. */
+static int word_index(const char *words, const char *v)
+{
+    size_t len = strlen(v);
+    int i = 0;
+    for (const char *w = words; *w; i++) {
+        const char *bar = strchr(w, '|');
+        size_t wl = bar ? (size_t)(bar - w) : strlen(w);
+        if (wl == len && !strncmp(w, v, len))
+            return i;
+        if (!bar)
+            break;
+        w = bar + 1;
+    }
+    return -1;
+}
+
+static int takes(lg_error *err, const setting *s, const char *v)
+{
+    switch (s->kind) {
+    case K_UINT:
+        return lgu_fail(err, LG_EUSAGE, "%s takes an integer in %.0f..%.0f (not '%s')", s->name,
+                       s->lo, s->hi, v);
+    case K_FRAC:
+        return lgu_fail(err, LG_EUSAGE, "%s takes a number in [%g, %g] (not '%s')", s->name, s->lo,
+                       s->hi, v);
+    case K_SIZE:
+        return lgu_fail(err, LG_EUSAGE, "%s takes a size such as 512M or 8G, at least 1M (not '%s')",
+                       s->name, v);
+    case K_WORD: {
+        char w[64];
+        snprintf(w, sizeof w, "%s", s->words);
+        for (char *c = w; *c; c++)
+            if (*c == '|')
+                *c = '/';
+        return lgu_fail(err, LG_EUSAGE, "%s takes %s (not '%s')", s->name, w, v);
+    }
+    case K_FLAG:
+        return lgu_fail(err, LG_EUSAGE, "%s is a flag: 1 or 0 (not '%s')", s->name, v);
+    default:
+        return lgu_fail(err, LG_EUSAGE, "%s takes a non-empty value", s->name);
+    }
+}
+
+static int set_text(char **slot, const char *v, lg_error *err)
+{
+    char *c = strdup(v);
+    if (!c)
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
+    free(*slot);
+    *slot = c;
+    return LG_OK;
+}
+
+/* Stores a checked value in the job. */
+static int apply(lg_job *j, const setting *s, const char *v, uint64_t u, double f, int w,
+                 lg_error *err)
+{
+    lg_profile_opts *o = &j->o;
+    const char *n = s->name;
+    if (!strcmp(n, "k")) o->k = (uint32_t)u;
+    else if (!strcmp(n, "knn")) o->approx = w;
+    else if (!strcmp(n, "cells")) o->cells = (uint32_t)u;
+    else if (!strcmp(n, "nprobe")) o->nprobe = (uint32_t)u;
+    else if (!strcmp(n, "check-rows")) o->check_rows = (uint32_t)u;
+    else if (!strcmp(n, "id")) o->id_kind = w == 0 ? LG_ID_TWONN : w == 1 ? LG_ID_ML : LG_ID_GRIDE;
+    else if (!strcmp(n, "gride-rank")) {
+        if (u & (u - 1))
+            return lgu_fail(err, LG_EUSAGE, "gride-rank takes a power of two, 2..1024 (not '%s')",
+                           v);
+        o->gride_rank = (uint32_t)u;
+    } else if (!strcmp(n, "gride-max")) o->gride_max_rank = (uint32_t)u;
+    else if (!strcmp(n, "discard")) o->twonn.discard = f;
+    else if (!strcmp(n, "preset")) o->paper = 1;
+    else if (!strcmp(n, "decimation")) o->decimation = w;
+    else if (!strcmp(n, "duplicates")) o->twonn.duplicates = w ? LG_DUP_KEEP : LG_DUP_DROP;
+    else if (!strcmp(n, "nonfinite")) o->nonfinite_fail = w;
+    else if (!strcmp(n, "labels")) return set_text(&j->labels_file, v, err);
+    else if (!strcmp(n, "label-set")) return set_text(&j->label_set, v, err);
+    else if (!strcmp(n, "no-labels")) j->no_labels = w;
+    else if (!strcmp(n, "class-fraction")) o->class_fraction = f;
+    else if (!strcmp(n, "overlap-matrix")) o->overlap_matrix = w;
+    else if (!strcmp(n, "layers")) return set_text(&j->layers, v, err);
+    else if (!strcmp(n, "tolerance")) o->tol = f;
+    else if (!strcmp(n, "seed")) o->seed = u;
+    else if (!strcmp(n, "cache")) return set_text(&j->cache, v, err);
+    else if (!strcmp(n, "no-cache")) j->no_cache = w;
+    else if (!strcmp(n, "threads")) o->threads = (int)u;
+    else if (!strcmp(n, "memory")) o->memory = u;
+    else if (!strcmp(n, "scratch")) return set_text(&j->scratch, v, err);
+    return LG_OK;
+}
+
+int lg_job_set(lg_job *j, const char *key, const char *value, lg_error *err)
+{
+    if (!j || !key || !value)
+        return lgu_fail(err, LG_EUSAGE, "lg_job_set needs a job, a key and a value");
+    if (j->ran)
+        return lgu_fail(err, LG_EUSAGE, "the job has run: settings no longer change it");
+    const setting *s = NULL;
+    for (size_t i = 0; i < N_SETTINGS; i++)
+        if (!strcmp(settings[i].name, key))
+            s = &settings[i];
+    if (!s)
+        return lgu_fail(err, LG_EUSAGE, "no setting '%s'", key);
+    uint64_t u = 0;
+    double f = 0;
+    int w = 0;
+    char *end = NULL;
+    switch (s->kind) {
+    case K_UINT:
+        errno = 0;
+        u = strtoull(value, &end, 10);
+        if (!*value || *end || errno || *value == '-' || (double)u < s->lo || (double)u > s->hi)
+            return takes(err, s, value);
+        break;
+    case K_FRAC:
+        f = strtod(value, &end);
+        if (!*value || *end || !(f >= s->lo && f <= s->hi))
+            return takes(err, s, value);
+        break;
+    case K_SIZE:
+        if (lg_parse_size(value, &u) || (double)u < s->lo)
+            return takes(err, s, value);
+        break;
+    case K_WORD:
+        if ((w = word_index(s->words, value)) < 0)
+            return takes(err, s, value);
+        break;
+    case K_FLAG:
+        if (parse_flag(value, &w))
+            return takes(err, s, value);
+        break;
+    case K_TEXT:
+        if (!*value)
+            return takes(err, s, value);
+        break;
+    }
+    return apply(j, s, value, u, f, w, err);
+}
