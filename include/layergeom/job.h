@@ -45,7 +45,7 @@ LG_API void lg_job_free(lg_job *j);
 LG_API int lg_job_set(lg_job *j, const char *key, const char *value, lg_error *err);
 
 /* The settings a job knows: name, a placeholder for its value (NULL for a
- * flag) and a line of help.  Returns 0 past the end. */
+ * flag) and its help (lines separated by '\n').  Returns 0 past the end. */
 LG_API size_t lg_job_setting_count(void);
 LG_API int lg_job_setting(size_t i, const char **name, const char **arg, const char **help);
 

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "cli/opts.h"
 #include "layergeom.h"
 
 /* Exit codes (docs/layergeom.1.md lists them). */
@@ -23,19 +24,27 @@ int cli_report(const lg_error *err);
 /* Prints a usage error and returns EXIT_USAGE. */
 int cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Option scanning.  cli_opt matches "--name value" or "--name=value" at
- * argv[*i]; on a match it stores the value, advances *i past it and
- * returns 1; a missing value is reported and returns -1. */
-int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
-int cli_flag(char **argv, int i, const char *name);
+/* -h or --help. */
 int cli_is_help(const char *arg);
 /* Parses a size with an optional K/M/G/T suffix (powers of 1024). */
 int cli_parse_size(const char *s, unsigned long long *out);
 int cli_parse_uint(const char *s, unsigned long long max, unsigned long long *out);
-/* The store-writing options shared by pack and ingest (--codec, --level,
- * --dtype, --chunk-rows, --shuffle, --no-sync): 1 consumed argv[*i], 0 not
- * one of them, -1 a usage error (already reported). */
-int cli_writer_opt(int argc, char **argv, int *i, lg_writer_opts *o, const char *cmd);
+/* The store-writing options shared by pack and ingest: a table to give
+ * cli_parser as its second table, and what each does to the writer's
+ * options (0, or EXIT_USAGE after a message). */
+enum {
+    CLI_W_CODEC = 100,
+    CLI_W_LEVEL,
+    CLI_W_SHUFFLE,
+    CLI_W_DTYPE,
+    CLI_W_CHUNK_ROWS,
+    CLI_W_COMMIT_EVERY,
+    CLI_W_COMMIT_SIZE,
+    CLI_W_NO_SYNC
+};
+extern const cli_spec cli_writer_specs[];
+extern const size_t cli_writer_spec_count;
+int cli_writer_apply(int id, const char *v, lg_writer_opts *o, const char *cmd);
 /* An output file, "-" for stdout; closing reports a failed write. */
 FILE *cli_open_out(const char *path);
 int cli_close_out(FILE *f, const char *path);

@@ -13,6 +13,12 @@ static const char help[] =
     "by side (ID per layer, the difference, the recommended layers); --report\n"
     "writes an HTML page with the two profiles overlaid, --plot the figure alone.\n";
 
+enum { OPT_REPORT, OPT_PLOT };
+static const cli_spec opts[] = {
+    {OPT_REPORT, "--report", NULL, "FILE", "an HTML page with the two profiles overlaid"},
+    {OPT_PLOT, "--plot", NULL, "FILE", "the overlaid figure alone, as SVG"},
+};
+
 static int write_to(const char *path, const lg_profile *a, const lg_profile *b, const char *na,
                     const char *nb, int html)
 {
@@ -33,28 +39,22 @@ int cmd_compare(int argc, char **argv)
 {
     const char *in[2] = {NULL, NULL}, *report = NULL, *plot = NULL;
     int n = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        int r;
-        if (cli_is_help(argv[i])) {
-            fputs(help, stdout);
-            return EXIT_OK;
-        }
-        if ((r = cli_opt(argc, argv, &i, "--report", &v)) != 0) {
-            if (r < 0)
-                return EXIT_USAGE;
+    cli_parser args;
+    cli_parser_init(&args, argc, argv, "compare", opts, sizeof opts / sizeof *opts);
+    const char *v;
+    for (int id; (id = cli_next(&args, &v)) != CLI_END;) {
+        if (id == CLI_HELP)
+            return cli_print_help(help, opts, sizeof opts / sizeof *opts, NULL, 0), EXIT_OK;
+        if (id == CLI_BAD)
+            return EXIT_USAGE;
+        if (id == OPT_REPORT)
             report = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--plot", &v)) != 0) {
-            if (r < 0)
-                return EXIT_USAGE;
+        else if (id == OPT_PLOT)
             plot = v;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage("compare", "unknown option '%s'", argv[i]);
-        } else if (n == 2) {
+        else if (n == 2)
             return cli_usage("compare", "two profiles, not more");
-        } else {
-            in[n++] = argv[i];
-        }
+        else
+            in[n++] = v;
     }
     if (n != 2)
         return cli_usage("compare", "needs two profile JSON files");

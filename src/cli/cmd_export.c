@@ -14,13 +14,19 @@ static const char help[] =
     "       layergeom export STORE --stream -o OUT|-\n"
     "\n"
     "Writes one layer as an N x D .npy in its stored type (bf16 is widened to\n"
-    "f32, since .npy has no bf16), or a label set as an int64 .npy.\n"
-    "  --layer I|NAME   layer index (as listed by info), id or name\n"
-    "  --labels [SET]   a label set instead (default: the first)\n"
-    "  --dtype T        f32 | f16 | f64: convert on the way out\n"
-    "  --stream         the whole store (layers, labels, metadata) in the stream\n"
-    "                   form, for 'layergeom ingest' at the other end of a pipe\n"
-    "  -o FILE          output file ('-' for stdout)\n";
+    "f32, since .npy has no bf16), or a label set as an int64 .npy.\n";
+
+enum { OPT_LAYER, OPT_LABELS, OPT_DTYPE, OPT_STREAM, OPT_OUT };
+static const cli_spec opts[] = {
+    {OPT_LAYER, "--layer", NULL, "I|NAME", "layer index (as listed by info), id or name"},
+    {OPT_LABELS, "--labels", NULL, NULL, "a label set instead (--labels SET: that one; default: the "
+                                      "first)"},
+    {OPT_DTYPE, "--dtype", NULL, "T", "f32 | f16 | f64: convert on the way out"},
+    {OPT_STREAM, "--stream", NULL, NULL,
+     "the whole store (layers, labels, metadata) in the stream\nform, for 'layergeom ingest' at "
+     "the other end of a pipe"},
+    {OPT_OUT, "--output", "-o", "FILE", "output file ('-' for stdout)"},
+};
 
 /* Every layer, label set and metadata pair of s, in the stream form. */
 static int export_stream(lg_store *s, int fd, lg_error *err)
@@ -171,37 +177,34 @@ int cmd_export(int argc, char **argv)
     const char *path = NULL, *layer = NULL, *out = NULL, *set = NULL;
     int labels = 0, stream = 0;
     lg_dtype t = LG_DTYPE_KEEP;
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        int r;
-        if (cli_is_help(argv[i])) {
-            fputs(help, stdout);
+    cli_parser p;
+    cli_parser_init(&p, argc, argv, "export", opts, sizeof opts / sizeof *opts);
+    const char *v;
+    int labels_at = -1;
+    for (int id; (id = cli_next(&p, &v)) != CLI_END;) {
+        switch (id) {
+        case CLI_HELP:
+            cli_print_help(help, opts, sizeof opts / sizeof *opts, NULL, 0);
             return EXIT_OK;
-        }
-        if ((r = cli_opt(argc, argv, &i, "--layer", &v)) != 0) {
-            if (r < 0)
-                return EXIT_USAGE;
-            layer = v;
-        } else if ((r = cli_opt(argc, argv, &i, "-o", &v)) != 0 ||
-                   (r = cli_opt(argc, argv, &i, "--output", &v)) != 0) {
-            if (r < 0)
-                return EXIT_USAGE;
-            out = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--dtype", &v)) != 0) {
-            if (r < 0 || lg_dtype_parse(v, &t) || t == LG_BF16)
+        case CLI_BAD: return EXIT_USAGE;
+        case OPT_LAYER: layer = v; break;
+        case OPT_OUT: out = v; break;
+        case OPT_DTYPE:
+            if (lg_dtype_parse(v, &t) || t == LG_BF16)
                 return cli_usage("export", "--dtype takes f32, f16 or f64");
-        } else if (cli_flag(argv, i, "--stream")) {
-            stream = 1;
-        } else if (cli_flag(argv, i, "--labels")) {
+            break;
+        case OPT_STREAM: stream = 1; break;
+        case OPT_LABELS:
             labels = 1;
-            if (i + 1 < argc && argv[i + 1][0] != '-' && path)
-                set = argv[++i];
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage("export", "unknown option '%s'", argv[i]);
-        } else if (!path) {
-            path = argv[i];
-        } else {
-            return cli_usage("export", "unexpected argument '%s'", argv[i]);
+            labels_at = p.i;
+            break;
+        default: /* positional */
+            if (!path)
+                path = v;
+            else if (labels_at == p.i - 1) /* --labels SET */
+                set = v;
+            else
+                return cli_usage("export", "unexpected argument '%s'", v);
         }
     }
     if (!path || !out || (!layer + !labels + !stream) != 2)

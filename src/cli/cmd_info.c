@@ -8,8 +8,12 @@ static const char help[] =
     "\n"
     "Lists the layers of a store (rows, columns, stored type, codec, bytes on\n"
     "disk, compression ratio), its label sets and metadata.  A store that was\n"
-    "cut short is read as far as it is complete, with a warning on stderr.\n"
-    "  --json   the same as a JSON object on stdout\n";
+    "cut short is read as far as it is complete, with a warning on stderr.\n";
+
+enum { OPT_JSON };
+static const cli_spec opts[] = {
+    {OPT_JSON, "--json", NULL, NULL, "the same as a JSON object on stdout"},
+};
 
 static void json_str(FILE *f, const char *s, size_t len)
 {
@@ -120,19 +124,20 @@ int cmd_info(int argc, char **argv)
 {
     const char *path = NULL;
     int json = 0;
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            fputs(help, stdout);
-            return EXIT_OK;
-        }
-        if (cli_flag(argv, i, "--json"))
+    cli_parser p;
+    cli_parser_init(&p, argc, argv, "info", opts, sizeof opts / sizeof *opts);
+    const char *v;
+    for (int id; (id = cli_next(&p, &v)) != CLI_END;) {
+        if (id == CLI_HELP)
+            return cli_print_help(help, opts, sizeof opts / sizeof *opts, NULL, 0), EXIT_OK;
+        if (id == CLI_BAD)
+            return EXIT_USAGE;
+        if (id == OPT_JSON)
             json = 1;
-        else if (argv[i][0] == '-')
-            return cli_usage("info", "unknown option '%s'", argv[i]);
         else if (path)
             return cli_usage("info", "one store at a time");
         else
-            path = argv[i];
+            path = v;
     }
     if (!path)
         return cli_usage("info", "missing STORE");

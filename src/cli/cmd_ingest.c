@@ -19,14 +19,16 @@ static const char help[] =
     "at least every 5 seconds: if the producer dies, every committed row is kept\n"
     "and the message says what was lost, at which input offset.\n"
     "\n"
-    "  -o, --output STORE   the store to create (refuses to overwrite one)\n"
-    "  --append             add to an existing STORE: new layers, or more rows of\n"
-    "                       every layer (a batch-by-batch producer resuming at row N)\n"
-    "  --commit-every S     commit at least every S seconds while rows arrive (5)\n"
-    "  --commit-size SIZE   and after SIZE of rows (256M)\n"
-    "  --codec C, --level N, --shuffle, --dtype T, --chunk-rows N, --no-sync\n"
-    "                       as for 'layergeom pack'\n"
-    "  -q, --quiet          no summary\n";
+    "\n";
+
+enum { OPT_OUT, OPT_APPEND, OPT_QUIET };
+static const cli_spec opts[] = {
+    {OPT_OUT, "--output", "-o", "STORE", "the store to create (refuses to overwrite one)"},
+    {OPT_APPEND, "--append", NULL, NULL,
+     "add to an existing STORE: new layers, or more rows of\nevery layer (a batch-by-batch "
+     "producer resuming at row N)"},
+    {OPT_QUIET, "--quiet", "-q", NULL, "no summary"},
+};
 
 static long fd_read(void *ctx, void *buf, size_t len)
 {
@@ -44,33 +46,31 @@ int cmd_ingest(int argc, char **argv)
     int append = 0, quiet = 0;
     lg_writer_opts o;
     lg_writer_opts_default(&o);
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        int r;
-        if (cli_is_help(argv[i])) {
-            fputs(help, stdout);
-            return EXIT_OK;
-        }
-#define OPT(name) ((r = cli_opt(argc, argv, &i, name, &v)) != 0)
-        if (OPT("-o") || OPT("--output")) {
-            if (r < 0)
+    cli_parser p;
+    cli_parser_init(&p, argc, argv, "ingest", opts, sizeof opts / sizeof *opts);
+    p.extra = cli_writer_specs;
+    p.n_extra = cli_writer_spec_count;
+    const char *v;
+    for (int id; (id = cli_next(&p, &v)) != CLI_END;) {
+        if (id == CLI_HELP)
+            return cli_print_help(help, opts, sizeof opts / sizeof *opts, p.extra, p.n_extra),
+                   EXIT_OK;
+        if (id == CLI_BAD)
+            return EXIT_USAGE;
+        if (id >= CLI_W_CODEC) {
+            if (cli_writer_apply(id, v, &o, "ingest"))
                 return EXIT_USAGE;
+        } else if (id == OPT_OUT) {
             out = v;
-        } else if ((r = cli_writer_opt(argc, argv, &i, &o, "ingest")) != 0) {
-            if (r < 0)
-                return EXIT_USAGE;
-        } else if (cli_flag(argv, i, "--append")) {
+        } else if (id == OPT_APPEND) {
             append = 1;
-        } else if (cli_flag(argv, i, "-q") || cli_flag(argv, i, "--quiet")) {
+        } else if (id == OPT_QUIET) {
             quiet = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage("ingest", "unknown option '%s'", argv[i]);
         } else if (in) {
             return cli_usage("ingest", "one input at a time");
         } else {
-            in = argv[i];
+            in = v;
         }
-#undef OPT
     }
     if (!out)
         return cli_usage("ingest", "missing -o STORE");

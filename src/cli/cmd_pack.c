@@ -14,33 +14,36 @@ static const char help[] =
     "Layer files named like layer_2.npy ... layer_10.npy that come in the shell's\n"
     "string order are taken in natural (numeric) order.\n"
     "\n"
-    "  --batches            each INPUT is one batch of every layer (an L x B x D\n"
-    "                       .npy, or a safetensors file of one tensor per layer),\n"
-    "                       joined along the rows in the order given; memory is\n"
-    "                       bounded by a batch\n"
-    "  --tokens MODE        per-token inputs, (N, T, D) or (L, N, T, D): mean | first\n"
-    "                       | last (one row per input, pooled over its tokens) | all\n"
-    "                       (every token its own row)\n"
-    "  --mask FILE          with --tokens: an (N, T) .npy, nonzero = a real token\n"
-    "                       (the attention mask); others are left out of the pooling\n"
-    "\n"
-    "  -o, --output STORE   the store to create (refuses to overwrite one)\n"
-    "  --append             add the layers to an existing STORE instead\n"
-    "  --labels FILE        labels: an integer .npy, or a text file, one per line\n"
-    "  --label-set NAME     name of that label set (default: labels)\n"
-    "  --label-names FILE   names of label ids 0, 1, ...: a text file, one per line\n"
-    "  --codec C            none | lz4 | zstd (default none)\n"
-    "  --level N            codec level (zstd 1..22, lz4 0..12; default fast)\n"
-    "  --shuffle            byte-shuffle elements before compressing\n"
-    "  --dtype T            keep | f32 | f16 | bf16 | f64: stored type (default keep)\n"
-    "  --chunk-rows N       rows per chunk (default: about 4 MiB per chunk)\n"
-    "  --tensors A,B,...    safetensors: these tensors, in this order\n"
-    "  --dim D              inputs are raw little-endian buffers of D columns\n"
-    "  --raw-dtype T        element type of raw inputs (default f32)\n"
-    "  --model NAME         record the model name in the metadata\n"
-    "  --meta KEY=VALUE     record a metadata pair (repeatable)\n"
-    "  --no-sync            do not fdatasync at commits (faster, less safe)\n"
-    "  -q, --quiet          print nothing on success\n";
+    "\n";
+
+enum {
+    OPT_BATCHES, OPT_TOKENS, OPT_MASK, OPT_OUT, OPT_APPEND, OPT_LABELS, OPT_LABEL_SET,
+    OPT_LABEL_NAMES, OPT_TENSORS, OPT_DIM, OPT_RAW_DTYPE, OPT_MODEL, OPT_META, OPT_QUIET
+};
+static const cli_spec opts[] = {
+    {OPT_BATCHES, "--batches", NULL, NULL,
+     "each INPUT is one batch of every layer (an L x B x D\n.npy, or a safetensors file of one "
+     "tensor per layer),\njoined along the rows in the order given; memory is\nbounded by a "
+     "batch"},
+    {OPT_TOKENS, "--tokens", NULL, "MODE",
+     "per-token inputs, (N, T, D) or (L, N, T, D): mean | first\n| last (one row per input, "
+     "pooled over its tokens) | all\n(every token its own row)"},
+    {OPT_MASK, "--mask", NULL, "FILE",
+     "with --tokens: an (N, T) .npy, nonzero = a real token\n(the attention mask); others are "
+     "left out of the pooling"},
+    {OPT_OUT, "--output", "-o", "STORE", "the store to create (refuses to overwrite one)"},
+    {OPT_APPEND, "--append", NULL, NULL, "add the layers to an existing STORE instead"},
+    {OPT_LABELS, "--labels", NULL, "FILE", "labels: an integer .npy, or a text file, one per line"},
+    {OPT_LABEL_SET, "--label-set", NULL, "NAME", "name of that label set (default: labels)"},
+    {OPT_LABEL_NAMES, "--label-names", NULL, "FILE",
+     "names of label ids 0, 1, ...: a text file, one per line"},
+    {OPT_TENSORS, "--tensors", NULL, "A,B,...", "safetensors: these tensors, in this order"},
+    {OPT_DIM, "--dim", NULL, "D", "inputs are raw little-endian buffers of D columns"},
+    {OPT_RAW_DTYPE, "--raw-dtype", NULL, "T", "element type of raw inputs (default f32)"},
+    {OPT_MODEL, "--model", NULL, "NAME", "record the model name in the metadata"},
+    {OPT_META, "--meta", NULL, "KEY=VALUE", "record a metadata pair (repeatable)"},
+    {OPT_QUIET, "--quiet", "-q", NULL, "print nothing on success"},
+};
 
 #define MAX_META 64
 
@@ -65,70 +68,51 @@ static int parse(int argc, char **argv, pack_args *a)
     a->inputs = calloc((size_t)argc, sizeof *a->inputs);
     if (!a->inputs)
         return EXIT_NOMEM;
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        int r;
-        if (cli_is_help(argv[i])) {
-            fputs(help, stdout);
-            return -1;
+    cli_parser p;
+    cli_parser_init(&p, argc, argv, "pack", opts, sizeof opts / sizeof *opts);
+    p.extra = cli_writer_specs;
+    p.n_extra = cli_writer_spec_count;
+    const char *v;
+    for (int id; (id = cli_next(&p, &v)) != CLI_END;) {
+        if (id >= CLI_W_CODEC) {
+            if (cli_writer_apply(id, v, &a->opts, "pack"))
+                return EXIT_USAGE;
+            continue;
         }
-#define OPT(name) ((r = cli_opt(argc, argv, &i, name, &v)) != 0)
-        if (OPT("-o") || OPT("--output")) {
-            if (r < 0)
-                return EXIT_USAGE;
-            a->out = v;
-        } else if (OPT("--labels")) {
-            if (r < 0)
-                return EXIT_USAGE;
-            a->labels = v;
-        } else if (OPT("--label-names")) {
-            if (r < 0)
-                return EXIT_USAGE;
-            a->label_names = v;
-        } else if (OPT("--label-set")) {
-            if (r < 0)
-                return EXIT_USAGE;
-            a->label_set = v;
-        } else if ((r = cli_writer_opt(argc, argv, &i, &a->opts, "pack")) != 0) {
-            if (r < 0)
-                return EXIT_USAGE;
-        } else if (OPT("--raw-dtype")) {
-            if (r < 0 || lg_dtype_parse(v, &a->raw_dtype) || a->raw_dtype == LG_DTYPE_KEEP)
+        switch (id) {
+        case CLI_HELP:
+            cli_print_help(help, opts, sizeof opts / sizeof *opts, p.extra, p.n_extra);
+            return -1;
+        case CLI_BAD: return EXIT_USAGE;
+        case OPT_OUT: a->out = v; break;
+        case OPT_LABELS: a->labels = v; break;
+        case OPT_LABEL_NAMES: a->label_names = v; break;
+        case OPT_LABEL_SET: a->label_set = v; break;
+        case OPT_RAW_DTYPE:
+            if (lg_dtype_parse(v, &a->raw_dtype) || a->raw_dtype == LG_DTYPE_KEEP)
                 return cli_usage("pack", "--raw-dtype takes f32, f16, bf16 or f64");
-        } else if (OPT("--dim")) {
-            if (r < 0 || cli_parse_uint(v, 1u << 24, &a->dim) || a->dim == 0)
+            break;
+        case OPT_DIM:
+            if (cli_parse_uint(v, 1u << 24, &a->dim) || a->dim == 0)
                 return cli_usage("pack", "--dim takes a positive integer");
-        } else if (OPT("--tensors")) {
-            if (r < 0)
-                return EXIT_USAGE;
-            a->tensors = v;
-        } else if (OPT("--model")) {
-            if (r < 0)
-                return EXIT_USAGE;
-            a->model = v;
-        } else if (OPT("--meta")) {
-            if (r < 0 || !strchr(v, '=') || v[0] == '=' || a->n_meta == MAX_META)
+            break;
+        case OPT_TENSORS: a->tensors = v; break;
+        case OPT_MODEL: a->model = v; break;
+        case OPT_META:
+            if (!strchr(v, '=') || v[0] == '=' || a->n_meta == MAX_META)
                 return cli_usage("pack", "--meta takes KEY=VALUE");
             a->meta[a->n_meta++] = v;
-        } else if (OPT("--tokens")) {
-            if (r < 0 || lg_tokens_parse(v, &a->tokens))
+            break;
+        case OPT_TOKENS:
+            if (lg_tokens_parse(v, &a->tokens))
                 return cli_usage("pack", "--tokens takes mean, first, last or all");
-        } else if (OPT("--mask")) {
-            if (r < 0)
-                return EXIT_USAGE;
-            a->mask = v;
-        } else if (cli_flag(argv, i, "--batches")) {
-            a->batches = 1;
-        } else if (cli_flag(argv, i, "--append")) {
-            a->append = 1;
-        } else if (cli_flag(argv, i, "-q") || cli_flag(argv, i, "--quiet")) {
-            a->quiet = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage("pack", "unknown option '%s'", argv[i]);
-        } else {
-            a->inputs[a->n_inputs++] = argv[i];
+            break;
+        case OPT_MASK: a->mask = v; break;
+        case OPT_BATCHES: a->batches = 1; break;
+        case OPT_APPEND: a->append = 1; break;
+        case OPT_QUIET: a->quiet = 1; break;
+        default: a->inputs[a->n_inputs++] = (char *)v;
         }
-#undef OPT
     }
     if (!a->out)
         return cli_usage("pack", "missing -o STORE");

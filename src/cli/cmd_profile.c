@@ -14,54 +14,43 @@ static const char help[] =
     "GRIDE at ranks 2..64), the neighbourhood overlap with the previous layer and\n"
     "with the labels; then the recommended layer (the ID minimum after the first\n"
     "ID peak).  Prints a table; --json / --csv write the numbers.\n"
-    "\n"
-    "  --k K                overlap neighbourhood size (default 30)\n"
-    "  --knn exact|approx   neighbour search (default exact); approx: cells of a\n"
-    "                       k-means partition searched exactly, for large N, with\n"
-    "                       a self-check against exact search on sampled rows\n"
-    "  --cells C, --nprobe P  approx: cells (default 2 sqrt N) and neighbouring\n"
-    "                       cells each row searches (default 12 or more)\n"
-    "  --id twonn|ml|gride  the estimator of the profile (default twonn: least\n"
-    "                       squares with --discard); gride uses --gride-rank\n"
-    "  --gride-rank R       the GRIDE scale (n2) used by --id gride (default 16)\n"
-    "  --gride-max R        GRIDE scales up to this rank (default 64)\n"
-    "  --discard F          TwoNN: fraction of the largest mu left out (default 0.1)\n"
-    "  --preset paper       the paper's protocol: TwoNN with discard 0.02 on 4\n"
-    "                       random subsets of N/32 rows, mean +- sem\n"
-    "  --decimation         TwoNN on subsets of N/2, N/4, ... rows (error bars)\n"
-    "  --duplicates drop|keep  rows with an identical twin: left out of the ID\n"
-    "                       (drop, default) or kept as DADApy does (keep: an\n"
-    "                       estimate that becomes infinite is an error)\n"
-    "  --nonfinite exclude|fail  rows holding NaN or inf: left out of their layer\n"
-    "                       and counted (exclude, default), or an error (fail)\n"
-    "  --labels FILE        labels (.npy or text); default: the store's label set\n"
-    "  --label-set NAME     use this label set of the store\n"
-    "  --no-labels          ignore the store's labels\n"
-    "  --class-fraction F   label overlap with k_i = F x size of i's class\n"
-    "  --overlap-matrix     also the overlap between every pair of layers\n"
-    "  --layers LIST        only these layers: indices or names, comma-separated\n"
-    "  --follow             live, while a producer (layergeom ingest) still writes\n"
-    "                       the store: layer by layer, each layer's row as soon as\n"
-    "                       it is complete; batch by batch, every layer's lists\n"
-    "                       kept up to date as rows arrive, a running line on\n"
-    "                       stderr, and the final profile when the writer is done\n"
-    "                       (equal to an offline profile); Ctrl-C keeps what is done\n"
-    "  --poll SECONDS       how often --follow looks for new rows (default 0.5)\n"
-    "  --tolerance F        relative size of an ID change that counts (default 0.05)\n"
-    "  --seed N             subsets for --preset paper / --decimation (default 1)\n"
-    "  --cache DIR          keep neighbour lists and subset results here, and reuse\n"
-    "                       them (default: STORE.lgcache beside the store)\n"
-    "  --no-cache           compute everything, keep nothing\n"
-    "  --threads N          default: all cores\n"
-    "  --memory SIZE        memory budget, e.g. 512M, 8G (default: a quarter of RAM)\n"
-    "  --scratch DIR        approx: where rows that do not fit the budget are kept\n"
-    "                       (an unlinked file; default: the store's directory)\n"
-    "  --report FILE        write a self-contained HTML report with the figures\n"
-    "  --plot FILE          write the main figure (ID and overlaps) as SVG\n"
-    "  --json FILE          write the profile as JSON ('-': stdout, then no table)\n"
-    "  --csv FILE           write one CSV row per layer ('-': stdout)\n"
-    "  -q, --quiet          no table, no progress\n"
-    "  -v, --verbose        a line per layer on stderr (kNN time, cache, rows/s)\n";
+    "\n";
+
+enum { OPT_FOLLOW, OPT_POLL, OPT_REPORT, OPT_PLOT, OPT_JSON, OPT_CSV, OPT_QUIET, OPT_VERBOSE };
+static const cli_spec opts[] = {
+    {OPT_FOLLOW, "--follow", NULL, NULL,
+     "live, while a producer (layergeom ingest) still writes\nthe store: layer by layer, each "
+     "layer's row as soon as\nit is complete; batch by batch, every layer's lists\nkept up to "
+     "date as rows arrive, a running line on\nstderr, and the final profile when the writer is "
+     "done\n(equal to an offline profile); Ctrl-C keeps what is done"},
+    {OPT_POLL, "--poll", NULL, "SECONDS", "how often --follow looks for new rows (default 0.5)"},
+    {OPT_REPORT, "--report", NULL, "FILE", "write a self-contained HTML report with the figures"},
+    {OPT_PLOT, "--plot", NULL, "FILE", "write the main figure (ID and overlaps) as SVG"},
+    {OPT_JSON, "--json", NULL, "FILE", "write the profile as JSON ('-': stdout, then no table)"},
+    {OPT_CSV, "--csv", NULL, "FILE", "write one CSV row per layer ('-': stdout)"},
+    {OPT_QUIET, "--quiet", "-q", NULL, "no table, no progress"},
+    {OPT_VERBOSE, "--verbose", "-v", NULL, "a line per layer on stderr (kNN time, cache, rows/s)"},
+};
+#define N_OPTS (sizeof opts / sizeof *opts)
+
+/* The job's settings (job.h) as options: "--k K", "--no-cache", ... */
+#define JOB_BASE 1000
+static cli_spec job_specs[64];
+static char job_names[64][40];
+static size_t n_job_specs;
+
+static void load_job_specs(void)
+{
+    n_job_specs = 0;
+    for (size_t q = 0; q < lg_job_setting_count() && q < 64; q++) {
+        const char *name, *arg, *what;
+        lg_job_setting(q, &name, &arg, &what);
+        snprintf(job_names[q], sizeof job_names[q], "--%s", name);
+        /* -k: what people type, as in other tools */
+        job_specs[n_job_specs++] =
+            (cli_spec){JOB_BASE + (int)q, job_names[q], strcmp(name, "k") ? NULL : "-k", arg, what};
+    }
+}
 
 typedef struct prof_args {
     const char *store, *json, *csv, *report, *plot;
@@ -82,87 +71,43 @@ static int parse_double(const char *s, double lo, double hi, double *out)
     return 0;
 }
 
-/* "--k 30" (or "--k=30") and "--no-cache": a setting of the job (job.h
- * lists them); 1 when argv[*i] was one, -1 on a usage error. */
-static int job_option(int argc, char **argv, int *i, prof_args *a)
-{
-    const char *arg = argv[*i];
-    if (strncmp(arg, "--", 2))
-        return 0;
-    for (size_t q = 0; q < lg_job_setting_count(); q++) {
-        const char *name, *val, *what;
-        lg_job_setting(q, &name, &val, &what);
-        const char *v = "1";
-        if (!val) {
-            if (strcmp(arg + 2, name))
-                continue;
-        } else {
-            char opt[64];
-            snprintf(opt, sizeof opt, "--%s", name);
-            int r = cli_opt(argc, argv, i, opt, &v);
-            if (r == 0)
-                continue;
-            if (r < 0)
-                return -1;
-        }
-        if (a->n_set == sizeof a->key / sizeof *a->key) {
-            cli_usage("profile", "too many options");
-            return -1;
-        }
-        a->key[a->n_set] = name;
-        a->value[a->n_set++] = v;
-        return 1;
-    }
-    return 0;
-}
-
 static int parse(int argc, char **argv, prof_args *a)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        int r;
-        if (cli_is_help(argv[i])) {
-            fputs(help, stdout);
-            return -1;
+    load_job_specs();
+    cli_parser p;
+    cli_parser_init(&p, argc, argv, "profile", opts, N_OPTS);
+    p.extra = job_specs;
+    p.n_extra = n_job_specs;
+    const char *v;
+    for (int id; (id = cli_next(&p, &v)) != CLI_END;) {
+        if (id >= JOB_BASE) {
+            if (a->n_set == sizeof a->key / sizeof *a->key)
+                return cli_usage("profile", "too many options");
+            a->key[a->n_set] = job_specs[id - JOB_BASE].name + 2;
+            a->value[a->n_set++] = v ? v : "1";
+            continue;
         }
-#define OPT(name) ((r = cli_opt(argc, argv, &i, name, &v)) != 0)
-#define NEED()                                                                                     \
-    if (r < 0)                                                                                     \
-    return EXIT_USAGE
-        if ((r = job_option(argc, argv, &i, a)) != 0) {
-            if (r < 0)
-                return EXIT_USAGE;
-        } else if (OPT("--poll")) {
-            NEED();
+        switch (id) {
+        case CLI_HELP:
+            cli_print_help(help, job_specs, n_job_specs, opts, N_OPTS);
+            return -1;
+        case CLI_BAD: return EXIT_USAGE;
+        case OPT_POLL:
             if (parse_double(v, 0.01, 3600, &a->poll))
                 return cli_usage("profile", "--poll takes seconds, 0.01..3600");
-        } else if (OPT("--report")) {
-            NEED();
-            a->report = v;
-        } else if (OPT("--plot")) {
-            NEED();
-            a->plot = v;
-        } else if (OPT("--json")) {
-            NEED();
-            a->json = v;
-        } else if (OPT("--csv")) {
-            NEED();
-            a->csv = v;
-        } else if (cli_flag(argv, i, "--follow")) {
-            a->follow = 1;
-        } else if (cli_flag(argv, i, "-q") || cli_flag(argv, i, "--quiet")) {
-            a->quiet = 1;
-        } else if (cli_flag(argv, i, "-v") || cli_flag(argv, i, "--verbose")) {
-            a->verbose = 1;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_usage("profile", "unknown option '%s'", argv[i]);
-        } else if (a->store) {
-            return cli_usage("profile", "one store at a time");
-        } else {
-            a->store = argv[i];
+            break;
+        case OPT_REPORT: a->report = v; break;
+        case OPT_PLOT: a->plot = v; break;
+        case OPT_JSON: a->json = v; break;
+        case OPT_CSV: a->csv = v; break;
+        case OPT_FOLLOW: a->follow = 1; break;
+        case OPT_QUIET: a->quiet = 1; break;
+        case OPT_VERBOSE: a->verbose = 1; break;
+        default:
+            if (a->store)
+                return cli_usage("profile", "one store at a time");
+            a->store = v;
         }
-#undef OPT
-#undef NEED
     }
     if (!a->store)
         return cli_usage("profile", "missing STORE");

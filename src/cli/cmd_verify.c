@@ -9,11 +9,15 @@ static const char help[] =
     "Reads every record of STORE and checks its checksums, padding and\n"
     "structure, decodes every chunk, and checks that the file ends with a valid\n"
     "index.  Exit status 0 when all is well, 1 with the first problem (record,\n"
-    "layer and file offset) otherwise.\n"
-    "  --repair   for a store cut short (a crash while writing): keep every\n"
-    "             complete record, move the incomplete tail to STORE.tail-OFFSET,\n"
-    "             write a fresh index, then verify\n"
-    "  -v         print a line for every record checked\n";
+    "layer and file offset) otherwise.\n";
+
+enum { OPT_REPAIR, OPT_VERBOSE };
+static const cli_spec opts[] = {
+    {OPT_REPAIR, "--repair", NULL, NULL,
+     "for a store cut short (a crash while writing): keep every\ncomplete record, move the "
+     "incomplete tail to STORE.tail-OFFSET,\nwrite a fresh index, then verify"},
+    {OPT_VERBOSE, "--verbose", "-v", NULL, "print a line for every record checked"},
+};
 
 static void print_line(void *ctx, const char *line)
 {
@@ -25,21 +29,22 @@ int cmd_verify(int argc, char **argv)
 {
     const char *path = NULL;
     int repair = 0, verbose = 0;
-    for (int i = 1; i < argc; i++) {
-        if (cli_is_help(argv[i])) {
-            fputs(help, stdout);
-            return EXIT_OK;
-        }
-        if (cli_flag(argv, i, "--repair"))
+    cli_parser p;
+    cli_parser_init(&p, argc, argv, "verify", opts, sizeof opts / sizeof *opts);
+    const char *v;
+    for (int id; (id = cli_next(&p, &v)) != CLI_END;) {
+        if (id == CLI_HELP)
+            return cli_print_help(help, opts, sizeof opts / sizeof *opts, NULL, 0), EXIT_OK;
+        if (id == CLI_BAD)
+            return EXIT_USAGE;
+        if (id == OPT_REPAIR)
             repair = 1;
-        else if (cli_flag(argv, i, "-v") || cli_flag(argv, i, "--verbose"))
+        else if (id == OPT_VERBOSE)
             verbose = 1;
-        else if (argv[i][0] == '-')
-            return cli_usage("verify", "unknown option '%s'", argv[i]);
         else if (path)
             return cli_usage("verify", "one store at a time");
         else
-            path = argv[i];
+            path = v;
     }
     if (!path)
         return cli_usage("verify", "missing STORE");

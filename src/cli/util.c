@@ -34,31 +34,6 @@ int cli_usage(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
-int cli_opt(int argc, char **argv, int *i, const char *name, const char **val)
-{
-    const char *a = argv[*i];
-    size_t l = strlen(name);
-    if (strncmp(a, name, l) != 0)
-        return 0;
-    if (a[l] == '=') {
-        *val = a + l + 1;
-        return 1;
-    }
-    if (a[l] != 0)
-        return 0;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "layergeom: option %s needs a value\n", name);
-        return -1;
-    }
-    *val = argv[++*i];
-    return 1;
-}
-
-int cli_flag(char **argv, int i, const char *name)
-{
-    return strcmp(argv[i], name) == 0;
-}
-
 int cli_is_help(const char *arg)
 {
     return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
@@ -98,46 +73,61 @@ const char *cli_human(double b, char *buf, size_t cap)
     return buf;
 }
 
-int cli_writer_opt(int argc, char **argv, int *i, lg_writer_opts *o, const char *cmd)
+const cli_spec cli_writer_specs[] = {
+    {CLI_W_CODEC, "--codec", NULL, "C", "none | lz4 | zstd (default none)"},
+    {CLI_W_LEVEL, "--level", NULL, "N", "the codec's level (zstd 1..22, lz4 0..12)"},
+    {CLI_W_SHUFFLE, "--shuffle", NULL, NULL, "byte-shuffle chunks before compressing"},
+    {CLI_W_DTYPE, "--dtype", NULL, "T", "store as keep | f32 | f16 | bf16 | f64 (default keep)"},
+    {CLI_W_CHUNK_ROWS, "--chunk-rows", NULL, "N", "rows per chunk (default: about 4 MiB)"},
+    {CLI_W_COMMIT_EVERY, "--commit-every", NULL, "S",
+     "commit at least every S seconds while rows arrive (5)"},
+    {CLI_W_COMMIT_SIZE, "--commit-size", NULL, "SIZE", "and after SIZE of rows (256M)"},
+    {CLI_W_NO_SYNC, "--no-sync", NULL, NULL, "no fdatasync at commits (faster, not crash-safe)"},
+};
+const size_t cli_writer_spec_count = sizeof cli_writer_specs / sizeof *cli_writer_specs;
+
+int cli_writer_apply(int id, const char *v, lg_writer_opts *o, const char *cmd)
 {
-    const char *v;
-    int r;
     unsigned long long u;
-    if ((r = cli_opt(argc, argv, i, "--codec", &v)) != 0) {
-        if (r < 0 || lg_codec_parse(v, &o->codec))
-            return cli_usage(cmd, "--codec takes none, lz4 or zstd"), -1;
-    } else if ((r = cli_opt(argc, argv, i, "--level", &v)) != 0) {
-        char *end;
-        long l = r < 0 ? 0 : strtol(v, &end, 10);
-        if (r < 0 || *end || l < -7 || l > 22)
-            return cli_usage(cmd, "--level takes an integer (zstd 1..22, lz4 0..12)"), -1;
+    char *end;
+    switch (id) {
+    case CLI_W_CODEC:
+        if (lg_codec_parse(v, &o->codec))
+            return cli_usage(cmd, "--codec takes none, lz4 or zstd");
+        return 0;
+    case CLI_W_LEVEL: {
+        long l = strtol(v, &end, 10);
+        if (!*v || *end || l < -7 || l > 22)
+            return cli_usage(cmd, "--level takes an integer (zstd 1..22, lz4 0..12)");
         o->level = (int)l;
-    } else if ((r = cli_opt(argc, argv, i, "--dtype", &v)) != 0) {
-        if (r < 0 || lg_dtype_parse(v, &o->dtype))
-            return cli_usage(cmd, "--dtype takes keep, f32, f16, bf16 or f64"), -1;
-    } else if ((r = cli_opt(argc, argv, i, "--chunk-rows", &v)) != 0) {
-        if (r < 0 || cli_parse_uint(v, 1u << 30, &u) || u == 0)
-            return cli_usage(cmd, "--chunk-rows takes a positive integer"), -1;
-        o->chunk_rows = (uint32_t)u;
-    } else if ((r = cli_opt(argc, argv, i, "--commit-every", &v)) != 0) {
-        char *end;
-        double sec = r < 0 ? -1 : strtod(v, &end);
-        if (r < 0 || *end || !(sec >= 0 && sec <= 1e9))
-            return cli_usage(cmd, "--commit-every takes seconds (0: only when a layer is new, "
-                                  "and at the end)"), -1;
-        o->commit_seconds = sec;
-    } else if ((r = cli_opt(argc, argv, i, "--commit-size", &v)) != 0) {
-        if (r < 0 || cli_parse_size(v, &u))
-            return cli_usage(cmd, "--commit-size takes a size such as 256M (0: no limit)"), -1;
-        o->commit_bytes = u;
-    } else if (cli_flag(argv, *i, "--shuffle")) {
-        o->filter = LG_FILTER_SHUFFLE;
-    } else if (cli_flag(argv, *i, "--no-sync")) {
-        o->durable = 0;
-    } else {
         return 0;
     }
-    return 1;
+    case CLI_W_DTYPE:
+        if (lg_dtype_parse(v, &o->dtype))
+            return cli_usage(cmd, "--dtype takes keep, f32, f16, bf16 or f64");
+        return 0;
+    case CLI_W_CHUNK_ROWS:
+        if (cli_parse_uint(v, 1u << 30, &u) || u == 0)
+            return cli_usage(cmd, "--chunk-rows takes a positive integer");
+        o->chunk_rows = (uint32_t)u;
+        return 0;
+    case CLI_W_COMMIT_EVERY: {
+        double sec = strtod(v, &end);
+        if (!*v || *end || !(sec >= 0 && sec <= 1e9))
+            return cli_usage(cmd, "--commit-every takes seconds (0: only when a layer is new, "
+                                  "and at the end)");
+        o->commit_seconds = sec;
+        return 0;
+    }
+    case CLI_W_COMMIT_SIZE:
+        if (cli_parse_size(v, &u))
+            return cli_usage(cmd, "--commit-size takes a size such as 256M (0: no limit)");
+        o->commit_bytes = u;
+        return 0;
+    case CLI_W_SHUFFLE: o->filter = LG_FILTER_SHUFFLE; return 0;
+    case CLI_W_NO_SYNC: o->durable = 0; return 0;
+    default: return cli_usage(cmd, "internal: unknown writer option %d", id);
+    }
 }
 
 FILE *cli_open_out(const char *path)
