@@ -86,7 +86,10 @@ int cmd_ingest(int argc, char **argv)
 #endif
     lg_error err = {0};
     lg_writer *w;
-    int rc = append ? lg_writer_append(out, &o, &w, &err) : lg_writer_create(out, &o, &w, &err);
+    /* --append on a store that is not there yet starts it (a loop of
+     * `producer | layergeom ingest --append -o run.lgs` needs no first case) */
+    int created = !append || access(out, F_OK) != 0;
+    int rc = created ? lg_writer_create(out, &o, &w, &err) : lg_writer_append(out, &o, &w, &err);
     if (rc) {
         if (fd != STDIN_FILENO)
             close(fd);
@@ -100,13 +103,24 @@ int cmd_ingest(int argc, char **argv)
         close(fd);
     if (rc) {
         cli_report(&err);
-        /* say what the store holds now, from the store itself */
+        /* say what the store holds now, from the store itself; a store this
+         * run created that holds nothing is removed, so a rerun can create it */
         lg_store *s;
         lg_error oerr;
         if (lg_store_open(out, 0, &s, &oerr) == LG_OK) {
-            fprintf(stderr, "layergeom: %s keeps %zu layers of %llu rows%s%s\n", out,
-                    lg_store_layer_count(s), (unsigned long long)lg_store_rows(s),
-                    st.lost[0] ? "; " : "", st.lost);
+            int empty = !lg_store_layer_count(s) && !lg_store_label_set_count(s) &&
+                        !lg_store_meta_count(s);
+            if (created && empty) {
+                lg_store_close(s);
+                s = NULL;
+                if (unlink(out) == 0)
+                    fprintf(stderr, "layergeom: %s kept nothing%s%s, and was removed\n", out,
+                            st.lost[0] ? ": " : "", st.lost);
+            } else {
+                fprintf(stderr, "layergeom: %s keeps %zu layers of %llu rows%s%s\n", out,
+                        lg_store_layer_count(s), (unsigned long long)lg_store_rows(s),
+                        st.lost[0] ? "; " : "", st.lost);
+            }
             lg_store_close(s);
         }
         return cli_exit_code(rc);

@@ -77,8 +77,9 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Splits text into lines (trailing '\r' and spaces trimmed); the final empty
- * line after a last '\n' does not count. */
+/* Splits text into lines (trailing '\r' and spaces trimmed); blank lines at
+ * the end (an editor's final newline, or a few) do not count, a blank line
+ * among the labels is an error naming it. */
 static int labels_text(const lg_source *src, int64_t **out, uint64_t *n, char **names,
                        lg_error *err)
 {
@@ -87,6 +88,9 @@ static int labels_text(const lg_source *src, int64_t **out, uint64_t *n, char **
     if (memchr(t, 0, len))
         return lgu_fail(err, LG_EINPUT, "%s: labels text contains a NUL byte (binary file?)",
                        src->path);
+    while (len && (t[len - 1] == '\n' || t[len - 1] == '\r' || t[len - 1] == ' ' ||
+                   t[len - 1] == '\t'))
+        len--;
     for (size_t i = 0; i < len; i++)
         count += t[i] == '\n';
     if (len && t[len - 1] != '\n')
@@ -108,7 +112,9 @@ static int labels_text(const lg_source *src, int64_t **out, uint64_t *n, char **
         while (e > b && (t[e - 1] == '\r' || t[e - 1] == ' ' || t[e - 1] == '\t'))
             e--;
         if (e == b) {
-            rc = lgu_fail(err, LG_EINPUT, "%s: line %zu: empty label", src->path, k + 1);
+            rc = lgu_fail(err, LG_EINPUT,
+                          "%s: line %zu: empty label (blank lines are allowed only at the end)",
+                          src->path, k + 1);
             goto out;
         }
         line[k] = strndup(t + b, e - b);

@@ -92,38 +92,71 @@ int lg_job_set_labels(lg_job *j, const int64_t *labels, uint64_t n, const char *
     return LG_OK;
 }
 
-/* "0,3,layer05" -> store indices. */
+/* A layer index, or -1. */
+static long index_of(const char *tok, size_t count)
+{
+    char *end;
+    unsigned long idx = strtoul(tok, &end, 10);
+    return *tok >= '0' && *tok <= '9' && !*end && idx < count ? (long)idx : -1;
+}
+
+/* "0,3,layer05,6-9,10-" -> store indices: indices, ids or names, and
+ * ranges of indices (an open range runs to the last layer). */
 static int pick_layers(lg_job *j, lg_error *err)
 {
     lg_store *s = j->store;
-    size_t cap = 1;
-    for (const char *c = j->layers; *c; c++)
-        cap += *c == ',';
+    size_t count = lg_store_layer_count(s), cap = 16, m = 0;
     char *copy = strdup(j->layers);
-    size_t *v = malloc(cap * sizeof *v), m = 0;
+    size_t *v = malloc(cap * sizeof *v);
     if (!copy || !v) {
         free(copy);
         free(v);
         return lgu_fail(err, LG_ENOMEM, "out of memory");
     }
-    for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ",")) {
-        char *end;
-        unsigned long idx = strtoul(tok, &end, 10);
-        long li = (*tok && !*end && idx < lg_store_layer_count(s)) ? (long)idx
-                                                                  : lg_store_find_layer(s, tok);
-        if (li < 0) {
-            lgu_fail(err, LG_EUSAGE, "%s: no layer '%s' (see 'layergeom info %s')", j->path, tok,
-                    j->path);
-            free(copy);
-            free(v);
-            return LG_EUSAGE;
+    int rc = LG_OK;
+    for (char *tok = strtok(copy, ","); !rc && tok; tok = strtok(NULL, ",")) {
+        long lo = index_of(tok, count), hi = lo;
+        if (lo < 0)
+            lo = hi = lg_store_find_layer(s, tok);
+        char *dash = strchr(tok, '-');
+        if (lo < 0 && dash && dash != tok) { /* a range */
+            *dash = 0;
+            lo = index_of(tok, count);
+            hi = dash[1] ? index_of(dash + 1, count) : (long)count - 1;
+            *dash = '-';
+            if (lo < 0 || hi < 0 || hi < lo) {
+                rc = lgu_fail(err, LG_EUSAGE,
+                              "%s: layers '%s': a range runs from one layer index to a later "
+                              "one (the store has layers 0..%zu)",
+                              j->path, tok, count ? count - 1 : 0);
+                break;
+            }
         }
-        v[m++] = (size_t)li;
+        if (lo < 0) {
+            rc = lgu_fail(err, LG_EUSAGE, "%s: no layer '%s' (see 'layergeom info %s')", j->path,
+                          tok, j->path);
+            break;
+        }
+        for (long q = lo; q <= hi; q++) {
+            if (m == cap) {
+                size_t *w = realloc(v, 2 * cap * sizeof *v);
+                if (!w) {
+                    rc = lgu_fail(err, LG_ENOMEM, "out of memory");
+                    break;
+                }
+                v = w;
+                cap *= 2;
+            }
+            if (!rc)
+                v[m++] = (size_t)q;
+        }
     }
     free(copy);
-    if (!m) {
+    if (!rc && !m)
+        rc = lgu_fail(err, LG_EUSAGE, "layers: the list '%s' names no layer", j->layers);
+    if (rc) {
         free(v);
-        return lgu_fail(err, LG_EUSAGE, "layers: the list '%s' names no layer", j->layers);
+        return rc;
     }
     j->layer_list = v;
     j->o.layers = v;

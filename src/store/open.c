@@ -45,6 +45,29 @@ static int check_rows(lg_store *s, lg_error *err)
     return LG_OK;
 }
 
+/* A file that is not a store: say what it looks like, and what to do. */
+static int not_a_store(const lg_store *s, const char *path, const char *bad, lg_error *err)
+{
+    const unsigned char *m = s->map;
+    if (!memcmp(m, "\x93NUMPY", 6))
+        return lgu_fail(err, LG_EINPUT,
+                        "%s: a .npy array, not a layergeom store: pack it into one first "
+                        "(layergeom pack -o run.lgs %s ...)",
+                        path, path);
+    uint64_t hl = lgu_get64(m);
+    if (hl > 1 && hl < s->size && m[8] == '{')
+        return lgu_fail(err, LG_EINPUT,
+                        "%s: a safetensors file, not a layergeom store: pack it into one first "
+                        "(layergeom pack -o run.lgs %s)",
+                        path, path);
+    if (!memcmp(m, "LGNPY", 5))
+        return lgu_fail(err, LG_EINPUT,
+                        "%s: .npy frames (a producer's output), not a store: ingest them "
+                        "(layergeom ingest -o run.lgs %s)",
+                        path, path);
+    return lgu_fail(err, LG_EINPUT, "%s: offset 0: bad %s", path, bad);
+}
+
 int lgs_open_fd(const char *path, int fd, unsigned flags, lg_store **out, lg_error *err)
 {
     *out = NULL;
@@ -83,7 +106,7 @@ int lgs_open_fd(const char *path, int fd, unsigned flags, lg_store **out, lg_err
     int rc;
     const char *bad = lgs_decode_file_header(s->map, &s->file_flags);
     if (bad) {
-        rc = lgu_fail(err, LG_EINPUT, "%s: offset 0: bad %s", path, bad);
+        rc = not_a_store(s, path, bad, err);
         goto fail;
     }
     uint64_t tail = s->size - LGS_RECORD_HEADER_SIZE;

@@ -117,7 +117,9 @@ static void bad_input_gives_clear_errors(void **state)
     assert_non_null(strstr(tu_stdout(), "label_names.labels = x, y, z"));
     /* not a store; a missing layer */
     assert_int_equal(tu_cli("info %s", a), 1);
-    assert_non_null(strstr(tu_stderr(), "offset 0"));
+    assert_non_null(strstr(tu_stderr(), "a .npy array, not a layergeom store"));
+    assert_int_equal(tu_cli("info %s", LG_SOURCE_DIR "/README.md"), 1);
+    assert_non_null(strstr(tu_stderr(), "offset 0: bad magic"));
     assert_int_equal(tu_cli("export %s --layer 9 -o %s", store, tu_path(tu_dir, "o.npy")), 1);
     assert_non_null(strstr(tu_stderr(), "no layer '9'"));
     assert_int_equal(tu_cli("info %s", tu_path(tu_dir, "missing.lgs")), 1);
@@ -184,6 +186,74 @@ static void blas_kernels_chosen_at_run_time(void **state)
         fail_msg("expected '%s' in: %s", want, tu_stderr());
 }
 
+/* The frictions of a first afternoon: typos, ranges, blank lines, the wrong
+ * file, a loop of ingests. */
+static void first_afternoon(void **state)
+{
+    (void)state;
+    const char *sample = LG_SOURCE_DIR "/samples/fortunes.lgs";
+    /* a typo gets the nearest option; -k is --k */
+    assert_int_equal(tu_cli("profile %s --lables y.txt", sample), 2);
+    assert_non_null(strstr(tu_stderr(), "did you mean '--labels'?"));
+    assert_int_equal(tu_cli("pack --codc lz4 -o x.lgs a.npy"), 2);
+    assert_non_null(strstr(tu_stderr(), "did you mean '--codec'?"));
+    assert_int_equal(tu_cli("profile %s --frobnicate", sample), 2);
+    assert_null(strstr(tu_stderr(), "did you mean"));
+    assert_int_equal(tu_cli("profile %s -k 5 --no-cache --layers 0 --json -", sample), 0);
+    assert_non_null(strstr(tu_stdout(), "\"k\": 5"));
+    /* ranges of layers, open ranges; an empty list is a usage error (it crashed) */
+    assert_int_equal(tu_cli("profile %s --no-cache --layers 2-4,6 --csv - -q", sample), 0);
+    assert_non_null(strstr(tu_stdout(), "\n2,layer02"));
+    assert_non_null(strstr(tu_stdout(), "\n4,layer04"));
+    assert_non_null(strstr(tu_stdout(), "\n6,layer06"));
+    assert_null(strstr(tu_stdout(), "\n5,layer05"));
+    assert_int_equal(tu_cli("profile %s --no-cache --layers 5- --csv - -q", sample), 0);
+    assert_non_null(strstr(tu_stdout(), "\n6,layer06"));
+    assert_null(strstr(tu_stdout(), "\n4,layer04"));
+    assert_int_equal(tu_cli("profile %s --layers , --json %s", sample,
+                            tu_path(tu_dir, "p.json")), 2);
+    assert_int_equal(tu_cli("profile %s --layers ''", sample), 2);
+    assert_int_equal(tu_cli("profile %s --layers 4-2", sample), 2);
+    assert_non_null(strstr(tu_stderr(), "a range runs from"));
+    /* a label file with blank lines at its end; a blank line inside is named */
+    const char *lab = tu_path(tu_dir, "blank.txt");
+    char text[8000];
+    size_t at = 0;
+    for (int i = 0; i < 1000; i++)
+        at += (size_t)snprintf(text + at, sizeof text - at, "%d\n", i % 3);
+    at += (size_t)snprintf(text + at, sizeof text - at, "\n\n");
+    tu_write_file(lab, text, at);
+    assert_int_equal(tu_cli("profile %s --no-cache --layers 0 --labels %s -q", sample, lab), 0);
+    memcpy(text + 4, "\n", 1); /* line 3 blank */
+    text[3] = '\n';
+    tu_write_file(lab, text, at);
+    assert_int_equal(tu_cli("profile %s --no-cache --layers 0 --labels %s -q", sample, lab), 1);
+    assert_non_null(strstr(tu_stderr(), "empty label"));
+    /* a .npy given where a store belongs: say so, and how to pack it */
+    const char *a = tu_path(tu_dir, "arr.npy");
+    float x[64] = {0};
+    uint64_t shape[2] = {8, 8};
+    tu_write_npy(a, "<f4", 0, shape, 2, x, sizeof x);
+    assert_int_equal(tu_cli("profile %s", a), 1);
+    assert_non_null(strstr(tu_stderr(), "a .npy array, not a layergeom store"));
+    assert_non_null(strstr(tu_stderr(), "layergeom pack -o"));
+    /* ingest --append starts a store that is not there; a failed ingest
+     * leaves no empty store behind, so the rerun works */
+    const char *stream = tu_path(tu_dir, "s.lgsx"), *fresh = tu_path(tu_dir, "fresh.lgs");
+    unlink(fresh);
+    assert_int_equal(tu_cli("export %s --stream -o %s", sample, stream), 0);
+    assert_int_equal(tu_cli("ingest -q --append -o %s %s", fresh, stream), 0);
+    assert_int_equal(tu_cli("info %s", fresh), 0);
+    assert_non_null(strstr(tu_stdout(), "7 layers"));
+    const char *junk = tu_path(tu_dir, "junk.bin"), *failed = tu_path(tu_dir, "failed.lgs");
+    tu_write_file(junk, "this is not a stream", 20);
+    unlink(failed);
+    assert_int_equal(tu_cli("ingest -o %s %s", failed, junk), 1);
+    assert_non_null(strstr(tu_stderr(), "was removed"));
+    assert_int_not_equal(access(failed, F_OK), 0);
+    assert_int_equal(tu_cli("ingest -q -o %s %s", failed, stream), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -192,6 +262,7 @@ int main(void)
         cmocka_unit_test(bad_input_gives_clear_errors),
         cmocka_unit_test(verify_and_repair),
         cmocka_unit_test(blas_kernels_chosen_at_run_time),
+        cmocka_unit_test(first_afternoon),
     };
     return cmocka_run_group_tests(tests, tu_setup_dir, tu_teardown_dir);
 }
