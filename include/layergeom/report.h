@@ -19,12 +19,15 @@ typedef struct lg_report_info {
     const char *store_path;
     const char *labels_from; /* file or label set, or NULL */
     const char *model;       /* from the store's metadata, or NULL */
+    int wide;                /* the table: every column (else it fits 120 columns: no ML,
+                                which equals G@2, GRIDE at n2 = 4, 16, 64, no seconds) */
 } lg_report_info;
 
 LG_API int lg_report_table(FILE *f, const lg_profile *p, const lg_report_info *info);
 /* The same table in three parts, for printing rows as layers complete. */
 LG_API int lg_report_table_head(FILE *f, const lg_profile *p, const lg_report_info *info);
-LG_API int lg_report_table_row(FILE *f, const lg_profile *p, size_t q);
+LG_API int lg_report_table_row(FILE *f, const lg_profile *p, const lg_report_info *info,
+                               size_t q);
 LG_API int lg_report_table_tail(FILE *f, const lg_profile *p);
 LG_API int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info);
 LG_API int lg_report_csv(FILE *f, const lg_profile *p);

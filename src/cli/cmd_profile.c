@@ -16,7 +16,9 @@ static const char help[] =
     "ID peak).  Prints a table; --json / --csv write the numbers.\n"
     "\n";
 
-enum { OPT_FOLLOW, OPT_POLL, OPT_REPORT, OPT_PLOT, OPT_JSON, OPT_CSV, OPT_QUIET, OPT_VERBOSE };
+enum {
+    OPT_FOLLOW, OPT_POLL, OPT_REPORT, OPT_PLOT, OPT_JSON, OPT_CSV, OPT_QUIET, OPT_VERBOSE, OPT_WIDE
+};
 static const cli_spec opts[] = {
     {OPT_FOLLOW, "--follow", NULL, NULL,
      "live, while a producer (layergeom ingest) still writes\nthe store: layer by layer, each "
@@ -29,7 +31,11 @@ static const cli_spec opts[] = {
     {OPT_JSON, "--json", NULL, "FILE", "write the profile as JSON ('-': stdout, then no table)"},
     {OPT_CSV, "--csv", NULL, "FILE", "write one CSV row per layer ('-': stdout)"},
     {OPT_QUIET, "--quiet", "-q", NULL, "no table, no progress"},
-    {OPT_VERBOSE, "--verbose", "-v", NULL, "a line per layer on stderr (kNN time, cache, rows/s)"},
+    {OPT_VERBOSE, "--verbose", "-v", NULL,
+     "a line per layer on stderr (kNN time, cache, rows/s);\nthe table with every column"},
+    {OPT_WIDE, "--wide", NULL, NULL,
+     "the table with every column: ML (the same estimate as\nG@2), GRIDE at every scale, "
+     "seconds (by default it fits\n120 columns)"},
 };
 #define N_OPTS (sizeof opts / sizeof *opts)
 
@@ -54,7 +60,7 @@ static void load_job_specs(void)
 
 typedef struct prof_args {
     const char *store, *json, *csv, *report, *plot;
-    int quiet, follow, verbose;
+    int quiet, follow, verbose, wide;
     double poll;
     /* the profile's own settings, as the library's job spells them */
     size_t n_set;
@@ -103,6 +109,7 @@ static int parse(int argc, char **argv, prof_args *a)
         case OPT_FOLLOW: a->follow = 1; break;
         case OPT_QUIET: a->quiet = 1; break;
         case OPT_VERBOSE: a->verbose = 1; break;
+        case OPT_WIDE: a->wide = 1; break;
         default:
             if (a->store)
                 return cli_usage("profile", "one store at a time");
@@ -130,8 +137,19 @@ static int make_job(prof_args *a, lg_job **out)
 }
 
 /* Follow mode prints the table as layers complete. */
+/* Where the profile came from, for the table, with its width. */
+static lg_report_info table_info(const lg_job *j, int wide)
+{
+    lg_report_info i = {0};
+    if (lg_job_info(j))
+        i = *lg_job_info(j);
+    i.wide = wide;
+    return i;
+}
+
 typedef struct live {
     lg_job *j;
+    int wide;
     int printed_head;
     int grown; /* the store is written batch by batch: running view on stderr */
 } live;
@@ -154,10 +172,12 @@ static void live_row(void *ctx, const lg_layer_result *r, size_t done, size_t to
     (void)r;
     (void)total;
     if (!l->printed_head) {
-        lg_report_table_head(stdout, lg_job_profile(l->j), lg_job_info(l->j));
+        lg_report_info i = table_info(l->j, l->wide);
+        lg_report_table_head(stdout, lg_job_profile(l->j), &i);
         l->printed_head = 1;
     }
-    lg_report_table_row(stdout, lg_job_profile(l->j), done - 1);
+    lg_report_info i = table_info(l->j, l->wide);
+    lg_report_table_row(stdout, lg_job_profile(l->j), &i, done - 1);
 }
 
 static volatile int interrupted;
@@ -217,7 +237,7 @@ static int follow(prof_args *a, lg_job *j)
     lg_error err = {0};
     lg_profile_opts *o = lg_job_opts(j);
     int json_stdout = a->json && !strcmp(a->json, "-"), csv_stdout = a->csv && !strcmp(a->csv, "-");
-    live l = {j, 0, 0};
+    live l = {j, a->wide || a->verbose, 0, 0};
     if (!a->quiet && !json_stdout && !csv_stdout) {
         o->progress = live_row;
         o->live = live_view;
@@ -239,8 +259,9 @@ static int follow(prof_args *a, lg_job *j)
                 p->n_layers);
     if (!a->quiet && !json_stdout && !csv_stdout) {
         /* the rows again only if none was printed live */
+        lg_report_info i = table_info(j, a->wide || a->verbose);
         if (!l.printed_head || l.grown) /* the layers grew since their rows */
-            lg_report_table(stdout, p, lg_job_info(j));
+            lg_report_table(stdout, p, &i);
         else
             lg_report_table_tail(stdout, p);
     }
@@ -301,8 +322,9 @@ static int profile_with(int argc, char **argv, const lg_team *team)
     } else if (!member) {
         if (lg_job_warning(j))
             fprintf(stderr, "layergeom: warning: %s\n", lg_job_warning(j));
+        lg_report_info i = table_info(j, a.wide || a.verbose);
         if (!a.quiet && !json_stdout && !csv_stdout)
-            lg_report_table(stdout, lg_job_profile(j), lg_job_info(j));
+            lg_report_table(stdout, lg_job_profile(j), &i);
         code = write_reports(&a, j);
     }
     lg_job_free(j);

@@ -13,7 +13,7 @@ static void cell(FILE *f, int has, double v, const char *fmt, int width)
 }
 
 /* GRIDE scales a row has: from the first layer, or from the options. */
-static int scales_of(const lg_profile *p, uint32_t *n2)
+static int all_scales(const lg_profile *p, uint32_t *n2)
 {
     if (p->n_layers) {
         for (int q = 0; q < p->layers[0].gride.scales; q++)
@@ -25,6 +25,26 @@ static int scales_of(const lg_profile *p, uint32_t *n2)
     for (uint32_t n1 = 1; 2 * n1 <= top && s < LG_GRIDE_MAX_SCALES; n1 *= 2)
         n2[s++] = 2 * n1;
     return s;
+}
+
+static int is_wide(const lg_report_info *info)
+{
+    return info && info->wide;
+}
+
+/* The GRIDE columns shown: every scale when wide, else n2 = 4, 16, 64 (n2
+ * = 2 is TwoNN's ML estimate, the ID column's neighbour); pos[] says which
+ * of the row's scales each column is. */
+static int scales_of(const lg_profile *p, const lg_report_info *info, uint32_t *n2, int *pos)
+{
+    uint32_t all[LG_GRIDE_MAX_SCALES];
+    int ns = all_scales(p, all), m = 0;
+    for (int q = 0; q < ns; q++)
+        if (is_wide(info) || all[q] == 4 || all[q] == 16 || all[q] == 64) {
+            n2[m] = all[q];
+            pos[m++] = q;
+        }
+    return m;
 }
 
 int lg_report_table_head(FILE *f, const lg_profile *p, const lg_report_info *info)
@@ -44,22 +64,29 @@ int lg_report_table_head(FILE *f, const lg_profile *p, const lg_report_info *inf
     fprintf(f, "; overlaps at k = %u%s%s\n\n", o->k, info && info->labels_from ? "; labels: " : "",
             info && info->labels_from ? info->labels_from : "");
     uint32_t n2[LG_GRIDE_MAX_SCALES];
-    int ns = scales_of(p, n2);
-    fprintf(f, "%5s  %-16s %8s %6s %15s %7s", "layer", "name", "N", "D", "ID +- err", "ML");
+    int pos[LG_GRIDE_MAX_SCALES];
+    int ns = scales_of(p, info, n2, pos);
+    fprintf(f, "%5s  %-16s %8s %6s %15s", "layer", "name", "N", "D", "ID +- err");
+    if (is_wide(info))
+        fprintf(f, " %7s", "ML");
     for (int q = 0; q < ns; q++) {
         char h[16];
         snprintf(h, sizeof h, "G@%u", n2[q]);
         fprintf(f, " %6s", h);
     }
-    fprintf(f, " %9s %9s %6s %8s\n", "chi(l-1)", "chi(lab)", "dup", "seconds");
+    fprintf(f, " %9s %9s %6s", "chi(l-1)", "chi(lab)", "dup");
+    if (is_wide(info))
+        fprintf(f, " %8s", "seconds");
+    fputc('\n', f);
     return ferror(f) ? LG_EIO : LG_OK;
 }
 
-int lg_report_table_row(FILE *f, const lg_profile *p, size_t q)
+int lg_report_table_row(FILE *f, const lg_profile *p, const lg_report_info *info, size_t q)
 {
     const lg_layer_result *r = &p->layers[q];
     uint32_t n2[LG_GRIDE_MAX_SCALES];
-    int ns = scales_of(p, n2);
+    int pos[LG_GRIDE_MAX_SCALES];
+    int ns = scales_of(p, info, n2, pos);
     char idbuf[40];
     if (isfinite(r->id))
         snprintf(idbuf, sizeof idbuf, "%.2f +- %.2f", r->id, r->id_err);
@@ -67,15 +94,45 @@ int lg_report_table_row(FILE *f, const lg_profile *p, size_t q)
         snprintf(idbuf, sizeof idbuf, "- (note)");
     fprintf(f, "%5zu  %-16.16s %8llu %6u %15s", r->index, r->name, (unsigned long long)r->n, r->d,
             idbuf);
-    cell(f, 1, r->twonn.id_ml, " %*.2f", 7);
-    for (int s = 0; s < ns; s++)
+    if (is_wide(info))
+        cell(f, 1, r->twonn.id_ml, " %*.2f", 7);
+    for (int c = 0; c < ns; c++) {
+        int s = pos[c];
         cell(f, s < r->gride.scales, s < r->gride.scales ? r->gride.id[s] : NAN, " %*.2f", 6);
+    }
     cell(f, r->has_prev, r->overlap_prev, " %*.3f", 9);
     cell(f, r->has_labels, r->overlap_labels.unweighted, " %*.3f", 9);
-    fprintf(f, " %6llu %8.2f", (unsigned long long)r->duplicates, r->seconds);
+    fprintf(f, " %6llu", (unsigned long long)r->duplicates);
+    if (is_wide(info))
+        fprintf(f, " %8.2f", r->seconds);
     fputs(p->rec.index == (int)q ? "  <- recommended\n" : "\n", f);
     fflush(f);
     return ferror(f) ? LG_EIO : LG_OK;
+}
+
+/* A sentence wrapped to 100 columns, continuation lines indented. */
+static void wrapped(FILE *f, const char *text)
+{
+    size_t col = 0, len = strlen(text);
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
+        while (j < len && text[j] != ' ')
+            j++;
+        size_t w = j - i;
+        if (col && col + 1 + w > 100) {
+            fputs("\n    ", f);
+            col = 4;
+        } else if (col) {
+            fputc(' ', f);
+            col++;
+        }
+        fwrite(text + i, 1, w, f);
+        col += w;
+        i = j;
+        while (i < len && text[i] == ' ')
+            i++;
+    }
+    fputc('\n', f);
 }
 
 int lg_report_table_tail(FILE *f, const lg_profile *p)
@@ -83,14 +140,17 @@ int lg_report_table_tail(FILE *f, const lg_profile *p)
     const lg_profile_opts *o = &p->opts;
     if (p->rec.index >= 0 && (size_t)p->rec.index < p->n_layers) {
         const lg_layer_result *r = &p->layers[p->rec.index];
-        fprintf(f, "\nrecommended layer: %zu (%s): %s", r->index, r->name, p->rec.reason);
-        if (p->rec.peak >= 0) /* name the peak layer by its store index */
-            fprintf(f, " [peak: layer %zu (%s)]", p->layers[p->rec.peak].index,
-                    p->layers[p->rec.peak].name);
-        if (p->rec.plateau_first != p->rec.plateau_last)
-            fprintf(f, " [plateau: layers %zu..%zu]", p->layers[p->rec.plateau_first].index,
-                    p->layers[p->rec.plateau_last].index);
+        char line[1200];
+        size_t n = (size_t)snprintf(line, sizeof line, "recommended layer: %zu (%s): %s",
+                                    r->index, r->name, p->rec.reason);
+        if (p->rec.peak >= 0 && n < sizeof line) /* name the peak layer by its store index */
+            n += (size_t)snprintf(line + n, sizeof line - n, " [peak: layer %zu (%s)]",
+                                  p->layers[p->rec.peak].index, p->layers[p->rec.peak].name);
+        if (p->rec.plateau_first != p->rec.plateau_last && n < sizeof line)
+            snprintf(line + n, sizeof line - n, " [plateau: layers %zu..%zu]",
+                     p->layers[p->rec.plateau_first].index, p->layers[p->rec.plateau_last].index);
         fputc('\n', f);
+        wrapped(f, line);
     }
     if (p->best_label_layer >= 0) {
         const lg_layer_result *r = &p->layers[p->best_label_layer];
@@ -130,6 +190,6 @@ int lg_report_table(FILE *f, const lg_profile *p, const lg_report_info *info)
 {
     int rc = lg_report_table_head(f, p, info);
     for (size_t q = 0; !rc && q < p->n_layers; q++)
-        rc = lg_report_table_row(f, p, q);
+        rc = lg_report_table_row(f, p, info, q);
     return rc ? rc : lg_report_table_tail(f, p);
 }

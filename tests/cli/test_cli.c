@@ -201,6 +201,23 @@ static void first_afternoon(void **state)
     assert_null(strstr(tu_stderr(), "did you mean"));
     assert_int_equal(tu_cli("profile %s -k 5 --no-cache --layers 0 --json -", sample), 0);
     assert_non_null(strstr(tu_stdout(), "\"k\": 5"));
+    /* the table fits a 120-column terminal; --wide has every column */
+    assert_int_equal(tu_cli("profile %s --no-cache", sample), 0);
+    size_t longest = 0;
+    for (const char *l = tu_stdout(); *l;) {
+        const char *e = strchr(l, '\n');
+        size_t len = e ? (size_t)(e - l) : strlen(l);
+        longest = len > longest ? len : longest;
+        l += len + (e != NULL);
+    }
+    if (longest > 120)
+        fail_msg("a table line of %zu columns:\n%s", longest, tu_stdout());
+    assert_null(strstr(tu_stdout(), " ML "));
+    assert_non_null(strstr(tu_stdout(), "<- recommended"));
+    assert_int_equal(tu_cli("profile %s --no-cache --wide", sample), 0);
+    assert_non_null(strstr(tu_stdout(), " ML "));
+    assert_non_null(strstr(tu_stdout(), "G@2 "));
+    assert_non_null(strstr(tu_stdout(), "seconds"));
     /* ranges of layers, open ranges; an empty list is a usage error (it crashed) */
     assert_int_equal(tu_cli("profile %s --no-cache --layers 2-4,6 --csv - -q", sample), 0);
     assert_non_null(strstr(tu_stdout(), "\n2,layer02"));

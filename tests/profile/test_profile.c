@@ -110,7 +110,7 @@ static char *json_of(int threads, uint32_t tile)
     char *buf;
     size_t len;
     FILE *f = open_memstream(&buf, &len);
-    lg_report_info info = {store, "labels", NULL};
+    lg_report_info info = {.store_path = store, .labels_from = "labels"};
     assert_int_equal(lg_report_json(f, &p, &info), LG_OK);
     fclose(f);
     lg_profile_free(&p);
