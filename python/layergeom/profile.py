@@ -115,8 +115,12 @@ class Profile:
 
     @property
     def recommended(self):
+        """The recommended layer's position in ``layers`` (None without one);
+        its store position is ``layers[p.recommended]["index"]``."""
         r = self._data.get("recommended_layer")
-        return None if not r else r["index"]
+        if not r:
+            return None
+        return next(q for q, l in enumerate(self.layers) if l["index"] == r["index"])
 
     @property
     def reason(self):
@@ -125,11 +129,13 @@ class Profile:
 
     @property
     def peak(self):
+        """Store position of the first ID peak (None without one)."""
         r = self._data.get("recommended_layer")
         return r.get("peak_index") if r else None
 
     @property
     def plateau(self):
+        """Store positions of the layers within tolerance of the minimum."""
         r = self._data.get("recommended_layer")
         return r.get("plateau") if r else None
 

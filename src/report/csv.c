@@ -15,19 +15,27 @@ static void num(FILE *f, double v)
 
 int lg_report_csv(FILE *f, const lg_profile *p)
 {
-    fputs("index,name,n,d,id,id_err,twonn,twonn_ml,twonn_bayes_mean,twonn_bayes_std,"
+    fputs("index,name,n,d,depth,id,id_err,twonn,twonn_ml,twonn_bayes_mean,twonn_bayes_std,"
           "twonn_scale,overlap_prev,overlap_labels,overlap_labels_class_weighted,duplicates,"
-          "seconds",
+          "recommended,seconds",
           f);
     const lg_gride_result *g0 = p->n_layers ? &p->layers[0].gride : NULL;
     for (int s = 0; g0 && s < g0->scales; s++)
         fprintf(f, ",gride_%u_%u", g0->n1[s], g0->n2[s]);
+    /* decimation: the ID on subsets of N / 2^level rows, one pair per level */
+    int levels = 0;
+    for (size_t q = 0; q < p->n_layers; q++)
+        levels = p->layers[q].n_dec > levels ? p->layers[q].n_dec : levels;
+    for (int l = 0; l < levels; l++)
+        fprintf(f, ",dec%d_rows,dec%d_id,dec%d_err", l, l, l);
     fputc('\n', f);
+    size_t total = p->store_layers ? p->store_layers : p->n_layers;
     for (size_t q = 0; q < p->n_layers; q++) {
         const lg_layer_result *r = &p->layers[q];
         fprintf(f, "%zu,", r->index);
         lgr_text_csv_field(f, r->name);
         fprintf(f, ",%llu,%u", (unsigned long long)r->n, r->d);
+        num(f, total > 1 ? (double)r->index / (double)(total - 1) : 0);
         num(f, r->id);
         num(f, r->id_err);
         num(f, r->twonn.id);
@@ -38,10 +46,18 @@ int lg_report_csv(FILE *f, const lg_profile *p)
         num(f, r->has_prev ? r->overlap_prev : NAN);
         num(f, r->has_labels ? r->overlap_labels.unweighted : NAN);
         num(f, r->has_labels ? r->overlap_labels.class_weighted : NAN);
-        fprintf(f, ",%llu", (unsigned long long)r->duplicates);
+        fprintf(f, ",%llu,%d", (unsigned long long)r->duplicates, p->rec.index == (int)q);
         num(f, r->seconds);
         for (int s = 0; g0 && s < g0->scales; s++)
             num(f, s < r->gride.scales ? r->gride.id[s] : NAN);
+        for (int l = 0; l < levels; l++) {
+            if (l < r->n_dec)
+                fprintf(f, ",%llu", (unsigned long long)r->dec_rows[l]);
+            else
+                fputc(',', f);
+            num(f, l < r->n_dec ? r->dec_id[l] : NAN);
+            num(f, l < r->n_dec ? r->dec_err[l] : NAN);
+        }
         fputc('\n', f);
     }
     return ferror(f) ? LG_EIO : LG_OK;

@@ -175,8 +175,10 @@ int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info)
             fprintf(f, "%zu", p->layers[p->rec.peak].index);
         else
             fputs("null", f);
-        fprintf(f, ", \"plateau\": [%zu, %zu]}", p->layers[p->rec.plateau_first].index,
-                p->layers[p->rec.plateau_last].index);
+        fputs(", \"plateau\": [", f);
+        for (int q = p->rec.plateau_first; q <= p->rec.plateau_last; q++)
+            fprintf(f, "%s%zu", q > p->rec.plateau_first ? ", " : "", p->layers[q].index);
+        fputs("]}", f);
     } else {
         fputs("null", f);
     }
