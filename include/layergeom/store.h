@@ -220,6 +220,12 @@ LG_API int lg_writer_rows_crc(lg_writer *w, const void *rows, uint64_t n, uint32
 LG_API int lg_writer_flush(lg_writer *w, lg_error *err);
 /* Renames the open layer (a stream names a layer only when it ends). */
 LG_API int lg_writer_name_layer(lg_writer *w, const char *name, lg_error *err);
+/* Renames a layer of the store (in a writer from lg_writer_append): the
+ * next commit writes a new SEAL for it naming the same chunks; no row is
+ * rewritten.  LG_ENOTFOUND when there is no such layer, LG_EUSAGE when the
+ * new name is taken or invalid. */
+LG_API int lg_writer_rename_layer(lg_writer *w, const char *name, const char *new_name,
+                                  lg_error *err);
 /* Rows given to the open layer so far (0 when none is open). */
 LG_API uint64_t lg_writer_layer_rows(const lg_writer *w);
 /* Drops the open layer: what was written of it stays in the file,

@@ -58,5 +58,6 @@ int cmd_export(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_rename(int argc, char **argv);
 
 #endif

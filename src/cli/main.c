@@ -15,6 +15,7 @@ static const struct {
     {"info", cmd_info, "list the layers, labels and metadata of a store"},
     {"verify", cmd_verify, "check every checksum of a store; --repair a store cut short"},
     {"export", cmd_export, "write one layer (or the labels) of a store as .npy"},
+    {"rename", cmd_rename, "give a layer of a store a new name (a new commit, nothing rewritten)"},
     {"profile", cmd_profile, "intrinsic dimension and overlaps of every layer; the best layer"},
     {"compare", cmd_compare, "two profiles side by side (table, HTML report, SVG)"},
 };

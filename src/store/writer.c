@@ -499,6 +499,29 @@ int lg_writer_name_layer(lg_writer *w, const char *name, lg_error *err)
     return LG_OK;
 }
 
+int lg_writer_rename_layer(lg_writer *w, const char *name, const char *new_name, lg_error *err)
+{
+    if (w->stream)
+        return lgu_fail(err, LG_EUSAGE, "the stream form names a layer once: no renaming");
+    long i = name ? find_layer(w, name) : -1;
+    if (i < 0)
+        return lgu_fail(err, LG_ENOTFOUND, "%s: no layer '%s'", w->path, name ? name : "");
+    wlayer *L = w->layers[i];
+    int rc = check_name(new_name, err);
+    if (rc)
+        return rc;
+    if (strcmp(new_name, L->name) && name_taken(w, new_name, L))
+        return lgu_fail(err, LG_EUSAGE, "%s: the store already has a layer named '%s'", w->path,
+                        new_name);
+    char *copy = strdup(new_name);
+    if (!copy)
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
+    free(L->name);
+    L->name = copy;
+    L->renamed = 1; /* the next commit writes its SEAL anew: same chunks, new name */
+    return LG_OK;
+}
+
 uint64_t lg_writer_layer_rows(const lg_writer *w)
 {
     return w->cur >= 0 ? w->layers[w->cur]->rows : 0;

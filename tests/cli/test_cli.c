@@ -269,6 +269,20 @@ static void first_afternoon(void **state)
     assert_non_null(strstr(tu_stderr(), "was removed"));
     assert_int_not_equal(access(failed, F_OK), 0);
     assert_int_equal(tu_cli("ingest -q -o %s %s", failed, stream), 0);
+    /* rename: a new commit, the rows untouched, the old name gone */
+    assert_int_equal(tu_cli("export %s --layer layer03 -o %s", fresh, tu_path(tu_dir, "l3.npy")),
+                     0);
+    assert_int_equal(tu_cli("rename %s 3 block3", fresh), 0);
+    assert_non_null(strstr(tu_stdout(), "layer 3 'layer03' is now 'block3'"));
+    assert_int_equal(tu_cli("verify %s", fresh), 0);
+    assert_int_equal(tu_cli("export %s --layer block3 -o %s", fresh, tu_path(tu_dir, "b3.npy")),
+                     0);
+    assert_true(same_file(tu_path(tu_dir, "l3.npy"), tu_path(tu_dir, "b3.npy")));
+    assert_int_equal(tu_cli("export %s --layer layer03 -o %s", fresh, tu_path(tu_dir, "x.npy")),
+                     1);
+    assert_int_equal(tu_cli("rename %s block3 layer04", fresh), 2); /* taken */
+    assert_non_null(strstr(tu_stderr(), "already has a layer named 'layer04'"));
+    assert_int_equal(tu_cli("rename %s nope x", fresh), 1);
 }
 
 int main(void)
