@@ -99,10 +99,11 @@ static ext_set *find_set(stream_state *S, const char *name, int create)
 
 static void lost_rows(const lg_writer *w, const stream_state *S, lg_ingest_stats *st)
 {
-    if (S->L.open)
+    if (S->L.open) /* its name comes with its seal, which did not arrive */
         snprintf(st->lost, sizeof st->lost,
-                 "the incomplete layer '%s' (%llu rows so far) was not kept", S->L.name,
-                 U64(S->L.rows));
+                 "the incomplete layer with id %u (layer %llu of the input, unnamed until its "
+                 "seal; %llu rows so far) was not kept",
+                 S->L.id, U64(st->layers + 1), U64(S->L.rows));
     else if (S->n_decls)
         snprintf(st->lost, sizeof st->lost,
                  "rows after row %llu (the last commit) of every layer were not kept",

@@ -141,6 +141,12 @@ static void stream_form_cut_anywhere(void **state)
         if (k >= 64 && !strstr(err.msg, "offset"))
             fail_msg("cut at %zu: message names no offset: %s", k, err.msg);
         assert_int_equal(layers_in(store), st.layers);
+        /* what was lost is said in the input's terms, never an internal name */
+        if (strstr(st.lost, "~incoming") || strstr(err.msg, "~incoming"))
+            fail_msg("cut at %zu: an internal name in: %s / %s", k, st.lost, err.msg);
+        if (st.lost[0] && strstr(st.lost, "incomplete layer") &&
+            !strstr(st.lost, "with id"))
+            fail_msg("cut at %zu: the lost layer is not identified: %s", k, st.lost);
     }
     free(p);
 }
