@@ -216,4 +216,13 @@ if "$PY" -c "import torch" 2>/dev/null; then
   "$PY" "$SRC/samples/python/example_torch.py" | "$CLI" ingest -q -o "$T/torch.lgs" -
   "$CLI" info "$T/torch.lgs" | grep -q "6 layers, 1024 rows" || { echo "FAIL: example_torch"; exit 1; }
 fi
-echo "8 passed, 0 failed"
+# the numpy example shows the method: an ID peak, then a plateau, the
+# recommended layer at the minimum after the peak
+"$PY" "$SRC/samples/python/example_numpy.py" | "$CLI" ingest -q -o "$T/toy.lgs" -
+"$CLI" profile "$T/toy.lgs" --no-cache --json "$T/toy.json" -q
+"$PY" - "$T/toy.json" <<'PY' || { echo "FAIL: example_numpy has no peak and plateau"; exit 1; }
+import json, sys
+r = json.load(open(sys.argv[1]))["recommended_layer"]
+assert r["peak_index"] == 3 and r["index"] >= 6 and len(r["plateau"]) >= 2, r
+PY
+echo "9 passed, 0 failed"
