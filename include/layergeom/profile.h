@@ -23,6 +23,7 @@ extern "C" {
 typedef enum lg_id_kind { LG_ID_TWONN = 0, LG_ID_ML = 1, LG_ID_GRIDE = 2 } lg_id_kind;
 
 #define LG_MAX_DECIMATION 12
+#define LG_MAX_KS 8 /* overlap neighbourhoods besides k (lg_profile_opts.more_k) */
 
 typedef struct lg_layer_result {
     size_t index;     /* position in the store's layer list */
@@ -54,6 +55,9 @@ typedef struct lg_layer_result {
     uint64_t dec_rows[LG_MAX_DECIMATION];
     int dec_repeats[LG_MAX_DECIMATION];
     double dec_id[LG_MAX_DECIMATION], dec_err[LG_MAX_DECIMATION];
+    /* the overlaps at opts.more_k[i] (when has_prev / has_labels) */
+    double overlap_prev_more[LG_MAX_KS];
+    lg_label_overlap overlap_labels_more[LG_MAX_KS];
 } lg_layer_result;
 
 struct lg_profile_s;
@@ -99,6 +103,12 @@ typedef struct lg_profile_opts {
      * a search, between layers) with LG_ECANCELED and no profile.  NULL:
      * never.  lg_profile_follow takes its own stop argument instead. */
     const volatile int *stop;
+    /* More overlap neighbourhoods reported beside k (DADApy users compare
+     * k = 10 and 30): the lists are computed once, for the largest.  The
+     * per-class k (class_fraction) and labels that arrive after their layer
+     * in follow mode use k only. */
+    uint32_t more_k[LG_MAX_KS];
+    size_t n_more_k;
 } lg_profile_opts;
 
 typedef struct lg_profile_s {

@@ -161,3 +161,21 @@ def test_tqdm_progress(capsys):
     p = lg.profile(SAMPLE, cache=False, layers=[0, 1], progress=True)
     assert len(p.layers) == 2
     assert "2/2" in capsys.readouterr().err
+
+
+def test_several_k_at_once():
+    """--k 10,30: the overlaps at both k, equal to two runs of one k each."""
+    both = lg.profile(SAMPLE, k=[10, 30], cache=False).to_dict()
+    assert both["parameters"]["k"] == 10 and both["parameters"]["k_all"] == [10, 30]
+    for k in (10, 30):
+        one = lg.profile(SAMPLE, k=k, cache=False).to_dict()
+        for a, b in zip(both["layers"], one["layers"]):
+            for key in ("overlap_prev", "overlap_labels", "overlap_labels_class_weighted"):
+                if b[key] is None:
+                    assert a[key] is None
+                else:
+                    assert a[key][str(k)] == b[key][str(k)], (key, k)
+    csv = cli("profile", SAMPLE, "--no-cache", "-k", "10,30", "--csv", "-", "-q").stdout
+    assert "overlap_prev_k30" in csv.splitlines()[0]
+    with pytest.raises(lg.UsageError, match="up to 9"):
+        lg.profile(SAMPLE, k="1,2,3,4,5,6,7,8,9,10", cache=False)

@@ -8,7 +8,8 @@ import re
 from conftest import ROOT, SAMPLE, cli
 
 OPTION_SETS = [[], ["--overlap-matrix", "--decimation"], ["--knn", "approx"],
-               ["--preset", "paper", "--no-labels"], ["--layers", "2-4", "--id", "gride"]]
+               ["--preset", "paper", "--no-labels"], ["--layers", "2-4", "--id", "gride"],
+               ["-k", "10,30"]]
 
 
 def keys_of(o, out):

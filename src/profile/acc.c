@@ -63,6 +63,8 @@ int lgp_acc_add(lgp_acc *a, lg_layer_result *r, lg_knn *nn, lg_error *err)
     int rc = LG_OK;
     if (nn->idx && a->prev.idx) {
         rc = lg_overlap_data(nn, &a->prev, k, &r->overlap_prev, err);
+        for (size_t i = 0; !rc && i < a->o->n_more_k; i++)
+            rc = lg_overlap_data(nn, &a->prev, a->o->more_k[i], &r->overlap_prev_more[i], err);
         r->has_prev = !rc;
     }
     if (!rc && a->keep) {

@@ -18,7 +18,9 @@
 
 /* ---- the settings ---- */
 
-typedef enum setting_kind { K_UINT, K_FRAC, K_SIZE, K_WORD, K_TEXT, K_FLAG } setting_kind;
+typedef enum setting_kind {
+    K_UINT, K_FRAC, K_SIZE, K_WORD, K_TEXT, K_FLAG, K_KLIST
+} setting_kind;
 
 typedef struct setting {
     const char *name, *arg, *help;
@@ -28,7 +30,10 @@ typedef struct setting {
 } setting;
 
 static const setting settings[] = {
-    {"k", "K", "overlap neighbourhood size (default 30)", K_UINT, 1, LG_KNN_MAX_K, NULL},
+    {"k", "K[,K2...]",
+     "overlap neighbourhood size (default 30); a list (10,30)\nreports the overlaps at each k, "
+     "the first in the table",
+     K_KLIST, 1, LG_KNN_MAX_K, NULL},
     {"knn", "exact|approx",
      "neighbour search (default exact); approx: cells of a\nk-means partition searched exactly, "
      "for large N, with\na self-check against exact search on sampled rows",
@@ -163,6 +168,11 @@ static int takes(lg_error *err, const setting *s, const char *v)
     case K_UINT:
         return lgu_fail(err, LG_EUSAGE, "%s takes an integer in %.0f..%.0f (not '%s')", s->name,
                        s->lo, s->hi, v);
+    case K_KLIST:
+        return lgu_fail(err, LG_EUSAGE,
+                        "%s takes an integer in %.0f..%.0f, or up to %d of them separated by "
+                        "commas (not '%s')",
+                        s->name, s->lo, s->hi, LG_MAX_KS + 1, v);
     case K_FRAC:
         return lgu_fail(err, LG_EUSAGE, "%s takes a number in [%g, %g] (not '%s')", s->name, s->lo,
                        s->hi, v);
@@ -256,6 +266,30 @@ int lg_job_set(lg_job *j, const char *key, const char *value, lg_error *err)
         if (!*value || *end || errno || *value == '-' || (double)u < s->lo || (double)u > s->hi)
             return takes(err, s, value);
         break;
+    case K_KLIST: {
+        uint32_t ks[LG_MAX_KS + 1];
+        size_t n = 0;
+        for (const char *c = value;;) {
+            errno = 0;
+            unsigned long long x = strtoull(c, &end, 10);
+            if (end == c || errno || *c == '-' || (double)x < s->lo || (double)x > s->hi ||
+                n == LG_MAX_KS + 1 || (*end && *end != ','))
+                return takes(err, s, value);
+            int dup = 0;
+            for (size_t q = 0; q < n; q++)
+                dup |= ks[q] == x;
+            if (!dup)
+                ks[n++] = (uint32_t)x;
+            if (!*end)
+                break;
+            c = end + 1;
+        }
+        j->o.k = ks[0];
+        j->o.n_more_k = n - 1;
+        for (size_t q = 1; q < n; q++)
+            j->o.more_k[q - 1] = ks[q];
+        return LG_OK;
+    }
     case K_FRAC:
         f = strtod(value, &end);
         if (!*value || *end || !(f >= s->lo && f <= s->hi))

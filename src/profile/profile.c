@@ -192,6 +192,8 @@ static int decimate(lg_store *s, size_t layer, lg_layer_result *r, const lg_prof
 uint32_t lgp_lists_k(const lg_profile_opts *o, uint64_t n)
 {
     uint32_t k = o->k > o->gride_max_rank ? o->k : o->gride_max_rank;
+    for (size_t i = 0; i < o->n_more_k && i < LG_MAX_KS; i++)
+        k = o->more_k[i] > k ? o->more_k[i] : k;
     if (k < 2)
         k = 2;
     if (o->labels && o->class_fraction > 0) {
@@ -277,6 +279,9 @@ int lgp_estimate(lg_store *s, size_t layer, const lg_profile_opts *o, lgp_cache 
     int rc = LG_OK;
     if (o->labels) {
         rc = lg_overlap_labels(nn, o->labels, o->k, o->class_fraction, &r->overlap_labels, err);
+        for (size_t i = 0; !rc && i < o->n_more_k; i++)
+            rc = lg_overlap_labels(nn, o->labels, o->more_k[i], 0, &r->overlap_labels_more[i],
+                                   err);
         r->has_labels = !rc;
     }
     if (!rc && isfinite(r->twonn.id))
@@ -320,6 +325,16 @@ static int check_opts(lg_store *s, const lg_profile_opts *o, lg_error *err)
 {
     if (o->k < 1 || o->k > LG_KNN_MAX_K)
         return lgu_fail(err, LG_EUSAGE, "k = %u: expected 1..%d", o->k, LG_KNN_MAX_K);
+    if (o->n_more_k > LG_MAX_KS)
+        return lgu_fail(err, LG_EUSAGE, "at most %d more overlap neighbourhoods", LG_MAX_KS);
+    for (size_t i = 0; i < o->n_more_k; i++) {
+        if (o->more_k[i] < 1 || o->more_k[i] > LG_KNN_MAX_K)
+            return lgu_fail(err, LG_EUSAGE, "k = %u: expected 1..%d", o->more_k[i],
+                            LG_KNN_MAX_K);
+        if (lg_store_rows(s) < (uint64_t)o->more_k[i] + 1)
+            return lgu_fail(err, LG_EINPUT, "%s: %llu rows are too few for k = %u",
+                            lg_store_path(s), U64(lg_store_rows(s)), o->more_k[i]);
+    }
     if (o->class_fraction < 0 || o->class_fraction > 1)
         return lgu_fail(err, LG_EUSAGE, "class fraction %g: expected 0..1", o->class_fraction);
     if (o->id_kind == LG_ID_GRIDE && !o->paper &&

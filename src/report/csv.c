@@ -22,6 +22,10 @@ int lg_report_csv(FILE *f, const lg_profile *p)
     const lg_gride_result *g0 = p->n_layers ? &p->layers[0].gride : NULL;
     for (int s = 0; g0 && s < g0->scales; s++)
         fprintf(f, ",gride_%u_%u", g0->n1[s], g0->n2[s]);
+    const lg_profile_opts *o = &p->opts;
+    for (size_t i = 0; i < o->n_more_k; i++)
+        fprintf(f, ",overlap_prev_k%u,overlap_labels_k%u,overlap_labels_class_weighted_k%u",
+                o->more_k[i], o->more_k[i], o->more_k[i]);
     /* decimation: the ID on subsets of N / 2^level rows, one pair per level */
     int levels = 0;
     for (size_t q = 0; q < p->n_layers; q++)
@@ -50,6 +54,11 @@ int lg_report_csv(FILE *f, const lg_profile *p)
         num(f, r->seconds);
         for (int s = 0; g0 && s < g0->scales; s++)
             num(f, s < r->gride.scales ? r->gride.id[s] : NAN);
+        for (size_t i = 0; i < o->n_more_k; i++) {
+            num(f, r->has_prev ? r->overlap_prev_more[i] : NAN);
+            num(f, r->has_labels ? r->overlap_labels_more[i].unweighted : NAN);
+            num(f, r->has_labels ? r->overlap_labels_more[i].class_weighted : NAN);
+        }
         for (int l = 0; l < levels; l++) {
             if (l < r->n_dec)
                 fprintf(f, ",%llu", (unsigned long long)r->dec_rows[l]);

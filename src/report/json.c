@@ -22,6 +22,19 @@ static void at_k(FILE *f, const char *key, unsigned k, double v)
     fputs("}", f);
 }
 
+/* {"k": v, "k2": v2, ...}: k first (readers that take one value take it) */
+static void at_ks(FILE *f, const char *key, const lg_profile_opts *o, double v,
+                  const double *more, size_t stride)
+{
+    fprintf(f, "\"%s\": {\"%u\": ", key, o->k);
+    num(f, v);
+    for (size_t i = 0; i < o->n_more_k; i++) {
+        fprintf(f, ", \"%u\": ", o->more_k[i]);
+        num(f, *(const double *)((const char *)more + i * stride));
+    }
+    fputs("}", f);
+}
+
 static void gride_json(FILE *f, const lg_gride_result *g)
 {
     const char *keys[3] = {"id", "err", "rs"};
@@ -69,15 +82,18 @@ static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
     fputs(",\n     \"gride\": ", f);
     gride_json(f, &r->gride);
     fputs(",\n     ", f);
+    const lg_profile_opts *o = &p->opts;
     if (r->has_prev)
-        at_k(f, "overlap_prev", k, r->overlap_prev);
+        at_ks(f, "overlap_prev", o, r->overlap_prev, r->overlap_prev_more, sizeof(double));
     else
         fputs("\"overlap_prev\": null", f);
     fputs(", ", f);
     if (r->has_labels) {
-        at_k(f, "overlap_labels", k, r->overlap_labels.unweighted);
+        at_ks(f, "overlap_labels", o, r->overlap_labels.unweighted,
+              &r->overlap_labels_more[0].unweighted, sizeof(lg_label_overlap));
         fputs(", ", f);
-        at_k(f, "overlap_labels_class_weighted", k, r->overlap_labels.class_weighted);
+        at_ks(f, "overlap_labels_class_weighted", o, r->overlap_labels.class_weighted,
+              &r->overlap_labels_more[0].class_weighted, sizeof(lg_label_overlap));
     } else {
         fputs("\"overlap_labels\": null", f);
     }
@@ -148,6 +164,12 @@ int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info)
     fprintf(f, ",\n  \"store_layers\": %zu", p->store_layers);
     fprintf(f, ",\n  \"parameters\": {\"k\": %u, \"id\": \"%s\", \"twonn_discard\": %g", o->k,
             o->paper ? "paper" : lg_id_kind_name(o->id_kind), o->paper ? 0.02 : o->twonn.discard);
+    if (o->n_more_k) { /* every k the overlaps are reported at, k first */
+        fprintf(f, ", \"k_all\": [%u", o->k);
+        for (size_t i = 0; i < o->n_more_k; i++)
+            fprintf(f, ", %u", o->more_k[i]);
+        fputs("]", f);
+    }
     fprintf(f, ", \"gride_max_rank\": %u, \"gride_rank\": %u, \"duplicates\": \"%s\", "
                "\"labels\": ",
             o->gride_max_rank, o->gride_rank,

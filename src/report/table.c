@@ -47,6 +47,31 @@ static int scales_of(const lg_profile *p, const lg_report_info *info, uint32_t *
     return m;
 }
 
+/* A sentence wrapped to 100 columns, continuation lines indented. */
+static void wrapped(FILE *f, const char *text)
+{
+    size_t col = 0, len = strlen(text);
+    for (size_t i = 0; i < len;) {
+        size_t j = i;
+        while (j < len && text[j] != ' ')
+            j++;
+        size_t w = j - i;
+        if (col && col + 1 + w > 100) {
+            fputs("\n    ", f);
+            col = 4;
+        } else if (col) {
+            fputc(' ', f);
+            col++;
+        }
+        fwrite(text + i, 1, w, f);
+        col += w;
+        i = j;
+        while (i < len && text[i] == ' ')
+            i++;
+    }
+    fputc('\n', f);
+}
+
 int lg_report_table_head(FILE *f, const lg_profile *p, const lg_report_info *info)
 {
     const lg_profile_opts *o = &p->opts;
@@ -56,13 +81,29 @@ int lg_report_table_head(FILE *f, const lg_profile *p, const lg_report_info *inf
                       : o->id_kind == LG_ID_ML    ? "TwoNN maximum likelihood"
                       : o->id_kind == LG_ID_GRIDE ? "GRIDE"
                                                   : "TwoNN (least squares)";
-    fprintf(f, "ID: %s", est);
+    char line[1400];
+    size_t n = (size_t)snprintf(line, sizeof line, "ID: %s", est);
+#define ADD(...)                                                                                   \
+    do {                                                                                           \
+        if (n < sizeof line)                                                                       \
+            n += (size_t)snprintf(line + n, sizeof line - n, __VA_ARGS__);                         \
+    } while (0)
     if (o->id_kind == LG_ID_GRIDE && !o->paper)
-        fprintf(f, " at rank %u", o->gride_rank);
+        ADD(" at rank %u", o->gride_rank);
     else if (!o->paper)
-        fprintf(f, ", discard %.2f", o->twonn.discard);
-    fprintf(f, "; overlaps at k = %u%s%s\n\n", o->k, info && info->labels_from ? "; labels: " : "",
-            info && info->labels_from ? info->labels_from : "");
+        ADD(", discard %.2f", o->twonn.discard);
+    ADD("; overlaps at k = %u", o->k);
+    if (o->n_more_k) {
+        ADD(" (also at k =");
+        for (size_t i = 0; i < o->n_more_k; i++)
+            ADD("%s %u", i ? "," : "", o->more_k[i]);
+        ADD(" in the JSON and CSV)");
+    }
+    if (info && info->labels_from)
+        ADD("; labels: %s", info->labels_from);
+#undef ADD
+    wrapped(f, line);
+    fputc('\n', f);
     uint32_t n2[LG_GRIDE_MAX_SCALES];
     int pos[LG_GRIDE_MAX_SCALES];
     int ns = scales_of(p, info, n2, pos);
@@ -108,31 +149,6 @@ int lg_report_table_row(FILE *f, const lg_profile *p, const lg_report_info *info
     fputs(p->rec.index == (int)q ? "  <- recommended\n" : "\n", f);
     fflush(f);
     return ferror(f) ? LG_EIO : LG_OK;
-}
-
-/* A sentence wrapped to 100 columns, continuation lines indented. */
-static void wrapped(FILE *f, const char *text)
-{
-    size_t col = 0, len = strlen(text);
-    for (size_t i = 0; i < len;) {
-        size_t j = i;
-        while (j < len && text[j] != ' ')
-            j++;
-        size_t w = j - i;
-        if (col && col + 1 + w > 100) {
-            fputs("\n    ", f);
-            col = 4;
-        } else if (col) {
-            fputc(' ', f);
-            col++;
-        }
-        fwrite(text + i, 1, w, f);
-        col += w;
-        i = j;
-        while (i < len && text[i] == ' ')
-            i++;
-    }
-    fputc('\n', f);
 }
 
 int lg_report_table_tail(FILE *f, const lg_profile *p)
