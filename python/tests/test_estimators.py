@@ -157,3 +157,28 @@ def test_string_labels():
     lo = lg.label_overlap(X, y, k=10)
     lo2 = lg.label_overlap(X, (X[:, 0] > 0).astype(int), k=10)
     assert lo.value == lo2.value and lo.value > 0.6
+
+
+def test_equal_to_the_cli_on_the_same_array(tmp_path, values):
+    """layergeom.twonn / gride / label_overlap on an array give the numbers
+    `layergeom profile` gives for the same array packed into a store."""
+    import json
+    from conftest import cli
+    v = values["gauss10"]
+    X = ref_array(v["X"])
+    y = ref_array(v["labels"])
+    np.save(tmp_path / "x.npy", X)
+    np.save(tmp_path / "y.npy", y)
+    store = str(tmp_path / "x.lgs")
+    cli("pack", "-q", "-o", store, str(tmp_path / "x.npy"), "--labels", str(tmp_path / "y.npy"))
+    d = json.loads(cli("profile", store, "--no-cache", "--json", "-", "-k", "10,30").stdout)
+    layer = d["layers"][0]
+    t = lg.twonn(X)
+    assert t.id == layer["twonn"]["id"] and t.id_ml == layer["twonn_ml"]
+    assert t.bayes_std == layer["twonn"]["err"] and t.scale == layer["twonn"]["scale"]
+    g = lg.gride(X, max_rank=64)
+    assert list(g.ids) == layer["gride"]["id"] and list(g.rs) == layer["gride"]["rs"]
+    for k in (10, 30):
+        lo = lg.label_overlap(X, y, k=k)
+        assert lo.unweighted == layer["overlap_labels"][str(k)]
+        assert lo.class_weighted == layer["overlap_labels_class_weighted"][str(k)]
