@@ -105,6 +105,18 @@ typedef struct lg_ingest_stats {
  * what was dropped. */
 LG_API int lg_ingest(lg_read_fn read, void *ctx, lg_writer *w, lg_ingest_stats *st, lg_error *err);
 
+/* ---- export: a store's contents back out ---- */
+
+/* Layer i of s as an N x D .npy on fd, in its stored type or out_t
+ * (LG_DTYPE_KEEP: as stored; bf16 becomes f32, which .npy has not).  Only
+ * widening conversions: a narrower out_t is refused (LG_EUSAGE). */
+LG_API int lg_export_layer(lg_store *s, size_t i, lg_dtype out_t, int fd, lg_error *err);
+/* A label set (NULL: the first) as an int64 .npy of shape (N,). */
+LG_API int lg_export_labels(lg_store *s, const char *set, int fd, lg_error *err);
+/* Every layer, label set and metadata pair of s, in the stream form (for
+ * lg_ingest at the other end of a pipe). */
+LG_API int lg_export_stream(lg_store *s, int fd, lg_error *err);
+
 /* Writes an N x D array as a version 1.0 .npy file in the given type
  * (f32, f16, f64; bf16 is written as its raw uint16 bits is not allowed:
  * LG_EUSAGE), byte-identical to what numpy.save writes. */
