@@ -164,6 +164,22 @@ static int pick_layers(lg_job *j, lg_error *err)
     return LG_OK;
 }
 
+/* The "labels" file, loaded; its length is checked when the store is known. */
+static int load_labels_file(lg_job *j, lg_error *err)
+{
+    uint64_t n;
+    int64_t *own = NULL;
+    int rc = lg_labels_load(j->labels_file, &own, &n, NULL, err);
+    if (rc)
+        return rc;
+    free(j->labels);
+    j->labels = own;
+    j->n_labels = n;
+    j->have_labels = 1;
+    snprintf(j->from, sizeof j->from, "%s", j->labels_file);
+    return LG_OK;
+}
+
 static int resolve_labels(lg_job *j, lg_error *err)
 {
     lg_store *s = j->store;
@@ -172,15 +188,9 @@ static int resolve_labels(lg_job *j, lg_error *err)
         return lgu_fail(err, LG_EUSAGE, "labels (a file) excludes label-set, no-labels and "
                                        "labels given by the caller");
     if (j->labels_file) {
-        int64_t *own = NULL;
-        int rc = lg_labels_load(j->labels_file, &own, &n, NULL, err);
+        int rc = load_labels_file(j, err);
         if (rc)
             return rc;
-        free(j->labels);
-        j->labels = own;
-        j->n_labels = n;
-        j->have_labels = 1;
-        snprintf(j->from, sizeof j->from, "%s", j->labels_file);
     } else if (j->have_labels) {
         snprintf(j->from, sizeof j->from, "%s", j->labels_from_given);
     }
@@ -290,16 +300,9 @@ int lg_job_follow(lg_job *j, double poll_seconds, volatile int *stop, lg_error *
         return lgu_fail(err, LG_EUSAGE, "labels (a file) excludes no-labels and labels given "
                                        "by the caller");
     if (j->labels_file) {
-        uint64_t n;
-        int64_t *own = NULL;
-        int rc = lg_labels_load(j->labels_file, &own, &n, NULL, err);
+        int rc = load_labels_file(j, err);
         if (rc)
             return rc;
-        free(j->labels);
-        j->labels = own;
-        j->n_labels = n;
-        j->have_labels = 1;
-        snprintf(j->from, sizeof j->from, "%s", j->labels_file);
     } else if (j->have_labels) {
         snprintf(j->from, sizeof j->from, "%s", j->labels_from_given);
     } else if (!j->no_labels) {

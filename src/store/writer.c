@@ -479,6 +479,22 @@ int lg_writer_flush(lg_writer *w, lg_error *err)
     return L ? lgw_flush_layer(w, L, err) : LG_OK;
 }
 
+/* A new name for L (not another layer's); the next commit writes its SEAL
+ * anew: the same chunks under the new name. */
+static int set_name(lg_writer *w, wlayer *L, const char *name, lg_error *err)
+{
+    if (name_taken(w, name, L))
+        return lgu_fail(err, LG_EUSAGE, "%s: the store already has a layer named '%s'", w->path,
+                        name);
+    char *copy = strdup(name);
+    if (!copy)
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
+    free(L->name);
+    L->name = copy;
+    L->renamed = 1;
+    return LG_OK;
+}
+
 int lg_writer_name_layer(lg_writer *w, const char *name, lg_error *err)
 {
     wlayer *L = lgw_current(w);
@@ -487,16 +503,7 @@ int lg_writer_name_layer(lg_writer *w, const char *name, lg_error *err)
     int rc = check_name(name, err);
     if (rc)
         return rc;
-    if (name_taken(w, name, L))
-        return lgu_fail(err, LG_EUSAGE, "%s: the store already has a layer named '%s'", w->path,
-                       name);
-    char *copy = strdup(name);
-    if (!copy)
-        return lgu_fail(err, LG_ENOMEM, "out of memory");
-    free(L->name);
-    L->name = copy;
-    L->renamed = 1;
-    return LG_OK;
+    return set_name(w, L, name, err);
 }
 
 int lg_writer_rename_layer(lg_writer *w, const char *name, const char *new_name, lg_error *err)
@@ -508,18 +515,7 @@ int lg_writer_rename_layer(lg_writer *w, const char *name, const char *new_name,
         return lgu_fail(err, LG_ENOTFOUND, "%s: no layer '%s'", w->path, name ? name : "");
     wlayer *L = w->layers[i];
     int rc = check_name(new_name, err);
-    if (rc)
-        return rc;
-    if (strcmp(new_name, L->name) && name_taken(w, new_name, L))
-        return lgu_fail(err, LG_EUSAGE, "%s: the store already has a layer named '%s'", w->path,
-                        new_name);
-    char *copy = strdup(new_name);
-    if (!copy)
-        return lgu_fail(err, LG_ENOMEM, "out of memory");
-    free(L->name);
-    L->name = copy;
-    L->renamed = 1; /* the next commit writes its SEAL anew: same chunks, new name */
-    return LG_OK;
+    return rc ? rc : set_name(w, L, new_name, err);
 }
 
 uint64_t lg_writer_layer_rows(const lg_writer *w)
