@@ -42,11 +42,8 @@ int cmd_compare(int argc, char **argv)
     cli_parser args;
     cli_parser_init(&args, argc, argv, "compare", opts, sizeof opts / sizeof *opts);
     const char *v;
-    for (int id; (id = cli_next(&args, &v)) != CLI_END;) {
-        if (id == CLI_HELP)
-            return cli_print_help(help, opts, sizeof opts / sizeof *opts, NULL, 0), EXIT_OK;
-        if (id == CLI_BAD)
-            return EXIT_USAGE;
+    int done = -1;
+    for (int id; (id = cli_next_opt(&args, &v, help, &done)) != CLI_END;) {
         if (id == OPT_REPORT)
             report = v;
         else if (id == OPT_PLOT)
@@ -56,6 +53,8 @@ int cmd_compare(int argc, char **argv)
         else
             in[n++] = v;
     }
+    if (done >= 0)
+        return done;
     if (n != 2)
         return cli_usage("compare", "needs two profile JSON files");
     lg_profile p[2];

@@ -127,11 +127,8 @@ int cmd_info(int argc, char **argv)
     cli_parser p;
     cli_parser_init(&p, argc, argv, "info", opts, sizeof opts / sizeof *opts);
     const char *v;
-    for (int id; (id = cli_next(&p, &v)) != CLI_END;) {
-        if (id == CLI_HELP)
-            return cli_print_help(help, opts, sizeof opts / sizeof *opts, NULL, 0), EXIT_OK;
-        if (id == CLI_BAD)
-            return EXIT_USAGE;
+    int done = -1;
+    for (int id; (id = cli_next_opt(&p, &v, help, &done)) != CLI_END;) {
         if (id == OPT_JSON)
             json = 1;
         else if (path)
@@ -139,6 +136,8 @@ int cmd_info(int argc, char **argv)
         else
             path = v;
     }
+    if (done >= 0)
+        return done;
     if (!path)
         return cli_usage("info", "missing STORE");
     lg_store *s;

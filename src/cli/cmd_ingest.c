@@ -51,12 +51,8 @@ int cmd_ingest(int argc, char **argv)
     p.extra = cli_writer_specs;
     p.n_extra = cli_writer_spec_count;
     const char *v;
-    for (int id; (id = cli_next(&p, &v)) != CLI_END;) {
-        if (id == CLI_HELP)
-            return cli_print_help(help, opts, sizeof opts / sizeof *opts, p.extra, p.n_extra),
-                   EXIT_OK;
-        if (id == CLI_BAD)
-            return EXIT_USAGE;
+    int done = -1;
+    for (int id; (id = cli_next_opt(&p, &v, help, &done)) != CLI_END;) {
         if (id >= CLI_W_CODEC) {
             if (cli_writer_apply(id, v, &o, "ingest"))
                 return EXIT_USAGE;
@@ -72,6 +68,8 @@ int cmd_ingest(int argc, char **argv)
             in = v;
         }
     }
+    if (done >= 0)
+        return done;
     if (!out)
         return cli_usage("ingest", "missing -o STORE");
     int fd = STDIN_FILENO;

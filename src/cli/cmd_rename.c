@@ -21,11 +21,8 @@ int cmd_rename(int argc, char **argv)
     cli_parser p;
     cli_parser_init(&p, argc, argv, "rename", opts, sizeof opts / sizeof *opts);
     const char *v;
-    for (int id; (id = cli_next(&p, &v)) != CLI_END;) {
-        if (id == CLI_HELP)
-            return cli_print_help(help, opts, sizeof opts / sizeof *opts, NULL, 0), EXIT_OK;
-        if (id == CLI_BAD)
-            return EXIT_USAGE;
+    int done = -1;
+    for (int id; (id = cli_next_opt(&p, &v, help, &done)) != CLI_END;) {
         if (id == 0)
             quiet = 1;
         else if (n == 3)
@@ -33,6 +30,8 @@ int cmd_rename(int argc, char **argv)
         else
             pos[n++] = v;
     }
+    if (done >= 0)
+        return done;
     if (n != 3)
         return cli_usage("rename", "needs STORE, LAYER and NEW_NAME");
     lg_error err = {0};

@@ -32,11 +32,8 @@ int cmd_verify(int argc, char **argv)
     cli_parser p;
     cli_parser_init(&p, argc, argv, "verify", opts, sizeof opts / sizeof *opts);
     const char *v;
-    for (int id; (id = cli_next(&p, &v)) != CLI_END;) {
-        if (id == CLI_HELP)
-            return cli_print_help(help, opts, sizeof opts / sizeof *opts, NULL, 0), EXIT_OK;
-        if (id == CLI_BAD)
-            return EXIT_USAGE;
+    int done = -1;
+    for (int id; (id = cli_next_opt(&p, &v, help, &done)) != CLI_END;) {
         if (id == OPT_REPAIR)
             repair = 1;
         else if (id == OPT_VERBOSE)
@@ -46,6 +43,8 @@ int cmd_verify(int argc, char **argv)
         else
             path = v;
     }
+    if (done >= 0)
+        return done;
     if (!path)
         return cli_usage("verify", "missing STORE");
     lg_error err = {0};

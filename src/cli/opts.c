@@ -161,3 +161,18 @@ void cli_print_help(const char *usage, const cli_spec *specs, size_t n, const cl
     if (extra)
         print_specs(extra, n_extra);
 }
+
+int cli_next_opt(cli_parser *p, const char **val, const char *usage, int *done)
+{
+    int id = cli_next(p, val);
+    if (id == CLI_HELP) {
+        cli_print_help(usage, p->specs, p->n, p->extra, p->n_extra);
+        *done = EXIT_OK;
+        return CLI_END;
+    }
+    if (id == CLI_BAD) {
+        *done = EXIT_USAGE;
+        return CLI_END;
+    }
+    return id;
+}

@@ -38,6 +38,11 @@ void cli_parser_init(cli_parser *p, int argc, char **argv, const char *cmd, cons
  * the CLI_ codes.  "--name=value" works for options that take a value.  An
  * unknown option is reported with the nearest known one ("did you mean"). */
 int cli_next(cli_parser *p, const char **val);
+/* cli_next with -h and bad options handled: --help prints the help (from
+ * usage and the tables) and sets *done = EXIT_OK, a bad option sets *done
+ * = EXIT_USAGE (reported already); both then return CLI_END.  *done stays
+ * as it was otherwise. */
+int cli_next_opt(cli_parser *p, const char **val, const char *usage, int *done);
 /* The spec cli_next matched last (for its name in messages). */
 const cli_spec *cli_last(const cli_parser *p);
 /* --help: the usage and description, then one line per option. */
