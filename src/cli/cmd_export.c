@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -16,7 +17,7 @@ static const char help[] =
     "Writes one layer as an N x D .npy in its stored type (bf16 is widened to\n"
     "f32, since .npy has no bf16), or a label set as an int64 .npy.\n";
 
-enum { OPT_LAYER, OPT_LABELS, OPT_DTYPE, OPT_STREAM, OPT_OUT };
+enum { OPT_LAYER, OPT_LABELS, OPT_DTYPE, OPT_STREAM, OPT_OUT, OPT_FORCE };
 static const cli_spec opts[] = {
     {OPT_LAYER, "--layer", NULL, "I|NAME", "layer index (as listed by info), id or name"},
     {OPT_LABELS, "--labels", NULL, NULL, "a label set instead (--labels SET: that one; default: the "
@@ -25,13 +26,49 @@ static const cli_spec opts[] = {
     {OPT_STREAM, "--stream", NULL, NULL,
      "the whole store (layers, labels, metadata) in the stream\nform, for 'layergeom ingest' at "
      "the other end of a pipe"},
-    {OPT_OUT, "--output", "-o", "FILE", "output file ('-' for stdout)"},
+    {OPT_OUT, "--output", "-o", "FILE", "output file ('-' for stdout); an existing file is\n"
+                                        "refused unless --force, a store always"},
+    {OPT_FORCE, "--force", NULL, NULL, "replace an existing output file (never a store)"},
 };
+
+/* The output may replace an existing file only with --force, and never
+ * the input itself or any store (export writes arrays and streams, and a
+ * store overwritten by one is lost). */
+static int check_output(const char *out, const char *store, int force)
+{
+    struct stat so, ss;
+    if (stat(out, &so) != 0)
+        return EXIT_OK; /* a new file */
+    if (stat(store, &ss) == 0 && so.st_dev == ss.st_dev && so.st_ino == ss.st_ino) {
+        fprintf(stderr, "layergeom: %s: is the store being exported; choose another output\n",
+                out);
+        return EXIT_USAGE;
+    }
+    if (S_ISDIR(so.st_mode)) {
+        fprintf(stderr, "layergeom: %s: is a directory; -o takes a file name\n", out);
+        return EXIT_USAGE;
+    }
+    unsigned char head[8] = {0};
+    FILE *f = fopen(out, "rb");
+    size_t got = f ? fread(head, 1, sizeof head, f) : 0;
+    if (f)
+        fclose(f);
+    if (got == 8 && !memcmp(head, "\x89LGS\r\n\x1a\n", 8)) {
+        fprintf(stderr, "layergeom: %s: is a layergeom store; export never writes over one\n",
+                out);
+        return EXIT_USAGE;
+    }
+    if (!force) {
+        fprintf(stderr, "layergeom: %s: exists; add --force to replace it\n", out);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
 
 int cmd_export(int argc, char **argv)
 {
     const char *path = NULL, *layer = NULL, *out = NULL, *set = NULL;
-    int labels = 0, stream = 0;
+    int labels = 0, stream = 0, force = 0;
     lg_dtype t = LG_DTYPE_KEEP;
     cli_parser p;
     cli_parser_init(&p, argc, argv, "export", opts, sizeof opts / sizeof *opts);
@@ -50,6 +87,7 @@ int cmd_export(int argc, char **argv)
                 return cli_usage("export", "--dtype takes f32, f16 or f64");
             break;
         case OPT_STREAM: stream = 1; break;
+        case OPT_FORCE: force = 1; break;
         case OPT_LABELS:
             labels = 1;
             labels_at = p.i;
@@ -65,6 +103,9 @@ int cmd_export(int argc, char **argv)
     }
     if (!path || !out || (!layer + !labels + !stream) != 2)
         return cli_usage("export", "needs STORE, -o OUT and one of --layer, --labels, --stream");
+    int bad = strcmp(out, "-") ? check_output(out, path, force) : EXIT_OK;
+    if (bad)
+        return bad;
     lg_store *s;
     lg_error err = {0};
     if (lg_store_open(path, 0, &s, &err))

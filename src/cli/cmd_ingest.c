@@ -73,6 +73,12 @@ int cmd_ingest(int argc, char **argv)
     if (!out)
         return cli_usage("ingest", "missing -o STORE");
     int fd = STDIN_FILENO;
+    if ((!in || !strcmp(in, "-")) && fcntl(STDIN_FILENO, F_GETFD) == -1) {
+        /* a closed stdin: the store would take fd 0 and be read as the input */
+        fprintf(stderr, "layergeom: standard input is closed: give the input as FILE or '-' "
+                        "with a pipe\n");
+        return EXIT_USAGE;
+    }
     if (in && strcmp(in, "-") != 0 && (fd = open(in, O_RDONLY | O_CLOEXEC)) < 0) {
         fprintf(stderr, "layergeom: %s: cannot open: %s\n", in, strerror(errno));
         return EXIT_INPUT;

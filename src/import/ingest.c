@@ -56,6 +56,18 @@ int lgi_read_full(peek *p, void *buf, size_t len, size_t *got, lg_error *err)
     return LG_OK;
 }
 
+int lgi_trailing(peek *p, const char *what, lg_error *err)
+{
+    unsigned char c;
+    long n = lgi_peek_read(p, &c, 1);
+    if (n <= 0)
+        return LG_OK;
+    return lgu_fail(err, LG_EINPUT,
+                    "input: offset %llu: more data after %s (a second stream, or garbage); it "
+                    "was not ingested, everything before it was",
+                    (unsigned long long)(p->offset - 1), what);
+}
+
 int lg_ingest(lg_read_fn read, void *ctx, lg_writer *w, lg_ingest_stats *st, lg_error *err)
 {
     memset(st, 0, sizeof *st);

@@ -31,6 +31,9 @@ typedef struct open_layer {
     char name[LG_MAX_NAME + 1];
 } open_layer;
 
+/* After the input's end marker: LG_OK when the input ends there too, else an
+ * error naming the offset of what follows. */
+int lgi_trailing(peek *p, const char *what, lg_error *err);
 int lgi_stream_form(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err);
 int lgi_npy_framing(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err);
 

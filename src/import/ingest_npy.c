@@ -281,6 +281,8 @@ int lgi_npy_framing(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err)
             rc = seal(w, &L, st, err);
             if (!rc)
                 st->clean_end = 1;
+            if (!rc)
+                rc = lgi_trailing(p, "'LGNPY close'", err);
             break;
         } else {
             rc = lgu_fail(err, LG_EINPUT,

@@ -263,6 +263,7 @@ int lgi_stream_form(peek *p, lg_writer *w, lg_ingest_stats *st, lg_error *err)
         st->records++;
         if (r.type == LG_REC_END) {
             st->clean_end = 1;
+            rc = lgi_trailing(p, "the end record", err);
             break;
         }
         decl *D;

@@ -35,7 +35,7 @@ static void reference_arrays_round_trip_bit_exactly(void **state)
             const char *store = tu_path(tu_dir, "ref.lgs"), *out = tu_path(tu_dir, "ref.npy");
             unlink(store);
             assert_int_equal(tu_cli("pack -q -o %s %s %s", store, codecs[c], in), 0);
-            assert_int_equal(tu_cli("export %s --layer 0 -o %s", store, out), 0);
+            assert_int_equal(tu_cli("export %s --layer 0 --force -o %s", store, out), 0);
             if (!same_file(in, out))
                 fail_msg("%s with %s: export differs from the input", names[i], codecs[c]);
         }
@@ -188,6 +188,16 @@ static void blas_kernels_chosen_at_run_time(void **state)
 
 /* The frictions of a first afternoon: typos, ranges, blank lines, the wrong
  * file, a loop of ingests. */
+/* tu_path's buffers are reused: a copy for paths used across many calls */
+static const char *keep_path(const char *name)
+{
+    static char keep[16][512];
+    static int next;
+    char *p = keep[next++ % 16];
+    snprintf(p, sizeof keep[0], "%s", tu_path(tu_dir, name));
+    return p;
+}
+
 static void first_afternoon(void **state)
 {
     (void)state;
@@ -233,7 +243,7 @@ static void first_afternoon(void **state)
     assert_int_equal(tu_cli("profile %s --layers 4-2", sample), 2);
     assert_non_null(strstr(tu_stderr(), "a range runs from"));
     /* a label file with blank lines at its end; a blank line inside is named */
-    const char *lab = tu_path(tu_dir, "blank.txt");
+    const char *lab = keep_path("blank.txt");
     char text[8000];
     size_t at = 0;
     for (int i = 0; i < 1000; i++)
@@ -247,7 +257,7 @@ static void first_afternoon(void **state)
     assert_int_equal(tu_cli("profile %s --no-cache --layers 0 --labels %s -q", sample, lab), 1);
     assert_non_null(strstr(tu_stderr(), "empty label"));
     /* a .npy given where a store belongs: say so, and how to pack it */
-    const char *a = tu_path(tu_dir, "arr.npy");
+    const char *a = keep_path("arr.npy");
     float x[64] = {0};
     uint64_t shape[2] = {8, 8};
     tu_write_npy(a, "<f4", 0, shape, 2, x, sizeof x);
@@ -256,31 +266,75 @@ static void first_afternoon(void **state)
     assert_non_null(strstr(tu_stderr(), "layergeom pack -o"));
     /* ingest --append starts a store that is not there; a failed ingest
      * leaves no empty store behind, so the rerun works */
-    const char *stream = tu_path(tu_dir, "s.lgsx"), *fresh = tu_path(tu_dir, "fresh.lgs");
+    const char *stream = keep_path("s.lgsx"), *fresh = keep_path("fresh.lgs");
     unlink(fresh);
     assert_int_equal(tu_cli("export %s --stream -o %s", sample, stream), 0);
     assert_int_equal(tu_cli("ingest -q --append -o %s %s", fresh, stream), 0);
     assert_int_equal(tu_cli("info %s", fresh), 0);
     assert_non_null(strstr(tu_stdout(), "7 layers"));
-    const char *junk = tu_path(tu_dir, "junk.bin"), *failed = tu_path(tu_dir, "failed.lgs");
+    const char *junk = keep_path("junk.bin"), *failed = keep_path("failed.lgs");
     tu_write_file(junk, "this is not a stream", 20);
     unlink(failed);
     assert_int_equal(tu_cli("ingest -o %s %s", failed, junk), 1);
     assert_non_null(strstr(tu_stderr(), "was removed"));
     assert_int_not_equal(access(failed, F_OK), 0);
     assert_int_equal(tu_cli("ingest -q -o %s %s", failed, stream), 0);
+    /* data after the end of a stream is not dropped silently: exit 1, its
+     * offset named, what came before kept */
+    const char *twice = keep_path("twice.lgsx"), *st2 = keep_path("twice.lgs");
+    size_t slen;
+    unsigned char *sbytes = tu_read_file(stream, &slen);
+    unsigned char *both = malloc(2 * slen);
+    memcpy(both, sbytes, slen);
+    memcpy(both + slen, sbytes, slen);
+    tu_write_file(twice, both, 2 * slen);
+    free(both);
+    free(sbytes);
+    assert_int_equal(tu_cli("ingest -o %s %s", st2, twice), 1);
+    assert_non_null(strstr(tu_stderr(), "more data after the end record"));
+    char want[64];
+    snprintf(want, sizeof want, "offset %zu", slen);
+    assert_non_null(strstr(tu_stderr(), want));
+    assert_int_equal(tu_cli("info %s", st2), 0);
+    assert_non_null(strstr(tu_stdout(), "7 layers"));
+    /* a closed stdin is refused (the new store would be fd 0, read as input) */
+    const char *closed = keep_path("closed.lgs");
+    assert_int_equal(tu_cli("ingest -o %s - <&-", closed), 2);
+    assert_non_null(strstr(tu_stderr(), "standard input is closed"));
+    assert_int_not_equal(access(closed, F_OK), 0);
+    assert_int_equal(tu_cli("ingest --append -o %s - <&-", failed), 2);
+    assert_int_equal(tu_cli("verify %s", failed), 0);
     /* rename: a new commit, the rows untouched, the old name gone */
-    assert_int_equal(tu_cli("export %s --layer layer03 -o %s", fresh, tu_path(tu_dir, "l3.npy")),
+    assert_int_equal(tu_cli("export %s --layer layer03 -o %s", fresh, tu_path(tu_dir, "r3.npy")),
                      0);
     assert_int_equal(tu_cli("rename %s 3 block3", fresh), 0);
     assert_non_null(strstr(tu_stdout(), "layer 3 'layer03' is now 'block3'"));
     assert_int_equal(tu_cli("verify %s", fresh), 0);
     assert_int_equal(tu_cli("export %s --layer block3 -o %s", fresh, tu_path(tu_dir, "b3.npy")),
                      0);
-    assert_true(same_file(tu_path(tu_dir, "l3.npy"), tu_path(tu_dir, "b3.npy")));
+    assert_true(same_file(tu_path(tu_dir, "r3.npy"), tu_path(tu_dir, "b3.npy")));
+    /* export never destroys a store (it made its own input a .npy), and
+     * replaces another file only with --force, as pack refuses */
+    const char *copy = keep_path("copy.lgs");
+    assert_int_equal(tu_cli("export %s --stream -o %s.lgsx", fresh, copy), 0);
+    assert_int_equal(tu_cli("export %s --layer 0 -o %s", fresh, fresh), 2);
+    assert_non_null(strstr(tu_stderr(), "is the store being exported"));
+    assert_int_equal(tu_cli("export %s --stream -o %s", fresh, fresh), 2);
+    assert_int_equal(tu_cli("verify %s", fresh), 0);
+    assert_int_equal(tu_cli("ingest -q -o %s %s.lgsx", copy, copy), 0);
+    assert_int_equal(tu_cli("export %s --layer 0 --force -o %s", fresh, copy), 2);
+    assert_non_null(strstr(tu_stderr(), "export never writes over one"));
+    assert_int_equal(tu_cli("verify %s", copy), 0);
+    assert_int_equal(tu_cli("export %s --layer 1 -o %s", fresh, tu_path(tu_dir, "r3.npy")), 2);
+    assert_non_null(strstr(tu_stderr(), "--force"));
+    assert_true(same_file(tu_path(tu_dir, "r3.npy"), tu_path(tu_dir, "b3.npy")));
+    assert_int_equal(tu_cli("export %s --layer 1 --force -o %s", fresh, tu_path(tu_dir, "r3.npy")),
+                     0);
+    assert_false(same_file(tu_path(tu_dir, "r3.npy"), tu_path(tu_dir, "b3.npy")));
     assert_int_equal(tu_cli("export %s --layer layer03 -o %s", fresh, tu_path(tu_dir, "x.npy")),
                      1);
-    assert_int_equal(tu_cli("rename %s block3 layer04", fresh), 2); /* taken */
+    if (tu_cli("rename %s block3 layer04", fresh) != 2) /* taken */
+        fail_msg("%s", tu_stderr());
     assert_non_null(strstr(tu_stderr(), "already has a layer named 'layer04'"));
     assert_int_equal(tu_cli("rename %s nope x", fresh), 1);
 }
