@@ -21,6 +21,13 @@ typedef struct knn_ctx {
     const float *direct; /* whole matrix in memory, or NULL */
     double *mean;
     float *fmean;
+    /* The GEMM works on (x - mean) * scale, a power of two that brings the
+     * largest value near 1: float32 squares neither overflow (values near
+     * 1e19) nor underflow (near 1e-20), and scaling by a power of two is
+     * exact, so the lists do not depend on the data's scale.  GEMM values
+     * are in scaled units; unscale2 = 1 / scale^2 brings them back. */
+    float scale;
+    double unscale2;
     /* panels */
     uint64_t prow;       /* rows per panel (a multiple of tile) */
     size_t npanels;
@@ -55,6 +62,8 @@ typedef struct pick {
 
 /* The phases (exact.c).  Each returns an lg_status. */
 int lgk_setup(knn_ctx *c, lg_knn *out, lg_error *err);
+/* The GEMM's scale for data whose largest absolute value is top. */
+void lgk_set_scale(knn_ctx *c, float top);
 /* Phase 0: column means, and the non-finite rows (passes.c). */
 int lgk_mean_pass(knn_ctx *c);
 void lgk_free_ctx(knn_ctx *c);

@@ -214,6 +214,8 @@ int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_kn
     c.d = d;
     c.k = o->k;
     c.kc = lgk_candidates(o->k, n);
+    c.scale = 1; /* set by the mean pass */
+    c.unscale2 = 1;
     c.exclude_nonfinite = o->exclude_nonfinite;
     c.stop = o->stop;
     c.threads = lgk_threads(o);

@@ -42,6 +42,8 @@ int lg_knn_inc_open(uint32_t d, const lg_knn_opts *o, lg_knn_inc **out, lg_error
     c->d = d;
     c->k = o->k;
     c->kc = lgk_candidates(o->k, 0); /* rows are not known yet: no cap */
+    c->scale = 1; /* set from the first block */
+    c->unscale2 = 1;
     c->threads = lgk_threads(o);
     c->tile = lgk_tile(o, 0);
     c->stop = o->stop;
@@ -186,6 +188,12 @@ static int take_rows(lg_knn_inc *inc, const float *rows, uint64_t m, lg_error *e
             c->mean[j] /= (double)m;
             c->fmean[j] = (float)c->mean[j];
         }
+        /* and scale by the first block too: later rows far larger than it
+         * still fit (float32 reaches 2^128), only rounding grows */
+        float top = 0;
+        for (uint64_t i = 0; i < m * c->d; i++)
+            top = fabsf(rows[i]) > top && isfinite(rows[i]) ? fabsf(rows[i]) : top;
+        lgk_set_scale(c, top);
     }
     c->n = old + m;
     return LG_OK;
@@ -281,11 +289,11 @@ static void prune_seed_rows(lg_knn_inc *inc)
         int full = 1;
         for (uint32_t q = 0; q < c->kc; q++)
             full &= c->hi[i * c->kc + q] != LG_NO_ROW;
-        double worst = full ? (double)c->wd[i] : INFINITY;
+        double worst = full ? (double)c->wd[i] * c->unscale2 : INFINITY;
         if ((worst - 3.0 * gamma * sq) / (1.0 + 2.0 * gamma) <= reach)
             continue; /* rows beyond the heap may be in reach: keep it whole */
         for (uint32_t q = 0; q < c->kc; q++) {
-            double v = c->hd[i * c->kc + q];
+            double v = c->hd[i * c->kc + q] * c->unscale2;
             if (c->hi[i * c->kc + q] != LG_NO_ROW &&
                 (v - 3.0 * gamma * sq) / (1.0 + 2.0 * gamma) > reach)
                 c->hi[i * c->kc + q] = LG_NO_ROW;

@@ -93,11 +93,22 @@ int lgk_for_panel_pairs(knn_ctx *c, int (*fn)(knn_ctx *c))
     return LG_OK;
 }
 
+void lgk_set_scale(knn_ctx *c, float top)
+{
+    int e = 0;
+    if (top > 0 && isfinite(top))
+        frexpf(top, &e); /* top = f 2^e, f in [0.5, 1) */
+    /* centred values are at most 2 top: keep them below 2^1 */
+    c->scale = ldexpf(1.0f, -e);
+    c->unscale2 = ldexp(1.0, 2 * e);
+}
+
 /* ---- phase 0: means, finiteness ---- */
 
 int lgk_mean_pass(knn_ctx *c)
 {
     double *sum = c->mean;
+    float top = 0;
     for (size_t p = 0; p < c->npanels; p++) {
         uint64_t r0 = p * c->prow, n = panel_rows(c, p);
         const float *x;
@@ -118,10 +129,13 @@ int lgk_mean_pass(knn_ctx *c)
                 c->n_excluded++;
                 continue;
             }
-            for (uint32_t j = 0; j < c->d; j++)
+            for (uint32_t j = 0; j < c->d; j++) {
                 sum[j] += row[j];
+                top = fabsf(row[j]) > top ? fabsf(row[j]) : top;
+            }
         }
     }
+    lgk_set_scale(c, top);
     if (c->n - c->n_excluded < (uint64_t)c->k + 1)
         return lgk_too_few_error(c->err, c->n_excluded, c->n, c->first_excluded, c->k);
     for (uint32_t j = 0; j < c->d; j++) {
@@ -150,7 +164,7 @@ static void centre(const knn_ctx *c, const float *x, uint64_t g0, uint64_t n, fl
         }
         double s = 0;
         for (uint32_t j = 0; j < c->d; j++) {
-            o[j] = row[j] - c->fmean[j];
+            o[j] = (row[j] - c->fmean[j]) * c->scale;
             s += (double)o[j] * o[j];
         }
         sq[i] = (float)s;
@@ -331,7 +345,7 @@ static void finish_row(knn_ctx *c, lg_knn *out, uint64_t i, pick *tmp, double sq
      * c->wd[i]; its true squared distance is at least that minus the GEMM's
      * rounding error, bounded by gamma (|x|^2 + |y|^2) <= gamma (3|x|^2 + 2 d^2). */
     double gamma = 4.0 * (c->d + 8) * 0x1p-24;
-    double rk = tmp[c->k - 1].d, worst = c->wd[i];
+    double rk = tmp[c->k - 1].d, worst = c->wd[i] * c->unscale2;
     double tol = gamma * (3.0 * sq_i + 2.0 * worst) + 1e-30;
     if (rk * rk + tol >= worst - tol)
         c->unsafe[i] = 1;

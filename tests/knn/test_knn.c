@@ -454,6 +454,54 @@ static void approximate_recall_and_incremental(void **state)
     free(x);
 }
 
+/* Scaling a layer must not change its neighbours: the GEMM works on a
+ * power-of-two rescaled copy, so from 1e-30 to 1e30 (float32's range) the
+ * lists are the unscaled ones (it used to overflow near 1e19). */
+static void lists_do_not_depend_on_scale(void **state)
+{
+    (void)state;
+    uint64_t n = 700, seed = 11;
+    uint32_t d = 12, k = 10;
+    float *x = malloc(n * d * sizeof *x), *y = malloc(n * d * sizeof *y);
+    for (uint64_t i = 0; i < n * d; i++)
+        x[i] = (float)tu_normal(&seed) + (i % d == 0 ? 3.0f : 0.0f);
+    lg_knn_opts o = {.k = k, .threads = 2};
+    lg_knn base, got;
+    lg_error err;
+    assert_int_equal(lg_knn_exact_matrix(x, n, d, &o, &base, &err), LG_OK);
+    const double scales[] = {1e-30, 1e-20, 1e-10, 1e10, 1e19, 1e25, 1e30};
+    for (size_t s = 0; s < sizeof scales / sizeof *scales; s++) {
+        for (uint64_t i = 0; i < n * d; i++)
+            y[i] = (float)((double)x[i] * scales[s]);
+        for (int inc = 0; inc < 2; inc++) {
+            if (!inc) {
+                assert_int_equal(lg_knn_exact_matrix(y, n, d, &o, &got, &err), LG_OK);
+            } else { /* the incremental search, in blocks */
+                lg_knn_inc *in;
+                assert_int_equal(lg_knn_inc_open(d, &o, &in, &err), LG_OK);
+                assert_int_equal(lg_knn_inc_add(in, y, 300, &err), LG_OK);
+                assert_int_equal(lg_knn_inc_add(in, y + 300 * d, n - 300, &err), LG_OK);
+                assert_int_equal(lg_knn_inc_finish(in, &got, &err), LG_OK);
+                lg_knn_inc_close(in);
+            }
+            size_t differ = 0;
+            for (uint64_t i = 0; i < n * k; i++)
+                differ += got.idx[i] != base.idx[i];
+            if (differ)
+                fail_msg("scale %g (%s): %zu of %llu neighbours differ", scales[s],
+                         inc ? "incremental" : "exact", differ, (unsigned long long)(n * k));
+            for (uint64_t i = 0; i < n * k; i++) {
+                double want = base.dist[i] * scales[s];
+                assert_true(fabs(got.dist[i] - want) <= 1e-5 * want);
+            }
+            lg_knn_free(&got);
+        }
+    }
+    lg_knn_free(&base);
+    free(x);
+    free(y);
+}
+
 static void bad_arguments(void **state)
 {
     (void)state;
@@ -479,6 +527,7 @@ int main(void)
         cmocka_unit_test(incremental_equals_batch),
         cmocka_unit_test(approximate_recall_and_incremental),
         cmocka_unit_test(approximate_recall_on_a_manifold),
+        cmocka_unit_test(lists_do_not_depend_on_scale),
         cmocka_unit_test(bad_arguments),
     };
     return cmocka_run_group_tests(tests, tu_setup_dir, tu_teardown_dir);
