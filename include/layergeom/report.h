@@ -49,6 +49,13 @@ LG_API int lg_report_compare_svg(FILE *f, const lg_profile *a, const lg_profile 
  * The layers' names are owned by the profile (lg_profile_free). */
 LG_API int lg_profile_load_json(const char *path, lg_profile *out, lg_error *err);
 
+/* Names are data: a string as a JSON literal that is valid UTF-8 whatever
+ * the bytes (stray bytes become U+FFFD, control characters \u escapes);
+ * and a name made safe for a terminal (control characters and stray bytes
+ * as \xNN), into buf. */
+LG_API void lg_report_json_string(FILE *f, const void *s, size_t len);
+LG_API const char *lg_report_safe_name(const char *name, char *buf, size_t cap);
+
 /* The name of an ID estimator as the CLI and the JSON spell it. */
 LG_API const char *lg_id_kind_name(lg_id_kind k);
 

@@ -17,17 +17,7 @@ static const cli_spec opts[] = {
 
 static void json_str(FILE *f, const char *s, size_t len)
 {
-    fputc('"', f);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
+    lg_report_json_string(f, s, len);
 }
 
 static void print_json(lg_store *s)
@@ -81,7 +71,9 @@ static void print_table(lg_store *s)
         for (size_t i = 0; i < lg_store_layer_count(s); i++) {
             lg_layer_info L;
             lg_store_layer(s, i, &L);
-            printf("%5zu  %-24.24s %9llu %6u %-5s %-5s %-8s %7u %10s %10s %6.2f\n", i, L.name,
+            char safe[4 * LG_MAX_NAME + 8];
+            printf("%5zu  %-24.24s %9llu %6u %-5s %-5s %-8s %7u %10s %10s %6.2f\n", i,
+                   lg_report_safe_name(L.name, safe, sizeof safe),
                    (unsigned long long)L.n, L.d, lg_dtype_name(L.dtype), lg_codec_name(L.codec),
                    lg_filter_name(L.filter), L.n_chunks,
                    cli_human((double)L.bytes_stored, h1, sizeof h1),
@@ -99,8 +91,10 @@ static void print_table(lg_store *s)
             lo = lab[k] < lo ? lab[k] : lo;
             hi = lab[k] > hi ? lab[k] : hi;
         }
-        printf("labels '%s': %llu values in %lld..%lld\n", name, (unsigned long long)n,
-               (long long)lo, (long long)hi);
+        char safe[4 * LG_MAX_NAME + 8];
+        printf("labels '%s': %llu values in %lld..%lld\n",
+               lg_report_safe_name(name, safe, sizeof safe), (unsigned long long)n, (long long)lo,
+               (long long)hi);
     }
     for (size_t i = 0; i < lg_store_meta_count(s); i++) {
         const char *k;
@@ -110,12 +104,13 @@ static void print_table(lg_store *s)
         /* one line per key: list values (newline-separated) shown with commas */
         const char *c = v;
         size_t shown = len > 100 ? 100 : len;
-        printf("meta %s = ", k);
+        char safe[4 * LG_MAX_NAME + 8];
+        printf("meta %s = ", lg_report_safe_name(k, safe, sizeof safe));
         for (size_t j = 0; j < shown; j++)
             if (c[j] == '\n')
                 fputs(", ", stdout);
             else
-                putchar((unsigned char)c[j] < 0x20 ? '?' : c[j]);
+                putchar((unsigned char)c[j] < 0x20 || c[j] == 0x7f ? '?' : c[j]);
         printf("%s\n", len > shown ? "..." : "");
     }
 }

@@ -133,8 +133,9 @@ int lg_report_table_row(FILE *f, const lg_profile *p, const lg_report_info *info
         snprintf(idbuf, sizeof idbuf, "%.2f +- %.2f", r->id, r->id_err);
     else
         snprintf(idbuf, sizeof idbuf, "- (note)");
-    fprintf(f, "%5zu  %-16.16s %8llu %6u %15s", r->index, r->name, (unsigned long long)r->n, r->d,
-            idbuf);
+    char safe[4 * LG_MAX_NAME + 8];
+    fprintf(f, "%5zu  %-16.16s %8llu %6u %15s", r->index,
+            lg_report_safe_name(r->name, safe, sizeof safe), (unsigned long long)r->n, r->d, idbuf);
     if (is_wide(info))
         cell(f, 1, r->twonn.id_ml, " %*.2f", 7);
     for (int c = 0; c < ns; c++) {
@@ -153,15 +154,17 @@ int lg_report_table_row(FILE *f, const lg_profile *p, const lg_report_info *info
 
 int lg_report_table_tail(FILE *f, const lg_profile *p)
 {
+    char sn[4 * LG_MAX_NAME + 8], sp[4 * LG_MAX_NAME + 8];
+#define SAFE(name) lg_report_safe_name((name), sn, sizeof sn)
     const lg_profile_opts *o = &p->opts;
     if (p->rec.index >= 0 && (size_t)p->rec.index < p->n_layers) {
         const lg_layer_result *r = &p->layers[p->rec.index];
         char line[1200];
         size_t n = (size_t)snprintf(line, sizeof line, "recommended layer: %zu (%s): %s",
-                                    r->index, r->name, p->rec.reason);
+                                    r->index, SAFE(r->name), p->rec.reason);
         if (p->rec.peak >= 0 && n < sizeof line) /* name the peak layer by its store index */
             n += (size_t)snprintf(line + n, sizeof line - n, " [peak: layer %zu (%s)]",
-                                  p->layers[p->rec.peak].index, p->layers[p->rec.peak].name);
+                                  p->layers[p->rec.peak].index, lg_report_safe_name(p->layers[p->rec.peak].name, sp, sizeof sp));
         if (p->rec.plateau_first != p->rec.plateau_last && n < sizeof line)
             snprintf(line + n, sizeof line - n, " [plateau: layers %zu..%zu]",
                      p->layers[p->rec.plateau_first].index, p->layers[p->rec.plateau_last].index);
@@ -170,7 +173,7 @@ int lg_report_table_tail(FILE *f, const lg_profile *p)
     }
     if (p->best_label_layer >= 0) {
         const lg_layer_result *r = &p->layers[p->best_label_layer];
-        fprintf(f, "highest label overlap: layer %zu (%s), chi = %.3f\n", r->index, r->name,
+        fprintf(f, "highest label overlap: layer %zu (%s), chi = %.3f\n", r->index, SAFE(r->name),
                 r->overlap_labels.unweighted);
     }
     if (p->cache_hits)
@@ -181,14 +184,14 @@ int lg_report_table_tail(FILE *f, const lg_profile *p)
         if (r->nonfinite_rows)
             fprintf(f, "layer %zu (%s): %llu rows hold NaN or inf (the first: row %llu); they "
                        "were left out of this layer\n",
-                    r->index, r->name, (unsigned long long)r->nonfinite_rows,
+                    r->index, SAFE(r->name), (unsigned long long)r->nonfinite_rows,
                     (unsigned long long)r->first_nonfinite);
         if (r->note[0])
-            fprintf(f, "layer %zu (%s): %s\n", r->index, r->name, r->note);
+            fprintf(f, "layer %zu (%s): %s\n", r->index, SAFE(r->name), r->note);
         if (r->approx)
             fprintf(f, "layer %zu (%s): approximate kNN: recall@%u %.3f on %llu sampled rows; "
                        "TwoNN (ML, sample) off by %.1f%%; overlaps within %.3f\n",
-                    r->index, r->name, p->k_lists, r->check.recall,
+                    r->index, SAFE(r->name), p->k_lists, r->check.recall,
                     (unsigned long long)r->check.rows, 100 * r->check.twonn_rel_err,
                     r->check.overlap_err_bound);
     }
@@ -199,6 +202,7 @@ int lg_report_table_tail(FILE *f, const lg_profile *p)
         fprintf(f, "note: some rows have exact duplicates (column dup); they were %s the ID "
                    "estimates\n",
                 o->twonn.duplicates == LG_DUP_DROP ? "left out of" : "kept in");
+#undef SAFE
     return ferror(f) ? LG_EIO : LG_OK;
 }
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "util/json.h"
 
 
 static int same_file(const char *a, const char *b)
@@ -339,6 +340,55 @@ static void first_afternoon(void **state)
     assert_int_equal(tu_cli("rename %s nope x", fresh), 1);
 }
 
+/* Names are data: escape sequences never reach the terminal raw, and the
+ * JSON is valid UTF-8 whatever bytes a name holds. */
+static void names_are_data(void **state)
+{
+    (void)state;
+    const char *store = keep_path("names.lgs");
+    unlink(store);
+    lg_writer *w;
+    lg_error err;
+    assert_int_equal(lg_writer_create(store, NULL, &w, &err), LG_OK);
+    const char *names[2] = {"red\x1b[31m\nline", "bad\xff\xfeutf8"};
+    uint64_t seed = 4;
+    float *x = malloc(200 * 6 * sizeof *x);
+    for (int i = 0; i < 200 * 6; i++)
+        x[i] = (float)tu_normal(&seed);
+    for (int l = 0; l < 2; l++) {
+        assert_int_equal(lg_writer_begin_layer(w, names[l], 6, LG_F32, &err), LG_OK);
+        assert_int_equal(lg_writer_rows(w, x, 200, &err), LG_OK);
+        assert_int_equal(lg_writer_end_layer(w, &err), LG_OK);
+    }
+    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+    free(x);
+    for (int q = 0; q < 3; q++) {
+        int rc = q == 0   ? tu_cli("info %s", store)
+                 : q == 1 ? tu_cli("profile %s --no-cache -k 5", store)
+                          : tu_cli("profile %s --no-cache -k 5 --json -", store);
+        assert_int_equal(rc, 0);
+        assert_null(strchr(tu_stdout(), '\x1b'));
+        if (q < 2) {
+            assert_non_null(strstr(tu_stdout(), "red\\x1b[31m\\x0aline"));
+            assert_non_null(strstr(tu_stdout(), "bad\\xff\\xfeutf8"));
+        } else { /* valid UTF-8: the stray bytes became U+FFFD */
+            for (const unsigned char *c = (const unsigned char *)tu_stdout(); *c; c++)
+                assert_true(*c != 0xff && *c != 0xfe);
+            assert_non_null(strstr(tu_stdout(), "bad\\ufffd\\ufffdutf8"));
+        }
+    }
+    char why[160];
+    lgj *v = lgj_parse(tu_stdout(), strlen(tu_stdout()), why, sizeof why);
+    if (!v)
+        fail_msg("the JSON does not parse: %s", why);
+    const lgj *n1 = lgj_get(lgj_get(v, "layers")->items[1], "name");
+    assert_non_null(strstr(n1->str, "bad"));
+    lgj_free(v);
+    assert_int_equal(tu_cli("info %s --json", store), 0);
+    for (const unsigned char *c = (const unsigned char *)tu_stdout(); *c; c++)
+        assert_true(*c != 0xff && *c != 0xfe && *c != 0x1b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -348,6 +398,7 @@ int main(void)
         cmocka_unit_test(verify_and_repair),
         cmocka_unit_test(blas_kernels_chosen_at_run_time),
         cmocka_unit_test(first_afternoon),
+        cmocka_unit_test(names_are_data),
     };
     return cmocka_run_group_tests(tests, tu_setup_dir, tu_teardown_dir);
 }
