@@ -94,7 +94,7 @@ static int parse(int argc, char **argv, pack_args *a)
             break;
         case OPT_DIM:
             if (cli_parse_uint(v, 1u << 24, &a->dim) || a->dim == 0)
-                return cli_usage("pack", "--dim takes a positive integer");
+                return cli_usage("pack", "--dim takes the columns of a row, 1..%u", LG_MAX_COLUMNS);
             break;
         case OPT_TENSORS: a->tensors = v; break;
         case OPT_MODEL: a->model = v; break;

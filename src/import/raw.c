@@ -1,5 +1,6 @@
 /* Raw little-endian buffers: the user says the type and the row width. */
 #include <stdio.h>
+#include <string.h>
 
 #include "import/source_int.h"
 #include "util/le.h"
@@ -19,7 +20,12 @@ int lg_source_open_raw(const char *path, lg_dtype dtype, uint32_t d, lg_source *
     if (rc)
         return rc;
     size_t row = (size_t)d * es;
-    if (src->map_len == 0 || src->map_len % row)
+    if (src->map_len >= 6 && !memcmp(src->map, "\x93NUMPY", 6))
+        rc = lgu_fail(err, LG_EINPUT,
+                      "%s: a .npy file, not a raw buffer: drop --dim (its header would be "
+                      "packed as data)",
+                      path);
+    else if (src->map_len == 0 || src->map_len % row)
         rc = lgu_fail(err, LG_EINPUT,
                      "%s: %zu bytes is not a whole number of rows of %u %s values (%zu bytes "
                      "each)",

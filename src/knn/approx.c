@@ -401,9 +401,9 @@ static int grow(lg_knn_approx *a, uint64_t n, lg_error *err)
     uint64_t need = cap * row_bytes(a, probe) + work_bytes(a, cells);
     if (need > a->budget)
         return lgu_fail(err, LG_ENOMEM,
-                       "%llu rows need %llu MiB for the approximate search's lists and "
-                       "buffers, more than the budget of %llu MiB",
-                       U64(n), U64((need + (1 << 20) - 1) >> 20), U64(a->budget >> 20));
+                       "%llu rows need %.1f MiB for the approximate search's lists and "
+                       "buffers, more than its budget of %.1f MiB",
+                       U64(n), (double)need / 1048576.0, (double)a->budget / 1048576.0);
     int spill = need + cap * a->d * 4 > a->budget;
     int rc = lgk_rowbuf_reserve(&a->rows, cap, spill, a->scratch_dir, err);
     if (rc)

@@ -134,10 +134,10 @@ static int plan(knn_ctx *c, uint64_t budget, uint32_t tile, uint64_t *left, lg_e
     }
     if (fixed + 2 * T * d * 4 > budget)
         return lgu_fail(err, LG_ENOMEM,
-                       "memory budget of %llu MiB is too small for %llu rows x %llu columns "
-                       "with k = %u: the neighbour lists and work buffers alone need %llu MiB",
-                       U64(budget >> 20), U64(n), U64(d), c->k,
-                       U64((fixed + 2 * T * d * 4 + (1 << 20) - 1) >> 20));
+                       "memory budget of %.1f MiB is too small for %llu rows x %llu columns "
+                       "with k = %u: the neighbour lists and work buffers alone need %.1f MiB",
+                       (double)budget / 1048576.0, U64(n), U64(d), c->k,
+                       (double)(fixed + 2 * T * d * 4) / 1048576.0);
     uint64_t p = (budget - fixed) / (2 * d * 4);
     p = p / T * T;
     c->prow = p;

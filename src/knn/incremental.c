@@ -100,9 +100,9 @@ static int grow(lg_knn_inc *inc, uint64_t n, lg_error *err)
                     (uint64_t)c->threads * (2 * T * c->d * 4 + T * T * 4);
     if (need > inc->budget)
         return lgu_fail(err, LG_ENOMEM,
-                       "%llu rows x %u columns no longer fit the memory budget of %llu MiB for "
+                       "%llu rows x %u columns no longer fit the memory budget of %.1f MiB for "
                        "an incremental search",
-                       (unsigned long long)n, c->d, (unsigned long long)(inc->budget >> 20));
+                       (unsigned long long)n, c->d, (double)inc->budget / 1048576.0);
     if (n > inc->cap) {
         uint64_t cap = inc->cap ? inc->cap : 1024;
         while (cap < n)

@@ -171,9 +171,10 @@ int lgs_scan(lg_store *s, lg_error *err)
     else if (s->stop)
         snprintf(why, sizeof why, "%s", lgs_stop_name(s->stop));
     char kept[160] = "the records";
-    if (last_trailer)
+    lgs_header t;
+    if (last_trailer && !lgs_decode_header(s->map + last_trailer, &t)) /* names the index */
         snprintf(kept, sizeof kept, "the index at offset %llu and the records after it",
-                 U64(last_trailer));
+                 U64(t.a));
     snprintf(s->note, sizeof s->note,
              "%s %s: read by scanning; kept %s up to offset %llu; %llu bytes "
              "after that were not used%s%s%s",

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,9 +69,20 @@ int lg_writer_create(const char *path, const lg_writer_opts *o, lg_writer **out,
         return lgu_fail(err, LG_ENOMEM, "out of memory");
     w->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (w->fd < 0) {
-        rc = lgu_fail(err, errno == EEXIST ? LG_EUSAGE : LG_EIO, "%s: cannot create: %s%s", path,
-                     strerror(errno),
-                     errno == EEXIST ? " (use --append to add layers, or remove it first)" : "");
+        int e = errno;
+        struct stat st;
+        if (e == EEXIST && lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            rc = lgu_fail(err, LG_EUSAGE, "%s: is a directory; a store is a file", path);
+        else if (e == EEXIST && lstat(path, &st) == 0 && S_ISLNK(st.st_mode) &&
+                 stat(path, &st) != 0)
+            rc = lgu_fail(err, LG_EUSAGE,
+                          "%s: is a symbolic link to a file that does not exist; a store is not "
+                          "created through it (remove the link, or give its target)",
+                          path);
+        else
+            rc = lgu_fail(err, e == EEXIST ? LG_EUSAGE : LG_EIO, "%s: cannot create: %s%s", path,
+                          strerror(e),
+                          e == EEXIST ? " (use --append to add layers, or remove it first)" : "");
         lgw_free_writer(w);
         return rc;
     }

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -389,6 +390,37 @@ static void names_are_data(void **state)
         assert_true(*c != 0xff && *c != 0xfe && *c != 0x1b);
 }
 
+/* Messages that say what is wrong (#18 item 13). */
+static void messages_say_what_is_wrong(void **state)
+{
+    (void)state;
+    const char *a = keep_path("m.npy"), *dir = keep_path("adir.lgs"),
+               *link = keep_path("dangling.lgs");
+    float x[64 * 6];
+    uint64_t seed = 9, shape[2] = {64, 6};
+    for (int i = 0; i < 64 * 6; i++)
+        x[i] = (float)tu_normal(&seed);
+    tu_write_npy(a, "<f4", 0, shape, 2, x, sizeof x);
+    mkdir(dir, 0755);
+    assert_int_equal(tu_cli("pack -o %s %s", dir, a), 2);
+    assert_non_null(strstr(tu_stderr(), "is a directory"));
+    unlink(link);
+    assert_int_equal(symlink(keep_path("nowhere.lgs"), link), 0);
+    assert_int_equal(tu_cli("pack -o %s %s", link, a), 2);
+    assert_non_null(strstr(tu_stderr(), "symbolic link to a file that does not exist"));
+    /* a .npy given as a raw buffer: its header is not packed as rows */
+    assert_int_equal(tu_cli("pack -o %s --dim 3 --raw-dtype f64 %s", keep_path("raw.lgs"), a), 1);
+    assert_non_null(strstr(tu_stderr(), "a .npy file, not a raw buffer"));
+    assert_int_equal(tu_cli("pack -o %s --dim 16777217 %s", keep_path("raw.lgs"), a), 2);
+    assert_non_null(strstr(tu_stderr(), "1..16777216"));
+    /* a budget below 1 MiB is not called 0 MiB */
+    const char *store = keep_path("m.lgs");
+    unlink(store);
+    assert_int_equal(tu_cli("pack -q -o %s %s", store, a), 0);
+    tu_cli("profile %s --no-cache --knn approx --memory 1M -k 5", store);
+    assert_null(strstr(tu_stderr(), "budget of 0 MiB"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -399,6 +431,7 @@ int main(void)
         cmocka_unit_test(blas_kernels_chosen_at_run_time),
         cmocka_unit_test(first_afternoon),
         cmocka_unit_test(names_are_data),
+        cmocka_unit_test(messages_say_what_is_wrong),
     };
     return cmocka_run_group_tests(tests, tu_setup_dir, tu_teardown_dir);
 }
