@@ -123,6 +123,22 @@ int lg_writer_stream(int fd, const lg_writer_opts *o, lg_writer **out, lg_error 
     return LG_OK;
 }
 
+/* The largest layer id any CHUNK record of the file carries (UINT32_MAX:
+ * none), from the record headers alone. */
+static uint32_t max_chunk_id(const lg_store *s)
+{
+    uint32_t top = UINT32_MAX;
+    lgs_header h;
+    for (uint64_t off = LGS_FILE_HEADER_SIZE; off + LGS_RECORD_HEADER_SIZE <= s->end;
+         off += lgs_record_span(h.stored_size)) {
+        if (lgs_decode_header(s->map + off, &h) || lgs_record_span(h.stored_size) > s->end - off)
+            break;
+        if (h.type == LGS_CHUNK && (top == UINT32_MAX || h.b > top))
+            top = h.b;
+    }
+    return top;
+}
+
 /* Takes over the live state of an opened store: every layer may grow. */
 static int adopt(lg_writer *w, lg_store *s, lg_error *err)
 {
@@ -149,10 +165,13 @@ static int adopt(lg_writer *w, lg_store *s, lg_error *err)
         if (SL->id >= w->next_id)
             w->next_id = SL->id + 1;
     }
-    /* ids that chunks of a dropped layer (a crash mid-layer) carry are not
-     * reused either, so the file stays a valid stream */
-    if (s->max_chunk_id >= w->next_id && s->max_chunk_id != UINT32_MAX)
-        w->next_id = s->max_chunk_id + 1;
+    /* ids that chunks of a dropped layer (a crash mid-layer, even one a
+     * repair has given a fresh index since) carry are not reused either, so
+     * the file stays a valid stream: every record header is walked (64
+     * bytes a record; a scan already did) */
+    uint32_t top = s->max_chunk_id != UINT32_MAX ? s->max_chunk_id : max_chunk_id(s);
+    if (top != UINT32_MAX && top >= w->next_id)
+        w->next_id = top + 1;
     for (size_t i = 0; i < s->n_labels; i++) {
         wlabels *S = lgw_new_labels(w, s->labels[i].name);
         if (!S || lgw_grow_labels(S, s->labels[i].n ? s->labels[i].n : 1))

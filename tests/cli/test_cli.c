@@ -390,6 +390,44 @@ static void names_are_data(void **state)
         assert_true(*c != 0xff && *c != 0xfe && *c != 0x1b);
 }
 
+/* After a crash mid-layer and a repair, a layer appended later takes a new
+ * id, not the dead layer's: the store stays a valid stream (#18 item 10). */
+static void ids_are_never_reused(void **state)
+{
+    (void)state;
+    const char *store = keep_path("orphan.lgs"), *stream = keep_path("orphan.lgsx"),
+               *back = keep_path("orphan_back.lgs");
+    unlink(store);
+    float x[50 * 4];
+    uint64_t seed = 2;
+    for (int i = 0; i < 50 * 4; i++)
+        x[i] = (float)tu_normal(&seed);
+    lg_writer *w;
+    lg_error err;
+    assert_int_equal(lg_writer_create(store, NULL, &w, &err), LG_OK);
+    assert_int_equal(lg_writer_begin_layer(w, "a", 4, LG_F32, &err), LG_OK);
+    assert_int_equal(lg_writer_rows(w, x, 50, &err), LG_OK);
+    assert_int_equal(lg_writer_end_layer(w, &err), LG_OK);
+    assert_int_equal(lg_writer_begin_layer(w, "dies", 4, LG_F32, &err), LG_OK);
+    assert_int_equal(lg_writer_rows(w, x, 30, &err), LG_OK);
+    assert_int_equal(lg_writer_flush(w, &err), LG_OK); /* a chunk of layer id 1 on disk */
+    lg_writer_abort(w);                                 /* the crash */
+    assert_int_equal(tu_cli("verify --repair %s", store), 0);
+    assert_int_equal(lg_writer_append(store, NULL, &w, &err), LG_OK);
+    assert_int_equal(lg_writer_begin_layer(w, "c", 4, LG_F32, &err), LG_OK);
+    assert_int_equal(lg_writer_rows(w, x, 50, &err), LG_OK);
+    assert_int_equal(lg_writer_end_layer(w, &err), LG_OK);
+    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+    assert_int_equal(tu_cli("info %s --json", store), 0);
+    assert_null(strstr(tu_stdout(), "\"id\": 1,"));
+    /* its stream form gives both layers back */
+    assert_int_equal(tu_cli("export %s --stream -o %s", store, stream), 0);
+    unlink(back);
+    assert_int_equal(tu_cli("ingest -q -o %s %s", back, stream), 0);
+    assert_int_equal(tu_cli("info %s", back), 0);
+    assert_non_null(strstr(tu_stdout(), "2 layers"));
+}
+
 /* Messages that say what is wrong (#18 item 13). */
 static void messages_say_what_is_wrong(void **state)
 {
@@ -432,6 +470,7 @@ int main(void)
         cmocka_unit_test(first_afternoon),
         cmocka_unit_test(names_are_data),
         cmocka_unit_test(messages_say_what_is_wrong),
+        cmocka_unit_test(ids_are_never_reused),
     };
     return cmocka_run_group_tests(tests, tu_setup_dir, tu_teardown_dir);
 }
