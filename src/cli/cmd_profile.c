@@ -309,6 +309,10 @@ static int profile_with(int argc, char **argv, const lg_team *team)
         print_kernels();
     lg_error err = {0};
     int code = EXIT_OK;
+    if (!member && lg_store_writer_active(a.store) == 1)
+        fprintf(stderr, "layergeom: warning: %s is being written by another process: this "
+                        "profiles what was committed so far (--follow follows it)\n",
+                a.store);
     if (lg_job_run(j, &err)) {
         if (member) {
             char m[sizeof err.msg];

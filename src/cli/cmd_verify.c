@@ -48,6 +48,21 @@ int cmd_verify(int argc, char **argv)
     if (!path)
         return cli_usage("verify", "missing STORE");
     lg_error err = {0};
+    if (lg_store_writer_active(path) == 1) {
+        /* a live store has no index at its end while a layer is written:
+         * that is not damage, and a repair would fight the writer */
+        lg_store *s;
+        size_t layers = 0;
+        if (lg_store_open(path, LG_OPEN_NO_VERIFY, &s, &err) == LG_OK) {
+            layers = lg_store_layer_count(s);
+            lg_store_close(s);
+        }
+        fprintf(stderr,
+                "layergeom: %s: being written by another process (%zu layers complete so far); "
+                "verify it when the writer has finished%s\n",
+                path, layers, repair ? " (no repair while it writes)" : "");
+        return EXIT_BUSY;
+    }
     if (repair) {
         char note[LG_ERROR_MSG_MAX];
         if (lg_store_repair(path, note, sizeof note, &err))

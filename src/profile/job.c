@@ -346,6 +346,14 @@ int lg_job_follow(lg_job *j, double poll_seconds, volatile int *stop, lg_error *
         if (o.labels_from_store && lg_store_label_set_count(fin))
             snprintf(j->from, sizeof j->from, "label set '%s' of the store",
                      lg_store_label_set_name(fin, 0));
+        /* the writer is gone but the store has no index at its end: it
+         * stopped (died, or its input was cut) before finishing */
+        if (lg_store_recovery(fin) && !(stop && *stop))
+            snprintf(j->warning, sizeof j->warning,
+                     "the writer stopped before finishing %s (no index at its end): the profile "
+                     "covers its last commit, %zu layers of %llu rows ('layergeom verify "
+                     "--repair' makes it whole)",
+                     j->path, lg_store_layer_count(fin), (unsigned long long)lg_store_rows(fin));
         lg_store_close(fin);
     }
     return LG_OK;

@@ -412,6 +412,17 @@ static void ids_are_never_reused(void **state)
     assert_int_equal(lg_writer_rows(w, x, 30, &err), LG_OK);
     assert_int_equal(lg_writer_flush(w, &err), LG_OK); /* a chunk of layer id 1 on disk */
     lg_writer_abort(w);                                 /* the crash */
+    /* following a store whose writer died says so (it said nothing) */
+    assert_int_equal(tu_cli("profile %s --follow --no-cache -k 5 -q", store), 0);
+    assert_non_null(strstr(tu_stderr(), "the writer stopped before finishing"));
+    /* a live writer is not damage: verify says so, and never repairs it */
+    assert_int_equal(lg_writer_append(store, NULL, &w, &err), LG_OK); /* holds the lock */
+    assert_int_equal(tu_cli("verify %s", store), 5);
+    assert_non_null(strstr(tu_stderr(), "being written by another process"));
+    assert_int_equal(tu_cli("verify --repair %s", store), 5);
+    assert_int_equal(tu_cli("profile %s --no-cache -k 5 -q", store), 0);
+    assert_non_null(strstr(tu_stderr(), "is being written by another process"));
+    lg_writer_abort(w);
     assert_int_equal(tu_cli("verify --repair %s", store), 0);
     assert_int_equal(lg_writer_append(store, NULL, &w, &err), LG_OK);
     assert_int_equal(lg_writer_begin_layer(w, "c", 4, LG_F32, &err), LG_OK);
