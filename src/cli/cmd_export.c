@@ -2,6 +2,7 @@
  * temporary file and renamed, so an existing output is never half-replaced. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,8 @@ int cmd_export(int argc, char **argv)
         }
     }
     int to_stdout = strcmp(out, "-") == 0;
+    if (to_stdout) /* a reader that stops early (| head) is an EPIPE, not a death */
+        signal(SIGPIPE, SIG_IGN);
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp-%ld", out, (long)getpid());
     int fd = to_stdout ? STDOUT_FILENO : open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -155,5 +158,7 @@ int cmd_export(int argc, char **argv)
         }
     }
     lg_store_close(s);
+    if (rc && to_stdout && strstr(err.msg, strerror(EPIPE)))
+        return EXIT_OK; /* the reader had what it wanted */
     return rc ? cli_report(&err) : EXIT_OK;
 }

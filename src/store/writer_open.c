@@ -68,6 +68,14 @@ int lg_writer_create(const char *path, const lg_writer_opts *o, lg_writer **out,
     if (!w)
         return lgu_fail(err, LG_ENOMEM, "out of memory");
     w->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    struct stat old;
+    if (w->fd < 0 && errno == EEXIST && lstat(path, &old) == 0 && S_ISREG(old.st_mode) &&
+        old.st_size < LGS_FILE_HEADER_SIZE && lg_store_writer_active(path) == 0) {
+        /* a writer killed before its header was written leaves a file too
+         * short to hold anything: it is taken over, not refused */
+        if (unlink(path) == 0)
+            w->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    }
     if (w->fd < 0) {
         int e = errno;
         struct stat st;

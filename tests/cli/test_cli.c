@@ -439,6 +439,32 @@ static void ids_are_never_reused(void **state)
     assert_non_null(strstr(tu_stdout(), "2 layers"));
 }
 
+/* Small things (#18 item 15): a reader that stops early, a file a killed
+ * writer left empty. */
+static void small_things(void **state)
+{
+    (void)state;
+    const char *sample = LG_SOURCE_DIR "/samples/fortunes.lgs", *rcf = keep_path("rc.txt");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "{ '%s' export %s --layer 3 -o -; echo $? > %s; } | head -c 100 "
+             ">/dev/null", LG_CLI, sample, rcf);
+    assert_int_equal(system(cmd), 0);
+    size_t len;
+    char *rc = (char *)tu_read_file(rcf, &len);
+    assert_non_null(rc);
+    assert_int_equal(atoi(rc), 0); /* was 141: killed by SIGPIPE */
+    free(rc);
+    const char *zero = keep_path("zero.lgs"), *a = keep_path("z.npy");
+    float x[40 * 3] = {0};
+    for (int i = 0; i < 120; i++)
+        x[i] = (float)i;
+    uint64_t shape[2] = {40, 3};
+    tu_write_npy(a, "<f4", 0, shape, 2, x, sizeof x);
+    tu_write_file(zero, "", 0); /* a writer killed before its header */
+    assert_int_equal(tu_cli("pack -q -o %s %s", zero, a), 0);
+    assert_int_equal(tu_cli("verify %s", zero), 0);
+}
+
 /* Messages that say what is wrong (#18 item 13). */
 static void messages_say_what_is_wrong(void **state)
 {
@@ -482,6 +508,7 @@ int main(void)
         cmocka_unit_test(names_are_data),
         cmocka_unit_test(messages_say_what_is_wrong),
         cmocka_unit_test(ids_are_never_reused),
+        cmocka_unit_test(small_things),
     };
     return cmocka_run_group_tests(tests, tu_setup_dir, tu_teardown_dir);
 }
