@@ -58,6 +58,24 @@ static int lock_or_busy(lg_writer *w, lg_error *err)
     return lgu_fail(err, LG_EIO, "%s: cannot lock: %s", w->path, strerror(errno));
 }
 
+/* An empty file, or the start of a store's header and nothing more, that no
+ * writer holds: a writer was killed before its header was complete. */
+static int killed_before_header(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size >= LGS_FILE_HEADER_SIZE ||
+        lg_store_writer_active(path) != 0)
+        return 0;
+    unsigned char head[LGS_FILE_HEADER_SIZE], want[LGS_FILE_HEADER_SIZE];
+    lgs_encode_file_header(want, 0);
+    FILE *f = fopen(path, "rb");
+    size_t got = f ? fread(head, 1, sizeof head, f) : 0;
+    if (f)
+        fclose(f);
+    size_t magic = got < 8 ? got : 8; /* the magic: the flags after it may differ */
+    return f && got == (size_t)st.st_size && !memcmp(head, want, magic);
+}
+
 int lg_writer_create(const char *path, const lg_writer_opts *o, lg_writer **out, lg_error *err)
 {
     *out = NULL;
@@ -68,11 +86,9 @@ int lg_writer_create(const char *path, const lg_writer_opts *o, lg_writer **out,
     if (!w)
         return lgu_fail(err, LG_ENOMEM, "out of memory");
     w->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    struct stat old;
-    if (w->fd < 0 && errno == EEXIST && lstat(path, &old) == 0 && S_ISREG(old.st_mode) &&
-        old.st_size < LGS_FILE_HEADER_SIZE && lg_store_writer_active(path) == 0) {
-        /* a writer killed before its header was written leaves a file too
-         * short to hold anything: it is taken over, not refused */
+    if (w->fd < 0 && errno == EEXIST && killed_before_header(path)) {
+        /* what a writer killed before its header leaves holds nothing: it is
+         * taken over, not refused (anything else stays untouched) */
         if (unlink(path) == 0)
             w->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     }
