@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "codec/crc32c.h"
 #include "store/store_int.h"
 #include "util/error.h"
 
@@ -91,23 +92,35 @@ int lg_store_verify(const char *path, lg_verify_line report, void *ctx, lg_error
         rc = walk(s, report, ctx, err);
     for (size_t i = 0; !rc && i < s->n_layers; i++) {
         /* decode every chunk: a checksum proves the bytes are as written, this
-         * proves the writer wrote something decodable */
+         * proves the writer wrote something decodable; and the layer's content
+         * CRC (its SEAL's, which the profile cache keys on) is its rows' */
         const lgs_layer *L = &s->layers[i];
-        lg_cursor *c;
+        lg_cursor *c = NULL;
         size_t block = 0;
         for (size_t k = 0; k < L->n_chunks; k++)
             if (s->chunks[L->first_chunk + k].rows > block)
                 block = s->chunks[L->first_chunk + k].rows;
-        rc = lg_cursor_open(s, i, block, &c, err);
-        const float *rows;
-        uint64_t r0;
-        size_t n = 1;
-        while (!rc && n)
-            rc = lg_cursor_next(c, &rows, &r0, &n, err);
+        size_t es = lg_dtype_size((lg_dtype)L->dtype);
+        void *buf = malloc((block ? block : 1) * L->d * es);
+        rc = buf ? lg_cursor_open(s, i, block ? block : 1, &c, err)
+                 : lgu_fail(err, LG_ENOMEM, "out of memory");
+        uint32_t crc = 0;
+        for (uint64_t r = 0; !rc && r < L->n; r += block) {
+            size_t m = L->n - r < block ? (size_t)(L->n - r) : block;
+            rc = lg_cursor_read_raw(c, r, m, buf, err);
+            if (!rc)
+                crc = lgc_crc32c(crc, buf, m * L->d * es);
+        }
         lg_cursor_close(c);
+        free(buf);
+        if (!rc && crc != L->content_crc)
+            rc = lgu_fail(err, LG_ECORRUPT,
+                          "%s: layer %u (%s): its rows' content CRC is %08x but its seal at offset "
+                          "%llu says %08x",
+                          path, L->id, L->name, crc, U64(L->seal_off), L->content_crc);
         if (!rc)
-            say(report, ctx, "layer %u (%s): %llu x %u %s, all chunks decode: ok", L->id,
-                L->name, U64(L->n), L->d, lg_dtype_name((lg_dtype)L->dtype));
+            say(report, ctx, "layer %u (%s): %llu x %u %s, all chunks decode, content CRC %08x: ok",
+                L->id, L->name, U64(L->n), L->d, lg_dtype_name((lg_dtype)L->dtype), crc);
     }
     lg_store_close(s);
     return rc;

@@ -10,6 +10,8 @@
 
 #include "codec/convert.h"
 #include "codec/crc32c.h"
+#include "store/format.h"
+#include "store/store_int.h"
 #include "testutil.h"
 
 #define N 1003
@@ -755,6 +757,42 @@ static void open_rejects_non_stores(void **state)
     tu_rmdir(dir);
 }
 
+/* verify checks each layer's content CRC against its rows (#18 item 8): a
+ * SEAL whose CRC is wrong (valid header checksum) is found. */
+static void verify_checks_content_crc(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "crc.lgs");
+    lg_writer *w;
+    lg_error err;
+    assert_int_equal(lg_writer_create(path, NULL, &w, &err), LG_OK);
+    float x[30 * 4];
+    for (int i = 0; i < 120; i++)
+        x[i] = (float)i;
+    assert_int_equal(lg_writer_begin_layer(w, "a", 4, LG_F32, &err), LG_OK);
+    assert_int_equal(lg_writer_rows(w, x, 30, &err), LG_OK);
+    assert_int_equal(lg_writer_end_layer(w, &err), LG_OK);
+    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+    assert_int_equal(lg_store_verify(path, NULL, NULL, &err), LG_OK);
+    lg_store *s;
+    assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK);
+    uint64_t seal = s->layers[0].seal_off;
+    lg_store_close(s);
+    size_t len;
+    unsigned char *b = tu_read_file(path, &len);
+    lgs_header h;
+    assert_null(lgs_decode_header(b + seal, &h));
+    lgu_put32(h.e + 4, lgu_get32(h.e + 4) ^ 1); /* a wrong content CRC, a valid record */
+    lgs_encode_header(&h, b + seal);
+    tu_write_file(path, b, len);
+    free(b);
+    assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK); /* opens: the record is sound */
+    lg_store_close(s);
+    assert_int_equal(lg_store_verify(path, NULL, NULL, &err), LG_ECORRUPT);
+    assert_non_null(strstr(err.msg, "content CRC"));
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -772,6 +810,7 @@ int main(void)
         cmocka_unit_test(stream_form_round_trip_and_cut),
         cmocka_unit_test(known_crc_is_used_for_whole_chunks),
         cmocka_unit_test(open_rejects_non_stores),
+        cmocka_unit_test(verify_checks_content_crc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
