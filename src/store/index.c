@@ -152,6 +152,8 @@ static int register_layer(lg_store *s, lgs_layer *L)
 {
     for (size_t i = 0; i < s->n_layers; i++)
         if (s->layers[i].id == L->id) {
+            if (s->indexing)
+                return LG_ECORRUPT; /* an index lists one live record per layer */
             lgs_free_layer(&s->layers[i]);
             s->layers[i] = *L;
             return LG_OK;
@@ -166,12 +168,27 @@ static int register_layer(lg_store *s, lgs_layer *L)
     return LG_OK;
 }
 
+/* register_layer, with its refusals as messages (L is freed then). */
+static int take_layer(lg_store *s, lgs_layer *L, uint64_t off, lg_error *err)
+{
+    uint32_t id = L->id;
+    int rc = register_layer(s, L);
+    if (rc == LG_ECORRUPT) {
+        lgs_free_layer(L);
+        return lgu_fail(err, LG_ECORRUPT,
+                        "%s: record at offset %llu: the index lists layer id %u twice (one of "
+                        "them would vanish)",
+                        s->path, U64(off), id);
+    }
+    return rc ? nomem(err, s) : LG_OK;
+}
+
 int lgs_add_seal(lg_store *s, uint64_t off, const lgs_header *h, lg_error *err)
 {
     lgs_layer L;
     int rc = parse_seal(s, off, h, &L, err);
-    if (!rc && register_layer(s, &L))
-        rc = nomem(err, s);
+    if (!rc)
+        rc = take_layer(s, &L, off, err);
     return rc;
 }
 
@@ -272,8 +289,7 @@ static int add_extend(lg_store *s, uint64_t off, lg_error *err)
     if (!rc) {
         L.seal_off = off;
         L.depth = (uint32_t)(n - 1);
-        if (register_layer(s, &L))
-            rc = nomem(err, s);
+        rc = take_layer(s, &L, off, err);
     } else if (parsed) {
         lgs_free_layer(&L);
     }
@@ -453,19 +469,22 @@ int lgs_load_index(lg_store *s, uint64_t trailer_off, lg_error *err)
     if (rc)
         return rc;
     const unsigned char *p = s->map + ioff + LGS_RECORD_HEADER_SIZE;
-    for (uint64_t i = 0; i < h.a; i++) {
+    s->indexing = 1;
+    for (uint64_t i = 0; !rc && i < h.a; i++) {
         uint64_t off = lgu_get64(p + 8 * i);
         lgs_header r;
         if (off >= ioff)
-            return lgu_fail(err, LG_ECORRUPT,
-                           "%s: index at offset %llu: entry %llu points at %llu, past the index",
-                           s->path, U64(ioff), U64(i), U64(off));
-        rc = lgs_record_at(s, off, &r, err);
+            rc = lgu_fail(err, LG_ECORRUPT,
+                          "%s: index at offset %llu: entry %llu points at %llu, past the index",
+                          s->path, U64(ioff), U64(i), U64(off));
+        if (!rc)
+            rc = lgs_record_at(s, off, &r, err);
         if (!rc)
             rc = lgs_add_live(s, off, &r, err);
-        if (rc)
-            return rc;
     }
+    s->indexing = 0;
+    if (rc)
+        return rc;
     s->generation = t.b;
     return LG_OK;
 }

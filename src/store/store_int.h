@@ -77,6 +77,7 @@ struct lg_store {
     int recovered;
     uint64_t dropped_from; /* first byte not kept (== size when nothing dropped) */
     lgs_stop stop;         /* why a scan stopped before the end (NONE: it did not) */
+    int indexing;          /* taking in an index: every layer id once */
     char note[LG_ERROR_MSG_MAX];
     uint32_t max_chunk_id; /* largest layer id on a chunk met by a scan (UINT32_MAX: none) */
     uint64_t release_above; /* cursors of layers stored in more bytes than this (a

@@ -793,6 +793,42 @@ static void verify_checks_content_crc(void **state)
     tu_rmdir(dir);
 }
 
+/* A crafted index listing two layers with one id: one layer would vanish
+ * without a word; it is refused (#18 item 11). */
+static void two_seals_with_one_id_are_refused(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "dup.lgs");
+    lg_writer *w;
+    lg_error err;
+    assert_int_equal(lg_writer_create(path, NULL, &w, &err), LG_OK);
+    float x[30 * 4] = {0};
+    for (int l = 0; l < 2; l++) {
+        x[0] = (float)l;
+        assert_int_equal(lg_writer_begin_layer(w, l ? "b" : "a", 4, LG_F32, &err), LG_OK);
+        assert_int_equal(lg_writer_rows(w, x, 30, &err), LG_OK);
+        assert_int_equal(lg_writer_end_layer(w, &err), LG_OK);
+    }
+    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+    /* layer b (id 1) relabelled id 0: its seal and chunks, with valid headers */
+    size_t len;
+    unsigned char *b = tu_read_file(path, &len);
+    lgs_header h;
+    for (uint64_t off = LGS_FILE_HEADER_SIZE; off + 64 <= len; off += lgs_record_span(h.stored_size)) {
+        assert_null(lgs_decode_header(b + off, &h));
+        if ((h.type == LGS_CHUNK || h.type == LGS_SEAL) && h.b == 1) {
+            h.b = 0;
+            lgs_encode_header(&h, b + off);
+        }
+    }
+    tu_write_file(path, b, len);
+    free(b);
+    lg_store *s;
+    assert_int_equal(lg_store_open(path, 0, &s, &err), LG_ECORRUPT);
+    assert_non_null(strstr(err.msg, "lists layer id 0 twice"));
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -811,6 +847,7 @@ int main(void)
         cmocka_unit_test(known_crc_is_used_for_whole_chunks),
         cmocka_unit_test(open_rejects_non_stores),
         cmocka_unit_test(verify_checks_content_crc),
+        cmocka_unit_test(two_seals_with_one_id_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
