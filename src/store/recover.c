@@ -73,8 +73,12 @@ static int add_uncommitted(lg_store *s, uint64_t off, const lgs_header *h, lg_er
 /* A trailer is valid where it says it is. */
 int lgs_is_trailer(const lg_store *s, uint64_t off, const lgs_header *h)
 {
+    /* its reserved fields are zero, as the format says */
+    int reserved_zero = !h->raw_size && !h->c && !h->d && !h->e[0] && !h->e[1] && !h->e[2] &&
+                        !h->e[3] && !h->flags;
     return h->type == LGS_TRAILER && h->stored_size == 0 && lgu_get64(h->e + 4) == off &&
-           h->a < off && h->a >= LGS_FILE_HEADER_SIZE && h->a % LGS_ALIGN == 0 && s;
+           h->a < off && h->a >= LGS_FILE_HEADER_SIZE && h->a % LGS_ALIGN == 0 && reserved_zero &&
+           s;
 }
 
 const char *lgs_stop_name(lgs_stop why)

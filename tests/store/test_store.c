@@ -829,6 +829,38 @@ static void two_seals_with_one_id_are_refused(void **state)
     tu_rmdir(dir);
 }
 
+/* A trailer whose reserved fields are not zero is not a valid trailer: the
+ * store is read by scanning, and says so (#18 item 11, part). */
+static void trailer_reserved_bytes_are_checked(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "tr.lgs");
+    lg_writer *w;
+    lg_error err;
+    assert_int_equal(lg_writer_create(path, NULL, &w, &err), LG_OK);
+    float x[30 * 4] = {0};
+    assert_int_equal(lg_writer_begin_layer(w, "a", 4, LG_F32, &err), LG_OK);
+    assert_int_equal(lg_writer_rows(w, x, 30, &err), LG_OK);
+    assert_int_equal(lg_writer_end_layer(w, &err), LG_OK);
+    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+    size_t len;
+    unsigned char *b = tu_read_file(path, &len);
+    lgs_header h;
+    assert_null(lgs_decode_header(b + len - 64, &h));
+    assert_int_equal(h.type, LGS_TRAILER);
+    h.c = 7; /* reserved */
+    lgs_encode_header(&h, b + len - 64);
+    tu_write_file(path, b, len);
+    free(b);
+    lg_store *s;
+    assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK);
+    assert_non_null(lg_store_recovery(s)); /* not taken as a clean store */
+    assert_int_equal(lg_store_layer_count(s), 1);
+    lg_store_close(s);
+    assert_int_not_equal(lg_store_verify(path, NULL, NULL, &err), LG_OK);
+    tu_rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -848,6 +880,7 @@ int main(void)
         cmocka_unit_test(open_rejects_non_stores),
         cmocka_unit_test(verify_checks_content_crc),
         cmocka_unit_test(two_seals_with_one_id_are_refused),
+        cmocka_unit_test(trailer_reserved_bytes_are_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
