@@ -757,22 +757,32 @@ static void open_rejects_non_stores(void **state)
     tu_rmdir(dir);
 }
 
+/* A store of `layers` layers ("a", "b", ...) of 30 x 4 rows, for crafting. */
+static void small_store(const char *path, int layers)
+{
+    lg_writer *w;
+    lg_error err;
+    assert_int_equal(lg_writer_create(path, NULL, &w, &err), LG_OK);
+    float x[30 * 4];
+    for (int l = 0; l < layers; l++) {
+        char name[2] = {(char)('a' + l), 0};
+        for (int i = 0; i < 120; i++)
+            x[i] = (float)(i + 1000 * l);
+        assert_int_equal(lg_writer_begin_layer(w, name, 4, LG_F32, &err), LG_OK);
+        assert_int_equal(lg_writer_rows(w, x, 30, &err), LG_OK);
+        assert_int_equal(lg_writer_end_layer(w, &err), LG_OK);
+    }
+    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+}
+
 /* verify checks each layer's content CRC against its rows (#18 item 8): a
  * SEAL whose CRC is wrong (valid header checksum) is found. */
 static void verify_checks_content_crc(void **state)
 {
     (void)state;
     const char *dir = tu_tmpdir(), *path = tu_path(dir, "crc.lgs");
-    lg_writer *w;
     lg_error err;
-    assert_int_equal(lg_writer_create(path, NULL, &w, &err), LG_OK);
-    float x[30 * 4];
-    for (int i = 0; i < 120; i++)
-        x[i] = (float)i;
-    assert_int_equal(lg_writer_begin_layer(w, "a", 4, LG_F32, &err), LG_OK);
-    assert_int_equal(lg_writer_rows(w, x, 30, &err), LG_OK);
-    assert_int_equal(lg_writer_end_layer(w, &err), LG_OK);
-    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+    small_store(path, 1);
     assert_int_equal(lg_store_verify(path, NULL, NULL, &err), LG_OK);
     lg_store *s;
     assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK);
@@ -799,22 +809,14 @@ static void two_seals_with_one_id_are_refused(void **state)
 {
     (void)state;
     const char *dir = tu_tmpdir(), *path = tu_path(dir, "dup.lgs");
-    lg_writer *w;
     lg_error err;
-    assert_int_equal(lg_writer_create(path, NULL, &w, &err), LG_OK);
-    float x[30 * 4] = {0};
-    for (int l = 0; l < 2; l++) {
-        x[0] = (float)l;
-        assert_int_equal(lg_writer_begin_layer(w, l ? "b" : "a", 4, LG_F32, &err), LG_OK);
-        assert_int_equal(lg_writer_rows(w, x, 30, &err), LG_OK);
-        assert_int_equal(lg_writer_end_layer(w, &err), LG_OK);
-    }
-    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+    small_store(path, 2);
     /* layer b (id 1) relabelled id 0: its seal and chunks, with valid headers */
     size_t len;
     unsigned char *b = tu_read_file(path, &len);
     lgs_header h;
-    for (uint64_t off = LGS_FILE_HEADER_SIZE; off + 64 <= len; off += lgs_record_span(h.stored_size)) {
+    for (uint64_t off = LGS_FILE_HEADER_SIZE; off + 64 <= len;
+         off += lgs_record_span(h.stored_size)) {
         assert_null(lgs_decode_header(b + off, &h));
         if ((h.type == LGS_CHUNK || h.type == LGS_SEAL) && h.b == 1) {
             h.b = 0;
@@ -835,14 +837,8 @@ static void trailer_reserved_bytes_are_checked(void **state)
 {
     (void)state;
     const char *dir = tu_tmpdir(), *path = tu_path(dir, "tr.lgs");
-    lg_writer *w;
     lg_error err;
-    assert_int_equal(lg_writer_create(path, NULL, &w, &err), LG_OK);
-    float x[30 * 4] = {0};
-    assert_int_equal(lg_writer_begin_layer(w, "a", 4, LG_F32, &err), LG_OK);
-    assert_int_equal(lg_writer_rows(w, x, 30, &err), LG_OK);
-    assert_int_equal(lg_writer_end_layer(w, &err), LG_OK);
-    assert_int_equal(lg_writer_close(w, &err), LG_OK);
+    small_store(path, 1);
     size_t len;
     unsigned char *b = tu_read_file(path, &len);
     lgs_header h;
