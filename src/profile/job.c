@@ -180,20 +180,29 @@ static int load_labels_file(lg_job *j, lg_error *err)
     return LG_OK;
 }
 
+/* The labels the caller chose, for a run or a follow: a file (loaded) or an
+ * array given; j->from names them. */
+static int caller_labels(lg_job *j, lg_error *err)
+{
+    if (j->labels_file && (j->no_labels || j->have_labels))
+        return lgu_fail(err, LG_EUSAGE, "labels (a file) excludes no-labels and labels given "
+                                        "by the caller");
+    if (j->labels_file)
+        return load_labels_file(j, err);
+    if (j->have_labels)
+        snprintf(j->from, sizeof j->from, "%s", j->labels_from_given);
+    return LG_OK;
+}
+
 static int resolve_labels(lg_job *j, lg_error *err)
 {
     lg_store *s = j->store;
     uint64_t rows = lg_store_rows(s), n = 0;
-    if (j->labels_file && (j->label_set || j->no_labels || j->have_labels))
-        return lgu_fail(err, LG_EUSAGE, "labels (a file) excludes label-set, no-labels and "
-                                       "labels given by the caller");
-    if (j->labels_file) {
-        int rc = load_labels_file(j, err);
-        if (rc)
-            return rc;
-    } else if (j->have_labels) {
-        snprintf(j->from, sizeof j->from, "%s", j->labels_from_given);
-    }
+    if (j->labels_file && j->label_set)
+        return lgu_fail(err, LG_EUSAGE, "labels (a file) excludes label-set");
+    int rc = caller_labels(j, err);
+    if (rc)
+        return rc;
     if (j->have_labels) {
         if (j->n_labels != rows)
             return lgu_fail(err, LG_EINPUT, "%s: %llu labels for %llu rows", j->from,
@@ -204,7 +213,7 @@ static int resolve_labels(lg_job *j, lg_error *err)
     if (j->no_labels || (!j->label_set && !lg_store_label_set_count(s)))
         return LG_OK;
     const char *set = j->label_set ? j->label_set : lg_store_label_set_name(s, 0);
-    int rc = lg_store_labels(s, set, &j->o.labels, &n, err);
+    rc = lg_store_labels(s, set, &j->o.labels, &n, err);
     if (rc)
         return rc;
     snprintf(j->from, sizeof j->from, "label set '%s' of the store", set);
@@ -296,18 +305,11 @@ int lg_job_follow(lg_job *j, double poll_seconds, volatile int *stop, lg_error *
     if (j->layers || j->label_set)
         return lgu_fail(err, LG_EUSAGE, "following a store profiles every layer with the "
                                        "store's labels: layers and label-set do not apply");
-    if (j->labels_file && (j->no_labels || j->have_labels))
-        return lgu_fail(err, LG_EUSAGE, "labels (a file) excludes no-labels and labels given "
-                                       "by the caller");
-    if (j->labels_file) {
-        int rc = load_labels_file(j, err);
-        if (rc)
-            return rc;
-    } else if (j->have_labels) {
-        snprintf(j->from, sizeof j->from, "%s", j->labels_from_given);
-    } else if (!j->no_labels) {
+    int rc = caller_labels(j, err);
+    if (rc)
+        return rc;
+    if (!j->have_labels && !j->no_labels)
         snprintf(j->from, sizeof j->from, "the store's labels");
-    }
     lg_profile_opts o = j->o;
     o.labels = j->have_labels ? j->labels : NULL;
     o.labels_from_store = !j->have_labels && !j->no_labels;
@@ -322,7 +324,7 @@ int lg_job_follow(lg_job *j, double poll_seconds, volatile int *stop, lg_error *
     j->info.store_path = j->path;
     j->info.labels_from = j->from[0] ? j->from : NULL;
     j->following = 1;
-    int rc = lg_profile_follow(j->path, &o, poll_seconds > 0 ? poll_seconds : 0.5, stop, &j->p,
+    rc = lg_profile_follow(j->path, &o, poll_seconds > 0 ? poll_seconds : 0.5, stop, &j->p,
                                err);
     j->following = 0;
     if (rc)
