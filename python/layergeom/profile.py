@@ -269,8 +269,8 @@ def _run(path, k, knn, memory, labels, progress, cache, settings_):
             if name not in known:
                 raise UsageError("profile has no setting '%s' (it has %s)" %
                                  (key, ", ".join(s.replace("-", "_") for s in known)))
-            if v is None or v is False and known[name][0] is not None:
-                continue
+            if v is None or (v is False and known[name][0] is not None):
+                continue  # an unset value; a flag set False is passed as 0
             _lib.check(_lib.lib.lg_job_set(job, name.encode(), _value(v).encode(),
                                            ctypes.byref(err)), err)
         if labels is not None and not isinstance(labels, (str, os.PathLike)):
