@@ -53,12 +53,50 @@ typedef struct lg_gride_result {
     uint32_t n1[LG_GRIDE_MAX_SCALES], n2[LG_GRIDE_MAX_SCALES];
     double id[LG_GRIDE_MAX_SCALES], err[LG_GRIDE_MAX_SCALES], rs[LG_GRIDE_MAX_SCALES];
     uint64_t n_dropped[LG_GRIDE_MAX_SCALES];
+    /* bit s set: at scale s the likelihood has no maximum inside DADApy's
+     * search interval [1e-3, 1e3] (a lattice, too few distinct distances);
+     * id[s] and err[s] are then NaN, not the interval's end */
+    uint32_t at_bound;
 } lg_gride_result;
 
 /* GRIDE at n1 = 1, 2, 4, ..., n2 = 2 n1, while n2 <= max_rank (and <= the
- * lists' k). */
+ * lists' k).  Rows whose list is shorter than n2 (dist INFINITY, as after
+ * lg_knn_merge_twins) are left out of that scale and counted in n_dropped. */
 LG_API int lg_gride(const lg_knn *nn, uint32_t max_rank, lg_dup_policy dup, lg_gride_result *out,
                     lg_error *err);
+
+/* k*-GRIDE: GRIDE at a scale each row chooses (Di Noia et al. 2024; DADApy's
+ * Data(X, maxk).return_ids_kstar_gride(n_iter)).  Row i's k*_i is the
+ * largest rank (3 .. maxk - 1) up to which a likelihood-ratio test at level
+ * alpha accepts a constant density around i; GRIDE then uses n2_i = k*_i
+ * rounded up to even and n1_i = n2_i / 2; the test is repeated with the new
+ * ID, `rounds` times, starting from TwoNN (or initial_id). */
+#define LG_KSTAR_MAX_ROUNDS 32
+
+typedef struct lg_kstar_opts {
+    uint32_t maxk;     /* DADApy's maxk (default 100): the lists must hold maxk neighbours */
+    int rounds;        /* DADApy's n_iter (default 5) */
+    double alpha;      /* level of the test (default 1e-6) */
+    double initial_id; /* > 0: start from it; else from TwoNN with `twonn` */
+    lg_twonn_opts twonn;
+} lg_kstar_opts;
+
+typedef struct lg_kstar_result {
+    double id, err;     /* the last round's (NaN when at_bound) */
+    double scale;       /* mean over rows of (r_{n1} + r_{n2}) / 2 in the last round */
+    double kstar_mean;  /* mean n2 (k*, made even) of the last round */
+    int rounds;         /* rounds done (fewer than asked when at_bound) */
+    int at_bound;       /* the last round's likelihood had no maximum in [1e-3, 1e3] */
+    uint64_t n_used, n_dropped; /* rows of the last round; left out as duplicates */
+    /* ids[0] is the starting ID, ids[r] the ID after round r; kstar_means[r]
+     * the mean k* computed from ids[r] (made even for r < rounds, as DADApy) */
+    double ids[LG_KSTAR_MAX_ROUNDS + 1], errs[LG_KSTAR_MAX_ROUNDS + 1];
+    double kstar_means[LG_KSTAR_MAX_ROUNDS + 1];
+} lg_kstar_result;
+
+LG_API void lg_kstar_opts_default(lg_kstar_opts *o);
+LG_API int lg_gride_kstar(const lg_knn *nn, const lg_kstar_opts *o, lg_kstar_result *out,
+                          lg_error *err);
 
 /* Neighbourhood overlap of two lists of the same rows: the mean over rows of
  * |kNN_k in a  intersect  kNN_k in b| / k. */

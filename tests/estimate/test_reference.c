@@ -294,6 +294,84 @@ static void two_gaussians_overlap(void **state)
     free(lab);
 }
 
+/* k*-GRIDE on the array named by `which` (X or X2), DADApy's maxk = 100 and
+ * n_iter = 5: the final ID to 1e-3 relative (the stated tolerance), every
+ * round's ID and mean k* to the same, and the starting ID is TwoNN's. */
+static void check_kstar(const char *set, const char *key, const char *which)
+{
+    if (!values)
+        skip();
+    uint64_t n;
+    uint32_t d;
+    float *x = load(path(set, which, NULL)->str, &n, &d);
+    lg_knn nn;
+    knn_of(x, n, d, 100, &nn);
+    lg_kstar_opts o;
+    lg_kstar_opts_default(&o);
+    lg_kstar_result r;
+    lg_error err;
+    if (lg_gride_kstar(&nn, &o, &r, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(r.rounds, 5);
+    assert_false(r.at_bound);
+    near_rel(r.id, num(set, key, "id"), 1e-3, "k*-GRIDE id");
+    const lgj *ids = path(set, key, "ids_by_iteration"), *ks = path(set, key,
+                                                                      "mean_kstar_by_iteration");
+    const lgj *errs = path(set, key, "errs_by_iteration");
+    for (int q = 0; q <= 5; q++) {
+        char what[96];
+        snprintf(what, sizeof what, "%s k*-GRIDE round %d id", set, q);
+        near_rel(r.ids[q], ids->items[q]->num, 1e-3, what);
+        snprintf(what, sizeof what, "%s k*-GRIDE round %d mean k*", set, q);
+        near_rel(r.kstar_means[q], ks->items[q]->num, 1e-3, what);
+        if (q > 0) {
+            snprintf(what, sizeof what, "%s k*-GRIDE round %d err", set, q);
+            near_rel(r.errs[q], errs->items[q]->num, 1e-2, what);
+        }
+    }
+    assert_true(r.err > 0 && r.scale > 0 && r.kstar_mean > 3);
+    lg_knn_free(&nn);
+    free(x);
+}
+
+static void kstar_gride(void **state)
+{
+    (void)state;
+    check_kstar("unif5in50", "gride_kstar_X2", "X2");
+    check_kstar("gauss10", "gride_kstar_X", "X");
+    check_kstar("digits", "gride_kstar_X2", "X2");
+}
+
+/* Lists too short for maxk, and bad options, are refused with a reason. */
+static void kstar_refuses(void **state)
+{
+    (void)state;
+    float x[60 * 3];
+    uint64_t s = 7;
+    for (int i = 0; i < 180; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = (float)(s >> 40) / (float)(1 << 24);
+    }
+    lg_knn nn;
+    knn_of(x, 60, 3, 20, &nn);
+    lg_kstar_opts o;
+    lg_kstar_opts_default(&o);
+    lg_kstar_result r;
+    lg_error err;
+    assert_int_equal(lg_gride_kstar(&nn, &o, &r, &err), LG_EUSAGE);
+    assert_non_null(strstr(err.msg, "needs lists of 100"));
+    o.maxk = 20;
+    o.rounds = 0;
+    assert_int_equal(lg_gride_kstar(&nn, &o, &r, &err), LG_EUSAGE);
+    o.rounds = 3;
+    o.alpha = 0;
+    assert_int_equal(lg_gride_kstar(&nn, &o, &r, &err), LG_EUSAGE);
+    o.alpha = 1e-6;
+    assert_int_equal(lg_gride_kstar(&nn, &o, &r, &err), LG_OK);
+    assert_true(r.id > 1 && r.id < 5);
+    lg_knn_free(&nn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -302,6 +380,8 @@ int main(void)
         cmocka_unit_test(gauss10),
         cmocka_unit_test(two_gaussians),
         cmocka_unit_test(two_gaussians_overlap),
+        cmocka_unit_test(kstar_gride),
+        cmocka_unit_test(kstar_refuses),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
