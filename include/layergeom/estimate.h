@@ -65,6 +65,37 @@ typedef struct lg_gride_result {
 LG_API int lg_gride(const lg_knn *nn, uint32_t max_rank, lg_dup_policy dup, lg_gride_result *out,
                     lg_error *err);
 
+/* Twins: rows whose nearest neighbour is within a tolerance (exact
+ * duplicates, and rows equal up to float rounding).  A pair (i, j) of the
+ * lists is a twin pair when its distance is at most the largest of abs_tol,
+ * rel_median x the median first-neighbour distance, row_tol[i] and
+ * row_tol[j].  Twins form groups; all but the first row of each group are
+ * "removed" (removed[i] = 1, when removed is not NULL). */
+typedef struct lg_twin_opts {
+    double abs_tol;        /* >= 0 (0: exact duplicates only) */
+    double rel_median;     /* >= 0: a multiple of the median r1 */
+    const double *row_tol; /* one per row, or NULL (e.g. the float resolution at the row's norm) */
+} lg_twin_opts;
+
+typedef struct lg_twins {
+    uint64_t rows;      /* rows with at least one twin */
+    uint64_t exact;     /* ... whose nearest neighbour is at distance 0 */
+    uint64_t removed;   /* rows that another row of their group stands for */
+    uint32_t example[2]; /* the widest twin pair found (LG_KNN_NONE: none) */
+    double example_dist;
+    double median_r1;   /* of the lists given */
+} lg_twins;
+
+LG_API int lg_knn_find_twins(const lg_knn *nn, const lg_twin_opts *o, unsigned char *removed,
+                             lg_twins *out, lg_error *err);
+/* The lists of the rows not removed (and not excluded for NaN or inf), as if
+ * the removed rows had never been there: rows and neighbours renumbered in
+ * order, each list without the removed rows and ended, where it became
+ * shorter, by LG_KNN_NONE at distance INFINITY.  The estimators take such
+ * lists (a row too short for a scale is left out of it). */
+LG_API int lg_knn_merge_twins(const lg_knn *nn, const unsigned char *removed, lg_knn *out,
+                              lg_error *err);
+
 /* k*-GRIDE: GRIDE at a scale each row chooses (Di Noia et al. 2024; DADApy's
  * Data(X, maxk).return_ids_kstar_gride(n_iter)).  Row i's k*_i is the
  * largest rank (3 .. maxk - 1) up to which a likelihood-ratio test at level

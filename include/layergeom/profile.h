@@ -20,7 +20,12 @@
 extern "C" {
 #endif
 
-typedef enum lg_id_kind { LG_ID_TWONN = 0, LG_ID_ML = 1, LG_ID_GRIDE = 2 } lg_id_kind;
+typedef enum lg_id_kind {
+    LG_ID_TWONN = 0,
+    LG_ID_ML = 1,
+    LG_ID_GRIDE = 2, /* at the scale gride_rank */
+    LG_ID_KSTAR = 3  /* k*-GRIDE: each row's scale chosen by the data (lg_gride_kstar) */
+} lg_id_kind;
 
 #define LG_MAX_DECIMATION 12
 #define LG_MAX_KS 8 /* overlap neighbourhoods besides k (lg_profile_opts.more_k) */
@@ -38,13 +43,22 @@ typedef struct lg_layer_result {
     double overlap_prev; /* chi_k(l, l-1) */
     int has_labels;
     lg_label_overlap overlap_labels; /* chi_k(l, labels) */
-    uint64_t duplicates;  /* rows whose nearest neighbour is at distance 0 */
+    uint64_t duplicates;  /* rows with a twin: nearest neighbour within the duplicate
+                             tolerance (lg_profile_opts.dup_tol), distance 0 included */
+    lg_twins twins;       /* the same, in full: exact ones, rows merged, an example pair */
+    uint64_t small_scale_rows; /* rows (twins merged) with r1 < 1e-3 x r4: a note when > 1 % */
+    double median_r1;
+    int suspect;          /* the chosen ID measures structure far below the layer's scale
+                             (see note): shown, but left out of the recommendation */
+    int has_kstar;
+    lg_kstar_result kstar; /* k*-GRIDE, with LG_ID_KSTAR */
     uint64_t rescanned;   /* rows the kNN checked by exact scan */
     uint64_t panels;
     double knn_seconds, seconds;
     uint64_t nonfinite_rows; /* rows holding NaN or inf, left out of this layer */
     uint64_t first_nonfinite;
-    char note[256];          /* why a number is missing (empty when none is) */
+    char note[512];          /* why a number is missing or should not be trusted, in
+                                sentences separated by "; " (empty when all is well) */
     int cached; /* the neighbour lists came from the cache */
     int approx;      /* the lists came from the approximate search ... */
     lg_knn_check check; /* ... and this is how they compare with exact search */
@@ -109,6 +123,16 @@ typedef struct lg_profile_opts {
      * in follow mode use k only. */
     uint32_t more_k[LG_MAX_KS];
     size_t n_more_k;
+    /* Twins (near-duplicates): rows whose nearest neighbour is within
+     * dup_tol_median x the layer's median r1 (when > 0), else within dup_tol
+     * (when >= 0; 0: exact duplicates only), else (default, dup_tol < 0)
+     * within the float resolution of the stored values at the row's norm
+     * (2 units in the last place).  The twonn.duplicates policy applies to
+     * them: drop merges each group of twins into one row for the ID
+     * estimates; keep leaves them (the layer gets a note). */
+    double dup_tol;
+    double dup_tol_median;
+    lg_kstar_opts kstar;      /* k*-GRIDE's settings (with id_kind LG_ID_KSTAR) */
 } lg_profile_opts;
 
 typedef struct lg_profile_s {

@@ -99,7 +99,26 @@ class GrideResult(ctypes.Structure):
                 ("id", ctypes.c_double * GRIDE_MAX_SCALES),
                 ("err", ctypes.c_double * GRIDE_MAX_SCALES),
                 ("rs", ctypes.c_double * GRIDE_MAX_SCALES),
-                ("n_dropped", ctypes.c_uint64 * GRIDE_MAX_SCALES)]
+                ("n_dropped", ctypes.c_uint64 * GRIDE_MAX_SCALES),
+                ("at_bound", ctypes.c_uint32)]
+
+
+KSTAR_MAX_ROUNDS = 32
+
+
+class KstarOpts(ctypes.Structure):
+    _fields_ = [("maxk", ctypes.c_uint32), ("rounds", ctypes.c_int), ("alpha", ctypes.c_double),
+                ("initial_id", ctypes.c_double), ("twonn", TwonnOpts)]
+
+
+class KstarResult(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_double), ("err", ctypes.c_double), ("scale", ctypes.c_double),
+                ("kstar_mean", ctypes.c_double), ("rounds", ctypes.c_int),
+                ("at_bound", ctypes.c_int), ("n_used", ctypes.c_uint64),
+                ("n_dropped", ctypes.c_uint64),
+                ("ids", ctypes.c_double * (KSTAR_MAX_ROUNDS + 1)),
+                ("errs", ctypes.c_double * (KSTAR_MAX_ROUNDS + 1)),
+                ("kstar_means", ctypes.c_double * (KSTAR_MAX_ROUNDS + 1))]
 
 
 class LabelOverlap(ctypes.Structure):
@@ -147,6 +166,9 @@ _decl = {
     "lg_twonn_opts_default": (None, [ctypes.POINTER(TwonnOpts)]),
     "lg_twonn": (ctypes.c_int, [ctypes.POINTER(Knn), ctypes.POINTER(TwonnOpts),
                                 ctypes.POINTER(TwonnResult), E]),
+    "lg_kstar_opts_default": (None, [ctypes.POINTER(KstarOpts)]),
+    "lg_gride_kstar": (ctypes.c_int, [ctypes.POINTER(Knn), ctypes.POINTER(KstarOpts),
+                                      ctypes.POINTER(KstarResult), E]),
     "lg_gride": (ctypes.c_int, [ctypes.POINTER(Knn), ctypes.c_uint32, ctypes.c_int,
                                 ctypes.POINTER(GrideResult), E]),
     "lg_overlap_data": (ctypes.c_int, [ctypes.POINTER(Knn), ctypes.POINTER(Knn), ctypes.c_uint32,
@@ -219,6 +241,7 @@ for _name, (_res, _args) in _decl.items():
 for _struct, _cname in ((Error_t, "lg_error"), (KnnOpts, "lg_knn_opts"), (Knn, "lg_knn"),
                         (TwonnOpts, "lg_twonn_opts"), (TwonnResult, "lg_twonn_result"),
                         (GrideResult, "lg_gride_result"), (LabelOverlap, "lg_label_overlap"),
+                        (KstarOpts, "lg_kstar_opts"), (KstarResult, "lg_kstar_result"),
                         (LayerInfo, "lg_layer_info"), (WriterOpts, "lg_writer_opts")):
     _have = lib.lg_abi_sizeof(_cname.encode())
     if _have != ctypes.sizeof(_struct):

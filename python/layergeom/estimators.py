@@ -276,6 +276,55 @@ def gride(X, max_rank=64, *, duplicates="drop", **knn_options):
 
 
 @dataclass
+class KStarGride:
+    """k*-GRIDE (Di Noia et al. 2024; DADApy's ``return_ids_kstar_gride``):
+    each row's scale k*_i chosen by a likelihood-ratio test of constant
+    density, GRIDE on those scales, repeated ``rounds`` times from TwoNN.
+    ``id`` +- ``err`` is the last round's; ``ids[r]`` the ID after round r
+    (``ids[0]`` the starting one); ``mean_kstar`` the mean scale used;
+    ``scale`` the mean of (r_n1 + r_n2) / 2.  ``id`` is NaN when the
+    likelihood has no maximum in [1e-3, 1e3] (``at_bound``)."""
+    id: float
+    err: float
+    mean_kstar: float
+    scale: float
+    ids: np.ndarray
+    errs: np.ndarray = field(repr=False)
+    mean_kstars: np.ndarray = field(repr=False)
+    at_bound: bool = False
+
+    @property
+    def value(self):
+        return self.id
+
+    @property
+    def error(self):
+        return self.err
+
+    def __float__(self):
+        return float(self.id)
+
+
+def kstar_gride(X, maxk=100, rounds=5, alpha=1e-6, *, initial_id=None, **knn_options):
+    """k*-GRIDE of the rows of X (or of Neighbours with at least maxk
+    neighbours); maxk, rounds and alpha as DADApy's maxk, n_iter, alpha."""
+    nn = _lists(X, int(maxk), **knn_options)
+    o = _lib.KstarOpts()
+    _lib.lib.lg_kstar_opts_default(ctypes.byref(o))
+    o.maxk, o.rounds, o.alpha = int(maxk), int(rounds), float(alpha)
+    if initial_id is not None:
+        o.initial_id = float(initial_id)
+    r = _lib.KstarResult()
+    err = _lib.new_error()
+    c = nn._c()
+    _lib.check(_lib.lib.lg_gride_kstar(ctypes.byref(c), ctypes.byref(o), ctypes.byref(r),
+                                       ctypes.byref(err)), err)
+    n = r.rounds + 1
+    return KStarGride(r.id, r.err, r.kstar_mean, r.scale, np.array(r.ids[:n]),
+                      np.array(r.errs[:n]), np.array(r.kstar_means[:n]), bool(r.at_bound))
+
+
+@dataclass
 class Overlap:
     """A neighbourhood overlap chi_k: the mean over rows of the fraction of
     the k nearest neighbours two representations share (``value``)."""

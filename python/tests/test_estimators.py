@@ -64,6 +64,20 @@ def test_reference_set(values, name):
         assert abs(o.value - w) <= REL * w + slack + tie_slack(nn2, kk)
 
 
+@pytest.mark.parametrize("name,key,which", [("unif5in50", "gride_kstar_X2", "X2"),
+                                            ("gauss10", "gride_kstar_X", "X"),
+                                            ("digits", "gride_kstar_X2", "X2")])
+def test_kstar_gride_reference(values, name, key, which):
+    want = values[name][key]
+    k = lg.kstar_gride(ref_array(values[name][which]))
+    assert not k.at_bound
+    near_rel(k.id, want["id"], 1e-3, "k*-GRIDE id")
+    assert len(k.ids) == 6
+    for r, w in enumerate(want["ids_by_iteration"]):
+        near_rel(k.ids[r], w, 1e-3, "round %d" % r)
+    near_rel(k.mean_kstar, want["mean_kstar_by_iteration"][4], 1e-3, "mean k*")
+
+
 def test_two_gaussians_float64(values):
     v = values["2gaussians_in_2d"]
     X = ref_array(v["X"])

@@ -9,7 +9,7 @@ from conftest import ROOT, SAMPLE, cli
 
 OPTION_SETS = [[], ["--overlap-matrix", "--decimation"], ["--knn", "approx"],
                ["--preset", "paper", "--no-labels"], ["--layers", "2-4", "--id", "gride"],
-               ["-k", "10,30"]]
+               ["-k", "10,30"], ["--id", "kstar", "--layers", "0", "--dup-tol", "1e-3x"]]
 
 
 def keys_of(o, out):

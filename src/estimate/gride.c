@@ -135,7 +135,10 @@ static int one_scale(const lg_knn *nn, uint32_t n1, uint32_t n2, lg_dup_policy d
         mu[m++] = v;
     }
     if (m < 3)
-        return lgu_fail(err, LG_EINPUT, "GRIDE at ranks %u/%u: fewer than 3 usable rows", n1, n2);
+        return lgu_fail(err, LG_EINPUT,
+                        "GRIDE at ranks %u/%u: fewer than 3 usable rows (%llu left out: "
+                        "duplicates, or lists too short once twins are merged)",
+                        n1, n2, (unsigned long long)out->n_dropped[s]);
     lgg_sample g = {mu, m, n1, n2, NULL, NULL};
     int bound;
     int rc = lgg_solve(&g, &out->id[s], &out->err[s], &bound, err);

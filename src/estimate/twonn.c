@@ -94,15 +94,23 @@ int lg_twonn(const lg_knn *nn, const lg_twonn_opts *o, lg_twonn_result *out, lg_
     double *r = malloc(2 * (nn->n ? nn->n : 1) * sizeof *r);
     if (!r)
         return lgu_fail(err, LG_ENOMEM, "out of memory");
-    uint64_t m = 0; /* rows left out for NaN or inf have no list */
-    for (uint64_t i = 0; i < nn->n; i++)
-        if (nn->idx[i * nn->k] != LG_KNN_NONE)
-            r[m++] = nn->dist[i * nn->k];
-    m = 0;
-    for (uint64_t i = 0; i < nn->n; i++)
-        if (nn->idx[i * nn->k] != LG_KNN_NONE)
-            r[nn->n + m++] = nn->dist[i * nn->k + 1];
+    /* rows left out for NaN or inf have no list; a list shortened to one
+     * neighbour by merging twins has no r2 (INFINITY) */
+    uint64_t m = 0, short_lists = 0;
+    for (uint64_t i = 0; i < nn->n; i++) {
+        const double *di = nn->dist + i * nn->k;
+        if (nn->idx[i * nn->k] == LG_KNN_NONE)
+            continue;
+        if (!isfinite(di[1])) {
+            short_lists++;
+            continue;
+        }
+        r[m] = di[0];
+        r[nn->n + m++] = di[1];
+    }
     int rc = lg_twonn_r(r, r + nn->n, m, o, out, err);
+    if (!rc)
+        out->n_dropped += short_lists;
     free(r);
     return rc;
 }

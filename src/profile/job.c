@@ -439,6 +439,8 @@ size_t lg_abi_sizeof(const char *t)
         {"lg_twonn_opts", sizeof(lg_twonn_opts)},
         {"lg_twonn_result", sizeof(lg_twonn_result)},
         {"lg_gride_result", sizeof(lg_gride_result)},
+        {"lg_kstar_opts", sizeof(lg_kstar_opts)},
+        {"lg_kstar_result", sizeof(lg_kstar_result)},
         {"lg_label_overlap", sizeof(lg_label_overlap)},
         {"lg_layer_info", sizeof(lg_layer_info)},
         {"lg_writer_opts", sizeof(lg_writer_opts)},

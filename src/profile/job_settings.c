@@ -43,10 +43,14 @@ static const setting settings[] = {
      1, 1 << 20, NULL},
     {"check-rows", "R", "approx: rows the self-check compares with exact\nsearch (default 500)",
      K_UINT, 0, 1 << 20, NULL},
-    {"id", "twonn|ml|gride",
+    {"id", "twonn|ml|gride|kstar",
      "the estimator of the profile (default twonn: least\nsquares with --discard); gride uses "
-     "--gride-rank",
-     K_WORD, 0, 0, "twonn|ml|gride"},
+     "--gride-rank;\nkstar: k*-GRIDE, a scale per row chosen by the data",
+     K_WORD, 0, 0, "twonn|ml|gride|kstar"},
+    {"kstar-maxk", "K", "k*-GRIDE: scales up to this rank (default 100, as\nDADApy's maxk)",
+     K_UINT, 6, 1024, NULL},
+    {"kstar-rounds", "N", "k*-GRIDE: rounds of scale choice and GRIDE (default 5)", K_UINT, 1,
+     LG_KSTAR_MAX_ROUNDS, NULL},
     {"gride-rank", "R", "the GRIDE scale (n2) used by --id gride (default 16)", K_UINT, 2, 1024,
      NULL},
     {"gride-max", "R", "GRIDE scales up to this rank (default 64)", K_UINT, 2, 1024, NULL},
@@ -58,9 +62,13 @@ static const setting settings[] = {
     {"decimation", NULL, "TwoNN on subsets of N/2, N/4, ... rows (error bars)", K_FLAG, 0, 0,
      NULL},
     {"duplicates", "drop|keep",
-     "rows with an identical twin: left out of the ID\n(drop, default) or kept as DADApy does "
-     "(keep: an\nestimate that becomes infinite is an error)",
+     "rows with a twin (see --dup-tol): each group merged\ninto one row for the ID (drop, "
+     "default) or kept as\nDADApy does (keep: an estimate that becomes infinite\nis a note)",
      K_WORD, 0, 0, "drop|keep"},
+    {"dup-tol", "auto|T|Tx",
+     "twins: rows closer than the float resolution at\ntheir norm (auto, default), than T, or "
+     "than T x the\nlayer's median r1 (e.g. 1e-3x); 0: exact only",
+     K_TEXT, 0, 0, NULL},
     {"nonfinite", "exclude|fail",
      "rows holding NaN or inf: left out of their layer\nand counted (exclude, default), or an "
      "error (fail)",
@@ -204,6 +212,32 @@ static int set_text(char **slot, const char *v, lg_error *err)
     return LG_OK;
 }
 
+/* auto | T | Tx: the twin tolerance (lg_profile_opts.dup_tol). */
+static int parse_dup_tol(lg_profile_opts *o, const char *v, lg_error *err)
+{
+    if (!strcmp(v, "auto")) {
+        o->dup_tol = -1;
+        o->dup_tol_median = 0;
+        return LG_OK;
+    }
+    char *end;
+    errno = 0;
+    double t = strtod(v, &end);
+    int rel = *end == 'x';
+    if (rel)
+        end++;
+    if (end == v || *end || errno || !(t >= 0) || !isfinite(t))
+        return lgu_fail(err, LG_EUSAGE,
+                        "dup-tol '%s': expected auto, a distance >= 0 (e.g. 1e-6), or a multiple "
+                        "of the median r1 ending in x (e.g. 1e-3x)",
+                        v);
+    o->dup_tol = rel ? -1 : t;
+    o->dup_tol_median = rel ? t : 0;
+    if (rel && t == 0)
+        o->dup_tol = 0;
+    return LG_OK;
+}
+
 /* Stores a checked value in the job. */
 static int apply(lg_job *j, const setting *s, const char *v, uint64_t u, double f, int w,
                  lg_error *err)
@@ -215,7 +249,10 @@ static int apply(lg_job *j, const setting *s, const char *v, uint64_t u, double 
     else if (!strcmp(n, "cells")) o->cells = (uint32_t)u;
     else if (!strcmp(n, "nprobe")) o->nprobe = (uint32_t)u;
     else if (!strcmp(n, "check-rows")) o->check_rows = (uint32_t)u;
-    else if (!strcmp(n, "id")) o->id_kind = w == 0 ? LG_ID_TWONN : w == 1 ? LG_ID_ML : LG_ID_GRIDE;
+    else if (!strcmp(n, "id")) o->id_kind = (lg_id_kind)w; /* the words in lg_id_kind order */
+    else if (!strcmp(n, "kstar-maxk")) o->kstar.maxk = (uint32_t)u;
+    else if (!strcmp(n, "kstar-rounds")) o->kstar.rounds = (int)u;
+    else if (!strcmp(n, "dup-tol")) return parse_dup_tol(o, v, err);
     else if (!strcmp(n, "gride-rank")) {
         if (u & (u - 1))
             return lgu_fail(err, LG_EUSAGE, "gride-rank takes a power of two, 2..1024 (not '%s')",

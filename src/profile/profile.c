@@ -3,6 +3,7 @@
  * order, keeping only what the overlaps need from the layer before.
  */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,23 @@ void lg_profile_opts_default(lg_profile_opts *o)
     o->seed = 1;
     o->nonfinite_fail = 0;
     o->check_rows = 500;
+    o->dup_tol = -1;
+    lg_kstar_opts_default(&o->kstar);
+}
+
+void lgp_note(lg_layer_result *r, const char *fmt, ...)
+{
+    size_t used = strlen(r->note);
+    if (used + 3 >= sizeof r->note)
+        return;
+    if (used) {
+        memcpy(r->note + used, "; ", 3);
+        used += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->note + used, sizeof r->note - used, fmt, ap);
+    va_end(ap);
 }
 
 static double now(void)
@@ -194,6 +212,8 @@ uint32_t lgp_lists_k(const lg_profile_opts *o, uint64_t n)
     uint32_t k = o->k > o->gride_max_rank ? o->k : o->gride_max_rank;
     for (size_t i = 0; i < o->n_more_k && i < LG_MAX_KS; i++)
         k = o->more_k[i] > k ? o->more_k[i] : k;
+    if (o->id_kind == LG_ID_KSTAR && !o->paper && o->kstar.maxk > k)
+        k = o->kstar.maxk;
     if (k < 2)
         k = 2;
     if (o->labels && o->class_fraction > 0) {
@@ -216,10 +236,18 @@ static int chosen_id(lg_layer_result *r, const lg_profile_opts *o, lg_error *err
         r->id = r->twonn.id_ml;
         r->id_err = r->twonn.bayes_std;
         return LG_OK;
+    case LG_ID_KSTAR:
+        r->id = r->has_kstar ? r->kstar.id : NAN;
+        r->id_err = r->has_kstar ? r->kstar.err : NAN;
+        return LG_OK;
     case LG_ID_GRIDE:
+        if (!r->gride.scales) { /* GRIDE failed on these data: the note says why */
+            r->id = r->id_err = NAN;
+            return LG_OK;
+        }
         for (int s = 0; s < r->gride.scales; s++)
             if (r->gride.n2[s] == o->gride_rank) {
-                r->id = r->gride.id[s];
+                r->id = r->gride.id[s]; /* NaN at a degenerate scale: see the note */
                 r->id_err = r->gride.err[s];
                 return LG_OK;
             }
@@ -247,6 +275,133 @@ int lgp_identify(lg_store *s, size_t layer, lg_layer_result *r)
     return r->name ? LG_OK : LG_ENOMEM;
 }
 
+/* A share of rows, as a percentage for a note. */
+static double pct(uint64_t part, uint64_t whole)
+{
+    return whole ? 100.0 * (double)part / (double)whole : 0;
+}
+
+/* Twins, then the notes the distances call for. */
+static int twins_and_scale(lg_store *s, size_t layer, const lg_profile_opts *o,
+                           lg_layer_result *r, const lg_knn *nn, lg_knn *merged, lg_error *err)
+{
+    int rc = lgp_twins(s, layer, o, nn, r, merged, err);
+    if (rc)
+        return rc;
+    r->duplicates = r->twins.rows;
+    const lg_knn *est = merged->idx ? merged : nn;
+    r->small_scale_rows = lgp_small_scale_rows(est, &r->median_r1);
+    uint64_t valid = nn->n - nn->n_excluded;
+    if (r->twins.rows > r->twins.exact)
+        lgp_note(r, "%llu rows have a twin closer than the duplicate tolerance but not at "
+                    "distance 0 (e.g. rows %u and %u at %.3g); they were %s",
+                 U64(r->twins.rows - r->twins.exact), r->twins.example[0],
+                 r->twins.example[1], r->twins.example_dist,
+                 o->twonn.duplicates == LG_DUP_DROP ? "merged, one row per group"
+                                                    : "kept (--duplicates keep)");
+    int twonn_based = !o->paper && (o->id_kind == LG_ID_TWONN || o->id_kind == LG_ID_ML);
+    r->suspect = twonn_based && r->small_scale_rows * 100 > valid;
+    if (r->small_scale_rows * 100 > valid)
+        lgp_note(r, "%.1f%% of rows have a neighbour over 1000 times closer than their 4th "
+                    "(median r1 %.3g): TwoNN measures that small-scale structure; GRIDE's "
+                    "larger scales see past it%s",
+                 pct(r->small_scale_rows, valid), r->median_r1,
+                 r->suspect ? " (this layer is left out of the recommendation)" : "");
+    return LG_OK;
+}
+
+#define TIE 1e-4 /* r2 - r1 below this fraction of r1: a tie */
+
+/* More than the D columns allow, beyond what noise explains (an estimate
+ * of a full-dimensional cloud scatters around D). */
+static int beyond_d(double id, double err, uint32_t d)
+{
+    return isfinite(id) && id > 1.05 * d + 3 * (isfinite(err) ? err : 0);
+}
+
+/* A number that cannot be an intrinsic dimension is not reported as one. */
+static void impossible_ids(lg_layer_result *r, const lg_knn *est)
+{
+    uint64_t ties = 0, m = 0;
+    for (uint64_t i = 0; i < est->n; i++) {
+        const double *di = est->dist + i * est->k;
+        if (est->idx[i * est->k] == LG_KNN_NONE || !isfinite(di[1]) || di[0] == 0)
+            continue;
+        m++;
+        ties += di[1] - di[0] <= TIE * di[0];
+    }
+    /* TwoNN's law is continuous: mu = r2 / r1 within 1 + 1e-4 has
+     * probability about d x 1e-4.  Many such ties are a lattice (a grid, a
+     * coarse quantisation), whatever float rounding does to them */
+    if (isfinite(r->twonn.id) && ties * 10 > m) {
+        lgp_note(r, "lattice or too few distinct distances: %.1f%% of rows have r2 = r1 "
+                    "(to 1e-4), so TwoNN (%.4g) is not an estimate",
+                 pct(ties, m), r->twonn.id);
+        r->twonn.id = r->twonn.id_ml = r->twonn.bayes_mean = r->twonn.bayes_std = NAN;
+    } else if (beyond_d(r->twonn.id, r->twonn.bayes_std, r->d)) {
+        lgp_note(r, "TwoNN gives %.4g, more than the %u columns: not an estimate", r->twonn.id,
+                 r->d);
+        r->twonn.id = r->twonn.id_ml = r->twonn.bayes_mean = r->twonn.bayes_std = NAN;
+    }
+    int bound = 0, over = 0;
+    for (int q = 0; q < r->gride.scales; q++) {
+        if (r->gride.at_bound & (1u << q))
+            bound++;
+        else if (beyond_d(r->gride.id[q], r->gride.err[q], r->d)) {
+            over++;
+            r->gride.id[q] = r->gride.err[q] = NAN;
+        }
+    }
+    if (bound)
+        lgp_note(r, "GRIDE at %d of %d scales has no maximum of its likelihood in [1e-3, 1e3] "
+                    "(too few distinct distances): no number there",
+                 bound, r->gride.scales);
+    if (over)
+        lgp_note(r, "GRIDE at %d scales gives more than the %u columns: no number there", over,
+                 r->d);
+    if (r->has_kstar && r->kstar.at_bound) {
+        lgp_note(r, "k*-GRIDE's likelihood has no maximum in [1e-3, 1e3]: no number");
+    } else if (r->has_kstar && beyond_d(r->kstar.id, r->kstar.err, r->d)) {
+        lgp_note(r, "k*-GRIDE gives %.4g, more than the %u columns: not an estimate",
+                 r->kstar.id, r->d);
+        r->kstar.id = r->kstar.err = NAN;
+    }
+}
+
+/* The estimators on the lists (twins merged when so): a failure the data
+ * cause is a note on the layer. */
+static int estimators(const lg_profile_opts *o, lg_layer_result *r, const lg_knn *est,
+                      lg_error *err)
+{
+    lg_error e;
+    if (lg_twonn(est, &o->twonn, &r->twonn, &e) != LG_OK) {
+        if (e.code != LG_EINPUT)
+            return lgu_fail(err, e.code, "%s", e.msg);
+        lgp_note(r, "TwoNN: %s", e.msg);
+        r->twonn.id = r->twonn.id_ml = r->twonn.bayes_mean = r->twonn.bayes_std = NAN;
+    }
+    if (lg_gride(est, o->gride_max_rank, o->twonn.duplicates, &r->gride, &e) != LG_OK) {
+        if (e.code != LG_EINPUT)
+            return lgu_fail(err, e.code, "%s", e.msg);
+        lgp_note(r, "GRIDE: %s", e.msg);
+    }
+    if (o->id_kind == LG_ID_KSTAR && !o->paper) {
+        lg_kstar_opts ko = o->kstar;
+        ko.twonn = o->twonn;
+        if (isfinite(r->twonn.id) && !(ko.initial_id > 0))
+            ko.initial_id = r->twonn.id;
+        int rc = lg_gride_kstar(est, &ko, &r->kstar, &e);
+        if (rc == LG_OK)
+            r->has_kstar = 1;
+        else if (rc == LG_EINPUT || rc == LG_EUSAGE) /* too few rows for maxk, say */
+            lgp_note(r, "k*-GRIDE: %s", e.msg);
+        else
+            return lgu_fail(err, e.code, "%s", e.msg);
+    }
+    impossible_ids(r, est);
+    return LG_OK;
+}
+
 /* Everything that follows from a layer's neighbour lists. */
 int lgp_estimate(lg_store *s, size_t layer, const lg_profile_opts *o, lgp_cache *cache,
                  lg_layer_result *r, const lg_knn *nn, lg_error *err)
@@ -255,36 +410,24 @@ int lgp_estimate(lg_store *s, size_t layer, const lg_profile_opts *o, lgp_cache 
     r->twonn.id = r->twonn.id_ml = r->twonn.bayes_mean = r->twonn.bayes_std = NAN;
     if (!nn->idx)
         return LG_OK; /* no lists: r->note says why */
-    r->duplicates = nn->n_zero;
     r->rescanned = nn->n_rescanned;
     r->panels = nn->panels;
     r->knn_seconds = nn->seconds;
     r->nonfinite_rows = nn->n_excluded;
     r->first_nonfinite = nn->first_excluded;
-    /* an estimate the data do not allow (every row a duplicate, a constant
-     * layer) is a note on this layer, not the end of the profile */
-    lg_error est;
-    if (lg_twonn(nn, &o->twonn, &r->twonn, &est) != LG_OK) {
-        if (est.code != LG_EINPUT)
-            return lgu_fail(err, est.code, "%s", est.msg);
-        snprintf(r->note, sizeof r->note, "TwoNN: %s", est.msg);
-        r->twonn.id = r->twonn.id_ml = r->twonn.bayes_mean = r->twonn.bayes_std = NAN;
-    }
-    if (lg_gride(nn, o->gride_max_rank, o->twonn.duplicates, &r->gride, &est) != LG_OK) {
-        if (est.code != LG_EINPUT)
-            return lgu_fail(err, est.code, "%s", est.msg);
-        if (!r->note[0])
-            snprintf(r->note, sizeof r->note, "GRIDE: %s", est.msg);
-    }
-    int rc = LG_OK;
-    if (o->labels) {
+    lg_knn merged;
+    int rc = twins_and_scale(s, layer, o, r, nn, &merged, err);
+    if (!rc)
+        rc = estimators(o, r, merged.idx ? &merged : nn, err);
+    lg_knn_free(&merged);
+    if (!rc && o->labels) {
         rc = lg_overlap_labels(nn, o->labels, o->k, o->class_fraction, &r->overlap_labels, err);
         for (size_t i = 0; !rc && i < o->n_more_k; i++)
             rc = lg_overlap_labels(nn, o->labels, o->more_k[i], 0, &r->overlap_labels_more[i],
                                    err);
         r->has_labels = !rc;
     }
-    if (!rc && isfinite(r->twonn.id))
+    if (!rc)
         rc = chosen_id(r, o, err);
     if (!rc && o->paper) {
         uint64_t m = r->n / 32;
@@ -381,7 +524,7 @@ int lgp_finish(lg_profile *out, lg_error *err)
         return lgu_fail(err, LG_ENOMEM, "out of memory");
     }
     for (size_t q = 0; q < L; q++) {
-        if (isfinite(out->layers[q].id)) {
+        if (isfinite(out->layers[q].id) && !out->layers[q].suspect) {
             id[m] = out->layers[q].id;
             e[m] = out->layers[q].id_err;
             map[m++] = q;

@@ -25,6 +25,14 @@ int lgp_grow_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t
 /* Estimators, label overlap, subsets: everything from the lists. */
 int lgp_estimate(lg_store *s, size_t layer, const lg_profile_opts *o, lgp_cache *cache,
                  lg_layer_result *r, const lg_knn *nn, lg_error *err);
+/* ---- twins and small-scale rows (dups.c) ---- */
+/* Finds the layer's twins into r->twins; with the drop policy and twins to
+ * merge, *merged receives the lists without them (else it stays empty). */
+int lgp_twins(lg_store *s, size_t layer, const lg_profile_opts *o, const lg_knn *nn,
+              lg_layer_result *r, lg_knn *merged, lg_error *err);
+uint64_t lgp_small_scale_rows(const lg_knn *nn, double *median_r1);
+/* Appends a sentence to r->note. */
+void lgp_note(lg_layer_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* ---- a team (team.c) ---- */
 typedef struct lgp_held lgp_held;
 typedef struct lgp_team {

@@ -24,6 +24,8 @@ static void caption(const lg_profile *p, const lg_report_info *info, char *out, 
         snprintf(extra, sizeof extra, " at rank %u", o->gride_rank);
     else if (o->id_kind == LG_ID_TWONN)
         snprintf(extra, sizeof extra, ", discard %.2f", o->twonn.discard);
+    else if (o->id_kind == LG_ID_KSTAR)
+        snprintf(extra, sizeof extra, " (maxk %u, mean k* in the table)", o->kstar.maxk);
     snprintf(out, cap,
              "%s; %zu layers, N = %llu; ID: %s%s; k = %u; duplicates: %s; labels: %s; "
              "layergeom %s, %s",

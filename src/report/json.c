@@ -57,6 +57,45 @@ static void gride_json(FILE *f, const lg_gride_result *g)
     fputs("}", f);
 }
 
+static void kstar_json(FILE *f, const lg_kstar_result *k)
+{
+    fputs(",\n     \"kstar\": {\"id\": ", f);
+    num(f, k->id);
+    fputs(", \"err\": ", f);
+    num(f, k->err);
+    fputs(", \"mean_kstar\": ", f);
+    num(f, k->kstar_mean);
+    fputs(", \"scale\": ", f);
+    num(f, k->scale);
+    fprintf(f, ", \"rounds\": %d, \"rows_used\": %llu, \"ids_by_round\": [", k->rounds,
+            (unsigned long long)k->n_used);
+    for (int q = 0; q <= k->rounds; q++) {
+        fputs(q ? ", " : "", f);
+        num(f, k->ids[q]);
+    }
+    fputs("]}", f);
+}
+
+/* The twins (near-duplicates) of a layer: counts and the widest pair. */
+static void twins_json(FILE *f, const lg_layer_result *r)
+{
+    const lg_twins *t = &r->twins;
+    fprintf(f, ",\n     \"twins\": {\"rows\": %llu, \"exact\": %llu, \"merged\": %llu, "
+               "\"example\": ",
+            (unsigned long long)t->rows, (unsigned long long)t->exact,
+            (unsigned long long)t->removed);
+    if (t->rows) {
+        fprintf(f, "{\"rows\": [%u, %u], \"distance\": ", t->example[0], t->example[1]);
+        num(f, t->example_dist);
+        fputs("}", f);
+    } else {
+        fputs("null", f);
+    }
+    fprintf(f, "}, \"small_scale_rows\": %llu, \"median_r1\": ",
+            (unsigned long long)r->small_scale_rows);
+    num(f, r->median_r1);
+}
+
 static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
 {
     unsigned k = p->opts.k;
@@ -67,8 +106,9 @@ static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
     num(f, r->id);
     fputs(", \"err\": ", f);
     num(f, r->id_err);
-    fprintf(f, ", \"estimator\": \"%s\"},\n     \"twonn\": {\"id\": ",
-            p->opts.paper ? "paper" : lg_id_kind_name(p->opts.id_kind));
+    fprintf(f, ", \"estimator\": \"%s\", \"suspect\": %s},\n     \"twonn\": {\"id\": ",
+            p->opts.paper ? "paper" : lg_id_kind_name(p->opts.id_kind),
+            r->suspect ? "true" : "false");
     num(f, r->twonn.id);
     fputs(", \"err\": ", f);
     num(f, r->twonn.bayes_std);
@@ -81,6 +121,8 @@ static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
     num(f, r->twonn.id_ml);
     fputs(",\n     \"gride\": ", f);
     gride_json(f, &r->gride);
+    if (r->has_kstar)
+        kstar_json(f, &r->kstar);
     fputs(",\n     ", f);
     const lg_profile_opts *o = &p->opts;
     if (r->has_prev)
@@ -147,7 +189,9 @@ static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
             (unsigned long long)r->rescanned,
             (unsigned long long)r->panels);
     num(f, r->knn_seconds);
-    fputs("}, \"seconds\": ", f);
+    fputs("}", f);
+    twins_json(f, r);
+    fputs(", \"seconds\": ", f);
     num(f, r->seconds);
     fputs("}", f);
 }
@@ -179,6 +223,15 @@ int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info)
     else
         fputs("null", f);
     fprintf(f, ", \"class_fraction\": %g, \"recommend_tolerance\": %g", o->class_fraction, o->tol);
+    if (o->dup_tol_median > 0)
+        fprintf(f, ", \"dup_tol\": \"%gx\"", o->dup_tol_median);
+    else if (o->dup_tol >= 0)
+        fprintf(f, ", \"dup_tol\": %g", o->dup_tol);
+    else
+        fputs(", \"dup_tol\": \"auto\"", f);
+    if (o->id_kind == LG_ID_KSTAR)
+        fprintf(f, ", \"kstar\": {\"maxk\": %u, \"rounds\": %d, \"alpha\": %g}", o->kstar.maxk,
+                o->kstar.rounds, o->kstar.alpha);
     fprintf(f, ", \"decimation\": %s, \"seed\": %llu},\n  \"layers\": [\n",
             o->decimation ? "true" : "false", (unsigned long long)o->seed);
     for (size_t q = 0; q < p->n_layers; q++) {
@@ -239,6 +292,7 @@ const char *lg_id_kind_name(lg_id_kind k)
     switch (k) {
     case LG_ID_ML: return "ml";
     case LG_ID_GRIDE: return "gride";
+    case LG_ID_KSTAR: return "kstar";
     default: return "twonn";
     }
 }

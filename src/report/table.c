@@ -80,6 +80,7 @@ int lg_report_table_head(FILE *f, const lg_profile *p, const lg_report_info *inf
     const char *est = o->paper ? "TwoNN, paper protocol (discard 0.02, 4 subsets of N/32)"
                       : o->id_kind == LG_ID_ML    ? "TwoNN maximum likelihood"
                       : o->id_kind == LG_ID_GRIDE ? "GRIDE"
+                      : o->id_kind == LG_ID_KSTAR ? "k*-GRIDE (a scale per row, chosen by the data)"
                                                   : "TwoNN (least squares)";
     char line[1400];
     size_t n = (size_t)snprintf(line, sizeof line, "ID: %s", est);
@@ -90,6 +91,8 @@ int lg_report_table_head(FILE *f, const lg_profile *p, const lg_report_info *inf
     } while (0)
     if (o->id_kind == LG_ID_GRIDE && !o->paper)
         ADD(" at rank %u", o->gride_rank);
+    else if (o->id_kind == LG_ID_KSTAR && !o->paper)
+        ADD(", maxk %u, %d rounds", o->kstar.maxk, o->kstar.rounds);
     else if (!o->paper)
         ADD(", discard %.2f", o->twonn.discard);
     ADD("; overlaps at k = %u", o->k);
@@ -108,6 +111,8 @@ int lg_report_table_head(FILE *f, const lg_profile *p, const lg_report_info *inf
     int pos[LG_GRIDE_MAX_SCALES];
     int ns = scales_of(p, info, n2, pos);
     fprintf(f, "%5s  %-16s %8s %6s %15s", "layer", "name", "N", "D", "ID +- err");
+    if (o->id_kind == LG_ID_KSTAR && !o->paper)
+        fprintf(f, " %5s", "k*");
     if (is_wide(info))
         fprintf(f, " %7s", "ML");
     for (int q = 0; q < ns; q++) {
@@ -129,13 +134,15 @@ int lg_report_table_row(FILE *f, const lg_profile *p, const lg_report_info *info
     int pos[LG_GRIDE_MAX_SCALES];
     int ns = scales_of(p, info, n2, pos);
     char idbuf[40];
-    if (isfinite(r->id))
-        snprintf(idbuf, sizeof idbuf, "%.2f +- %.2f", r->id, r->id_err);
+    if (isfinite(r->id)) /* "!": a number the note says not to trust */
+        snprintf(idbuf, sizeof idbuf, "%.2f +- %.2f%s", r->id, r->id_err, r->suspect ? " !" : "");
     else
         snprintf(idbuf, sizeof idbuf, "- (note)");
     char safe[4 * LG_MAX_NAME + 8];
     fprintf(f, "%5zu  %-16.16s %8llu %6u %15s", r->index,
             lg_report_safe_name(r->name, safe, sizeof safe), (unsigned long long)r->n, r->d, idbuf);
+    if (p->opts.id_kind == LG_ID_KSTAR && !p->opts.paper)
+        cell(f, r->has_kstar, r->kstar.kstar_mean, " %*.1f", 5);
     if (is_wide(info))
         cell(f, 1, r->twonn.id_ml, " %*.2f", 7);
     for (int c = 0; c < ns; c++) {
@@ -199,9 +206,11 @@ int lg_report_table_tail(FILE *f, const lg_profile *p)
     for (size_t q = 0; q < p->n_layers; q++)
         dups += p->layers[q].duplicates;
     if (dups)
-        fprintf(f, "note: some rows have exact duplicates (column dup); they were %s the ID "
-                   "estimates\n",
-                o->twonn.duplicates == LG_DUP_DROP ? "left out of" : "kept in");
+        fprintf(f, "note: some rows have twins (column dup: a neighbour within the duplicate "
+                   "tolerance, --dup-tol); %s\n",
+                o->twonn.duplicates == LG_DUP_DROP
+                    ? "each group of twins counts as one row in the ID estimates"
+                    : "they were kept in the ID estimates (--duplicates keep)");
 #undef SAFE
     return ferror(f) ? LG_EIO : LG_OK;
 }
