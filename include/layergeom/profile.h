@@ -133,6 +133,10 @@ typedef struct lg_profile_opts {
     double dup_tol;
     double dup_tol_median;
     lg_kstar_opts kstar;      /* k*-GRIDE's settings (with id_kind LG_ID_KSTAR) */
+    /* Subsets (decimation, the paper's protocol) smaller than this give
+     * biased TwoNN values: decimation stops above it, and the paper's
+     * protocol, which must use N / 32, says so in a warning (default 200). */
+    uint32_t min_subset;
 } lg_profile_opts;
 
 typedef struct lg_profile_s {
@@ -147,6 +151,7 @@ typedef struct lg_profile_s {
     uint64_t knn_runs;        /* exact kNN searches over whole layers in this run */
     uint64_t cache_hits;      /* layers whose lists came from the cache */
     char cache_note[LG_ERROR_MSG_MAX]; /* why the cache was not used or written, if so */
+    char warning[512];        /* about the whole profile (empty when none): read it first */
     double seconds;
 } lg_profile;
 

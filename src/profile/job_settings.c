@@ -61,6 +61,9 @@ static const setting settings[] = {
      K_WORD, 0, 0, "paper"},
     {"decimation", NULL, "TwoNN on subsets of N/2, N/4, ... rows (error bars)", K_FLAG, 0, 0,
      NULL},
+    {"min-subset", "ROWS",
+     "decimation stops above, and --preset paper warns\nbelow, subsets of ROWS rows (default 200)",
+     K_UINT, 20, 1e9, NULL},
     {"duplicates", "drop|keep",
      "rows with a twin (see --dup-tol): each group merged\ninto one row for the ID (drop, "
      "default) or kept as\nDADApy does (keep: an estimate that becomes infinite\nis a note)",
@@ -262,6 +265,7 @@ static int apply(lg_job *j, const setting *s, const char *v, uint64_t u, double 
     else if (!strcmp(n, "discard")) o->twonn.discard = f;
     else if (!strcmp(n, "preset")) o->paper = 1;
     else if (!strcmp(n, "decimation")) o->decimation = w;
+    else if (!strcmp(n, "min-subset")) o->min_subset = (uint32_t)u;
     else if (!strcmp(n, "duplicates")) o->twonn.duplicates = w ? LG_DUP_KEEP : LG_DUP_DROP;
     else if (!strcmp(n, "nonfinite")) o->nonfinite_fail = w;
     else if (!strcmp(n, "labels")) return set_text(&j->labels_file, v, err);

@@ -31,6 +31,7 @@ void lg_profile_opts_default(lg_profile_opts *o)
     o->nonfinite_fail = 0;
     o->check_rows = 500;
     o->dup_tol = -1;
+    o->min_subset = 200;
     lg_kstar_opts_default(&o->kstar);
 }
 
@@ -188,9 +189,10 @@ static int decimate(lg_store *s, size_t layer, lg_layer_result *r, const lg_prof
     r->dec_id[0] = r->twonn.id;
     r->dec_err[0] = 0;
     r->n_dec = 1;
+    uint64_t least = o->min_subset > 20 ? o->min_subset : 20;
     for (int level = 1; level < LG_MAX_DECIMATION; level++) {
         uint64_t m = r->n >> level;
-        if (m < 20)
+        if (m < least)
             break;
         int repeats = (1 << level) < 4 ? (1 << level) : 4;
         int rc = subsets_id(s, layer, r->n, r->d, m, repeats, o->twonn.discard, o, cache,
@@ -439,6 +441,7 @@ int lgp_estimate(lg_store *s, size_t layer, const lg_profile_opts *o, lgp_cache 
         else
             rc = subsets_id(s, layer, r->n, r->d, m, 4, 0.02, o, cache, &r->id, &r->id_err,
                             err);
+
     }
     if (!rc && o->decimation)
         rc = decimate(s, layer, r, o, cache, err);
@@ -535,6 +538,13 @@ int lgp_finish(lg_profile *out, lg_error *err)
                  out->layers[out->best_label_layer].overlap_labels.unweighted))
             out->best_label_layer = (int)q;
     }
+    out->warning[0] = 0;
+    if (opts->paper && out->layers[0].n / 32 < opts->min_subset)
+        snprintf(out->warning, sizeof out->warning,
+                 "--preset paper: N = %llu gives subsets of %llu rows (N / 32), fewer than %u; "
+                 "the IDs are biased low and the peak can move: plain TwoNN (no preset) uses "
+                 "every row",
+                 U64(out->layers[0].n), U64(out->layers[0].n / 32), opts->min_subset);
     out->rec.index = out->rec.peak = -1;
     if (m) {
         lg_recommend_layer(id, opts->paper || opts->decimation ? e : NULL, (int)m, opts->tol,

@@ -194,10 +194,11 @@ void lgr_fig_main(FILE *f, const lg_profile *const *ps, const char *const *names
     (void)at;
 }
 
-void lgr_fig_gride(FILE *f, const lg_profile *p)
+/* A few layers to draw curves for: the first, the peak, the recommended
+ * one, the last (distinct, in that order). */
+static int pick_layers(const lg_profile *p, int pick[4])
 {
-    /* a few layers: the first, the peak, the recommended one, the last */
-    int pick[4], np = 0, n = (int)p->n_layers;
+    int np = 0, n = (int)p->n_layers;
     int cand[4] = {0, p->rec.peak, p->rec.index, n - 1};
     for (int c = 0; c < 4; c++) {
         int dup = cand[c] < 0 || cand[c] >= n;
@@ -206,28 +207,47 @@ void lgr_fig_gride(FILE *f, const lg_profile *p)
         if (!dup)
             pick[np++] = cand[c];
     }
-    double xmin = INFINITY, xmax = -INFINITY, ymin = INFINITY, ymax = -INFINITY;
+    return np;
+}
+
+static const char *const pal[4] = {"#1f5fa8", "#2a9d4b", "#c0172b", "#7d3c98"};
+
+static void pick_label(const lg_profile *p, int q, char *out, size_t cap)
+{
+    snprintf(out, cap, "layer %zu (%s)%s", p->layers[q].index, p->layers[q].name,
+             q == p->rec.index ? ", recommended" : q == p->rec.peak ? ", peak" : "");
+}
+
+void lgr_fig_gride(FILE *f, const lg_profile *p)
+{
+    int pick[4], np = pick_layers(p, pick);
+    double xmin = INFINITY, xmax = -INFINITY, ymax = -INFINITY;
     for (int c = 0; c < np; c++) {
-        const lg_gride_result *g = &p->layers[pick[c]].gride;
-        for (int s = 0; s < g->scales; s++) {
-            xmin = fmin(xmin, log2(g->n2[s]));
-            xmax = fmax(xmax, log2(g->n2[s]));
-            ymin = fmin(ymin, g->id[s]);
-            ymax = fmax(ymax, g->id[s]);
+        const lg_layer_result *r = &p->layers[pick[c]];
+        for (int s = 0; s < r->gride.scales; s++) {
+            xmin = fmin(xmin, log2(r->gride.n2[s]));
+            xmax = fmax(xmax, log2(r->gride.n2[s]));
+            ymax = fmax(ymax, r->gride.id[s]);
+        }
+        if (r->has_kstar && isfinite(r->kstar.id)) {
+            xmax = fmax(xmax, log2(r->kstar.kstar_mean));
+            ymax = fmax(ymax, r->kstar.id);
         }
     }
-    double w = 780, h = 380;
-    svg_open(f, w, h, "ID across scales (GRIDE, ranks 2 to 64)");
+    double w = 780, h = 400;
+    svg_open(f, w, h, "ID across scales (GRIDE)");
     lgr_plot pl;
     lgr_plot_begin(&pl, f, 70, 40, w - 100, 280, isfinite(xmin) ? xmin : 0,
                   isfinite(xmax) ? xmax : 1, 0, isfinite(ymax) ? ymax * 1.1 : 1);
-    lgr_plot_axes(&pl, "scale: log2 of the neighbour rank n2 (the distance grows with it)",
+    pl.log2x = 1;
+    lgr_plot_axes(&pl, "neighbour rank n2 (log scale; the distance grows with it)",
                  "intrinsic dimension");
-    static const char *const pal[4] = {"#1f5fa8", "#2a9d4b", "#c0172b", "#7d3c98"};
     const char *labels[4], *cols[4];
     char text[4][200];
+    int any_kstar = 0;
     for (int c = 0; c < np; c++) {
-        const lg_gride_result *g = &p->layers[pick[c]].gride;
+        const lg_layer_result *r = &p->layers[pick[c]];
+        const lg_gride_result *g = &r->gride;
         double x[LG_GRIDE_MAX_SCALES], y[LG_GRIDE_MAX_SCALES], e[LG_GRIDE_MAX_SCALES];
         for (int s = 0; s < g->scales; s++) {
             x[s] = log2(g->n2[s]);
@@ -237,16 +257,73 @@ void lgr_fig_gride(FILE *f, const lg_profile *p)
         lgr_plot_line(&pl, x, y, g->scales, pal[c], 0);
         lgr_plot_errorbars(&pl, x, y, e, g->scales, pal[c]);
         lgr_plot_points(&pl, x, y, g->scales, pal[c]);
-        snprintf(text[c], sizeof text[c], "layer %zu (%s)%s", p->layers[pick[c]].index,
-                 p->layers[pick[c]].name,
-                 pick[c] == p->rec.index ? ", recommended" : pick[c] == p->rec.peak ? ", peak" : "");
+        if (r->has_kstar) { /* k*-GRIDE at the mean scale the rows chose */
+            double kx = log2(r->kstar.kstar_mean), ky = r->kstar.id;
+            lgr_plot_diamonds(&pl, &kx, &ky, 1, pal[c]);
+            any_kstar = 1;
+        }
+        pick_label(p, pick[c], text[c], sizeof text[c]);
         labels[c] = text[c];
         cols[c] = pal[c];
     }
     lgr_plot_legend(&pl, labels, cols, NULL, np);
     fprintf(f, "<text x=\"20\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">A flat curve: the ID "
                "does not depend on the scale; a falling one: noise inflates the small-scale "
-               "values.</text>\n</svg>\n",
+               "values.</text>\n",
+            h - 24);
+    if (any_kstar)
+        fprintf(f, "<text x=\"20\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">Diamonds: "
+                   "k*-GRIDE, drawn at the mean scale k* its rows chose.</text>\n",
+                h - 10);
+    fputs("</svg>\n", f);
+}
+
+void lgr_fig_decimation(FILE *f, const lg_profile *p)
+{
+    int pick[4], np = pick_layers(p, pick);
+    double xmin = INFINITY, xmax = -INFINITY, ymax = -INFINITY;
+    for (int c = 0; c < np; c++) {
+        const lg_layer_result *r = &p->layers[pick[c]];
+        for (int l = 0; l < r->n_dec; l++) {
+            xmin = fmin(xmin, log2((double)r->dec_rows[l]));
+            xmax = fmax(xmax, log2((double)r->dec_rows[l]));
+            ymax = fmax(ymax, r->dec_id[l] + (isfinite(r->dec_err[l]) ? r->dec_err[l] : 0));
+        }
+    }
+    double w = 780, h = 380;
+    svg_open(f, w, h, "ID against the rows used (decimation)");
+    lgr_plot pl;
+    lgr_plot_begin(&pl, f, 70, 40, w - 100, 280, isfinite(xmin) ? xmin : 0,
+                  isfinite(xmax) ? xmax : 1, 0, isfinite(ymax) ? ymax * 1.1 : 1);
+    pl.log2x = 1;
+    double ticks[LG_MAX_DECIMATION];
+    const lg_layer_result *r0 = &p->layers[pick[0]];
+    for (int l = 0; l < r0->n_dec; l++)
+        ticks[l] = log2((double)r0->dec_rows[l]);
+    pl.xticks = ticks;
+    pl.n_xticks = r0->n_dec;
+    lgr_plot_axes(&pl, "rows in each random subset (log scale)", "TwoNN intrinsic dimension");
+    const char *labels[4], *cols[4];
+    char text[4][200];
+    for (int c = 0; c < np; c++) {
+        const lg_layer_result *r = &p->layers[pick[c]];
+        double x[LG_MAX_DECIMATION], y[LG_MAX_DECIMATION], e[LG_MAX_DECIMATION];
+        for (int l = 0; l < r->n_dec; l++) {
+            x[l] = log2((double)r->dec_rows[l]);
+            y[l] = r->dec_id[l];
+            e[l] = r->dec_err[l];
+        }
+        lgr_plot_line(&pl, x, y, r->n_dec, pal[c], 0);
+        lgr_plot_errorbars(&pl, x, y, e, r->n_dec, pal[c]);
+        lgr_plot_points(&pl, x, y, r->n_dec, pal[c]);
+        pick_label(p, pick[c], text[c], sizeof text[c]);
+        labels[c] = text[c];
+        cols[c] = pal[c];
+    }
+    lgr_plot_legend(&pl, labels, cols, NULL, np);
+    fprintf(f, "<text x=\"20\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">Mean +- sem over up "
+               "to 4 disjoint subsets. Flat: the estimate does not depend on the sample size; "
+               "rising: more rows resolve more directions.</text>\n</svg>\n",
             h - 12);
 }
 

@@ -58,9 +58,9 @@ static void cell(FILE *f, int has, double v, const char *fmt)
 
 static void table(FILE *f, const lg_profile *p)
 {
-    fputs("<table>\n<tr><th>layer</th><th>name</th><th>D</th><th>ID</th><th>&#177;</th>"
-          "<th>TwoNN ML</th>",
-          f);
+    int kstar = p->opts.id_kind == LG_ID_KSTAR && !p->opts.paper;
+    fputs("<table>\n<tr><th>layer</th><th>name</th><th>D</th><th>ID</th><th>&#177;</th>", f);
+    fputs(kstar ? "<th>mean k*</th><th>TwoNN ML</th>" : "<th>TwoNN ML</th>", f);
     const lg_gride_result *g0 = p->n_layers ? &p->layers[0].gride : NULL;
     for (int s = 0; g0 && s < g0->scales; s++)
         fprintf(f, "<th>GRIDE@%u</th>", g0->n2[s]);
@@ -73,8 +73,10 @@ static void table(FILE *f, const lg_profile *p)
                 r->index);
         lgr_xml_text(f, r->name);
         fprintf(f, "</td><td>%u</td>", r->d);
-        cell(f, 1, r->id, "%.2f");
+        cell(f, 1, r->id, r->suspect ? "%.2f !" : "%.2f");
         cell(f, 1, r->id_err, "%.2f");
+        if (kstar)
+            cell(f, r->has_kstar, r->kstar.kstar_mean, "%.1f");
         cell(f, 1, r->twonn.id_ml, "%.2f");
         for (int s = 0; g0 && s < g0->scales; s++)
             cell(f, s < r->gride.scales, s < r->gride.scales ? r->gride.id[s] : NAN, "%.2f");
@@ -85,6 +87,27 @@ static void table(FILE *f, const lg_profile *p)
         fputs("</tr>\n", f);
     }
     fputs("</table>\n", f);
+}
+
+/* Every layer's note: why a number is missing or not to be trusted. */
+static void notes(FILE *f, const lg_profile *p)
+{
+    int any = 0;
+    for (size_t q = 0; q < p->n_layers; q++) {
+        const lg_layer_result *r = &p->layers[q];
+        if (!r->note[0])
+            continue;
+        if (!any)
+            fputs("<h2>Notes</h2>\n<ul class=\"notes\">\n", f);
+        any = 1;
+        fprintf(f, "<li>layer %zu (", r->index);
+        lgr_xml_text(f, r->name);
+        fputs("): ", f);
+        lgr_xml_text(f, r->note);
+        fputs("</li>\n", f);
+    }
+    if (any)
+        fputs("</ul>\n", f);
 }
 
 static void head(FILE *f, const char *title)
@@ -98,7 +121,8 @@ static void head(FILE *f, const char *title)
           "margin:24px auto;color:#222;line-height:1.45}\n"
           "h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}\n"
           ".caption{color:#555;font-size:13px}.rec-box{background:#fdf1f2;border-left:4px solid "
-          "#c0172b;padding:8px 12px}\n"
+          "#c0172b;padding:8px 12px}.warning{background:#fff6dd;border-left:4px solid "
+          "#d4a00f;padding:8px 12px}.notes{font-size:13px}\n"
           "table{border-collapse:collapse;font-size:12px}td,th{padding:3px 7px;text-align:right;"
           "border-bottom:1px solid #eee}td:nth-child(2){text-align:left}tr.rec{background:#fdf1f2;"
           "font-weight:bold}\nsvg{max-width:100%;height:auto}\n"
@@ -123,6 +147,11 @@ int lg_report_html(FILE *f, const lg_profile *p, const lg_report_info *info)
     }
     lgr_xml_text(f, cap);
     fputs("</p>\n", f);
+    if (p->warning[0]) {
+        fputs("<p class=\"warning\"><b>Warning:</b> ", f);
+        lgr_xml_text(f, p->warning);
+        fputs("</p>\n", f);
+    }
     if (p->rec.index >= 0 && (size_t)p->rec.index < p->n_layers) {
         const lg_layer_result *r = &p->layers[p->rec.index];
         fprintf(f, "<p class=\"rec-box\"><b>Recommended layer: %zu (", r->index);
@@ -144,12 +173,18 @@ int lg_report_html(FILE *f, const lg_profile *p, const lg_report_info *info)
     lgr_fig_main(f, ps, names, 1, cap);
     fputs("<h2>Across scales</h2>\n", f);
     lgr_fig_gride(f, p);
+    if (p->n_layers && p->layers[0].n_dec) {
+        fputs("<h2>Against the number of rows</h2>\n", f);
+        lgr_fig_decimation(f, p);
+    }
     if (p->matrix) {
         fputs("<h2>Overlap between every pair of layers</h2>\n", f);
         lgr_fig_heatmap(f, p);
     }
-    fputs("<h2>Numbers</h2>\n", f);
+    fputs("<h2>Numbers</h2>\n<div style=\"overflow-x:auto\">\n", f);
     table(f, p);
+    fputs("</div>\n", f);
+    notes(f, p);
     fputs("<h2>How to read this</h2>\n<p>The <b>intrinsic dimension</b> (ID) counts the "
           "directions in which the representations really vary, seen from each input's nearest "
           "neighbours. Across a transformer it typically rises, peaks, and falls to a low "

@@ -232,8 +232,11 @@ int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info)
     if (o->id_kind == LG_ID_KSTAR)
         fprintf(f, ", \"kstar\": {\"maxk\": %u, \"rounds\": %d, \"alpha\": %g}", o->kstar.maxk,
                 o->kstar.rounds, o->kstar.alpha);
-    fprintf(f, ", \"decimation\": %s, \"seed\": %llu},\n  \"layers\": [\n",
-            o->decimation ? "true" : "false", (unsigned long long)o->seed);
+    fprintf(f, ", \"decimation\": %s, \"min_subset\": %u, \"seed\": %llu},\n  \"warnings\": [",
+            o->decimation ? "true" : "false", o->min_subset, (unsigned long long)o->seed);
+    if (p->warning[0])
+        lgr_text_json_string(f, p->warning);
+    fputs("],\n  \"layers\": [\n", f);
     for (size_t q = 0; q < p->n_layers; q++) {
         layer_json(f, p, &p->layers[q]);
         fputs(q + 1 < p->n_layers ? ",\n" : "\n", f);

@@ -40,7 +40,7 @@ void lgr_plot_begin(lgr_plot *p, FILE *f, double left, double top, double width,
     double sy = nice_step(ymax - ymin, 5);
     ymin = floor(ymin / sy) * sy;
     ymax = ceil(ymax / sy) * sy;
-    *p = (lgr_plot){f, left, top, width, height, xmin, xmax, ymin, ymax};
+    *p = (lgr_plot){f, left, top, width, height, xmin, xmax, ymin, ymax, 0, NULL, 0};
 }
 
 double lgr_plot_x(const lgr_plot *p, double x)
@@ -64,13 +64,26 @@ void lgr_plot_axes(const lgr_plot *p, const char *xlabel, const char *ylabel)
     FILE *f = p->f;
     fprintf(f, "<g class=\"axes\" font-size=\"11\" fill=\"#333\">\n");
     double sx = nice_step(p->xmax - p->xmin, 6), sy = nice_step(p->ymax - p->ymin, 5);
-    for (double x = ceil(p->xmin / sx - 1e-9) * sx; x <= p->xmax + sx * 1e-9; x += sx) {
+    if (p->log2x) /* a log axis: a tick at every power of two (every other when crowded) */
+        sx = p->xmax - p->xmin > 12 ? 2 : 1;
+    for (int t = 0; p->log2x && t < p->n_xticks; t++) { /* ticks where the data are */
+        double X = lgr_plot_x(p, p->xticks[t]);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e6e6e6\"/>\n"
+                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.0f</text>\n",
+                X, p->top, X, p->top + p->height, X, p->top + p->height + 15,
+                pow(2, p->xticks[t]));
+    }
+    for (double x = ceil(p->xmin / sx - 1e-9) * sx; !p->n_xticks && x <= p->xmax + sx * 1e-9;
+         x += sx) {
         double X = lgr_plot_x(p, x);
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e6e6e6\"/>\n",
                 X, p->top, X, p->top + p->height);
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", X,
                 p->top + p->height + 15);
-        tick_label(f, x, sx);
+        if (p->log2x)
+            fprintf(f, "%.0f", pow(2, x));
+        else
+            tick_label(f, x, sx);
         fputs("</text>\n", f);
     }
     for (double y = ceil(p->ymin / sy - 1e-9) * sy; y <= p->ymax + sy * 1e-9; y += sy) {
@@ -123,6 +136,17 @@ void lgr_plot_points(const lgr_plot *p, const double *x, const double *y, int n,
         if (isfinite(x[i]) && isfinite(y[i]))
             fprintf(p->f, "<circle class=\"point\" cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"/>\n",
                     lgr_plot_x(p, x[i]), lgr_plot_y(p, y[i]), color);
+}
+
+void lgr_plot_diamonds(const lgr_plot *p, const double *x, const double *y, int n,
+                       const char *color)
+{
+    for (int i = 0; i < n; i++)
+        if (isfinite(x[i]) && isfinite(y[i]))
+            fprintf(p->f,
+                    "<path class=\"point\" d=\"M%.1f %.1fl6 6l-6 6l-6 -6z\" fill=\"white\" "
+                    "stroke=\"%s\" stroke-width=\"2\"/>\n",
+                    lgr_plot_x(p, x[i]), lgr_plot_y(p, y[i]) - 6, color);
 }
 
 void lgr_plot_errorbars(const lgr_plot *p, const double *x, const double *y, const double *err,

@@ -9,6 +9,9 @@ typedef struct lgr_plot {
     FILE *f;
     double left, top, width, height; /* the plot area, in pixels */
     double xmin, xmax, ymin, ymax;   /* the data range shown */
+    int log2x;                       /* x data are log2 of the values: ticks say 2^x */
+    const double *xticks;            /* with log2x: ticks at these x (else powers of two) */
+    int n_xticks;
 } lgr_plot;
 
 /* Starts a plot area; widens degenerate ranges and rounds them to nice ticks. */
@@ -23,6 +26,9 @@ void lgr_plot_line(const lgr_plot *p, const double *x, const double *y, int n, c
                   int dashed);
 void lgr_plot_points(const lgr_plot *p, const double *x, const double *y, int n,
                     const char *color);
+/* Hollow diamonds (a marker apart from the points: k* on the GRIDE figure). */
+void lgr_plot_diamonds(const lgr_plot *p, const double *x, const double *y, int n,
+                       const char *color);
 void lgr_plot_errorbars(const lgr_plot *p, const double *x, const double *y, const double *err,
                        int n, const char *color);
 /* Text at data coordinates, anchor "start" | "middle" | "end". */

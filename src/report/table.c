@@ -159,8 +159,49 @@ int lg_report_table_row(FILE *f, const lg_profile *p, const lg_report_info *info
     return ferror(f) ? LG_EIO : LG_OK;
 }
 
+/* With --decimation: the ID on each subset size, one line per layer (the
+ * sizes of the first layer head the columns; every layer has the same N). */
+static void decimation_block(FILE *f, const lg_profile *p)
+{
+    int most = 0;
+    for (size_t q = 0; q < p->n_layers; q++)
+        most = p->layers[q].n_dec > most ? p->layers[q].n_dec : most;
+    if (!most)
+        return;
+    const lg_layer_result *r0 = &p->layers[0];
+    fprintf(f, "\ndecimation: TwoNN (mean +- sem over subsets) against the rows used\n%5s  %-16s",
+            "layer", "name");
+    for (int l = 0; l < most && l < r0->n_dec; l++) {
+        char h[32];
+        snprintf(h, sizeof h, "N=%llu", (unsigned long long)r0->dec_rows[l]);
+        fprintf(f, " %13s", h);
+    }
+    fputc('\n', f);
+    for (size_t q = 0; q < p->n_layers; q++) {
+        const lg_layer_result *r = &p->layers[q];
+        char safe[4 * LG_MAX_NAME + 8];
+        fprintf(f, "%5zu  %-16.16s", r->index, lg_report_safe_name(r->name, safe, sizeof safe));
+        for (int l = 0; l < r->n_dec; l++) {
+            char c[40];
+            if (isfinite(r->dec_id[l]))
+                snprintf(c, sizeof c, "%.2f+-%.2f", r->dec_id[l], r->dec_err[l]);
+            else
+                snprintf(c, sizeof c, "-");
+            fprintf(f, " %13s", c);
+        }
+        fputc('\n', f);
+    }
+}
+
 int lg_report_table_tail(FILE *f, const lg_profile *p)
 {
+    decimation_block(f, p);
+    if (p->warning[0]) {
+        char line[600];
+        snprintf(line, sizeof line, "warning: %s", p->warning);
+        fputc('\n', f);
+        wrapped(f, line);
+    }
     char sn[4 * LG_MAX_NAME + 8], sp[4 * LG_MAX_NAME + 8];
 #define SAFE(name) lg_report_safe_name((name), sn, sizeof sn)
     const lg_profile_opts *o = &p->opts;

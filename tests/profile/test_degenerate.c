@@ -273,6 +273,36 @@ static void merged_lists_equal_a_search_without_twins(void **state)
     free(x);
 }
 
+/* Subsets below the minimum: decimation stops above it, the paper's
+ * protocol (which must use N / 32) warns. */
+static void small_subsets(void **state)
+{
+    (void)state;
+    lg_profile_opts o;
+    lg_profile_opts_default(&o);
+    size_t layers[1] = {0};
+    o.layers = layers;
+    o.n_layers = 1;
+    o.decimation = 1;
+    lg_profile p;
+    run(&o, &p);
+    assert_int_equal(p.layers[0].n_dec, 4); /* 1600, 800, 400, 200 */
+    assert_int_equal(p.layers[0].dec_rows[3], 200);
+    assert_string_equal(p.warning, "");
+    lg_profile_free(&p);
+    o.min_subset = 50;
+    run(&o, &p);
+    assert_int_equal(p.layers[0].n_dec, 6); /* ... 100, 50 */
+    lg_profile_free(&p);
+    o.decimation = 0;
+    o.paper = 1;
+    o.min_subset = 200;
+    run(&o, &p);
+    assert_non_null(strstr(p.warning, "subsets of 50 rows"));
+    assert_true(isfinite(p.layers[0].id));
+    lg_profile_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +310,7 @@ int main(void)
         cmocka_unit_test(tolerance_and_policy),
         cmocka_unit_test(kstar_in_the_profile),
         cmocka_unit_test(merged_lists_equal_a_search_without_twins),
+        cmocka_unit_test(small_subsets),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -11,6 +11,8 @@ fail() { echo "FAIL: $*"; exit 1; }
 "$CLI" profile "$SAMPLE" --no-cache --overlap-matrix -q --report "$T/r.html" --plot "$T/r.svg" \
   --json "$T/a.json"
 "$CLI" profile "$SAMPLE" --no-cache --id ml -q --json "$T/b.json"
+"$CLI" profile "$SAMPLE" --no-cache --id kstar --decimation --preset paper -q --report "$T/k.html"
+"$CLI" profile "$SAMPLE" --no-cache --id kstar --decimation -q --report "$T/d.html"
 "$CLI" compare "$T/a.json" "$T/b.json" --report "$T/c.html" --plot "$T/c.svg" > "$T/c.txt"
 
 grep -q "recommends layer" "$T/c.txt" || fail "compare prints no recommendation"
@@ -30,19 +32,25 @@ grep -q "intrinsic dimension" "$T/r.svg" || fail "no y-axis label"
 grep -q "Recommended layer" "$T/r.html" || fail "the report states no recommendation"
 grep -q "Neighbourhood overlap between layers" "$T/r.html" || fail "no heat map"
 grep -q "<table>" "$T/r.html" || fail "no table"
+# decimation as its own figure, k* on the GRIDE figure, the warning of a small-N preset
+grep -q "ID against the rows used" "$T/d.html" || fail "no decimation figure"
+grep -q "Diamonds: k\*-GRIDE" "$T/d.html" || fail "no k* marker on the GRIDE figure"
+grep -q "<th>mean k\*</th>" "$T/d.html" || fail "no k* column"
+grep -q 'class="warning"' "$T/k.html" || fail "the paper preset at N = 1000 gives no warning"
+grep -q 'class="warning"' "$T/d.html" && fail "a warning without cause"
 
 PY=/usr/bin/python3
 if [ -x "$PY" ]; then
   "$PY" - "$T" <<'PY' || fail "not well-formed XML"
 import sys, xml.etree.ElementTree as ET
-for f in ("r.html", "r.svg", "c.html", "c.svg"):
+for f in ("r.html", "r.svg", "c.html", "c.svg", "k.html", "d.html"):
     ET.parse(sys.argv[1] + "/" + f)
 PY
 fi
 
 B=$(command -v chromium || command -v chromium-browser || true)
 if [ -n "$B" ]; then
-  for f in r c; do
+  for f in r c d; do
     timeout 120 "$B" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
       --disable-background-networking --disable-component-update --disable-sync \
       --user-data-dir="$T/profile" --window-size=1080,1600 --screenshot="$T/$f.png" \
@@ -55,4 +63,4 @@ if [ -n "$B" ]; then
 else
   echo "no chromium: rendering not checked"
 fi
-echo "2 passed, 0 failed"
+echo "4 passed, 0 failed"
