@@ -46,6 +46,12 @@ typedef enum lg_tokens {
     LG_TOKENS_ALL = 4
 } lg_tokens;
 LG_API int lg_tokens_parse(const char *s, lg_tokens *out);
+/* For a source opened with LG_TOKENS_ALL: the inputs (N) its tokens come
+ * from, and the input of each row (a token), 0-based; 0 for other sources.
+ * pack stores the rows' inputs as the label set "input", so that the ID of
+ * each input's token cloud is one `profile --groups input` away. */
+LG_API uint64_t lg_source_token_inputs(const lg_source *src);
+LG_API uint64_t lg_source_token_input(const lg_source *src, uint64_t row);
 LG_API int lg_source_open_tokens(const char *path, lg_tokens mode, const char *mask_path,
                                  lg_source **out, lg_error *err);
 

@@ -30,6 +30,25 @@ typedef enum lg_id_kind {
 #define LG_MAX_DECIMATION 12
 #define LG_MAX_KS 8 /* overlap neighbourhoods besides k (lg_profile_opts.more_k) */
 
+/* The ID of one group's own rows (a class, or a cloud such as one prompt's
+ * tokens): a search within the group, then TwoNN (and GRIDE at one rank). */
+typedef struct lg_group_result {
+    int64_t key;             /* the group's label value */
+    uint64_t n;              /* its rows */
+    double id, err;          /* TwoNN (least squares, the profile's discard) +- Bayes std */
+    double gride, gride_err; /* GRIDE at lg_profile_opts.group_rank (NaN without) */
+} lg_group_result;
+
+typedef struct lg_groups_summary {
+    uint64_t groups;         /* groups with an ID */
+    uint64_t skipped;        /* groups too small for one (fewer than max(3, rank + 1) rows)
+                                or whose estimate failed (duplicates only, ...) */
+    uint64_t rows;           /* rows in the groups with an ID */
+    double q1, median, q3;   /* of the groups' TwoNN IDs */
+    double gride_q1, gride_median, gride_q3;
+    double seconds;
+} lg_groups_summary;
+
 typedef struct lg_layer_result {
     size_t index;     /* position in the store's layer list */
     uint32_t layer_id;
@@ -69,6 +88,11 @@ typedef struct lg_layer_result {
     uint64_t dec_rows[LG_MAX_DECIMATION];
     int dec_repeats[LG_MAX_DECIMATION];
     double dec_id[LG_MAX_DECIMATION], dec_err[LG_MAX_DECIMATION];
+    /* with opts.groups or opts.per_class: every group's ID (owned by the
+     * profile, in key order) and their distribution */
+    size_t n_groups;
+    lg_group_result *groups;
+    lg_groups_summary group_summary;
     /* the overlaps at opts.more_k[i] (when has_prev / has_labels) */
     double overlap_prev_more[LG_MAX_KS];
     lg_label_overlap overlap_labels_more[LG_MAX_KS];
@@ -137,6 +161,14 @@ typedef struct lg_profile_opts {
      * biased TwoNN values: decimation stops above it, and the paper's
      * protocol, which must use N / 32, says so in a warning (default 200). */
     uint32_t min_subset;
+    /* The ID of each group's own rows, per layer: per_class takes the labels
+     * as groups (Ansuini et al. 2019); groups gives each row a group (the
+     * prompt a token came from: many small clouds).  A search within each
+     * group (cost sum n_g^2 D), TwoNN, and GRIDE at group_rank when > 0 (a
+     * power of two). */
+    int per_class;
+    const int64_t *groups;    /* one per row, or NULL */
+    uint32_t group_rank;
 } lg_profile_opts;
 
 typedef struct lg_profile_s {

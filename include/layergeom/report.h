@@ -31,6 +31,9 @@ LG_API int lg_report_table_row(FILE *f, const lg_profile *p, const lg_report_inf
 LG_API int lg_report_table_tail(FILE *f, const lg_profile *p);
 LG_API int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info);
 LG_API int lg_report_csv(FILE *f, const lg_profile *p);
+/* With per-class or groups: one CSV row per layer and group (layer, name,
+ * group, rows, TwoNN id and err, GRIDE at the group rank and err). */
+LG_API int lg_report_groups_csv(FILE *f, const lg_profile *p);
 
 /* A self-contained HTML page (inline SVG figures: ID against relative depth
  * with error bars and the recommended layer, overlaps, GRIDE across scales,

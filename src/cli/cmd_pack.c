@@ -319,6 +319,50 @@ static int check_rows(pack_args *a, lg_source **src, uint64_t nlab, lg_error *er
     return LG_OK;
 }
 
+/* With --tokens all: the label set "input", the input (0-based, counted
+ * across batches) each token row came from.  Appended batches continue the
+ * store's own "input" set; a store without one gets none. */
+static int token_inputs(pack_args *a, lg_source **src, lg_writer *w, lg_error *err)
+{
+    int64_t offset = 0;
+    if (a->append) {
+        if (!a->batches)
+            return LG_OK; /* new layers of the same rows: the set is there or not */
+        lg_store *s;
+        int rc = lg_store_open(a->out, 0, &s, err);
+        const int64_t *have = NULL;
+        uint64_t n = 0;
+        if (!rc && lg_store_labels(s, "input", &have, &n, err) != LG_OK)
+            have = NULL;
+        for (uint64_t i = 0; have && i < n; i++)
+            offset = have[i] + 1 > offset ? have[i] + 1 : offset;
+        lg_store_close(s);
+        if (rc || !have)
+            return rc;
+    }
+    int inputs = a->batches ? a->n_inputs : 1; /* one source per batch, or the first */
+    for (int i = 0; i < inputs; i++) {
+        uint64_t rows = 0;
+        lg_source_layer(src[i], 0, NULL, &rows, NULL, NULL);
+        int64_t *v = malloc((rows ? rows : 1) * sizeof *v);
+        if (!v) {
+            err->code = LG_ENOMEM;
+            snprintf(err->msg, sizeof err->msg, "out of memory for the inputs of %llu tokens",
+                     (unsigned long long)rows);
+            return LG_ENOMEM;
+        }
+        for (uint64_t r = 0; r < rows; r++)
+            v[r] = offset + (int64_t)lg_source_token_input(src[i], r);
+        int rc = a->batches || a->append ? lg_writer_add_labels(w, "input", v, rows, err)
+                                         : lg_writer_labels(w, "input", v, rows, err);
+        free(v);
+        if (rc)
+            return rc;
+        offset += (int64_t)lg_source_token_inputs(src[i]);
+    }
+    return LG_OK;
+}
+
 static int write_all(pack_args *a, lg_source **src, const int64_t *lab, uint64_t nlab,
                      const char *names, lg_error *err)
 {
@@ -347,6 +391,8 @@ static int write_all(pack_args *a, lg_source **src, const int64_t *lab, uint64_t
             rc = lg_writer_meta(w, key, names, strlen(names), err);
         }
     }
+    if (!rc && a->tokens == LG_TOKENS_ALL)
+        rc = token_inputs(a, src, w, err);
     if (!rc && a->batches) {
         /* layer names: the tensors' (safetensors), else layer00, layer01, ... */
         size_t L = lg_source_layer_count(src[0]);

@@ -17,7 +17,7 @@ static const char help[] =
     "\n";
 
 enum {
-    OPT_FOLLOW, OPT_POLL, OPT_REPORT, OPT_PLOT, OPT_JSON, OPT_CSV, OPT_QUIET, OPT_VERBOSE, OPT_WIDE
+    OPT_FOLLOW, OPT_POLL, OPT_REPORT, OPT_PLOT, OPT_JSON, OPT_CSV, OPT_GROUPS_OUT, OPT_QUIET, OPT_VERBOSE, OPT_WIDE
 };
 static const cli_spec opts[] = {
     {OPT_FOLLOW, "--follow", NULL, NULL,
@@ -30,6 +30,8 @@ static const cli_spec opts[] = {
     {OPT_PLOT, "--plot", NULL, "FILE", "write the main figure (ID and overlaps) as SVG"},
     {OPT_JSON, "--json", NULL, "FILE", "write the profile as JSON ('-': stdout, then no table)"},
     {OPT_CSV, "--csv", NULL, "FILE", "write one CSV row per layer ('-': stdout)"},
+    {OPT_GROUPS_OUT, "--groups-out", NULL, "FILE",
+     "with --per-class / --groups: one CSV row per layer\nand group ('-': stdout)"},
     {OPT_QUIET, "--quiet", "-q", NULL, "no table, no progress"},
     {OPT_VERBOSE, "--verbose", "-v", NULL,
      "a line per layer on stderr (kNN time, cache, rows/s);\nthe table with every column"},
@@ -59,7 +61,7 @@ static void load_job_specs(void)
 }
 
 typedef struct prof_args {
-    const char *store, *json, *csv, *report, *plot;
+    const char *store, *json, *csv, *report, *plot, *groups_out;
     int quiet, follow, verbose, wide;
     double poll;
     /* the profile's own settings, as the library's job spells them */
@@ -106,6 +108,7 @@ static int parse(int argc, char **argv, prof_args *a)
         case OPT_PLOT: a->plot = v; break;
         case OPT_JSON: a->json = v; break;
         case OPT_CSV: a->csv = v; break;
+        case OPT_GROUPS_OUT: a->groups_out = v; break;
         case OPT_FOLLOW: a->follow = 1; break;
         case OPT_QUIET: a->quiet = 1; break;
         case OPT_VERBOSE: a->verbose = 1; break;
@@ -214,9 +217,9 @@ static void progress(void *ctx, const lg_layer_result *r, size_t done, size_t to
 
 static int write_reports(prof_args *a, const lg_job *j)
 {
-    const char *paths[4] = {a->json, a->csv, a->report, a->plot};
-    const char *kinds[4] = {"json", "csv", "html", "svg"};
-    for (int q = 0; q < 4; q++) {
+    const char *paths[5] = {a->json, a->csv, a->report, a->plot, a->groups_out};
+    const char *kinds[5] = {"json", "csv", "html", "svg", "groups"};
+    for (int q = 0; q < 5; q++) {
         if (!paths[q])
             continue;
         FILE *f = cli_open_out(paths[q]);
@@ -236,7 +239,9 @@ static int follow(prof_args *a, lg_job *j)
 {
     lg_error err = {0};
     lg_profile_opts *o = lg_job_opts(j);
-    int json_stdout = a->json && !strcmp(a->json, "-"), csv_stdout = a->csv && !strcmp(a->csv, "-");
+    int json_stdout = a->json && !strcmp(a->json, "-"),
+        csv_stdout = (a->csv && !strcmp(a->csv, "-")) ||
+                     (a->groups_out && !strcmp(a->groups_out, "-"));
     live l = {j, a->wide || a->verbose, 0, 0};
     if (!a->quiet && !json_stdout && !csv_stdout) {
         o->progress = live_row;
@@ -297,10 +302,12 @@ static int profile_with(int argc, char **argv, const lg_team *team)
         return rc;
     }
     if (member) /* rank 0 alone reports and writes */
-        a.quiet = 1, a.json = a.csv = a.report = a.plot = NULL;
+        a.quiet = 1, a.json = a.csv = a.report = a.plot = a.groups_out = NULL;
     lg_profile_opts *o = lg_job_opts(j);
     o->team = team;
-    int json_stdout = a.json && !strcmp(a.json, "-"), csv_stdout = a.csv && !strcmp(a.csv, "-");
+    int json_stdout = a.json && !strcmp(a.json, "-"),
+        csv_stdout = (a.csv && !strcmp(a.csv, "-")) ||
+                     (a.groups_out && !strcmp(a.groups_out, "-"));
     if (!a.quiet && (a.verbose || isatty(STDERR_FILENO))) {
         o->progress = progress;
         o->progress_ctx = &a.verbose;

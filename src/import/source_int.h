@@ -22,6 +22,7 @@ typedef struct lgsrc_layer {
     const uint64_t *keep;
     const unsigned char *mask;
     int owns_keep, owns_mask;
+    uint64_t inputs; /* per-token layers: N, the inputs the tokens come from */
 } lgsrc_layer;
 
 struct lg_source {

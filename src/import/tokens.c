@@ -138,6 +138,7 @@ int lg_source_open_tokens(const char *path, lg_tokens mode, const char *mask_pat
             S->owns_keep = l == 0 && keep;
             S->mask = mask;
             S->owns_mask = l == 0 && mask;
+            S->inputs = n;
         }
     }
     if (rc) {
@@ -150,6 +151,21 @@ int lg_source_open_tokens(const char *path, lg_tokens mode, const char *mask_pat
     }
     *out = src;
     return LG_OK;
+}
+
+uint64_t lg_source_token_inputs(const lg_source *src)
+{
+    if (!src->n_layers || src->layers[0].pool || !src->layers[0].tokens)
+        return 0;
+    return src->layers[0].inputs;
+}
+
+uint64_t lg_source_token_input(const lg_source *src, uint64_t row)
+{
+    const lgsrc_layer *L = src->n_layers ? &src->layers[0] : NULL;
+    if (!L || L->pool || !L->tokens)
+        return 0;
+    return (L->keep ? L->keep[row] : row) / L->tokens;
 }
 
 /* Row r of a token layer (pooled or a kept token), as float32 (pooled) or

@@ -90,7 +90,7 @@ void lgp_acc_restart(lgp_acc *a)
 {
     lg_profile *p = a->p;
     for (size_t q = 0; q < p->n_layers; q++) {
-        free((char *)p->layers[q].name);
+        lgp_layer_free(&p->layers[q]);
         free(a->kept[q]);
         a->kept[q] = NULL;
     }

@@ -177,6 +177,8 @@ static int update_cycle(follower *f, lg_store *s, lg_error *err)
         lg_profile_opts quick = *f->o;
         quick.decimation = 0; /* the running view: lists, TwoNN, overlaps */
         quick.paper = 0;
+        quick.per_class = 0;
+        quick.groups = NULL;
         int rc = lgp_lists(s, q, &quick, f->klist, f->cache, p, r, &nn, err);
         if (!rc)
             rc = lgp_estimate(s, q, &quick, f->cache, r, &nn, err);

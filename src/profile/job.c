@@ -43,6 +43,8 @@ void lg_job_free(lg_job *j)
     free(j->path);
     free(j->labels_file);
     free(j->label_set);
+    free(j->groups);
+    free(j->group_keys);
     free(j->layers);
     free(j->cache);
     free(j->scratch);
@@ -220,6 +222,28 @@ static int resolve_labels(lg_job *j, lg_error *err)
     return LG_OK;
 }
 
+/* The groups: a label set of the store by that name, else a file. */
+static int resolve_groups(lg_job *j, lg_error *err)
+{
+    if (!j->groups)
+        return LG_OK;
+    lg_store *s = j->store;
+    uint64_t rows = lg_store_rows(s), n = 0;
+    for (size_t i = 0; i < lg_store_label_set_count(s); i++)
+        if (!strcmp(lg_store_label_set_name(s, i), j->groups))
+            return lg_store_labels(s, j->groups, &j->o.groups, &n, err);
+    int rc = lg_labels_load(j->groups, &j->group_keys, &n, NULL, err);
+    if (rc) {
+        lgu_fail_prefix(err, "groups: '%s' is no label set of the store, and as a file", j->groups);
+        return rc;
+    }
+    if (n != rows)
+        return lgu_fail(err, LG_EINPUT, "%s: %llu groups for %llu rows", j->groups,
+                        (unsigned long long)n, (unsigned long long)rows);
+    j->o.groups = j->group_keys;
+    return LG_OK;
+}
+
 /* The store's directory: a scratch file there is on the disk that holds
  * the data, not in a RAM-backed /tmp. */
 static void resolve_dirs(lg_job *j)
@@ -269,6 +293,8 @@ int lg_job_run(lg_job *j, lg_error *err)
     if (lg_store_recovery(j->store))
         snprintf(j->warning, sizeof j->warning, "%s", lg_store_recovery(j->store));
     rc = resolve_labels(j, err);
+    if (!rc)
+        rc = resolve_groups(j, err);
     if (!rc && j->layers)
         rc = pick_layers(j, err);
     if (rc)
@@ -302,9 +328,10 @@ int lg_job_follow(lg_job *j, double poll_seconds, volatile int *stop, lg_error *
 {
     if (j->ran || j->store || j->following)
         return lgu_fail(err, LG_EUSAGE, "the job has already run");
-    if (j->layers || j->label_set)
+    if (j->layers || j->label_set || j->groups)
         return lgu_fail(err, LG_EUSAGE, "following a store profiles every layer with the "
-                                       "store's labels: layers and label-set do not apply");
+                                       "store's labels: layers, label-set and groups do not "
+                                       "apply");
     int rc = caller_labels(j, err);
     if (rc)
         return rc;
@@ -389,10 +416,12 @@ int lg_job_report(const lg_job *j, const char *kind, FILE *f, lg_error *err)
         rc = lg_report_csv(f, &j->p);
     else if (!strcmp(kind, "html"))
         rc = lg_report_html(f, &j->p, &j->info);
+    else if (!strcmp(kind, "groups"))
+        rc = lg_report_groups_csv(f, &j->p);
     else if (!strcmp(kind, "svg"))
         rc = lg_report_svg(f, &j->p, &j->info);
     else
-        return lgu_fail(err, LG_EUSAGE, "no report kind '%s' (table, json, csv, html or svg)",
+        return lgu_fail(err, LG_EUSAGE, "no report kind '%s' (table, json, csv, groups, html or svg)",
                        kind);
     if (rc || ferror(f))
         return lgu_fail(err, LG_EIO, "writing the %s report failed", kind);

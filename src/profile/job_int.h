@@ -10,6 +10,8 @@ struct lg_job {
     lg_profile_opts o;
     /* settings that need the store to resolve */
     char *labels_file, *label_set, *layers, *cache, *scratch;
+    char *groups;          /* a label set of the store, or a file: each row's group */
+    int64_t *group_keys;   /* loaded from a file; owned */
     int no_labels, no_cache;
     int64_t *labels; /* given by the caller or loaded; owned */
     uint64_t n_labels;

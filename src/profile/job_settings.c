@@ -78,6 +78,13 @@ static const setting settings[] = {
      K_WORD, 0, 0, "exclude|fail"},
     {"labels", "FILE", "labels (.npy or text); default: the store's label set", K_TEXT, 0, 0,
      NULL},
+    {"per-class", NULL, "also the ID of each class's own rows, per layer", K_FLAG, 0, 0, NULL},
+    {"groups", "SET|FILE",
+     "also the ID of each group's own rows (e.g. one\nprompt's tokens): a label set of the "
+     "store, or a\nfile of one group per row; their median and quartiles",
+     K_TEXT, 0, 0, NULL},
+    {"group-rank", "R", "per class / group: GRIDE at n2 = R too (a power of\ntwo; default: "
+     "TwoNN only)", K_UINT, 2, 1024, NULL},
     {"label-set", "NAME", "use this label set of the store", K_TEXT, 0, 0, NULL},
     {"no-labels", NULL, "ignore the store's labels", K_FLAG, 0, 0, NULL},
     {"class-fraction", "F", "label overlap with k_i = F x size of i's class", K_FRAC, 1e-9, 1,
@@ -270,6 +277,14 @@ static int apply(lg_job *j, const setting *s, const char *v, uint64_t u, double 
     else if (!strcmp(n, "nonfinite")) o->nonfinite_fail = w;
     else if (!strcmp(n, "labels")) return set_text(&j->labels_file, v, err);
     else if (!strcmp(n, "label-set")) return set_text(&j->label_set, v, err);
+    else if (!strcmp(n, "per-class")) o->per_class = w;
+    else if (!strcmp(n, "groups")) return set_text(&j->groups, v, err);
+    else if (!strcmp(n, "group-rank")) {
+        if (u & (u - 1))
+            return lgu_fail(err, LG_EUSAGE, "group-rank takes a power of two, 2..1024 (not '%s')",
+                            v);
+        o->group_rank = (uint32_t)u;
+    }
     else if (!strcmp(n, "no-labels")) j->no_labels = w;
     else if (!strcmp(n, "class-fraction")) o->class_fraction = f;
     else if (!strcmp(n, "overlap-matrix")) o->overlap_matrix = w;

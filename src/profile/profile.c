@@ -35,6 +35,15 @@ void lg_profile_opts_default(lg_profile_opts *o)
     lg_kstar_opts_default(&o->kstar);
 }
 
+void lgp_layer_free(lg_layer_result *r)
+{
+    free((char *)r->name);
+    free(r->groups);
+    r->name = NULL;
+    r->groups = NULL;
+    r->n_groups = 0;
+}
+
 void lgp_note(lg_layer_result *r, const char *fmt, ...)
 {
     size_t used = strlen(r->note);
@@ -62,7 +71,7 @@ void lg_profile_free(lg_profile *p)
     if (!p)
         return;
     for (size_t q = 0; p->layers && q < p->n_layers; q++)
-        free((char *)p->layers[q].name);
+        lgp_layer_free(&p->layers[q]);
     free(p->layers);
     free(p->matrix);
     p->layers = NULL;
@@ -445,6 +454,8 @@ int lgp_estimate(lg_store *s, size_t layer, const lg_profile_opts *o, lgp_cache 
     }
     if (!rc && o->decimation)
         rc = decimate(s, layer, r, o, cache, err);
+    if (!rc && (o->per_class || o->groups))
+        rc = lgp_groups(s, layer, o, r, err);
     if (rc)
         lgu_fail_prefix(err, "layer %u (%s)", r->layer_id, r->name);
     return rc;
@@ -490,6 +501,15 @@ static int check_opts(lg_store *s, const lg_profile_opts *o, lg_error *err)
                        "--id gride uses the scale n2 = %u: it must be a power of two from 2 to "
                        "the largest GRIDE rank (%u)",
                        o->gride_rank, o->gride_max_rank);
+    if (o->per_class && !o->labels)
+        return lgu_fail(err, LG_EUSAGE, "per-class ID needs labels, and none are in use (give "
+                                        "a labels file or a label set of the store)");
+    if (o->per_class && o->groups)
+        return lgu_fail(err, LG_EUSAGE, "per-class and groups exclude each other (per-class "
+                                        "takes the labels as the groups)");
+    if (o->group_rank && (o->group_rank < 2 || (o->group_rank & (o->group_rank - 1))))
+        return lgu_fail(err, LG_EUSAGE, "group-rank %u: expected a power of two >= 2",
+                        o->group_rank);
     uint64_t n = lg_store_rows(s);
     if (lg_store_layer_count(s) == 0)
         return lgu_fail(err, LG_EINPUT, "%s: the store has no layers", lg_store_path(s));
@@ -612,7 +632,7 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
         }
         rc = one_layer(&src, s, q, opts, klist, out, r, &cur, err);
         if (rc) {
-            free((char *)r->name); /* not counted yet */
+            lgp_layer_free(r); /* not counted yet */
             break;
         }
         rc = lgp_acc_add(&acc, r, &cur, err);

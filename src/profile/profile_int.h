@@ -33,6 +33,11 @@ int lgp_twins(lg_store *s, size_t layer, const lg_profile_opts *o, const lg_knn 
 uint64_t lgp_small_scale_rows(const lg_knn *nn, double *median_r1);
 /* Appends a sentence to r->note. */
 void lgp_note(lg_layer_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* ---- the ID of each group's own rows (groups.c) ---- */
+int lgp_groups(lg_store *s, size_t layer, const lg_profile_opts *o, lg_layer_result *r,
+               lg_error *err);
+/* Frees what a layer result owns (its name, its groups). */
+void lgp_layer_free(lg_layer_result *r);
 /* ---- a team (team.c) ---- */
 typedef struct lgp_held lgp_held;
 typedef struct lgp_team {

@@ -71,3 +71,23 @@ int lg_report_csv(FILE *f, const lg_profile *p)
     }
     return ferror(f) ? LG_EIO : LG_OK;
 }
+
+int lg_report_groups_csv(FILE *f, const lg_profile *p)
+{
+    fputs("layer,name,group,rows,id,err,gride,gride_err\n", f);
+    for (size_t q = 0; q < p->n_layers; q++) {
+        const lg_layer_result *r = &p->layers[q];
+        for (size_t g = 0; g < r->n_groups; g++) {
+            const lg_group_result *G = &r->groups[g];
+            fprintf(f, "%zu,", r->index);
+            lgr_text_csv_field(f, r->name);
+            fprintf(f, ",%lld,%llu", (long long)G->key, (unsigned long long)G->n);
+            num(f, G->id);
+            num(f, G->err);
+            num(f, G->gride);
+            num(f, G->gride_err);
+            fputc('\n', f);
+        }
+    }
+    return ferror(f) ? LG_EIO : LG_OK;
+}

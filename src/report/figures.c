@@ -375,3 +375,71 @@ void lgr_fig_heatmap(FILE *f, const lg_profile *p)
             x0 + side + 38, y0 + 10, x0 + side + 38, y0 + side, x0 + side / 2, y0 + side + 34,
             p->opts.k);
 }
+
+void lgr_fig_groups(FILE *f, const lg_profile *p)
+{
+    int per_class = p->opts.per_class;
+    size_t L = p->n_layers, G = L ? p->layers[0].n_groups : 0;
+    int curves = per_class && G <= 10; /* else the median and the quartile band */
+    double ymax = 0;
+    for (size_t q = 0; q < L; q++) {
+        const lg_layer_result *r = &p->layers[q];
+        for (size_t g = 0; curves && g < r->n_groups; g++)
+            ymax = fmax(ymax, r->groups[g].id);
+        if (!curves)
+            ymax = fmax(ymax, r->group_summary.q3);
+    }
+    double w = 780, h = 380;
+    svg_open(f, w, h, per_class ? "ID of each class's own rows" : "ID of each group's own rows");
+    lgr_plot pl;
+    lgr_plot_begin(&pl, f, 70, 40, w - 100, 280, 0, 1, 0, ymax > 0 ? ymax * 1.1 : 1);
+    lgr_plot_axes(&pl, "relative depth (layer index / last layer index)", "intrinsic dimension");
+    double *x = malloc((L ? L : 1) * 2 * sizeof *x);
+    if (!x) {
+        fputs("</svg>\n", f);
+        return;
+    }
+    double *y = x + L;
+    for (size_t q = 0; q < L; q++)
+        x[q] = lgr_fig_depth(p, q);
+    static const char *const many[10] = {"#1f5fa8", "#d4600f", "#2a9d4b", "#c0172b", "#7d3c98",
+                                         "#8c564b", "#e377c2", "#555555", "#bcbd22", "#17becf"};
+    if (curves) {
+        const char *labels[10], *cols[10];
+        char text[10][64];
+        for (size_t g = 0; g < G; g++) {
+            for (size_t q = 0; q < L; q++)
+                y[q] = g < p->layers[q].n_groups ? p->layers[q].groups[g].id : NAN;
+            lgr_plot_line(&pl, x, y, (int)L, many[g], 0);
+            lgr_plot_points(&pl, x, y, (int)L, many[g]);
+            snprintf(text[g], sizeof text[g], "class %lld", (long long)p->layers[0].groups[g].key);
+            labels[g] = text[g];
+            cols[g] = many[g];
+        }
+        lgr_plot_legend(&pl, labels, cols, NULL, (int)G);
+    } else {
+        /* the band between the quartiles, then the median over it */
+        fputs("<polygon fill=\"#1f5fa8\" fill-opacity=\"0.18\" stroke=\"none\" points=\"", f);
+        for (size_t q = 0; q < L; q++)
+            if (isfinite(p->layers[q].group_summary.q3))
+                fprintf(f, "%.1f,%.1f ", lgr_plot_x(&pl, x[q]),
+                        lgr_plot_y(&pl, p->layers[q].group_summary.q3));
+        for (size_t q = L; q-- > 0;)
+            if (isfinite(p->layers[q].group_summary.q1))
+                fprintf(f, "%.1f,%.1f ", lgr_plot_x(&pl, x[q]),
+                        lgr_plot_y(&pl, p->layers[q].group_summary.q1));
+        fputs("\"/>\n", f);
+        for (size_t q = 0; q < L; q++)
+            y[q] = p->layers[q].group_summary.median;
+        lgr_plot_line(&pl, x, y, (int)L, many[0], 0);
+        lgr_plot_points(&pl, x, y, (int)L, many[0]);
+        const char *labels[1] = {per_class ? "median over classes (band: quartiles)"
+                                           : "median over groups (band: quartiles)"};
+        const char *cols[1] = {many[0]};
+        lgr_plot_legend(&pl, labels, cols, NULL, 1);
+    }
+    free(x);
+    fprintf(f, "<text x=\"20\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">TwoNN on each %s's "
+               "own rows, searched apart from the others (%zu %s).</text>\n</svg>\n",
+            h - 12, per_class ? "class" : "group", G, per_class ? "classes" : "groups");
+}

@@ -173,6 +173,10 @@ int lg_report_html(FILE *f, const lg_profile *p, const lg_report_info *info)
     lgr_fig_main(f, ps, names, 1, cap);
     fputs("<h2>Across scales</h2>\n", f);
     lgr_fig_gride(f, p);
+    if (p->n_layers && p->layers[0].n_groups) {
+        fputs(p->opts.per_class ? "<h2>Per class</h2>\n" : "<h2>Per group</h2>\n", f);
+        lgr_fig_groups(f, p);
+    }
     if (p->n_layers && p->layers[0].n_dec) {
         fputs("<h2>Against the number of rows</h2>\n", f);
         lgr_fig_decimation(f, p);

@@ -96,6 +96,54 @@ static void twins_json(FILE *f, const lg_layer_result *r)
     num(f, r->median_r1);
 }
 
+/* Per class / per group: the distribution, and each group when they are
+ * few (classes always; many clouds go to --groups-out). */
+static void groups_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
+{
+    const lg_groups_summary *S = &r->group_summary;
+    fprintf(f, ",\n     \"groups\": {\"of\": \"%s\", \"count\": %zu, \"with_id\": %llu, "
+               "\"skipped\": %llu, \"rows\": %llu, \"id\": {\"q1\": ",
+            p->opts.per_class ? "class" : "group", r->n_groups, (unsigned long long)S->groups,
+            (unsigned long long)S->skipped, (unsigned long long)S->rows);
+    num(f, S->q1);
+    fputs(", \"median\": ", f);
+    num(f, S->median);
+    fputs(", \"q3\": ", f);
+    num(f, S->q3);
+    fputs("}, \"gride\": ", f);
+    if (p->opts.group_rank) {
+        fprintf(f, "{\"n2\": %u, \"q1\": ", p->opts.group_rank);
+        num(f, S->gride_q1);
+        fputs(", \"median\": ", f);
+        num(f, S->gride_median);
+        fputs(", \"q3\": ", f);
+        num(f, S->gride_q3);
+        fputs("}", f);
+    } else {
+        fputs("null", f);
+    }
+    fputs(", \"seconds\": ", f);
+    num(f, S->seconds);
+    fputs(", \"each\": ", f);
+    if (p->opts.per_class || r->n_groups <= 64) {
+        fputs("[", f);
+        for (size_t g = 0; g < r->n_groups; g++) {
+            const lg_group_result *G = &r->groups[g];
+            fprintf(f, "%s{\"key\": %lld, \"rows\": %llu, \"id\": ", g ? ", " : "",
+                    (long long)G->key, (unsigned long long)G->n);
+            num(f, G->id);
+            fputs(", \"err\": ", f);
+            num(f, G->err);
+            fputs(", \"gride\": ", f);
+            num(f, G->gride);
+            fputs("}", f);
+        }
+        fputs("]}", f);
+    } else {
+        fputs("null}", f); /* see --groups-out */
+    }
+}
+
 static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
 {
     unsigned k = p->opts.k;
@@ -191,6 +239,8 @@ static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
     num(f, r->knn_seconds);
     fputs("}", f);
     twins_json(f, r);
+    if (p->opts.per_class || p->opts.groups)
+        groups_json(f, p, r);
     fputs(", \"seconds\": ", f);
     num(f, r->seconds);
     fputs("}", f);
@@ -229,6 +279,9 @@ int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info)
         fprintf(f, ", \"dup_tol\": %g", o->dup_tol);
     else
         fputs(", \"dup_tol\": \"auto\"", f);
+    if (o->per_class || o->groups)
+        fprintf(f, ", \"groups\": \"%s\", \"group_rank\": %u", o->per_class ? "per-class" : "given",
+                o->group_rank);
     if (o->id_kind == LG_ID_KSTAR)
         fprintf(f, ", \"kstar\": {\"maxk\": %u, \"rounds\": %d, \"alpha\": %g}", o->kstar.maxk,
                 o->kstar.rounds, o->kstar.alpha);

@@ -193,9 +193,54 @@ static void decimation_block(FILE *f, const lg_profile *p)
     }
 }
 
+/* Per class: a column per class (up to 8, else the quartiles); per group:
+ * the distribution over groups. */
+static void groups_block(FILE *f, const lg_profile *p)
+{
+    const lg_profile_opts *o = &p->opts;
+    if (!(o->per_class || o->groups) || !p->n_layers)
+        return;
+    const lg_layer_result *r0 = &p->layers[0];
+    int columns = o->per_class && r0->n_groups <= 8;
+    fprintf(f, "\n%s: TwoNN on each %s's own rows\n%5s  %-16s", o->per_class ? "per class" : "groups",
+            o->per_class ? "class" : "group", "layer", "name");
+    if (columns) {
+        for (size_t g = 0; g < r0->n_groups; g++) {
+            char h[32];
+            snprintf(h, sizeof h, "class %lld", (long long)r0->groups[g].key);
+            fprintf(f, " %10s", h);
+        }
+    } else {
+        fprintf(f, " %7s %7s %7s %7s %7s", "groups", "q1", "median", "q3", "skipped");
+        if (o->group_rank)
+            fprintf(f, "  G@%-4u %7s", o->group_rank, "median");
+    }
+    fputc('\n', f);
+    for (size_t q = 0; q < p->n_layers; q++) {
+        const lg_layer_result *r = &p->layers[q];
+        const lg_groups_summary *S = &r->group_summary;
+        char safe[4 * LG_MAX_NAME + 8];
+        fprintf(f, "%5zu  %-16.16s", r->index, lg_report_safe_name(r->name, safe, sizeof safe));
+        if (columns) {
+            for (size_t g = 0; g < r->n_groups; g++)
+                cell(f, 1, r->groups[g].id, " %*.2f", 10);
+        } else {
+            fprintf(f, " %7llu", (unsigned long long)S->groups);
+            cell(f, 1, S->q1, " %*.2f", 7);
+            cell(f, 1, S->median, " %*.2f", 7);
+            cell(f, 1, S->q3, " %*.2f", 7);
+            fprintf(f, " %7llu", (unsigned long long)S->skipped);
+            if (o->group_rank)
+                cell(f, 1, S->gride_median, " %*.2f", 14);
+        }
+        fputc('\n', f);
+    }
+}
+
 int lg_report_table_tail(FILE *f, const lg_profile *p)
 {
     decimation_block(f, p);
+    groups_block(f, p);
     if (p->warning[0]) {
         char line[600];
         snprintf(line, sizeof line, "warning: %s", p->warning);

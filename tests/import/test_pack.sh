@@ -114,6 +114,16 @@ for mode in ('mean', 'first', 'last', 'all', 'meanall'):
         assert g.shape == e[l].shape, (mode, l, g.shape, e[l].shape)
         assert (g == e[l]).all(), (mode, l, abs(g.astype(float) - e[l]).max())
 " || fail "--tokens contents"
+# --tokens all stores each token's input as the label set "input" (for --groups)
+"$CLI" export t_all.lgs --labels input -o t_all_input.npy || fail "no input label set"
+"$PY" -c "
+import numpy as np
+M = np.load('mask.npy')
+want = np.nonzero(M)[0]
+got = np.load('t_all_input.npy')
+assert (got == want).all(), (got[:10], want[:10])
+" || fail "--tokens all: the input label set"
+"$CLI" info t_mean.lgs | grep -q "labels 'input'" && fail "pooled tokens got an input set"
 pass=$((pass + 1))
 
 # bad input: a 2-D array with --tokens, a mask of the wrong shape

@@ -12,7 +12,7 @@ fail() { echo "FAIL: $*"; exit 1; }
   --json "$T/a.json"
 "$CLI" profile "$SAMPLE" --no-cache --id ml -q --json "$T/b.json"
 "$CLI" profile "$SAMPLE" --no-cache --id kstar --decimation --preset paper -q --report "$T/k.html"
-"$CLI" profile "$SAMPLE" --no-cache --id kstar --decimation -q --report "$T/d.html"
+"$CLI" profile "$SAMPLE" --no-cache --id kstar --decimation --per-class -q --report "$T/d.html"
 "$CLI" compare "$T/a.json" "$T/b.json" --report "$T/c.html" --plot "$T/c.svg" > "$T/c.txt"
 
 grep -q "recommends layer" "$T/c.txt" || fail "compare prints no recommendation"
@@ -36,6 +36,7 @@ grep -q "<table>" "$T/r.html" || fail "no table"
 grep -q "ID against the rows used" "$T/d.html" || fail "no decimation figure"
 grep -q "Diamonds: k\*-GRIDE" "$T/d.html" || fail "no k* marker on the GRIDE figure"
 grep -q "<th>mean k\*</th>" "$T/d.html" || fail "no k* column"
+grep -q "ID of each class's own rows" "$T/d.html" || fail "no per-class figure"
 grep -q 'class="warning"' "$T/k.html" || fail "the paper preset at N = 1000 gives no warning"
 grep -q 'class="warning"' "$T/d.html" && fail "a warning without cause"
 
