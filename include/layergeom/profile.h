@@ -169,6 +169,11 @@ typedef struct lg_profile_opts {
     int per_class;
     const int64_t *groups;    /* one per row, or NULL */
     uint32_t group_rank;
+    /* Only the groups: no search over the whole layer (for millions of
+     * tokens in thousands of clouds, that search is what costs).  A layer's
+     * ID is then the median of its groups' IDs, and the recommendation
+     * follows those medians; no overlaps. */
+    int groups_only;
 } lg_profile_opts;
 
 typedef struct lg_profile_s {

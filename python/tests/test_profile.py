@@ -179,3 +179,18 @@ def test_several_k_at_once():
     assert "overlap_prev_k30" in csv.splitlines()[0]
     with pytest.raises(lg.UsageError, match="up to 9"):
         lg.profile(SAMPLE, k="1,2,3,4,5,6,7,8,9,10", cache=False)
+
+
+def test_kstar_and_per_class_from_python():
+    """--id kstar and --per-class as keywords: the numbers the CLI gives, and
+    the k*-GRIDE of the profile equal to lg.kstar_gride on the layer."""
+    p = lg.profile(SAMPLE, id="kstar", per_class=True, layers="0,1", no_cache=True)
+    d = json.loads(cli("profile", SAMPLE, "--id", "kstar", "--per-class", "--layers", "0,1",
+                       "--no-cache", "--json", "-").stdout)
+    for mine, theirs in zip(p.layers, d["layers"]):
+        assert mine["kstar"]["id"] == theirs["kstar"]["id"]
+        assert mine["groups"]["id"] == theirs["groups"]["id"]
+        assert mine["groups"]["of"] == "class" and mine["groups"]["count"] == 16
+    X = lg.Store(SAMPLE)[0]
+    k = lg.kstar_gride(np.asarray(X, dtype=np.float32))
+    assert abs(k.id - p.ids[0]) <= 1e-9 * k.id

@@ -83,6 +83,9 @@ static const setting settings[] = {
      "also the ID of each group's own rows (e.g. one\nprompt's tokens): a label set of the "
      "store, or a\nfile of one group per row; their median and quartiles",
      K_TEXT, 0, 0, NULL},
+    {"groups-only", NULL,
+     "only the groups: no search over the whole layer; a\nlayer's ID is the median of its "
+     "groups'", K_FLAG, 0, 0, NULL},
     {"group-rank", "R", "per class / group: GRIDE at n2 = R too (a power of\ntwo; default: "
      "TwoNN only)", K_UINT, 2, 1024, NULL},
     {"label-set", "NAME", "use this label set of the store", K_TEXT, 0, 0, NULL},
@@ -279,6 +282,7 @@ static int apply(lg_job *j, const setting *s, const char *v, uint64_t u, double 
     else if (!strcmp(n, "label-set")) return set_text(&j->label_set, v, err);
     else if (!strcmp(n, "per-class")) o->per_class = w;
     else if (!strcmp(n, "groups")) return set_text(&j->groups, v, err);
+    else if (!strcmp(n, "groups-only")) o->groups_only = w;
     else if (!strcmp(n, "group-rank")) {
         if (u & (u - 1))
             return lgu_fail(err, LG_EUSAGE, "group-rank takes a power of two, 2..1024 (not '%s')",

@@ -419,6 +419,13 @@ int lgp_estimate(lg_store *s, size_t layer, const lg_profile_opts *o, lgp_cache 
 {
     r->id = r->id_err = NAN;
     r->twonn.id = r->twonn.id_ml = r->twonn.bayes_mean = r->twonn.bayes_std = NAN;
+    if (o->groups_only) { /* the layer's ID is the median of its groups' */
+        int rc = lgp_groups(s, layer, o, r, err);
+        r->id = rc ? NAN : r->group_summary.median;
+        if (rc)
+            lgu_fail_prefix(err, "layer %u (%s)", r->layer_id, r->name);
+        return rc;
+    }
     if (!nn->idx)
         return LG_OK; /* no lists: r->note says why */
     r->rescanned = nn->n_rescanned;
@@ -471,7 +478,8 @@ static int one_layer(lgp_sources *src, lg_store *s, size_t q, const lg_profile_o
     int rc = lgp_identify(s, layer, r);
     if (rc)
         return lgu_fail(err, rc, "out of memory");
-    rc = lgp_layer_lists(src, s, q, layer, o, klist, p, r, nn, err);
+    if (!o->groups_only)
+        rc = lgp_layer_lists(src, s, q, layer, o, klist, p, r, nn, err);
     if (!rc)
         rc = lgp_estimate(s, layer, o, src->cache, r, nn, err);
     r->seconds = now() - t0;
@@ -504,6 +512,12 @@ static int check_opts(lg_store *s, const lg_profile_opts *o, lg_error *err)
     if (o->per_class && !o->labels)
         return lgu_fail(err, LG_EUSAGE, "per-class ID needs labels, and none are in use (give "
                                         "a labels file or a label set of the store)");
+    if (o->groups_only && !o->per_class && !o->groups)
+        return lgu_fail(err, LG_EUSAGE, "groups-only needs groups (or per-class)");
+    if (o->groups_only && ((o->team && o->team->size > 1) || o->approx || o->paper ||
+                           o->decimation))
+        return lgu_fail(err, LG_EUSAGE, "groups-only profiles the groups alone: no team, "
+                                        "approximate search, preset or decimation");
     if (o->per_class && o->groups)
         return lgu_fail(err, LG_EUSAGE, "per-class and groups exclude each other (per-class "
                                         "takes the labels as the groups)");

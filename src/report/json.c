@@ -155,7 +155,9 @@ static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
     fputs(", \"err\": ", f);
     num(f, r->id_err);
     fprintf(f, ", \"estimator\": \"%s\", \"suspect\": %s},\n     \"twonn\": {\"id\": ",
-            p->opts.paper ? "paper" : lg_id_kind_name(p->opts.id_kind),
+            p->opts.groups_only ? "median of the groups"
+            : p->opts.paper     ? "paper"
+                                : lg_id_kind_name(p->opts.id_kind),
             r->suspect ? "true" : "false");
     num(f, r->twonn.id);
     fputs(", \"err\": ", f);
@@ -280,8 +282,9 @@ int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info)
     else
         fputs(", \"dup_tol\": \"auto\"", f);
     if (o->per_class || o->groups)
-        fprintf(f, ", \"groups\": \"%s\", \"group_rank\": %u", o->per_class ? "per-class" : "given",
-                o->group_rank);
+        fprintf(f, ", \"groups\": \"%s\", \"group_rank\": %u, \"groups_only\": %s",
+                o->per_class ? "per-class" : "given", o->group_rank,
+                o->groups_only ? "true" : "false");
     if (o->id_kind == LG_ID_KSTAR)
         fprintf(f, ", \"kstar\": {\"maxk\": %u, \"rounds\": %d, \"alpha\": %g}", o->kstar.maxk,
                 o->kstar.rounds, o->kstar.alpha);

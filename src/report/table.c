@@ -77,7 +77,9 @@ int lg_report_table_head(FILE *f, const lg_profile *p, const lg_report_info *inf
     const lg_profile_opts *o = &p->opts;
     fprintf(f, "%s%s%s\n", info && info->store_path ? info->store_path : "",
             info && info->model ? ", model: " : "", info && info->model ? info->model : "");
-    const char *est = o->paper ? "TwoNN, paper protocol (discard 0.02, 4 subsets of N/32)"
+    const char *est = o->groups_only ? "the median over the groups of TwoNN on each group's own "
+                                       "rows (--groups-only: no search over the whole layer)"
+                      : o->paper ? "TwoNN, paper protocol (discard 0.02, 4 subsets of N/32)"
                       : o->id_kind == LG_ID_ML    ? "TwoNN maximum likelihood"
                       : o->id_kind == LG_ID_GRIDE ? "GRIDE"
                       : o->id_kind == LG_ID_KSTAR ? "k*-GRIDE (a scale per row, chosen by the data)"
@@ -134,7 +136,9 @@ int lg_report_table_row(FILE *f, const lg_profile *p, const lg_report_info *info
     int pos[LG_GRIDE_MAX_SCALES];
     int ns = scales_of(p, info, n2, pos);
     char idbuf[40];
-    if (isfinite(r->id)) /* "!": a number the note says not to trust */
+    if (isfinite(r->id) && !isfinite(r->id_err)) /* a median of groups has no error bar */
+        snprintf(idbuf, sizeof idbuf, "%.2f", r->id);
+    else if (isfinite(r->id)) /* "!": a number the note says not to trust */
         snprintf(idbuf, sizeof idbuf, "%.2f +- %.2f%s", r->id, r->id_err, r->suspect ? " !" : "");
     else
         snprintf(idbuf, sizeof idbuf, "- (note)");

@@ -217,6 +217,12 @@ static void many_small_clouds(void **state)
     free(text);
     assert_int_equal(tu_cli("profile %s --no-cache --groups %s", store, gfile), 0);
     assert_non_null(strstr(tu_stdout(), "groups: TwoNN on each group's own rows"));
+    /* --groups-only: no layer-wide search; the layer's ID is the groups' median */
+    assert_int_equal(tu_cli("profile %s --no-cache --groups prompt --groups-only --json -", store),
+                     0);
+    assert_non_null(strstr(tu_stdout(), "\"estimator\": \"median of the groups\""));
+    assert_non_null(strstr(tu_stdout(), "\"panels\": 0, \"seconds\": 0}")); /* no search */
+    assert_int_equal(tu_cli("profile %s --no-cache --groups-only", store), 2);
     assert_int_not_equal(tu_cli("profile %s --no-cache --groups nosuchset", store), 0);
     assert_non_null(strstr(tu_stderr(), "nosuchset"));
     assert_int_equal(tu_cli("profile %s --no-cache --per-class --groups prompt", store), 2);
