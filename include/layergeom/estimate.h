@@ -129,6 +129,26 @@ LG_API void lg_kstar_opts_default(lg_kstar_opts *o);
 LG_API int lg_gride_kstar(const lg_knn *nn, const lg_kstar_opts *o, lg_kstar_result *out,
                           lg_error *err);
 
+/* The information imbalance Delta(A -> B) (Glielmo et al. 2022; DADApy's
+ * MetricComparisons): 2 / N x the mean, over rows i and over i's k nearest
+ * neighbours j in A (lists a), of the rank of j among i's neighbours in B
+ * (rank 1 = the nearest; ties by row index).  Ranks B's lists (b) show are
+ * read from them; the others are counted exactly over B's rows, read
+ * through b_rows (d_b columns), within o->memory.  Not symmetric: small
+ * Delta(A -> B) means B predicts A's neighbourhoods. */
+typedef struct lg_imbalance {
+    double value;
+    uint32_t k;
+    uint64_t rows;        /* rows with lists in both (N of the formula) */
+    uint64_t from_lists;  /* ranks read from B's lists */
+    uint64_t counted;     /* ranks counted over B's rows */
+} lg_imbalance;
+
+struct lg_knn_opts; /* knn.h: threads, memory, stop */
+LG_API int lg_information_imbalance(const lg_knn *a, const lg_knn *b, uint32_t k, uint32_t d_b,
+                                    lg_rows_fn b_rows, void *b_ctx, const struct lg_knn_opts *o,
+                                    lg_imbalance *out, lg_error *err);
+
 /* Neighbourhood overlap of two lists of the same rows: the mean over rows of
  * |kNN_k in a  intersect  kNN_k in b| / k. */
 LG_API int lg_overlap_data(const lg_knn *a, const lg_knn *b, uint32_t k, double *out,

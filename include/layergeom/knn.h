@@ -51,8 +51,7 @@ typedef struct lg_knn_opts {
 } lg_knn_opts;
 
 
-/* Supplies rows [row0, row0 + n) as float32, row-major, d per row. */
-typedef int (*lg_rows_fn)(void *ctx, uint64_t row0, size_t n, float *out, lg_error *err);
+/* lg_rows_fn (nn.h) supplies the rows of a search. */
 
 /* The general entry: n rows of d columns, read through rows(). */
 LG_API int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_knn_opts *o,
@@ -91,6 +90,17 @@ LG_API uint64_t lg_knn_inc_rows(const lg_knn_inc *inc);
  * a fresh search's work.)  Only on an empty search, once. */
 LG_API int lg_knn_inc_seed(lg_knn_inc *inc, const float *rows, uint64_t m, const lg_knn *known,
                            lg_error *err);
+/* Exact ranks beyond the lists: for each query q, the rank of row qj[q]
+ * among row qi[q]'s neighbours, 1 + the rows m != qi[q] with
+ * (d(qi, m), m) < (d(qi, qj), qj) -- ties by row index, as in the lists;
+ * rank 1 is the nearest.  One pass over the rows per panel of query rows
+ * (sized from o->memory), distances decided in double wherever float could
+ * be wrong: counts equal brute force.  The information imbalance uses it
+ * for pairs a list does not show. */
+LG_API int lg_knn_ranks(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const uint32_t *qi,
+                        const uint32_t *qj, size_t nq, uint64_t *rank, const lg_knn_opts *o,
+                        lg_error *err);
+
 /* The exact lists of all rows so far (equal to lg_knn_exact on them). */
 LG_API int lg_knn_inc_finish(lg_knn_inc *inc, lg_knn *out, lg_error *err);
 LG_API void lg_knn_inc_close(lg_knn_inc *inc);

@@ -27,6 +27,10 @@ typedef struct lg_knn {
     double seconds;
 } lg_knn;
 
+/* Supplies rows [row0, row0 + n) as float32, row-major, d per row (what a
+ * search reads). */
+typedef int (*lg_rows_fn)(void *ctx, uint64_t row0, size_t n, float *out, lg_error *err);
+
 /* Frees the lists (not k itself). */
 LG_API void lg_knn_free(lg_knn *k);
 

@@ -342,6 +342,74 @@ static void kstar_gride(void **state)
     check_kstar("digits", "gride_kstar_X2", "X2");
 }
 
+typedef struct mem_rows {
+    const float *x;
+    uint32_t d;
+} mem_rows;
+
+static int read_mem(void *ctx, uint64_t r0, size_t n, float *out, lg_error *err)
+{
+    (void)err;
+    mem_rows *m = ctx;
+    memcpy(out, m->x + r0 * m->d, n * m->d * sizeof *out);
+    return LG_OK;
+}
+
+/* Information imbalance X -> X2 and back on the rows values.json names, at
+ * k = 1 and 5, with short lists (8) so that most ranks are counted over the
+ * rows, not read from a list. */
+static void check_imbalance(const char *set)
+{
+    if (!values)
+        skip();
+    const lgj *ii = path(set, "information_imbalance_X_vs_X2", NULL);
+    const lgj *rows = lgj_get(ii, "rows");
+    uint64_t r0 = (uint64_t)rows->items[0]->num, r1 = (uint64_t)rows->items[1]->num;
+    uint64_t n, n2;
+    uint32_t d, d2;
+    float *x = load(path(set, "X", NULL)->str, &n, &d);
+    float *x2 = load(path(set, "X2", NULL)->str, &n2, &d2);
+    assert_int_equal(n, n2);
+    uint64_t m = r1 - r0;
+    lg_knn a, b;
+    knn_of(x + r0 * d, m, d, 8, &a);
+    knn_of(x2 + r0 * d2, m, d2, 8, &b);
+    double tol = strcmp(set, "digits") ? 1e-6 : 5e-5;
+    const char *ks[2] = {"1", "5"};
+    mem_rows ma = {x + r0 * d, d}, mb = {x2 + r0 * d2, d2};
+    for (int q = 0; q < 2; q++) {
+        uint32_t k = (uint32_t)atoi(ks[q]);
+        const lgj *want = lgj_get(lgj_get(ii, "by_k"), ks[q]);
+        lg_imbalance ab, ba;
+        lg_error err;
+        lg_knn_opts o = {.memory = 4u << 20}; /* several panels */
+        assert_int_equal(lg_information_imbalance(&a, &b, k, d2, read_mem, &mb, &o, &ab, &err),
+                         LG_OK);
+        assert_int_equal(lg_information_imbalance(&b, &a, k, d, read_mem, &ma, &o, &ba, &err),
+                         LG_OK);
+        char what[96];
+        snprintf(what, sizeof what, "%s II(X -> X2) at k = %u", set, k);
+        near_abs(ab.value, lgj_get(want, "X_to_X2")->num, tol, what);
+        snprintf(what, sizeof what, "%s II(X2 -> X) at k = %u", set, k);
+        near_abs(ba.value, lgj_get(want, "X2_to_X")->num, tol, what);
+        assert_int_equal(ab.rows, m);
+        assert_int_equal(ab.from_lists + ab.counted, m * k);
+        assert_true(ab.counted > 0);
+    }
+    lg_knn_free(&a);
+    lg_knn_free(&b);
+    free(x);
+    free(x2);
+}
+
+static void information_imbalance(void **state)
+{
+    (void)state;
+    check_imbalance("gauss10");
+    check_imbalance("unif5in50");
+    check_imbalance("digits");
+}
+
 /* Lists too short for maxk, and bad options, are refused with a reason. */
 static void kstar_refuses(void **state)
 {
@@ -382,6 +450,7 @@ int main(void)
         cmocka_unit_test(two_gaussians_overlap),
         cmocka_unit_test(kstar_gride),
         cmocka_unit_test(kstar_refuses),
+        cmocka_unit_test(information_imbalance),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -502,6 +502,91 @@ static void lists_do_not_depend_on_scale(void **state)
     free(y);
 }
 
+typedef struct mem_rows {
+    const float *x;
+    uint32_t d;
+} mem_rows;
+
+static int read_mem(void *ctx, uint64_t r0, size_t n, float *out, lg_error *err)
+{
+    (void)err;
+    mem_rows *m = ctx;
+    memcpy(out, m->x + r0 * m->d, n * m->d * sizeof *out);
+    return LG_OK;
+}
+
+/* Brute-force rank in double, ties by index (the lists' order). */
+static uint64_t brute_rank(const float *x, uint64_t n, uint32_t d, uint32_t i, uint32_t j)
+{
+    double t = 0;
+    for (uint32_t c = 0; c < d; c++) {
+        double v = (double)x[(uint64_t)i * d + c] - x[(uint64_t)j * d + c];
+        t += v * v;
+    }
+    uint64_t r = 1;
+    for (uint64_t m = 0; m < n; m++) {
+        if (m == i)
+            continue;
+        double e = 0;
+        for (uint32_t c = 0; c < d; c++) {
+            double v = (double)x[(uint64_t)i * d + c] - x[m * d + c];
+            e += v * v;
+        }
+        r += e < t || (e == t && m < j);
+    }
+    return r;
+}
+
+/* lg_knn_ranks equals a brute-force count: on tied and duplicated integer
+ * rows, and on rows far from the origin; with budgets that force panels. */
+static void ranks_equal_brute_force(void **state)
+{
+    (void)state;
+    const uint64_t n = 700;
+    const uint32_t d = 6;
+    float *tied = tied_data(n, d, 5);
+    float *far = malloc(n * d * sizeof *far);
+    uint64_t seed = 3;
+    for (uint64_t i = 0; i < n * d; i++)
+        far[i] = (float)(1e4 + tu_normal(&seed));
+    const float *sets[2] = {tied, far};
+    const size_t nq = 900;
+    uint32_t *qi = malloc(nq * sizeof *qi), *qj = malloc(nq * sizeof *qj);
+    uint64_t *rank = malloc(nq * sizeof *rank);
+    for (size_t q = 0; q < nq; q++) {
+        qi[q] = (uint32_t)(tu_rand(&seed) % n);
+        do
+            qj[q] = (uint32_t)(tu_rand(&seed) % n);
+        while (qj[q] == qi[q]);
+    }
+    uint64_t budgets[2] = {0, 300u << 10}; /* the second: about 80 rows a panel */
+    for (int s = 0; s < 2; s++)
+        for (int b = 0; b < 2; b++) {
+            mem_rows m = {sets[s], d};
+            lg_knn_opts o = {.memory = budgets[b], .threads = 1 + b};
+            lg_error err;
+            if (lg_knn_ranks(n, d, read_mem, &m, qi, qj, nq, rank, &o, &err))
+                fail_msg("%s", err.msg);
+            for (size_t q = 0; q < nq; q++) {
+                uint64_t want = brute_rank(sets[s], n, d, qi[q], qj[q]);
+                if (rank[q] != want)
+                    fail_msg("set %d budget %llu: query %zu (%u, %u): rank %llu, brute force %llu",
+                             s, (unsigned long long)budgets[b], q, qi[q], qj[q],
+                             (unsigned long long)rank[q], (unsigned long long)want);
+            }
+        }
+    /* a query of a row with itself is refused */
+    qj[0] = qi[0];
+    mem_rows m = {tied, d};
+    lg_error err;
+    assert_int_equal(lg_knn_ranks(n, d, read_mem, &m, qi, qj, 1, rank, NULL, &err), LG_EUSAGE);
+    free(qi);
+    free(qj);
+    free(rank);
+    free(tied);
+    free(far);
+}
+
 static void bad_arguments(void **state)
 {
     (void)state;
@@ -528,6 +613,7 @@ int main(void)
         cmocka_unit_test(approximate_recall_and_incremental),
         cmocka_unit_test(approximate_recall_on_a_manifold),
         cmocka_unit_test(lists_do_not_depend_on_scale),
+        cmocka_unit_test(ranks_equal_brute_force),
         cmocka_unit_test(bad_arguments),
     };
     return cmocka_run_group_tests(tests, tu_setup_dir, tu_teardown_dir);
