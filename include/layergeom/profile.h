@@ -60,6 +60,11 @@ typedef struct lg_layer_result {
     lg_gride_result gride;
     int has_prev;
     double overlap_prev; /* chi_k(l, l-1) */
+    int has_ii;          /* the information imbalance with the previous layer (opts.ii_k) */
+    lg_imbalance ii_from_prev; /* Delta(l-1 -> l): does this layer predict the last one's
+                                  neighbourhoods? */
+    lg_imbalance ii_to_prev;   /* Delta(l -> l-1) */
+    double ii_seconds;
     int has_labels;
     lg_label_overlap overlap_labels; /* chi_k(l, labels) */
     uint64_t duplicates;  /* rows with a twin: nearest neighbour within the duplicate
@@ -174,6 +179,9 @@ typedef struct lg_profile_opts {
      * ID is then the median of its groups' IDs, and the recommendation
      * follows those medians; no overlaps. */
     int groups_only;
+    /* The information imbalance with the previous layer, both directions,
+     * at this k (0: not computed); exact over all rows. */
+    uint32_t ii_k;
 } lg_profile_opts;
 
 typedef struct lg_profile_s {

@@ -114,15 +114,18 @@ int lg_knn_ranks(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const uint3
     if (!nq)
         return LG_OK;
     uint64_t budget = lgk_budget(o);
-    size_t nb = n < 2048 ? (size_t)n : 2048;
-    uint64_t fixed = (uint64_t)nb * d * 8 + nb * 8 + nq * (sizeof(query) + 8 + 8 + 8);
+    /* a block of the rows passing by: up to 2048, at most a quarter of the budget */
+    uint64_t nb64 = budget / 4 / ((uint64_t)d * 8 + 8);
+    nb64 = nb64 > 2048 ? 2048 : nb64 < 16 ? 16 : nb64;
+    size_t nb = n < nb64 ? (size_t)n : (size_t)nb64;
+    uint64_t fixed = (uint64_t)nb * d * 8 + nb * 8 + nq * (sizeof(query) + 8 + 8 + 8) + d * 16;
     uint64_t per_panel_row = (uint64_t)d * 8 + 16 + (uint64_t)nb * 4;
-    if (budget < fixed + 64 * per_panel_row)
+    if (budget < fixed + 8 * per_panel_row)
         return lgu_fail(err, LG_ENOMEM,
                         "memory budget of %.2f MiB is too small for the ranks of %zu pairs "
                         "(%u columns): at least %.2f MiB",
                         (double)budget / 1048576, nq, d,
-                        (double)(fixed + 64 * per_panel_row) / 1048576);
+                        (double)(fixed + 8 * per_panel_row) / 1048576);
     uint64_t pmax = (budget - fixed) / per_panel_row;
     query *q = malloc(nq * sizeof *q);
     double *t2 = malloc(nq * sizeof *t2);

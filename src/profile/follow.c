@@ -125,6 +125,8 @@ static int follow_layer(follower *f, lg_store *s, size_t layer, lg_error *err)
     }
     if (!rc)
         rc = lgp_estimate(s, layer, f->o, f->cache, r, &nn, err);
+    if (!rc)
+        rc = lgp_imbalance_prev(&f->acc, s, layer, r, &nn, err);
     r->seconds = now() - t0;
     int added = lgp_acc_add(&f->acc, r, &nn, err); /* counts r: its name is freed later */
     if (!rc)

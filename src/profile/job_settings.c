@@ -78,6 +78,9 @@ static const setting settings[] = {
      K_WORD, 0, 0, "exclude|fail"},
     {"labels", "FILE", "labels (.npy or text); default: the store's label set", K_TEXT, 0, 0,
      NULL},
+    {"ii-k", "K",
+     "the information imbalance with the previous layer,\nboth directions, at k = K (default 1; "
+     "0: none)", K_UINT, 0, LG_KNN_MAX_K, NULL},
     {"per-class", NULL, "also the ID of each class's own rows, per layer", K_FLAG, 0, 0, NULL},
     {"groups", "SET|FILE",
      "also the ID of each group's own rows (e.g. one\nprompt's tokens): a label set of the "
@@ -281,6 +284,7 @@ static int apply(lg_job *j, const setting *s, const char *v, uint64_t u, double 
     else if (!strcmp(n, "labels")) return set_text(&j->labels_file, v, err);
     else if (!strcmp(n, "label-set")) return set_text(&j->label_set, v, err);
     else if (!strcmp(n, "per-class")) o->per_class = w;
+    else if (!strcmp(n, "ii-k")) o->ii_k = (uint32_t)u;
     else if (!strcmp(n, "groups")) return set_text(&j->groups, v, err);
     else if (!strcmp(n, "groups-only")) o->groups_only = w;
     else if (!strcmp(n, "group-rank")) {

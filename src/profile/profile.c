@@ -32,6 +32,7 @@ void lg_profile_opts_default(lg_profile_opts *o)
     o->check_rows = 500;
     o->dup_tol = -1;
     o->min_subset = 200;
+    o->ii_k = 1;
     lg_kstar_opts_default(&o->kstar);
 }
 
@@ -223,6 +224,7 @@ uint32_t lgp_lists_k(const lg_profile_opts *o, uint64_t n)
     uint32_t k = o->k > o->gride_max_rank ? o->k : o->gride_max_rank;
     for (size_t i = 0; i < o->n_more_k && i < LG_MAX_KS; i++)
         k = o->more_k[i] > k ? o->more_k[i] : k;
+    k = o->ii_k > k ? o->ii_k : k;
     if (o->id_kind == LG_ID_KSTAR && !o->paper && o->kstar.maxk > k)
         k = o->kstar.maxk;
     if (k < 2)
@@ -512,6 +514,8 @@ static int check_opts(lg_store *s, const lg_profile_opts *o, lg_error *err)
     if (o->per_class && !o->labels)
         return lgu_fail(err, LG_EUSAGE, "per-class ID needs labels, and none are in use (give "
                                         "a labels file or a label set of the store)");
+    if (o->ii_k > LG_KNN_MAX_K)
+        return lgu_fail(err, LG_EUSAGE, "ii-k %u: expected 0..%d", o->ii_k, LG_KNN_MAX_K);
     if (o->groups_only && !o->per_class && !o->groups)
         return lgu_fail(err, LG_EUSAGE, "groups-only needs groups (or per-class)");
     if (o->groups_only && ((o->team && o->team->size > 1) || o->approx || o->paper ||
@@ -647,6 +651,11 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
         rc = one_layer(&src, s, q, opts, klist, out, r, &cur, err);
         if (rc) {
             lgp_layer_free(r); /* not counted yet */
+            break;
+        }
+        rc = lgp_imbalance_prev(&acc, s, src.order ? src.order[q] : q, r, &cur, err);
+        if (rc) {
+            lgp_layer_free(r);
             break;
         }
         rc = lgp_acc_add(&acc, r, &cur, err);

@@ -100,6 +100,10 @@ lg_layer_result *lgp_acc_slot(lgp_acc *a, lg_error *err);
 int lgp_acc_add(lgp_acc *a, lg_layer_result *r, lg_knn *nn, lg_error *err);
 /* Forgets every layer (follow mode: all layers grew; they come again). */
 void lgp_acc_restart(lgp_acc *a);
+/* The information imbalance of r (layer `layer`, lists nn) with the layer
+ * added last (imbalance.c), when opts.ii_k asks for it. */
+int lgp_imbalance_prev(lgp_acc *a, lg_store *s, size_t layer, lg_layer_result *r,
+                       const lg_knn *nn, lg_error *err);
 /* Label overlaps of layers that were added before the labels existed. */
 int lgp_acc_late_labels(lgp_acc *a, const int64_t *labels, lg_error *err);
 /* The overlap between every pair of layers, from the kept neighbours. */

@@ -443,3 +443,42 @@ void lgr_fig_groups(FILE *f, const lg_profile *p)
                "own rows, searched apart from the others (%zu %s).</text>\n</svg>\n",
             h - 12, per_class ? "class" : "group", G, per_class ? "classes" : "groups");
 }
+
+void lgr_fig_imbalance(FILE *f, const lg_profile *p)
+{
+    size_t L = p->n_layers;
+    double ymax = 0;
+    for (size_t q = 0; q < L; q++)
+        if (p->layers[q].has_ii)
+            ymax = fmax(ymax, fmax(p->layers[q].ii_from_prev.value, p->layers[q].ii_to_prev.value));
+    double w = 780, h = 380;
+    svg_open(f, w, h, "Information imbalance with the previous layer");
+    lgr_plot pl;
+    lgr_plot_begin(&pl, f, 70, 40, w - 100, 280, 0, 1, 0, ymax > 0 ? ymax * 1.15 : 1);
+    lgr_plot_axes(&pl, "relative depth (layer index / last layer index)",
+                 "information imbalance");
+    double *x = malloc((L ? L : 1) * 3 * sizeof *x);
+    if (x) {
+        double *a = x + L, *b = a + L;
+        for (size_t q = 0; q < L; q++) {
+            const lg_layer_result *r = &p->layers[q];
+            x[q] = lgr_fig_depth(p, q);
+            a[q] = r->has_ii ? r->ii_from_prev.value : NAN;
+            b[q] = r->has_ii ? r->ii_to_prev.value : NAN;
+        }
+        lgr_plot_line(&pl, x, a, (int)L, colors[0], 0);
+        lgr_plot_points(&pl, x, a, (int)L, colors[0]);
+        lgr_plot_line(&pl, x, b, (int)L, colors[1], 1);
+        lgr_plot_points(&pl, x, b, (int)L, colors[1]);
+        free(x);
+    }
+    const char *labels[2] = {"Delta(l-1 -> l): layer l predicts l-1's neighbours",
+                             "Delta(l -> l-1): layer l-1 predicts l's"};
+    const char *cols[2] = {colors[0], colors[1]};
+    int dashed[2] = {0, 1};
+    lgr_plot_legend(&pl, labels, cols, dashed, 2);
+    fprintf(f, "<text x=\"20\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">Glielmo et al. 2022, "
+               "exact over all rows, k = %u. 0: the neighbourhoods are predicted perfectly; "
+               "about 1: not at all.</text>\n</svg>\n",
+            h - 12, p->opts.ii_k);
+}

@@ -12,6 +12,8 @@ double lgr_fig_depth(const lg_profile *p, size_t q);
 void lgr_fig_main(FILE *f, const lg_profile *const *ps, const char *const *names, int np,
                  const char *caption);
 void lgr_fig_gride(FILE *f, const lg_profile *p);
+/* Only with the information imbalance (opts.ii_k). */
+void lgr_fig_imbalance(FILE *f, const lg_profile *p);
 /* Only with per-class or groups. */
 void lgr_fig_groups(FILE *f, const lg_profile *p);
 /* Only when the profile has decimation. */

@@ -64,7 +64,10 @@ static void table(FILE *f, const lg_profile *p)
     const lg_gride_result *g0 = p->n_layers ? &p->layers[0].gride : NULL;
     for (int s = 0; g0 && s < g0->scales; s++)
         fprintf(f, "<th>GRIDE@%u</th>", g0->n2[s]);
-    fputs("<th>&#967;(l, l&#8722;1)</th><th>&#967;(l, labels)</th><th>duplicates</th>"
+    fputs("<th>&#967;(l, l&#8722;1)</th>", f);
+    if (p->opts.ii_k)
+        fputs("<th>&#916;(l&#8722;1 &#8594; l)</th><th>&#916;(l &#8594; l&#8722;1)</th>", f);
+    fputs("<th>&#967;(l, labels)</th><th>duplicates</th>"
           "<th>seconds</th></tr>\n",
           f);
     for (size_t q = 0; q < p->n_layers; q++) {
@@ -81,6 +84,10 @@ static void table(FILE *f, const lg_profile *p)
         for (int s = 0; g0 && s < g0->scales; s++)
             cell(f, s < r->gride.scales, s < r->gride.scales ? r->gride.id[s] : NAN, "%.2f");
         cell(f, r->has_prev, r->overlap_prev, "%.3f");
+        if (p->opts.ii_k) {
+            cell(f, r->has_ii, r->ii_from_prev.value, "%.3f");
+            cell(f, r->has_ii, r->ii_to_prev.value, "%.3f");
+        }
         cell(f, r->has_labels, r->overlap_labels.unweighted, "%.3f");
         fprintf(f, "<td>%llu</td>", (unsigned long long)r->duplicates);
         cell(f, 1, r->seconds, "%.2f");
@@ -173,6 +180,10 @@ int lg_report_html(FILE *f, const lg_profile *p, const lg_report_info *info)
     lgr_fig_main(f, ps, names, 1, cap);
     fputs("<h2>Across scales</h2>\n", f);
     lgr_fig_gride(f, p);
+    if (p->opts.ii_k && p->n_layers > 1) {
+        fputs("<h2>Information imbalance between consecutive layers</h2>\n", f);
+        lgr_fig_imbalance(f, p);
+    }
     if (p->n_layers && p->layers[0].n_groups) {
         fputs(p->opts.per_class ? "<h2>Per class</h2>\n" : "<h2>Per group</h2>\n", f);
         lgr_fig_groups(f, p);

@@ -179,7 +179,22 @@ static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
         at_ks(f, "overlap_prev", o, r->overlap_prev, r->overlap_prev_more, sizeof(double));
     else
         fputs("\"overlap_prev\": null", f);
-    fputs(", ", f);
+    if (o->ii_k) {
+        fputs(",\n     \"imbalance_prev\": ", f);
+        if (r->has_ii) {
+            fprintf(f, "{\"k\": %u, \"from_prev\": ", o->ii_k);
+            num(f, r->ii_from_prev.value);
+            fputs(", \"to_prev\": ", f);
+            num(f, r->ii_to_prev.value);
+            fprintf(f, ", \"ranks_counted\": %llu, \"seconds\": ",
+                    (unsigned long long)(r->ii_from_prev.counted + r->ii_to_prev.counted));
+            num(f, r->ii_seconds);
+            fputs("}", f);
+        } else {
+            fputs("null", f);
+        }
+    }
+    fputs(",\n     ", f);
     if (r->has_labels) {
         at_ks(f, "overlap_labels", o, r->overlap_labels.unweighted,
               &r->overlap_labels_more[0].unweighted, sizeof(lg_label_overlap));
@@ -275,6 +290,7 @@ int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info)
     else
         fputs("null", f);
     fprintf(f, ", \"class_fraction\": %g, \"recommend_tolerance\": %g", o->class_fraction, o->tol);
+    fprintf(f, ", \"ii_k\": %u", o->ii_k);
     if (o->dup_tol_median > 0)
         fprintf(f, ", \"dup_tol\": \"%gx\"", o->dup_tol_median);
     else if (o->dup_tol >= 0)

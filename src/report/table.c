@@ -9,7 +9,7 @@ static void cell(FILE *f, int has, double v, const char *fmt, int width)
     if (has && isfinite(v))
         fprintf(f, fmt, width, v);
     else
-        fprintf(f, "%*s", width, "-");
+        fprintf(f, " %*s", width, "-"); /* every format starts with its space */
 }
 
 /* GRIDE scales a row has: from the first layer, or from the options. */
@@ -40,7 +40,7 @@ static int scales_of(const lg_profile *p, const lg_report_info *info, uint32_t *
     uint32_t all[LG_GRIDE_MAX_SCALES];
     int ns = all_scales(p, all), m = 0;
     for (int q = 0; q < ns; q++)
-        if (is_wide(info) || all[q] == 4 || all[q] == 16 || all[q] == 64) {
+        if (is_wide(info) || all[q] == 16 || all[q] == 64) {
             n2[m] = all[q];
             pos[m++] = q;
         }
@@ -112,7 +112,7 @@ int lg_report_table_head(FILE *f, const lg_profile *p, const lg_report_info *inf
     uint32_t n2[LG_GRIDE_MAX_SCALES];
     int pos[LG_GRIDE_MAX_SCALES];
     int ns = scales_of(p, info, n2, pos);
-    fprintf(f, "%5s  %-16s %8s %6s %15s", "layer", "name", "N", "D", "ID +- err");
+    fprintf(f, "%5s  %-16s %8s %5s %14s", "layer", "name", "N", "D", "ID +- err");
     if (o->id_kind == LG_ID_KSTAR && !o->paper)
         fprintf(f, " %5s", "k*");
     if (is_wide(info))
@@ -122,7 +122,10 @@ int lg_report_table_head(FILE *f, const lg_profile *p, const lg_report_info *inf
         snprintf(h, sizeof h, "G@%u", n2[q]);
         fprintf(f, " %6s", h);
     }
-    fprintf(f, " %9s %9s %6s", "chi(l-1)", "chi(lab)", "dup");
+    fprintf(f, " %8s", "chi(l-1)");
+    if (o->ii_k)
+        fprintf(f, " %6s %6s", "II->", "II<-");
+    fprintf(f, " %8s %5s", "chi(lab)", "dup");
     if (is_wide(info))
         fprintf(f, " %8s", "seconds");
     fputc('\n', f);
@@ -143,7 +146,7 @@ int lg_report_table_row(FILE *f, const lg_profile *p, const lg_report_info *info
     else
         snprintf(idbuf, sizeof idbuf, "- (note)");
     char safe[4 * LG_MAX_NAME + 8];
-    fprintf(f, "%5zu  %-16.16s %8llu %6u %15s", r->index,
+    fprintf(f, "%5zu  %-16.16s %8llu %5u %14s", r->index,
             lg_report_safe_name(r->name, safe, sizeof safe), (unsigned long long)r->n, r->d, idbuf);
     if (p->opts.id_kind == LG_ID_KSTAR && !p->opts.paper)
         cell(f, r->has_kstar, r->kstar.kstar_mean, " %*.1f", 5);
@@ -153,12 +156,16 @@ int lg_report_table_row(FILE *f, const lg_profile *p, const lg_report_info *info
         int s = pos[c];
         cell(f, s < r->gride.scales, s < r->gride.scales ? r->gride.id[s] : NAN, " %*.2f", 6);
     }
-    cell(f, r->has_prev, r->overlap_prev, " %*.3f", 9);
-    cell(f, r->has_labels, r->overlap_labels.unweighted, " %*.3f", 9);
-    fprintf(f, " %6llu", (unsigned long long)r->duplicates);
+    cell(f, r->has_prev, r->overlap_prev, " %*.3f", 8);
+    if (p->opts.ii_k) {
+        cell(f, r->has_ii, r->ii_from_prev.value, " %*.3f", 6);
+        cell(f, r->has_ii, r->ii_to_prev.value, " %*.3f", 6);
+    }
+    cell(f, r->has_labels, r->overlap_labels.unweighted, " %*.3f", 8);
+    fprintf(f, " %5llu", (unsigned long long)r->duplicates);
     if (is_wide(info))
         fprintf(f, " %8.2f", r->seconds);
-    fputs(p->rec.index == (int)q ? "  <- recommended\n" : "\n", f);
+    fputs(p->rec.index == (int)q ? " <- recommended\n" : "\n", f);
     fflush(f);
     return ferror(f) ? LG_EIO : LG_OK;
 }
@@ -243,6 +250,15 @@ static void groups_block(FILE *f, const lg_profile *p)
 
 int lg_report_table_tail(FILE *f, const lg_profile *p)
 {
+    if (p->opts.ii_k && p->n_layers > 1) {
+        char line[300];
+        snprintf(line, sizeof line,
+                 "II-> = information imbalance Delta(l-1 -> l), II<- = Delta(l -> l-1), at k = "
+                 "%u: near 0, one layer's neighbourhoods predict the other's",
+                 p->opts.ii_k);
+        fputc('\n', f);
+        wrapped(f, line);
+    }
     decimation_block(f, p);
     groups_block(f, p);
     if (p->warning[0]) {

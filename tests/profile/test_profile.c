@@ -95,6 +95,84 @@ static void profile_finds_the_minimum_after_the_peak(void **state)
     lg_store_close(s);
 }
 
+typedef struct mem_rows {
+    const float *x;
+    uint32_t d;
+} mem_rows;
+
+static int read_mem(void *ctx, uint64_t r0, size_t n, float *out, lg_error *err)
+{
+    (void)err;
+    mem_rows *m = ctx;
+    memcpy(out, m->x + r0 * m->d, n * m->d * sizeof *out);
+    return LG_OK;
+}
+
+static float *layer_rows(lg_store *s, size_t layer)
+{
+    float *x = malloc((size_t)N * D * sizeof *x);
+    lg_cursor *c;
+    lg_error err;
+    assert_int_equal(lg_cursor_open(s, layer, N, &c, &err), LG_OK);
+    assert_int_equal(lg_cursor_read(c, 0, N, x, &err), LG_OK);
+    lg_cursor_close(c);
+    return x;
+}
+
+/* The profile's information imbalance with the previous layer (both
+ * directions, k = 1 by default and k = 3) equals lg_information_imbalance
+ * on the layers' own lists, and Delta(l -> l) of a layer with itself is
+ * the minimum 2 / N. */
+static void imbalance_with_the_previous_layer(void **state)
+{
+    (void)state;
+    lg_store *s;
+    lg_error err;
+    assert_int_equal(lg_store_open(store, 0, &s, &err), LG_OK);
+    for (uint32_t k = 1; k <= 3; k += 2) {
+        lg_profile_opts o;
+        lg_profile_opts_default(&o);
+        assert_int_equal(o.ii_k, 1);
+        o.ii_k = k;
+        lg_profile p;
+        if (lg_profile_run(s, &o, &p, &err))
+            fail_msg("%s", err.msg);
+        assert_false(p.layers[0].has_ii);
+        for (size_t l = 1; l < p.n_layers; l++) {
+            float *a = layer_rows(s, l - 1), *b = layer_rows(s, l);
+            lg_knn_opts ko = {.k = p.k_lists};
+            lg_knn na, nb;
+            assert_int_equal(lg_knn_exact_matrix(a, N, D, &ko, &na, &err), LG_OK);
+            assert_int_equal(lg_knn_exact_matrix(b, N, D, &ko, &nb, &err), LG_OK);
+            mem_rows ma = {a, D}, mb = {b, D};
+            lg_imbalance ab, ba, aa;
+            assert_int_equal(lg_information_imbalance(&na, &nb, k, D, read_mem, &mb, NULL, &ab,
+                                                      &err),
+                             LG_OK);
+            assert_int_equal(lg_information_imbalance(&nb, &na, k, D, read_mem, &ma, NULL, &ba,
+                                                      &err),
+                             LG_OK);
+            assert_true(p.layers[l].has_ii);
+            assert_true(p.layers[l].ii_from_prev.value == ab.value);
+            assert_true(p.layers[l].ii_to_prev.value == ba.value);
+            assert_true(ab.value > 0 && ab.value < 1.5);
+            assert_int_equal(lg_information_imbalance(&na, &na, k, D, read_mem, &ma, NULL, &aa,
+                                                      &err),
+                             LG_OK);
+            /* a layer with itself: rank q + 1 for its q-th neighbour */
+            double least = 2.0 / N * (k + 1) / 2.0;
+            assert_true(fabs(aa.value - least) < 1e-12);
+            assert_int_equal(aa.counted, 0);
+            lg_knn_free(&na);
+            lg_knn_free(&nb);
+            free(a);
+            free(b);
+        }
+        lg_profile_free(&p);
+    }
+    lg_store_close(s);
+}
+
 static char *json_of(int threads, uint32_t tile)
 {
     lg_store *s;
@@ -412,6 +490,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(profile_finds_the_minimum_after_the_peak),
+        cmocka_unit_test(imbalance_with_the_previous_layer),
         cmocka_unit_test(same_numbers_for_any_threads_and_tiles),
         cmocka_unit_test(cli_profile),
         cmocka_unit_test(incremental_profile_computes_only_new_layers),
