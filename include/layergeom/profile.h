@@ -188,6 +188,8 @@ typedef struct lg_profile_s {
     size_t n_layers;
     lg_layer_result *layers;
     double *matrix;           /* n_layers^2 overlaps (with overlap_matrix), else NULL */
+    double *ii_matrix;        /* n_layers^2: [a * n_layers + b] = Delta(a -> b), with
+                                 overlap_matrix and ii_k, else NULL */
     lg_recommendation rec;
     int best_label_layer;     /* -1 without labels */
     lg_profile_opts opts;

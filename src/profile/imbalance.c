@@ -2,6 +2,8 @@
  * from the lists the profile holds anyway (the previous layer's and this
  * one's) and, for the ranks those lists do not show, a count over the rows
  * of the layer in question (estimate/imbalance.c, knn/ranks.c). */
+#include <math.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "layergeom/profile.h"
@@ -58,5 +60,104 @@ int lgp_imbalance_prev(lgp_acc *a, lg_store *s, size_t layer, lg_layer_result *r
     clock_gettime(CLOCK_MONOTONIC, &t1);
     r->ii_seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     r->seconds += r->ii_seconds;
+    return rc;
+}
+
+/* Column b of the matrix: Delta(a -> b) for every a, with every rank that
+ * b's kept list does not show counted in passes over b's rows (queries in
+ * batches sized from the budget). */
+static int matrix_column(lgp_acc *acc, lg_store *s, size_t b, double *sum, uint64_t *valid,
+                         lg_error *err)
+{
+    lg_profile *p = acc->p;
+    const lg_profile_opts *o = acc->o;
+    size_t L = p->n_layers;
+    uint32_t k = o->k, kk = o->ii_k;
+    uint64_t n = p->layers[b].n;
+    uint64_t budget = o->memory ? o->memory : lg_default_memory();
+    size_t cap = (size_t)(budget / 8 / 48);
+    cap = cap < 1024 ? 1024 : cap;
+    uint32_t *qi = malloc(cap * sizeof *qi), *qj = malloc(cap * sizeof *qj);
+    uint32_t *tag = malloc(cap * sizeof *tag);
+    uint64_t *rank = malloc(cap * sizeof *rank);
+    lg_layer_info info;
+    lg_store_layer(s, p->layers[b].index, &info);
+    layer_rows lr = {NULL};
+    int rc = qi && qj && tag && rank ? lg_cursor_open(s, p->layers[b].index, 1, &lr.cur, err)
+                                     : lgu_fail(err, LG_ENOMEM, "out of memory");
+    lg_knn_opts ko = {.threads = o->threads, .memory = o->memory, .stop = o->stop};
+    const uint32_t *B = acc->kept[b];
+    size_t nq = 0;
+    for (size_t a = 0; !rc && a <= L; a++) {
+        const uint32_t *A = a < L ? acc->kept[a] : NULL;
+        for (uint64_t i = 0; !rc && A && B && p->layers[a].n == n && i < n; i++) {
+            if (A[i * k] == LG_KNN_NONE || B[i * k] == LG_KNN_NONE)
+                continue;
+            valid[a]++;
+            for (uint32_t q = 0; q < kk; q++) {
+                uint32_t j = A[i * k + q], r = 0;
+                while (r < k && B[i * k + r] != j && B[i * k + r] != LG_KNN_NONE)
+                    r++;
+                if (r < k && B[i * k + r] == j) {
+                    sum[a] += r + 1;
+                    continue;
+                }
+                qi[nq] = (uint32_t)i;
+                qj[nq] = j;
+                tag[nq++] = (uint32_t)a;
+                if (nq == cap) { /* a full batch: count it now */
+                    rc = lg_knn_ranks(n, info.d, read_layer, &lr, qi, qj, nq, rank, &ko, err);
+                    for (size_t x = 0; !rc && x < nq; x++)
+                        sum[tag[x]] += (double)rank[x];
+                    nq = 0;
+                }
+            }
+        }
+        if (a == L && !rc && nq) { /* the rest */
+            rc = lg_knn_ranks(n, info.d, read_layer, &lr, qi, qj, nq, rank, &ko, err);
+            for (size_t x = 0; !rc && x < nq; x++)
+                sum[tag[x]] += (double)rank[x];
+        }
+    }
+    lg_cursor_close(lr.cur);
+    free(qi);
+    free(qj);
+    free(tag);
+    free(rank);
+    return rc;
+}
+
+int lgp_acc_ii_matrix(lgp_acc *acc, lg_store *s, lg_error *err)
+{
+    lg_profile *p = acc->p;
+    size_t L = p->n_layers;
+    if (acc->o->ii_k > acc->o->k)
+        return lgu_fail(err, LG_EUSAGE, "the information imbalance matrix uses the kept "
+                                        "neighbours: ii-k %u must not exceed k %u",
+                        acc->o->ii_k, acc->o->k);
+    free(p->ii_matrix);
+    p->ii_matrix = malloc((L ? L : 1) * L * sizeof *p->ii_matrix);
+    double *sum = malloc((L + 1) * sizeof *sum);
+    uint64_t *valid = malloc((L + 1) * sizeof *valid);
+    if (!p->ii_matrix || !sum || !valid) {
+        free(sum);
+        free(valid);
+        return lgu_fail(err, LG_ENOMEM, "out of memory for the information imbalance matrix");
+    }
+    int rc = LG_OK;
+    for (size_t b = 0; !rc && b < L; b++) {
+        for (size_t a = 0; a <= L; a++) {
+            sum[a] = 0;
+            valid[a] = 0;
+        }
+        if (acc->kept[b])
+            rc = matrix_column(acc, s, b, sum, valid, err);
+        for (size_t a = 0; !rc && a < L; a++)
+            p->ii_matrix[a * L + b] =
+                valid[a] > 1 ? 2.0 / (double)valid[a] * sum[a] / ((double)valid[a] * acc->o->ii_k)
+                             : NAN;
+    }
+    free(sum);
+    free(valid);
     return rc;
 }

@@ -75,8 +75,10 @@ void lg_profile_free(lg_profile *p)
         lgp_layer_free(&p->layers[q]);
     free(p->layers);
     free(p->matrix);
+    free(p->ii_matrix);
     p->layers = NULL;
     p->matrix = NULL;
+    p->ii_matrix = NULL;
 }
 
 /* ---- decimation: TwoNN on random subsets ---- */
@@ -668,6 +670,8 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
     free(order);
     if (!rc && opts->overlap_matrix)
         rc = lgp_acc_matrix(&acc, err);
+    if (!rc && opts->overlap_matrix && opts->ii_k)
+        rc = lgp_acc_ii_matrix(&acc, s, err);
     lgp_acc_close(&acc);
     if (rc) {
         lg_profile_free(out);

@@ -104,6 +104,9 @@ void lgp_acc_restart(lgp_acc *a);
  * added last (imbalance.c), when opts.ii_k asks for it. */
 int lgp_imbalance_prev(lgp_acc *a, lg_store *s, size_t layer, lg_layer_result *r,
                        const lg_knn *nn, lg_error *err);
+/* The information imbalance between every pair of layers, from the kept
+ * lists (opts.k neighbours; ii_k <= k) and counts over each layer's rows. */
+int lgp_acc_ii_matrix(lgp_acc *a, lg_store *s, lg_error *err);
 /* Label overlaps of layers that were added before the labels existed. */
 int lgp_acc_late_labels(lgp_acc *a, const int64_t *labels, lg_error *err);
 /* The overlap between every pair of layers, from the kept neighbours. */

@@ -336,24 +336,52 @@ static void ramp(double v, char *out, size_t cap)
     snprintf(out, cap, "#%02x%02x%02x", r, g, b);
 }
 
-void lgr_fig_heatmap(FILE *f, const lg_profile *p)
+/* A layer-by-layer matrix as a heat map.  The colours span the
+ * off-diagonal range (the diagonal, 1 for overlaps, would flatten them);
+ * the bar has ticks; cells show their values when there are few.  dark_low:
+ * small values are the similar ones (information imbalance), drawn dark like
+ * large overlaps. */
+static void heatmap(FILE *f, const lg_profile *p, const double *m, const char *title,
+                    const char *what, int dark_low)
 {
     size_t L = p->n_layers;
-    if (!p->matrix || !L)
-        return;
-    double cell = L > 40 ? 12 : L > 20 ? 18 : 28, side = cell * (double)L;
-    double w = side + 200, h = side + 130;
-    svg_open(f, w, h, "Neighbourhood overlap between layers");
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t a = 0; a < L; a++)
+        for (size_t b = 0; b < L; b++)
+            if (a != b && isfinite(m[a * L + b])) {
+                lo = fmin(lo, m[a * L + b]);
+                hi = fmax(hi, m[a * L + b]);
+            }
+    if (!(hi > lo)) {
+        lo = isfinite(lo) ? lo - 0.5 : 0;
+        hi = lo + 1;
+    }
+    double cell = L > 40 ? 12 : L > 20 ? 18 : L > 16 ? 28 : 40, side = cell * (double)L;
+    double w = side + 230, h = side + 130;
+    svg_open(f, w < 400 ? 400 : w, h, title);
     double x0 = 120, y0 = 40;
     char col[16];
     for (size_t a = 0; a < L; a++)
         for (size_t b = 0; b < L; b++) {
-            ramp(p->matrix[a * L + b], col, sizeof col);
+            double v = m[a * L + b], t = (v - lo) / (hi - lo);
+            t = t < 0 ? 0 : t > 1 ? 1 : t;
+            if (dark_low)
+                t = 1 - t;
+            if (isfinite(v))
+                ramp(t, col, sizeof col);
+            else
+                snprintf(col, sizeof col, "#eeeeee");
             fprintf(f,
                     "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
                     "<title>layers %zu and %zu: %.3f</title></rect>\n",
                     x0 + cell * (double)b, y0 + cell * (double)a, cell, cell, col,
-                    p->layers[a].index, p->layers[b].index, p->matrix[a * L + b]);
+                    p->layers[a].index, p->layers[b].index, v);
+            if (L <= 16 && isfinite(v))
+                fprintf(f,
+                        "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"10\" "
+                        "fill=\"%s\">%.2f</text>\n",
+                        x0 + cell * ((double)b + 0.5), y0 + cell * ((double)a + 0.5) + 3.5,
+                        t > 0.55 ? "white" : "#222", v);
         }
     for (size_t a = 0; a < L; a++) {
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"10\">", x0 - 4,
@@ -363,17 +391,46 @@ void lgr_fig_heatmap(FILE *f, const lg_profile *p)
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"10\">%zu</text>\n",
                 x0 + cell * ((double)a + 0.5), y0 + side + 14, p->layers[a].index);
     }
-    for (int s = 0; s <= 10; s++) {
-        ramp(s / 10.0, col, sizeof col);
-        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"%.1f\" fill=\"%s\"/>\n",
-                x0 + side + 20, y0 + side - side * (s + 1) / 11.0, side / 11.0, col);
+    /* the colour bar, with the values of five ticks */
+    double bx = x0 + side + 20;
+    for (int q = 0; q < 20; q++) {
+        double t = (q + 0.5) / 20.0;
+        ramp(dark_low ? 1 - t : t, col, sizeof col);
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"14\" height=\"%.2f\" fill=\"%s\"/>\n",
+                bx, y0 + side - side * (q + 1) / 20.0, side / 20.0 + 0.3, col);
     }
-    fprintf(f,
-            "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">1</text><text x=\"%.1f\" y=\"%.1f\" "
-            "font-size=\"10\">0</text>\n<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
-            "text-anchor=\"middle\">layer index (chi at k = %u)</text>\n</svg>\n",
-            x0 + side + 38, y0 + 10, x0 + side + 38, y0 + side, x0 + side / 2, y0 + side + 34,
-            p->opts.k);
+    for (int q = 0; q <= 4; q++) {
+        double y = y0 + side - side * q / 4.0;
+        fprintf(f,
+                "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#333\"/>"
+                "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">%.3g</text>\n",
+                bx + 14, y, bx + 18, y, bx + 21, y + 3.5, lo + (hi - lo) * q / 4.0);
+    }
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">",
+            x0 + side / 2, y0 + side + 34);
+    lgr_xml_text(f, what);
+    fputs("</text>\n</svg>\n", f);
+}
+
+void lgr_fig_heatmap(FILE *f, const lg_profile *p)
+{
+    if (!p->matrix || !p->n_layers)
+        return;
+    char what[160];
+    snprintf(what, sizeof what, "layer index (chi at k = %u; colours span the off-diagonal range)",
+             p->opts.k);
+    heatmap(f, p, p->matrix, "Neighbourhood overlap between layers", what, 0);
+}
+
+void lgr_fig_ii_heatmap(FILE *f, const lg_profile *p)
+{
+    if (!p->ii_matrix || !p->n_layers)
+        return;
+    char what[200];
+    snprintf(what, sizeof what,
+             "row a, column b: Delta(a -> b), small when b predicts a's neighbours (k = %u)",
+             p->opts.ii_k);
+    heatmap(f, p, p->ii_matrix, "Information imbalance between layers", what, 1);
 }
 
 void lgr_fig_groups(FILE *f, const lg_profile *p)

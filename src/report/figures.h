@@ -20,5 +20,7 @@ void lgr_fig_groups(FILE *f, const lg_profile *p);
 void lgr_fig_decimation(FILE *f, const lg_profile *p);
 /* Only when the profile has an overlap matrix. */
 void lgr_fig_heatmap(FILE *f, const lg_profile *p);
+/* Only when the profile has an information imbalance matrix. */
+void lgr_fig_ii_heatmap(FILE *f, const lg_profile *p);
 
 #endif

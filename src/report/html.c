@@ -196,6 +196,10 @@ int lg_report_html(FILE *f, const lg_profile *p, const lg_report_info *info)
         fputs("<h2>Overlap between every pair of layers</h2>\n", f);
         lgr_fig_heatmap(f, p);
     }
+    if (p->ii_matrix) {
+        fputs("<h2>Information imbalance between every pair of layers</h2>\n", f);
+        lgr_fig_ii_heatmap(f, p);
+    }
     fputs("<h2>Numbers</h2>\n<div style=\"overflow-x:auto\">\n", f);
     table(f, p);
     fputs("</div>\n", f);

@@ -135,9 +135,21 @@ static void imbalance_with_the_previous_layer(void **state)
         assert_int_equal(o.ii_k, 1);
         o.ii_k = k;
         lg_profile p;
+        o.overlap_matrix = 1;
         if (lg_profile_run(s, &o, &p, &err))
             fail_msg("%s", err.msg);
         assert_false(p.layers[0].has_ii);
+        /* the matrix agrees with the consecutive pairs, and its diagonal is
+         * the least value, (k + 1) / N */
+        size_t L = p.n_layers;
+        assert_non_null(p.ii_matrix);
+        for (size_t l = 0; l < L; l++) {
+            assert_true(fabs(p.ii_matrix[l * L + l] - (k + 1.0) / N) < 1e-12);
+            if (l) {
+                assert_true(p.ii_matrix[(l - 1) * L + l] == p.layers[l].ii_from_prev.value);
+                assert_true(p.ii_matrix[l * L + l - 1] == p.layers[l].ii_to_prev.value);
+            }
+        }
         for (size_t l = 1; l < p.n_layers; l++) {
             float *a = layer_rows(s, l - 1), *b = layer_rows(s, l);
             lg_knn_opts ko = {.k = p.k_lists};
