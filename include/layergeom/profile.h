@@ -65,6 +65,11 @@ typedef struct lg_layer_result {
                                   neighbourhoods? */
     lg_imbalance ii_to_prev;   /* Delta(l -> l-1) */
     double ii_seconds;
+    /* with opts.ii_subsets: DADApy's protocol, the same on disjoint random
+     * subsets (mean, standard error of the mean, subsets used) */
+    double ii_sub_from_prev[2], ii_sub_to_prev[2];
+    int ii_sub_count;
+    uint64_t ii_sub_rows;
     int has_labels;
     lg_label_overlap overlap_labels; /* chi_k(l, labels) */
     uint64_t duplicates;  /* rows with a twin: nearest neighbour within the duplicate
@@ -182,6 +187,10 @@ typedef struct lg_profile_opts {
     /* The information imbalance with the previous layer, both directions,
      * at this k (0: not computed); exact over all rows. */
     uint32_t ii_k;
+    /* > 0: also DADApy's subset protocol for it (MetricComparisons'
+     * subset_size): N / ii_subsets disjoint random subsets, each with its own
+     * neighbours, mean +- sem.  For comparison with published numbers. */
+    uint32_t ii_subsets;
 } lg_profile_opts;
 
 typedef struct lg_profile_s {

@@ -10,7 +10,7 @@ from conftest import ROOT, SAMPLE, cli
 OPTION_SETS = [[], ["--overlap-matrix", "--decimation"], ["--knn", "approx"],
                ["--preset", "paper", "--no-labels"], ["--layers", "2-4", "--id", "gride"],
                ["-k", "10,30"], ["--id", "kstar", "--layers", "0", "--dup-tol", "1e-3x"],
-               ["--per-class", "--group-rank", "4", "--layers", "0,1"]]
+               ["--per-class", "--group-rank", "4", "--layers", "0,1", "--ii-subsets", "400"]]
 
 
 def keys_of(o, out):

@@ -4,6 +4,7 @@
  * of the layer in question (estimate/imbalance.c, knn/ranks.c). */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "layergeom/profile.h"
@@ -35,6 +36,133 @@ static int one_way(lg_store *s, size_t layer_b, const lg_knn *a, const lg_knn *b
     return rc;
 }
 
+typedef struct mem_rows {
+    const float *x;
+    uint32_t d;
+} mem_rows;
+
+static int read_mem(void *ctx, uint64_t r0, size_t n, float *out, lg_error *err)
+{
+    (void)err;
+    mem_rows *m = ctx;
+    memcpy(out, m->x + r0 * m->d, n * m->d * sizeof *out);
+    return LG_OK;
+}
+
+static uint64_t next_rand(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The rows `rows` (ascending) of a layer, into memory. */
+static int gather(lg_store *s, size_t layer, const uint64_t *rows, uint64_t m, uint32_t d,
+                  float *out, lg_error *err)
+{
+    lg_cursor *c;
+    int rc = lg_cursor_open(s, layer, 1, &c, err);
+    for (uint64_t i = 0; !rc && i < m; i++)
+        rc = lg_cursor_read(c, rows[i], 1, out + i * d, err);
+    lg_cursor_close(c);
+    return rc;
+}
+
+static void mean_sem(const double *v, int n, double out[2])
+{
+    double m = 0, q = 0;
+    for (int i = 0; i < n; i++)
+        m += v[i];
+    m /= n;
+    for (int i = 0; i < n; i++)
+        q += (v[i] - m) * (v[i] - m);
+    out[0] = m;
+    out[1] = n > 1 ? sqrt(q / (n - 1)) / sqrt((double)n) : 0;
+}
+
+/* DADApy's protocol: N / M disjoint random subsets of equal size (as
+ * numpy's array_split; a shorter last one dropped), each with its own
+ * neighbours, both directions; mean and sem. */
+static int subsets(lg_store *s, size_t la, size_t lb, const lg_profile_opts *o,
+                   lg_layer_result *r, lg_error *err)
+{
+    uint64_t n = r->n, M = o->ii_subsets;
+    uint64_t repeats = n / M;
+    if (repeats < 1) {
+        lgp_note(r, "information imbalance subsets of %llu rows: the layer has only %llu",
+                 (unsigned long long)M, (unsigned long long)n);
+        return LG_OK;
+    }
+    /* numpy's array_split: the first n % repeats subsets have one row more;
+     * DADApy drops the last when it is shorter than the one before */
+    uint64_t size = n / repeats, extra = n % repeats;
+    if (repeats > 1 && extra == repeats - 1)
+        repeats--;
+    lg_layer_info A, B;
+    lg_store_layer(s, la, &A);
+    lg_store_layer(s, lb, &B);
+    uint64_t *perm = malloc(n * sizeof *perm);
+    double *ab = malloc(repeats * 2 * sizeof *ab), *ba = ab ? ab + repeats : NULL;
+    float *xa = malloc((size + 1) * A.d * sizeof *xa), *xb = malloc((size + 1) * B.d * sizeof *xb);
+    int rc = perm && ab && xa && xb ? LG_OK : lgu_fail(err, LG_ENOMEM, "out of memory");
+    uint64_t seed = o->seed * 1000003u + 77 + lb;
+    for (uint64_t i = 0; !rc && i < n; i++)
+        perm[i] = i;
+    for (uint64_t i = n - 1; !rc && i > 0; i--) {
+        uint64_t j = next_rand(&seed) % (i + 1), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    uint64_t at = 0;
+    for (uint64_t q = 0; !rc && q < repeats; q++) {
+        uint64_t m = size + (q < extra);
+        uint64_t *rows = perm + at;
+        at += m;
+        qsort(rows, m, sizeof *rows, cmp_u64);
+        rc = gather(s, la, rows, m, A.d, xa, err);
+        if (!rc)
+            rc = gather(s, lb, rows, m, B.d, xb, err);
+        uint32_t k = o->ii_k > 8 ? o->ii_k : 8;
+        k = k > m - 1 ? (uint32_t)(m - 1) : k;
+        lg_knn_opts ko = {.k = k, .threads = o->threads, .memory = o->memory, .stop = o->stop};
+        lg_knn na = {0}, nb = {0};
+        if (!rc)
+            rc = lg_knn_exact_matrix(xa, m, A.d, &ko, &na, err);
+        if (!rc)
+            rc = lg_knn_exact_matrix(xb, m, B.d, &ko, &nb, err);
+        mem_rows ma = {xa, A.d}, mb = {xb, B.d};
+        lg_imbalance x, y;
+        if (!rc)
+            rc = lg_information_imbalance(&na, &nb, o->ii_k, B.d, read_mem, &mb, &ko, &x, err);
+        if (!rc)
+            rc = lg_information_imbalance(&nb, &na, o->ii_k, A.d, read_mem, &ma, &ko, &y, err);
+        lg_knn_free(&na);
+        lg_knn_free(&nb);
+        if (!rc) {
+            ab[q] = x.value;
+            ba[q] = y.value;
+        }
+    }
+    if (!rc) {
+        mean_sem(ab, (int)repeats, r->ii_sub_from_prev);
+        mean_sem(ba, (int)repeats, r->ii_sub_to_prev);
+        r->ii_sub_count = (int)repeats;
+        r->ii_sub_rows = size;
+    }
+    free(perm);
+    free(ab);
+    free(xa);
+    free(xb);
+    return rc;
+}
+
 int lgp_imbalance_prev(lgp_acc *a, lg_store *s, size_t layer, lg_layer_result *r,
                        const lg_knn *nn, lg_error *err)
 {
@@ -57,6 +185,8 @@ int lgp_imbalance_prev(lgp_acc *a, lg_store *s, size_t layer, lg_layer_result *r
         return LG_OK;
     }
     r->has_ii = !rc;
+    if (!rc && o->ii_subsets)
+        rc = subsets(s, prev, layer, o, r, err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     r->ii_seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     r->seconds += r->ii_seconds;

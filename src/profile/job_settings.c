@@ -81,6 +81,9 @@ static const setting settings[] = {
     {"ii-k", "K",
      "the information imbalance with the previous layer,\nboth directions, at k = K (default 1; "
      "0: none)", K_UINT, 0, LG_KNN_MAX_K, NULL},
+    {"ii-subsets", "M",
+     "also DADApy's protocol for it: N / M random disjoint\nsubsets (MetricComparisons' "
+     "subset_size), mean +- sem", K_UINT, 0, 1e9, NULL},
     {"per-class", NULL, "also the ID of each class's own rows, per layer", K_FLAG, 0, 0, NULL},
     {"groups", "SET|FILE",
      "also the ID of each group's own rows (e.g. one\nprompt's tokens): a label set of the "
@@ -285,6 +288,7 @@ static int apply(lg_job *j, const setting *s, const char *v, uint64_t u, double 
     else if (!strcmp(n, "label-set")) return set_text(&j->label_set, v, err);
     else if (!strcmp(n, "per-class")) o->per_class = w;
     else if (!strcmp(n, "ii-k")) o->ii_k = (uint32_t)u;
+    else if (!strcmp(n, "ii-subsets")) o->ii_subsets = (uint32_t)u;
     else if (!strcmp(n, "groups")) return set_text(&j->groups, v, err);
     else if (!strcmp(n, "groups-only")) o->groups_only = w;
     else if (!strcmp(n, "group-rank")) {

@@ -189,6 +189,18 @@ static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
             fprintf(f, ", \"ranks_counted\": %llu, \"seconds\": ",
                     (unsigned long long)(r->ii_from_prev.counted + r->ii_to_prev.counted));
             num(f, r->ii_seconds);
+            if (r->ii_sub_count) {
+                fprintf(f, ", \"subsets\": {\"count\": %d, \"rows\": %llu, \"from_prev\": [",
+                        r->ii_sub_count, (unsigned long long)r->ii_sub_rows);
+                num(f, r->ii_sub_from_prev[0]);
+                fputs(", ", f);
+                num(f, r->ii_sub_from_prev[1]);
+                fputs("], \"to_prev\": [", f);
+                num(f, r->ii_sub_to_prev[0]);
+                fputs(", ", f);
+                num(f, r->ii_sub_to_prev[1]);
+                fputs("]}", f);
+            }
             fputs("}", f);
         } else {
             fputs("null", f);
@@ -290,7 +302,7 @@ int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info)
     else
         fputs("null", f);
     fprintf(f, ", \"class_fraction\": %g, \"recommend_tolerance\": %g", o->class_fraction, o->tol);
-    fprintf(f, ", \"ii_k\": %u", o->ii_k);
+    fprintf(f, ", \"ii_k\": %u, \"ii_subsets\": %u", o->ii_k, o->ii_subsets);
     if (o->dup_tol_median > 0)
         fprintf(f, ", \"dup_tol\": \"%gx\"", o->dup_tol_median);
     else if (o->dup_tol >= 0)

@@ -182,6 +182,31 @@ static void imbalance_with_the_previous_layer(void **state)
         }
         lg_profile_free(&p);
     }
+    /* DADApy's subset protocol: one subset of all rows is the exact value;
+     * 4 subsets give a mean and an error bar */
+    lg_profile_opts o;
+    lg_profile_opts_default(&o);
+    size_t two[2] = {1, 2};
+    o.layers = two;
+    o.n_layers = 2;
+    o.ii_subsets = N;
+    lg_profile p;
+    if (lg_profile_run(s, &o, &p, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(p.layers[1].ii_sub_count, 1);
+    assert_true(p.layers[1].ii_sub_from_prev[0] == p.layers[1].ii_from_prev.value);
+    assert_true(p.layers[1].ii_sub_to_prev[0] == p.layers[1].ii_to_prev.value);
+    lg_profile_free(&p);
+    o.ii_subsets = N / 4;
+    if (lg_profile_run(s, &o, &p, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(p.layers[1].ii_sub_count, 4);
+    assert_int_equal(p.layers[1].ii_sub_rows, N / 4);
+    assert_true(p.layers[1].ii_sub_from_prev[1] > 0);
+    /* on fewer rows the ranks are coarser, the imbalance of the same order */
+    double ratio = p.layers[1].ii_sub_from_prev[0] / p.layers[1].ii_from_prev.value;
+    assert_true(ratio > 0.5 && ratio < 2);
+    lg_profile_free(&p);
     lg_store_close(s);
 }
 
