@@ -191,6 +191,7 @@ typedef struct lg_profile_opts {
      * subset_size): N / ii_subsets disjoint random subsets, each with its own
      * neighbours, mean +- sem.  For comparison with published numbers. */
     uint32_t ii_subsets;
+    int no_cross_cache;       /* lg_cross_stores: neither read nor write the stores' caches */
 } lg_profile_opts;
 
 typedef struct lg_profile_s {
@@ -223,6 +224,30 @@ LG_API int lg_profile_follow(const char *path, const lg_profile_opts *o, double 
                              volatile int *stop, lg_profile *out, lg_error *err);
 LG_API int lg_profile_run(lg_store *s, const lg_profile_opts *o, lg_profile *out, lg_error *err);
 LG_API void lg_profile_free(lg_profile *p);
+
+/* Two stores of the same inputs (two models, two checkpoints): the overlap
+ * chi_k and the information imbalance between every layer of a and every
+ * layer of b.  The stores must have the same N; when both carry META
+ * "input_id" (a producer's identity of its inputs, e.g. a hash of their
+ * ids) it must match, else the comparison is refused; identity says what
+ * was checked.  Lists come from each store's cache (STORE.lgcache) when a
+ * profile made them, else they are computed and kept there (not with
+ * o->no_cross_cache); o gives k,
+ * ii_k (<= k; 0: no imbalance), threads and memory.  Matrices are row-major,
+ * la rows (layers of a) x lb columns (layers of b). */
+typedef struct lg_cross {
+    size_t la, lb;
+    uint32_t k, ii_k;
+    double *overlap; /* chi_k(a_i, b_j) */
+    double *ii_ab;   /* Delta(a_i -> b_j): small when b_j predicts a_i's neighbourhoods */
+    double *ii_ba;   /* Delta(b_j -> a_i) */
+    int identity_checked;
+    char identity[400];
+} lg_cross;
+
+LG_API int lg_cross_stores(lg_store *a, lg_store *b, const lg_profile_opts *o, lg_cross *out,
+                           lg_error *err);
+LG_API void lg_cross_free(lg_cross *c);
 
 #ifdef __cplusplus
 }

@@ -193,17 +193,16 @@ int lgp_imbalance_prev(lgp_acc *a, lg_store *s, size_t layer, lg_layer_result *r
     return rc;
 }
 
-/* Column b of the matrix: Delta(a -> b) for every a, with every rank that
- * b's kept list does not show counted in passes over b's rows (queries in
- * batches sized from the budget). */
-static int matrix_column(lgp_acc *acc, lg_store *s, size_t b, double *sum, uint64_t *valid,
-                         lg_error *err)
+/* One column of an imbalance matrix: Delta(A_a -> B) for every a, where
+ * A_a are first-k neighbour lists (k per row, LG_KNN_NONE for rows without
+ * one) and B is the layer `layer_b` of store s with kept list B.  Ranks B's
+ * list shows are read; the others are counted over B's rows, in batches of
+ * queries sized from the budget.  sum[a], valid[a] receive the sum of ranks
+ * and the rows with lists in both. */
+int lgp_ii_column(lg_store *s, size_t layer_b, const uint32_t *B, const uint32_t *const *A,
+                  size_t nA, uint64_t n, uint32_t k, uint32_t kk, const lg_profile_opts *o,
+                  double *sum, uint64_t *valid, lg_error *err)
 {
-    lg_profile *p = acc->p;
-    const lg_profile_opts *o = acc->o;
-    size_t L = p->n_layers;
-    uint32_t k = o->k, kk = o->ii_k;
-    uint64_t n = p->layers[b].n;
     uint64_t budget = o->memory ? o->memory : lg_default_memory();
     size_t cap = (size_t)(budget / 8 / 48);
     cap = cap < 1024 ? 1024 : cap;
@@ -211,21 +210,20 @@ static int matrix_column(lgp_acc *acc, lg_store *s, size_t b, double *sum, uint6
     uint32_t *tag = malloc(cap * sizeof *tag);
     uint64_t *rank = malloc(cap * sizeof *rank);
     lg_layer_info info;
-    lg_store_layer(s, p->layers[b].index, &info);
+    lg_store_layer(s, layer_b, &info);
     layer_rows lr = {NULL};
-    int rc = qi && qj && tag && rank ? lg_cursor_open(s, p->layers[b].index, 1, &lr.cur, err)
+    int rc = qi && qj && tag && rank ? lg_cursor_open(s, layer_b, 1, &lr.cur, err)
                                      : lgu_fail(err, LG_ENOMEM, "out of memory");
     lg_knn_opts ko = {.threads = o->threads, .memory = o->memory, .stop = o->stop};
-    const uint32_t *B = acc->kept[b];
     size_t nq = 0;
-    for (size_t a = 0; !rc && a <= L; a++) {
-        const uint32_t *A = a < L ? acc->kept[a] : NULL;
-        for (uint64_t i = 0; !rc && A && B && p->layers[a].n == n && i < n; i++) {
-            if (A[i * k] == LG_KNN_NONE || B[i * k] == LG_KNN_NONE)
+    for (size_t a = 0; !rc && a <= nA; a++) {
+        const uint32_t *Aa = a < nA ? A[a] : NULL;
+        for (uint64_t i = 0; !rc && Aa && B && i < n; i++) {
+            if (Aa[i * k] == LG_KNN_NONE || B[i * k] == LG_KNN_NONE)
                 continue;
             valid[a]++;
             for (uint32_t q = 0; q < kk; q++) {
-                uint32_t j = A[i * k + q], r = 0;
+                uint32_t j = Aa[i * k + q], r = 0;
                 while (r < k && B[i * k + r] != j && B[i * k + r] != LG_KNN_NONE)
                     r++;
                 if (r < k && B[i * k + r] == j) {
@@ -243,7 +241,7 @@ static int matrix_column(lgp_acc *acc, lg_store *s, size_t b, double *sum, uint6
                 }
             }
         }
-        if (a == L && !rc && nq) { /* the rest */
+        if (a == nA && !rc && nq) { /* the rest */
             rc = lg_knn_ranks(n, info.d, read_layer, &lr, qi, qj, nq, rank, &ko, err);
             for (size_t x = 0; !rc && x < nq; x++)
                 sum[tag[x]] += (double)rank[x];
@@ -281,7 +279,9 @@ int lgp_acc_ii_matrix(lgp_acc *acc, lg_store *s, lg_error *err)
             valid[a] = 0;
         }
         if (acc->kept[b])
-            rc = matrix_column(acc, s, b, sum, valid, err);
+            rc = lgp_ii_column(s, p->layers[b].index, acc->kept[b],
+                               (const uint32_t *const *)acc->kept, L, p->layers[b].n,
+                               acc->o->k, acc->o->ii_k, acc->o, sum, valid, err);
         for (size_t a = 0; !rc && a < L; a++)
             p->ii_matrix[a * L + b] =
                 valid[a] > 1 ? 2.0 / (double)valid[a] * sum[a] / ((double)valid[a] * acc->o->ii_k)

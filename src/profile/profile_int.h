@@ -107,6 +107,11 @@ int lgp_imbalance_prev(lgp_acc *a, lg_store *s, size_t layer, lg_layer_result *r
 /* The information imbalance between every pair of layers, from the kept
  * lists (opts.k neighbours; ii_k <= k) and counts over each layer's rows. */
 int lgp_acc_ii_matrix(lgp_acc *a, lg_store *s, lg_error *err);
+/* One column of an information imbalance matrix (imbalance.c): Delta(A_a ->
+ * B) for every list A_a, B being layer_b of s with its first-k list B. */
+int lgp_ii_column(lg_store *s, size_t layer_b, const uint32_t *B, const uint32_t *const *A,
+                  size_t nA, uint64_t n, uint32_t k, uint32_t kk, const lg_profile_opts *o,
+                  double *sum, uint64_t *valid, lg_error *err);
 /* Label overlaps of layers that were added before the labels existed. */
 int lgp_acc_late_labels(lgp_acc *a, const int64_t *labels, lg_error *err);
 /* The overlap between every pair of layers, from the kept neighbours. */
