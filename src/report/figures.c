@@ -10,7 +10,10 @@
 #include "report/figures.h"
 #include "report/plot.h"
 
-static const char *const colors[2] = {"#1f5fa8", "#d4600f"};
+/* one colour per profile overlaid (up to 8) */
+static const char *const colors[8] = {"#1f5fa8", "#d4600f", "#2a9d4b", "#7d3c98",
+                                      "#8c564b", "#17becf", "#555555", "#bcbd22"};
+#define MAX_OVERLAID 8
 
 double lgr_fig_depth(const lg_profile *p, size_t q)
 {
@@ -31,7 +34,22 @@ static void svg_open(FILE *f, double w, double h, const char *title)
     fputs("</text>\n", f);
 }
 
-/* The ID panel: one curve per profile, error bars, the recommended layer. */
+/* Layer indices along the top edge of a panel, when few enough to read:
+ * which layer a point is, without a label over the data. */
+static void layer_indices(FILE *f, const lgr_plot *pl, const lg_profile *p)
+{
+    if (p->n_layers > 32)
+        return;
+    int every = p->n_layers > 16 ? 2 : 1;
+    for (size_t q = 0; q < p->n_layers; q += (size_t)every)
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"9\" "
+                   "fill=\"#777\">%zu</text>\n",
+                lgr_plot_x(pl, lgr_fig_depth(p, q)), pl->top - 4, p->layers[q].index);
+}
+
+/* The ID panel: one curve per profile, error bars; the recommended layer
+ * ringed, the first peak a triangle, the plateau a band (one profile); the
+ * words in the legend, never over the data. */
 static void id_panel(FILE *f, const lg_profile *const *ps, const char *const *names, int np,
                      double top, double w, double h)
 {
@@ -48,9 +66,14 @@ static void id_panel(FILE *f, const lg_profile *const *ps, const char *const *na
         ymax = 1;
     }
     lgr_plot pl;
-    lgr_plot_begin(&pl, f, 70, top, w - 100, h, 0, 1, fmin(0, ymin), ymax * 1.08);
+    /* a margin on both sides: markers of the first and last layer stay inside the frame */
+    lgr_plot_begin(&pl, f, 70, top, w - 100, h, -0.04, 1.04, fmin(0, ymin), ymax * 1.08);
     lgr_plot_axes(&pl, "relative depth (layer index / last layer index)",
                  "intrinsic dimension");
+    if (np == 1)
+        layer_indices(f, &pl, ps[0]);
+    const char *labels[MAX_OVERLAID];
+    char text[MAX_OVERLAID][400];
     for (int k = 0; k < np; k++) {
         const lg_profile *p = ps[k];
         int n = (int)p->n_layers;
@@ -67,39 +90,45 @@ static void id_panel(FILE *f, const lg_profile *const *ps, const char *const *na
             y[q] = p->layers[q].id;
             e[q] = p->layers[q].id_err;
         }
+        int rec = p->rec.index >= 0 && p->rec.index < n ? p->rec.index : -1;
+        if (np == 1 && rec >= 0 && p->rec.plateau_first < p->rec.plateau_last) {
+            double a = lgr_plot_x(&pl, x[p->rec.plateau_first]) - 6,
+                   b = lgr_plot_x(&pl, x[p->rec.plateau_last]) + 6;
+            fprintf(f, "<rect class=\"plateau\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+                       "height=\"%.1f\" fill=\"#c0172b\" fill-opacity=\"0.07\"/>\n",
+                    a, pl.top, b - a, pl.height);
+        }
         lgr_plot_line(&pl, x, y, n, colors[k], 0);
         lgr_plot_errorbars(&pl, x, y, e, n, colors[k]);
         lgr_plot_points(&pl, x, y, n, colors[k]);
-        if (p->rec.index >= 0 && p->rec.index < n) {
-            /* the recommended layer: a ring, a dashed line to the axis, a label */
-            int q = p->rec.index;
-            double X = lgr_plot_x(&pl, x[q]), Y = lgr_plot_y(&pl, y[q]);
+        if (p->rec.peak >= 0 && p->rec.peak < n && isfinite(y[p->rec.peak])) {
+            double X = lgr_plot_x(&pl, x[p->rec.peak]), Y = lgr_plot_y(&pl, y[p->rec.peak]);
+            fprintf(f, "<path class=\"peak\" d=\"M%.1f %.1fl7 -12h-14z\" fill=\"none\" "
+                       "stroke=\"%s\" stroke-width=\"2\"/>\n",
+                    X, Y - 8, colors[k]);
+        }
+        size_t at = (size_t)snprintf(text[k], sizeof text[k], "%s", names[k]);
+        if (rec >= 0 && isfinite(y[rec])) {
+            double X = lgr_plot_x(&pl, x[rec]), Y = lgr_plot_y(&pl, y[rec]);
             fprintf(f,
                     "<circle class=\"recommended\" cx=\"%.1f\" cy=\"%.1f\" r=\"8\" "
                     "fill=\"none\" stroke=\"#c0172b\" stroke-width=\"2.5\"/>\n"
                     "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c0172b\" "
                     "stroke-dasharray=\"4 3\"/>\n",
                     X, Y, X, Y + 8, X, pl.top + pl.height);
-            char label[300];
-            snprintf(label, sizeof label, "%srecommended: layer %zu (%s), ID %.1f",
-                     np > 1 ? (k ? "B " : "A ") : "", p->layers[q].index, p->layers[q].name,
-                     y[q]);
-            double ty = y[q] + (pl.ymax - pl.ymin) * (0.10 + 0.07 * k);
-            lgr_plot_text(&pl, x[q], ty, label, x[q] > 0.6 ? "end" : "start", 11, "#c0172b");
-            if (p->rec.peak >= 0 && np == 1) {
-                char why[200];
-                snprintf(why, sizeof why, "the ID minimum after the first peak (layer %zu)",
-                         p->layers[p->rec.peak].index);
-                lgr_plot_text(&pl, x[q], ty - (pl.ymax - pl.ymin) * 0.05, why,
-                             x[q] > 0.6 ? "end" : "start", 10, "#c0172b");
-            }
+            if (at < sizeof text[k])
+                snprintf(text[k] + at, sizeof text[k] - at, "; recommended: layer %zu (%s), ID %.1f",
+                         p->layers[rec].index, p->layers[rec].name, y[rec]);
         }
+        labels[k] = text[k];
         free(x);
         free(y);
         free(e);
     }
-    int dashed[2] = {0, 0};
-    lgr_plot_legend(&pl, names, colors, dashed, np);
+    lgr_plot_legend(&pl, labels, colors, NULL, np);
+    fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"10\" fill=\"#555\" "
+               "text-anchor=\"end\">ring: recommended layer; triangle: first ID peak%s</text>\n",
+            pl.left + pl.width, pl.top + pl.height + 48, np == 1 ? "; band: plateau" : "");
 }
 
 /* The overlap panel: chi with the previous layer (solid) and with the labels
@@ -108,13 +137,13 @@ static void overlap_panel(FILE *f, const lg_profile *const *ps, const char *cons
                           double top, double w, double h)
 {
     lgr_plot pl;
-    lgr_plot_begin(&pl, f, 70, top, w - 100, h, 0, 1, 0, 1);
+    lgr_plot_begin(&pl, f, 70, top, w - 100, h, -0.04, 1.04, 0, 1);
     char ylabel[64];
     snprintf(ylabel, sizeof ylabel, "neighbourhood overlap chi (k = %u)", ps[0]->opts.k);
     lgr_plot_axes(&pl, "relative depth (layer index / last layer index)", ylabel);
-    const char *labels[4], *cols[4];
-    int dashed[4], nl = 0;
-    char text[4][160];
+    const char *labels[3 * MAX_OVERLAID], *cols[3 * MAX_OVERLAID];
+    int dashed[3 * MAX_OVERLAID], nl = 0;
+    char text[3 * MAX_OVERLAID][160];
     for (int k = 0; k < np; k++) {
         const lg_profile *p = ps[k];
         int n = (int)p->n_layers, any_lab = 0;
@@ -149,6 +178,16 @@ static void overlap_panel(FILE *f, const lg_profile *const *ps, const char *cons
             cols[nl] = colors[k];
             dashed[nl++] = 1;
         }
+        if (p->matrix && n > 1) { /* chi with the last layer, from the matrix */
+            for (int q = 0; q < n; q++)
+                a[q] = p->matrix[(size_t)q * (size_t)n + (size_t)(n - 1)];
+            lgr_plot_line(&pl, x, a, n, colors[k], 2);
+            snprintf(text[nl], sizeof text[nl], "%s%schi(layer, last layer)",
+                     np > 1 ? names[k] : "", np > 1 ? ": " : "");
+            labels[nl] = text[nl];
+            cols[nl] = colors[k];
+            dashed[nl++] = 2;
+        }
         free(x);
         free(a);
         free(b);
@@ -160,8 +199,11 @@ void lgr_fig_main(FILE *f, const lg_profile *const *ps, const char *const *names
                  const char *caption)
 {
     double w = 780, h = 700;
-    svg_open(f, w, h, np > 1 ? "Intrinsic dimension and overlaps: two profiles"
-                             : "Intrinsic dimension and overlaps across layers");
+    char title[80];
+    snprintf(title, sizeof title, np > 1 ? "Intrinsic dimension and overlaps: %d profiles"
+                                         : "Intrinsic dimension and overlaps across layers",
+             np);
+    svg_open(f, w, h, title);
     id_panel(f, ps, names, np, 40, w, 300);
     overlap_panel(f, ps, names, np, 395, w, 230);
     /* the caption, wrapped at "; " into lines of at most 130 characters */

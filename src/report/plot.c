@@ -40,7 +40,16 @@ void lgr_plot_begin(lgr_plot *p, FILE *f, double left, double top, double width,
     double sy = nice_step(ymax - ymin, 5);
     ymin = floor(ymin / sy) * sy;
     ymax = ceil(ymax / sy) * sy;
-    *p = (lgr_plot){f, left, top, width, height, xmin, xmax, ymin, ymax, 0, NULL, 0};
+    memset(p, 0, sizeof *p);
+    p->f = f;
+    p->left = left;
+    p->top = top;
+    p->width = width;
+    p->height = height;
+    p->xmin = xmin;
+    p->xmax = xmax;
+    p->ymin = ymin;
+    p->ymax = ymax;
 }
 
 double lgr_plot_x(const lgr_plot *p, double x)
@@ -108,9 +117,26 @@ void lgr_plot_axes(const lgr_plot *p, const char *xlabel, const char *ylabel)
     fputs("</text>\n</g>\n", f);
 }
 
+/* Records a drawn point (pixels) for the legend's placement. */
+static void mark(const lgr_plot *cp, double X, double Y)
+{
+    lgr_plot *p = (lgr_plot *)cp; /* the marks are bookkeeping, not the plot's geometry */
+    if (p->n_marks < (int)(sizeof p->mark_x / sizeof *p->mark_x)) {
+        p->mark_x[p->n_marks] = (float)X;
+        p->mark_y[p->n_marks++] = (float)Y;
+    }
+}
+
 void lgr_plot_line(const lgr_plot *p, const double *x, const double *y, int n, const char *color,
                   int dashed)
 {
+    for (int i = 0; i + 1 < n; i++) /* the segments, sampled */
+        if (isfinite(x[i]) && isfinite(y[i]) && isfinite(x[i + 1]) && isfinite(y[i + 1]))
+            for (int s = 0; s < 6; s++) {
+                double t = s / 6.0;
+                mark(p, lgr_plot_x(p, x[i] + t * (x[i + 1] - x[i])),
+                     lgr_plot_y(p, y[i] + t * (y[i + 1] - y[i])));
+            }
     int open = 0;
     for (int i = 0; i < n; i++) {
         if (!isfinite(x[i]) || !isfinite(y[i])) {
@@ -122,7 +148,8 @@ void lgr_plot_line(const lgr_plot *p, const double *x, const double *y, int n, c
         if (!open)
             fprintf(p->f,
                     "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s points=\"",
-                    color, dashed ? " stroke-dasharray=\"6 4\"" : "");
+                    color,
+                    dashed == 2 ? " stroke-dasharray=\"2 3\"" : dashed ? " stroke-dasharray=\"6 4\"" : "");
         fprintf(p->f, "%.1f,%.1f ", lgr_plot_x(p, x[i]), lgr_plot_y(p, y[i]));
         open = 1;
     }
@@ -132,6 +159,9 @@ void lgr_plot_line(const lgr_plot *p, const double *x, const double *y, int n, c
 
 void lgr_plot_points(const lgr_plot *p, const double *x, const double *y, int n, const char *color)
 {
+    for (int i = 0; i < n; i++)
+        if (isfinite(x[i]) && isfinite(y[i]))
+            mark(p, lgr_plot_x(p, x[i]), lgr_plot_y(p, y[i]));
     for (int i = 0; i < n; i++)
         if (isfinite(x[i]) && isfinite(y[i]))
             fprintf(p->f, "<circle class=\"point\" cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"/>\n",
@@ -180,7 +210,24 @@ void lgr_plot_legend(const lgr_plot *p, const char *const *labels, const char *c
     for (int i = 0; i < n; i++)
         longest = strlen(labels[i]) > longest ? strlen(labels[i]) : longest;
     double boxw = 40 + 6.4 * (double)longest; /* about 6.4 px per character at 11 px */
-    double x = p->left + p->width - boxw - 6, y = p->top + 10;
+    double boxh = 18.0 * n + 6;
+    /* the corner that hides the fewest data */
+    double cx[4] = {p->left + p->width - boxw - 6, p->left + 10, p->left + p->width - boxw - 6,
+                    p->left + 10};
+    double cy[4] = {p->top + 10, p->top + 10, p->top + p->height - boxh - 6,
+                    p->top + p->height - boxh - 6};
+    int best = 0, least = -1;
+    for (int c = 0; c < 4; c++) {
+        int hidden = 0;
+        for (int m = 0; m < p->n_marks; m++)
+            hidden += p->mark_x[m] >= cx[c] - 8 && p->mark_x[m] <= cx[c] + boxw + 4 &&
+                      p->mark_y[m] >= cy[c] - 8 && p->mark_y[m] <= cy[c] + boxh + 4;
+        if (least < 0 || hidden < least) {
+            least = hidden;
+            best = c;
+        }
+    }
+    double x = cx[best], y = cy[best];
     fprintf(p->f,
             "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"white\" "
             "fill-opacity=\"0.85\" stroke=\"#ccc\"/>\n",
@@ -190,7 +237,10 @@ void lgr_plot_legend(const lgr_plot *p, const char *const *labels, const char *c
         fprintf(p->f,
                 "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
                 "stroke-width=\"2\"%s/>\n",
-                x, Y, x + 24, Y, colors[i], dashed && dashed[i] ? " stroke-dasharray=\"6 4\"" : "");
+                x, Y, x + 24, Y, colors[i],
+                dashed && dashed[i] == 2 ? " stroke-dasharray=\"2 3\""
+                : dashed && dashed[i]    ? " stroke-dasharray=\"6 4\""
+                                         : "");
         fprintf(p->f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\">", x + 30, Y + 4);
         lgr_xml_text(p->f, labels[i]);
         fputs("</text>\n", p->f);

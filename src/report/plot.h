@@ -12,6 +12,10 @@ typedef struct lgr_plot {
     int log2x;                       /* x data are log2 of the values: ticks say 2^x */
     const double *xticks;            /* with log2x: ticks at these x (else powers of two) */
     int n_xticks;
+    /* where data were drawn (pixels, sampled along lines), so that the
+     * legend goes where it hides none */
+    int n_marks;
+    float mark_x[768], mark_y[768];
 } lgr_plot;
 
 /* Starts a plot area; widens degenerate ranges and rounds them to nice ticks. */
@@ -34,7 +38,8 @@ void lgr_plot_errorbars(const lgr_plot *p, const double *x, const double *y, con
 /* Text at data coordinates, anchor "start" | "middle" | "end". */
 void lgr_plot_text(const lgr_plot *p, double x, double y, const char *text, const char *anchor,
                   int size, const char *color);
-/* A legend in the top-right corner of the area. */
+/* A legend in the corner of the area that covers the fewest data drawn so
+ * far (top right when several tie). */
 void lgr_plot_legend(const lgr_plot *p, const char *const *labels, const char *const *colors,
                     const int *dashed, int n);
 /* Text escaped for XML. */
