@@ -209,6 +209,7 @@ typedef struct lg_profile_s {
     uint64_t cache_hits;      /* layers whose lists came from the cache */
     char cache_note[LG_ERROR_MSG_MAX]; /* why the cache was not used or written, if so */
     char warning[512];        /* about the whole profile (empty when none): read it first */
+    char model[256];          /* the store's META "model" (or the profile JSON's), if any */
     double seconds;
 } lg_profile;
 

@@ -48,6 +48,30 @@ LG_API int lg_report_compare_html(FILE *f, const lg_profile *a, const lg_profile
 LG_API int lg_report_compare_svg(FILE *f, const lg_profile *a, const lg_profile *b,
                                  const char *name_a,
                                  const char *name_b);
+/* A comparison: n profiles (names for the legends, sources for the record)
+ * and n_cross store-against-store matrices, the i-th between profiles
+ * cross_a[i] and cross_b[i]. */
+typedef struct lg_compare {
+    size_t n;
+    const lg_profile *const *profiles;
+    const char *const *names;
+    const char *const *sources;
+    const lg_cross *cross;
+    const size_t *cross_a, *cross_b;
+    size_t n_cross;
+} lg_compare;
+
+/* The parameters that make the profiles' numbers incomparable (k, the
+ * estimator, the duplicates policy, TwoNN's discard, N), as sentences. */
+LG_API size_t lg_compare_warnings(const lg_compare *c, char (*out)[256], size_t cap);
+/* The profiles side by side, layers matched by relative depth; each store
+ * pair's matrices (up to 12 columns) and each layer's closest match. */
+LG_API int lg_report_compare_text(FILE *f, const lg_compare *c);
+LG_API int lg_report_compare_json(FILE *f, const lg_compare *c);
+/* The profiles overlaid on one figure, the depth table, the matrices as
+ * heat maps; html 0: the overlaid figure alone, as SVG. */
+LG_API int lg_report_compare_page(FILE *f, const lg_compare *c, int html);
+
 /* Reads a profile back from the JSON lg_report_json wrote (for compare).
  * The layers' names are owned by the profile (lg_profile_free). */
 LG_API int lg_profile_load_json(const char *path, lg_profile *out, lg_error *err);

@@ -316,8 +316,10 @@ int lg_job_run(lg_job *j, lg_error *err)
         snprintf(j->warning, sizeof j->warning, "%s", j->p.cache_note);
     size_t mlen;
     const char *model = lg_store_meta(j->store, "model", &mlen);
-    if (model)
+    if (model) {
         snprintf(j->model, sizeof j->model, "%.*s", (int)mlen, model);
+        snprintf(j->p.model, sizeof j->p.model, "%.*s", (int)mlen, model);
+    }
     j->info.store_path = j->path;
     j->info.labels_from = j->from[0] ? j->from : NULL;
     j->info.model = model ? j->model : NULL;

@@ -107,7 +107,11 @@ static void id_panel(FILE *f, const lg_profile *const *ps, const char *const *na
                        "stroke=\"%s\" stroke-width=\"2\"/>\n",
                     X, Y - 8, colors[k]);
         }
-        size_t at = (size_t)snprintf(text[k], sizeof text[k], "%s", names[k]);
+        /* several profiles: "A: <name>", the name cut to fit a legend */
+        size_t at = np > 1 ? (size_t)snprintf(text[k], sizeof text[k], "%c: %.40s%s",
+                                              (char)('A' + k), names[k],
+                                              strlen(names[k]) > 40 ? "..." : "")
+                           : (size_t)snprintf(text[k], sizeof text[k], "%s", names[k]);
         if (rec >= 0 && isfinite(y[rec])) {
             double X = lgr_plot_x(&pl, x[rec]), Y = lgr_plot_y(&pl, y[rec]);
             fprintf(f,
@@ -116,8 +120,9 @@ static void id_panel(FILE *f, const lg_profile *const *ps, const char *const *na
                     "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c0172b\" "
                     "stroke-dasharray=\"4 3\"/>\n",
                     X, Y, X, Y + 8, X, pl.top + pl.height);
-            if (at < sizeof text[k])
-                snprintf(text[k] + at, sizeof text[k] - at, "; recommended: layer %zu (%s), ID %.1f",
+            if (at < sizeof text[k]) /* one profile: its recommendation in words */
+                snprintf(text[k] + at, sizeof text[k] - at,
+                         np > 1 ? ", recommends layer %zu" : "; recommended: layer %zu (%s), ID %.1f",
                          p->layers[rec].index, p->layers[rec].name, y[rec]);
         }
         labels[k] = text[k];
@@ -164,16 +169,15 @@ static void overlap_panel(FILE *f, const lg_profile *const *ps, const char *cons
         }
         lgr_plot_line(&pl, x, a, n, colors[k], 0);
         lgr_plot_points(&pl, x, a, n, colors[k]);
-        snprintf(text[nl], sizeof text[nl], "%s%schi(layer, previous layer)", np > 1 ? names[k] : "",
-                 np > 1 ? ": " : "");
+        char who[4] = {(char)('A' + k), ':', ' ', 0};
+        snprintf(text[nl], sizeof text[nl], "%schi(layer, previous layer)", np > 1 ? who : "");
         labels[nl] = text[nl];
         cols[nl] = colors[k];
         dashed[nl++] = 0;
         if (any_lab) {
             lgr_plot_line(&pl, x, b, n, colors[k], 1);
             lgr_plot_points(&pl, x, b, n, colors[k]);
-            snprintf(text[nl], sizeof text[nl], "%s%schi(layer, labels)", np > 1 ? names[k] : "",
-                     np > 1 ? ": " : "");
+            snprintf(text[nl], sizeof text[nl], "%schi(layer, labels)", np > 1 ? who : "");
             labels[nl] = text[nl];
             cols[nl] = colors[k];
             dashed[nl++] = 1;
@@ -182,8 +186,7 @@ static void overlap_panel(FILE *f, const lg_profile *const *ps, const char *cons
             for (int q = 0; q < n; q++)
                 a[q] = p->matrix[(size_t)q * (size_t)n + (size_t)(n - 1)];
             lgr_plot_line(&pl, x, a, n, colors[k], 2);
-            snprintf(text[nl], sizeof text[nl], "%s%schi(layer, last layer)",
-                     np > 1 ? names[k] : "", np > 1 ? ": " : "");
+            snprintf(text[nl], sizeof text[nl], "%schi(layer, last layer)", np > 1 ? who : "");
             labels[nl] = text[nl];
             cols[nl] = colors[k];
             dashed[nl++] = 2;
@@ -383,29 +386,31 @@ static void ramp(double v, char *out, size_t cap)
  * the bar has ticks; cells show their values when there are few.  dark_low:
  * small values are the similar ones (information imbalance), drawn dark like
  * large overlaps. */
-static void heatmap(FILE *f, const lg_profile *p, const double *m, const char *title,
-                    const char *what, int dark_low)
+static void heatmap(FILE *f, const lg_profile *pa, const lg_profile *pb, const double *m,
+                    const char *title, const char *what, int dark_low)
 {
-    size_t L = p->n_layers;
+    size_t L = pa->n_layers, LB = pb->n_layers, side_n = L > LB ? L : LB;
+    int square = pa == pb;
     double lo = INFINITY, hi = -INFINITY;
     for (size_t a = 0; a < L; a++)
-        for (size_t b = 0; b < L; b++)
-            if (a != b && isfinite(m[a * L + b])) {
-                lo = fmin(lo, m[a * L + b]);
-                hi = fmax(hi, m[a * L + b]);
+        for (size_t b = 0; b < LB; b++)
+            if ((!square || a != b) && isfinite(m[a * LB + b])) {
+                lo = fmin(lo, m[a * LB + b]);
+                hi = fmax(hi, m[a * LB + b]);
             }
     if (!(hi > lo)) {
         lo = isfinite(lo) ? lo - 0.5 : 0;
         hi = lo + 1;
     }
-    double cell = L > 40 ? 12 : L > 20 ? 18 : L > 16 ? 28 : 40, side = cell * (double)L;
-    double w = side + 230, h = side + 130;
+    double cell = side_n > 40 ? 12 : side_n > 20 ? 18 : side_n > 16 ? 28 : 40;
+    double side = cell * (double)L, width = cell * (double)LB;
+    double w = width + 230, h = side + 130;
     svg_open(f, w < 400 ? 400 : w, h, title);
     double x0 = 120, y0 = 40;
     char col[16];
     for (size_t a = 0; a < L; a++)
-        for (size_t b = 0; b < L; b++) {
-            double v = m[a * L + b], t = (v - lo) / (hi - lo);
+        for (size_t b = 0; b < LB; b++) {
+            double v = m[a * LB + b], t = (v - lo) / (hi - lo);
             t = t < 0 ? 0 : t > 1 ? 1 : t;
             if (dark_low)
                 t = 1 - t;
@@ -417,8 +422,8 @@ static void heatmap(FILE *f, const lg_profile *p, const double *m, const char *t
                     "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
                     "<title>layers %zu and %zu: %.3f</title></rect>\n",
                     x0 + cell * (double)b, y0 + cell * (double)a, cell, cell, col,
-                    p->layers[a].index, p->layers[b].index, v);
-            if (L <= 16 && isfinite(v))
+                    pa->layers[a].index, pb->layers[b].index, v);
+            if (side_n <= 16 && isfinite(v))
                 fprintf(f,
                         "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"10\" "
                         "fill=\"%s\">%.2f</text>\n",
@@ -428,13 +433,14 @@ static void heatmap(FILE *f, const lg_profile *p, const double *m, const char *t
     for (size_t a = 0; a < L; a++) {
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"10\">", x0 - 4,
                 y0 + cell * ((double)a + 0.5) + 3);
-        lgr_xml_text(f, p->layers[a].name);
+        lgr_xml_text(f, pa->layers[a].name);
         fputs("</text>\n", f);
-        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"10\">%zu</text>\n",
-                x0 + cell * ((double)a + 0.5), y0 + side + 14, p->layers[a].index);
     }
+    for (size_t b = 0; b < LB; b++)
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-size=\"10\">%zu</text>\n",
+                x0 + cell * ((double)b + 0.5), y0 + side + 14, pb->layers[b].index);
     /* the colour bar, with the values of five ticks */
-    double bx = x0 + side + 20;
+    double bx = x0 + width + 20;
     for (int q = 0; q < 20; q++) {
         double t = (q + 0.5) / 20.0;
         ramp(dark_low ? 1 - t : t, col, sizeof col);
@@ -449,7 +455,7 @@ static void heatmap(FILE *f, const lg_profile *p, const double *m, const char *t
                 bx + 14, y, bx + 18, y, bx + 21, y + 3.5, lo + (hi - lo) * q / 4.0);
     }
     fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" text-anchor=\"middle\">",
-            x0 + side / 2, y0 + side + 34);
+            x0 + width / 2, y0 + side + 34);
     lgr_xml_text(f, what);
     fputs("</text>\n</svg>\n", f);
 }
@@ -461,7 +467,7 @@ void lgr_fig_heatmap(FILE *f, const lg_profile *p)
     char what[160];
     snprintf(what, sizeof what, "layer index (chi at k = %u; colours span the off-diagonal range)",
              p->opts.k);
-    heatmap(f, p, p->matrix, "Neighbourhood overlap between layers", what, 0);
+    heatmap(f, p, p, p->matrix, "Neighbourhood overlap between layers", what, 0);
 }
 
 void lgr_fig_ii_heatmap(FILE *f, const lg_profile *p)
@@ -472,7 +478,7 @@ void lgr_fig_ii_heatmap(FILE *f, const lg_profile *p)
     snprintf(what, sizeof what,
              "row a, column b: Delta(a -> b), small when b predicts a's neighbours (k = %u)",
              p->opts.ii_k);
-    heatmap(f, p, p->ii_matrix, "Information imbalance between layers", what, 1);
+    heatmap(f, p, p, p->ii_matrix, "Information imbalance between layers", what, 1);
 }
 
 void lgr_fig_groups(FILE *f, const lg_profile *p)
@@ -580,4 +586,26 @@ void lgr_fig_imbalance(FILE *f, const lg_profile *p)
                "exact over all rows, k = %u. 0: the neighbourhoods are predicted perfectly; "
                "about 1: not at all.</text>\n</svg>\n",
             h - 12, p->opts.ii_k);
+}
+
+void lgr_fig_cross(FILE *f, const lg_cross *c, const lg_profile *pa, const lg_profile *pb,
+                   const char *na, const char *nb, int which)
+{
+    if (pa->n_layers != c->la || pb->n_layers != c->lb)
+        return; /* the profiles cover other layers than the matrices */
+    char title[300], what[300];
+    const double *m = which == 0 ? c->overlap : which == 1 ? c->ii_ab : c->ii_ba;
+    if (!m)
+        return;
+    if (which == 0) {
+        snprintf(title, sizeof title, "Overlap: %s (rows) against %s (columns)", na, nb);
+        snprintf(what, sizeof what, "layer of %s (chi at k = %u)", nb, c->k);
+    } else {
+        snprintf(title, sizeof title, which == 1 ? "Delta(%s -> %s)" : "Delta(%s <- %s)", na, nb);
+        snprintf(what, sizeof what,
+                 which == 1 ? "layer of %s: small when it predicts the row layer's neighbours"
+                            : "layer of %s: small when the row layer predicts its neighbours",
+                 nb);
+    }
+    heatmap(f, pa, pb, m, title, what, which != 0);
 }

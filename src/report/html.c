@@ -132,7 +132,7 @@ static void head(FILE *f, const char *title)
           "#d4a00f;padding:8px 12px}.notes{font-size:13px}\n"
           "table{border-collapse:collapse;font-size:12px}td,th{padding:3px 7px;text-align:right;"
           "border-bottom:1px solid #eee}td:nth-child(2){text-align:left}tr.rec{background:#fdf1f2;"
-          "font-weight:bold}\nsvg{max-width:100%;height:auto}\n"
+          "font-weight:bold}\ntd.recl{font-weight:bold;color:#c0172b}\nsvg{max-width:100%;height:auto}\n"
           "</style>\n</head>\n<body>\n",
           f);
 }
@@ -217,50 +217,124 @@ int lg_report_html(FILE *f, const lg_profile *p, const lg_report_info *info)
     return ferror(f) ? LG_EIO : LG_OK;
 }
 
-int lg_report_compare_html(FILE *f, const lg_profile *a, const lg_profile *b,
-                           const char *name_a, const char *name_b)
+static void depth_table(FILE *f, const lg_compare *c)
 {
-    char title[600];
-    snprintf(title, sizeof title, "layergeom: %s against %s", name_a, name_b);
+    size_t ref = 0;
+    for (size_t k = 1; k < c->n; k++)
+        if (c->profiles[k]->n_layers > c->profiles[ref]->n_layers)
+            ref = k;
+    const lg_profile *R = c->profiles[ref];
+    fputs("<table>\n<tr><th>depth</th>", f);
+    for (size_t k = 0; k < c->n; k++) {
+        fputs("<th>", f);
+        lgr_xml_text(f, c->names[k]);
+        fputs("</th><th>ID</th>", f);
+    }
+    fputs("</tr>\n", f);
+    for (size_t q = 0; q < R->n_layers; q++) {
+        double x = lgr_fig_depth(R, q);
+        fprintf(f, "<tr><td>%.2f</td>", x);
+        for (size_t k = 0; k < c->n; k++) {
+            const lg_profile *p = c->profiles[k];
+            int best = lgr_nearest_layer(p, R, x);
+            if (best < 0) {
+                fputs("<td>&#8211;</td><td>&#8211;</td>", f);
+                continue;
+            }
+            const lg_layer_result *r = &p->layers[best];
+            fprintf(f, "<td%s>", p->rec.index == best ? " class=\"recl\"" : "");
+            lgr_xml_text(f, r->name);
+            fputs("</td>", f);
+            cell(f, 1, r->id, "%.2f");
+        }
+        fputs("</tr>\n", f);
+    }
+    fputs("</table>\n", f);
+}
+
+int lg_report_compare_page(FILE *f, const lg_compare *c, int html)
+{
+    char cap[1400];
+    size_t at = 0;
+    for (size_t k = 0; k < c->n && at < sizeof cap; k++)
+        at += (size_t)snprintf(cap + at, sizeof cap - at, "%s%c: %s (%s)", k ? "; " : "",
+                               (char)('A' + k), c->names[k], c->sources[k]);
+    if (!html) {
+        lgr_fig_main(f, c->profiles, c->names, (int)c->n, cap);
+        return ferror(f) ? LG_EIO : LG_OK;
+    }
+    char title[300];
+    snprintf(title, sizeof title, "layergeom: %zu profiles compared", c->n);
     head(f, title);
     fputs("<h1>", f);
     lgr_xml_text(f, title);
-    fputs("</h1>\n<p class=\"caption\">A: ", f);
-    lgr_xml_text(f, name_a);
-    fputs("; B: ", f);
-    lgr_xml_text(f, name_b);
+    fputs("</h1>\n<p class=\"caption\">", f);
+    lgr_xml_text(f, cap);
     fputs(".</p>\n", f);
-    const lg_profile *pair[2] = {a, b};
-    for (int k = 0; k < 2; k++) {
-        const lg_profile *p = pair[k];
+    char warn[32][256];
+    size_t nw = lg_compare_warnings(c, warn, 32);
+    for (size_t w = 0; w < nw; w++) {
+        fputs("<p class=\"warning\"><b>Warning:</b> ", f);
+        lgr_xml_text(f, warn[w]);
+        fputs(".</p>\n", f);
+    }
+    for (size_t k = 0; k < c->n; k++) {
+        const lg_profile *p = c->profiles[k];
         if (p->rec.index >= 0 && (size_t)p->rec.index < p->n_layers) {
-            fprintf(f, "<p class=\"rec-box\"><b>%s recommends layer %zu (", k ? "B" : "A",
-                    p->layers[p->rec.index].index);
+            fputs("<p class=\"rec-box\"><b>", f);
+            lgr_xml_text(f, c->names[k]);
+            fprintf(f, " recommends layer %zu (", p->layers[p->rec.index].index);
             lgr_xml_text(f, p->layers[p->rec.index].name);
             fputs(")</b>: ", f);
             lgr_xml_text(f, p->rec.reason);
             fputs(".</p>\n", f);
         }
     }
-    char cap[1300];
-    snprintf(cap, sizeof cap, "A: %s; B: %s", name_a, name_b);
-    const char *names[2] = {"A", "B"};
-    lgr_fig_main(f, pair, names, 2, cap);
-    for (int k = 0; k < 2; k++) {
-        fprintf(f, "<h2>%s: numbers</h2>\n", k ? "B" : "A");
-        table(f, pair[k]);
+    lgr_fig_main(f, c->profiles, c->names, (int)c->n, cap);
+    fputs("<h2>Layers matched by relative depth</h2>\n<div style=\"overflow-x:auto\">\n", f);
+    depth_table(f, c);
+    fputs("</div>\n", f);
+    for (size_t x = 0; x < c->n_cross; x++) {
+        const lg_profile *pa = c->profiles[c->cross_a[x]], *pb = c->profiles[c->cross_b[x]];
+        const char *na = c->names[c->cross_a[x]], *nb = c->names[c->cross_b[x]];
+        fputs("<h2>", f);
+        lgr_xml_text(f, na);
+        fputs(" against ", f);
+        lgr_xml_text(f, nb);
+        fputs(", every layer with every layer</h2>\n<p class=\"caption\">", f);
+        lgr_xml_text(f, c->cross[x].identity);
+        fputs(".</p>\n", f);
+        for (int w = 0; w < 3; w++)
+            lgr_fig_cross(f, &c->cross[x], pa, pb, na, nb, w);
+    }
+    for (size_t k = 0; k < c->n; k++) {
+        fputs("<h2>", f);
+        lgr_xml_text(f, c->names[k]);
+        fputs(": numbers</h2>\n<div style=\"overflow-x:auto\">\n", f);
+        table(f, c->profiles[k]);
+        fputs("</div>\n", f);
     }
     fputs("</body>\n</html>\n", f);
     return ferror(f) ? LG_EIO : LG_OK;
 }
 
+static int two(FILE *f, const lg_profile *a, const lg_profile *b, const char *name_a,
+               const char *name_b, int html)
+{
+    const lg_profile *ps[2] = {a, b};
+    const char *names[2] = {name_a, name_b};
+    lg_compare c = {2, ps, names, names, NULL, NULL, NULL, 0};
+    return lg_report_compare_page(f, &c, html);
+}
+
+int lg_report_compare_html(FILE *f, const lg_profile *a, const lg_profile *b,
+                           const char *name_a, const char *name_b)
+{
+    return two(f, a, b, name_a, name_b, 1);
+}
+
 int lg_report_compare_svg(FILE *f, const lg_profile *a, const lg_profile *b, const char *name_a,
                           const char *name_b)
 {
-    char cap[1300];
-    snprintf(cap, sizeof cap, "A: %s; B: %s", name_a, name_b);
-    const lg_profile *pair[2] = {a, b};
-    const char *names[2] = {"A", "B"};
-    lgr_fig_main(f, pair, names, 2, cap);
-    return ferror(f) ? LG_EIO : LG_OK;
+    return two(f, a, b, name_a, name_b, 0);
 }

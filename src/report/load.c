@@ -14,10 +14,11 @@ static double num_or_nan(const lgj *v)
     return v && v->type == LGJ_NUM ? v->num : NAN;
 }
 
-/* The single value of an {"k": value} object, or NaN. */
+/* The first value of an {"k": value, ...} object (the profile's own k comes
+ * first), or NaN. */
 static double at_k(const lgj *v)
 {
-    return v && v->type == LGJ_OBJ && v->len == 1 ? num_or_nan(v->items[0]) : NAN;
+    return v && v->type == LGJ_OBJ && v->len >= 1 ? num_or_nan(v->items[0]) : NAN;
 }
 
 static int load_layer(const lgj *o, lg_layer_result *r, const char *path, size_t q,
@@ -106,6 +107,26 @@ int lg_profile_load_json(const char *path, lg_profile *out, lg_error *err)
     lg_profile_opts_default(&out->opts);
     double k = num_or_nan(lgj_get(params, "k"));
     out->opts.k = isfinite(k) ? (uint32_t)k : 30;
+    /* the parameters compare warns about when they differ */
+    const lgj *idk = lgj_get(params, "id"), *dup = lgj_get(params, "duplicates");
+    if (idk && idk->type == LGJ_STR) {
+        out->opts.paper = !strcmp(idk->str, "paper");
+        out->opts.id_kind = !strcmp(idk->str, "ml")      ? LG_ID_ML
+                            : !strcmp(idk->str, "gride") ? LG_ID_GRIDE
+                            : !strcmp(idk->str, "kstar") ? LG_ID_KSTAR
+                                                         : LG_ID_TWONN;
+    }
+    if (dup && dup->type == LGJ_STR)
+        out->opts.twonn.duplicates = strcmp(dup->str, "keep") ? LG_DUP_DROP : LG_DUP_KEEP;
+    double disc = num_or_nan(lgj_get(params, "twonn_discard"));
+    if (isfinite(disc))
+        out->opts.twonn.discard = disc;
+    double grank = num_or_nan(lgj_get(params, "gride_rank"));
+    if (isfinite(grank))
+        out->opts.gride_rank = (uint32_t)grank;
+    const lgj *model = lgj_get(root, "model");
+    if (model && model->type == LGJ_STR)
+        snprintf(out->model, sizeof out->model, "%s", model->str);
     out->layers = calloc(layers->len ? layers->len : 1, sizeof *out->layers);
     if (!out->layers) {
         rc = lgu_fail(err, LG_ENOMEM, "out of memory");

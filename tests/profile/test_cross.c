@@ -122,12 +122,49 @@ static void other_inputs_are_refused(void **state)
     lg_store_close(sd);
 }
 
+/* The command line: two stores and a profile JSON; the depth table, the
+ * matrices in the JSON, the warnings; three profiles on one page. */
+static void compare_on_the_command_line(void **state)
+{
+    (void)state;
+    char a[512], b[512], pj[512], out[512], page[512];
+    snprintf(a, sizeof a, "%s", tu_path(dir, "ca.lgs"));
+    snprintf(b, sizeof b, "%s", tu_path(dir, "cb.lgs"));
+    snprintf(pj, sizeof pj, "%s", tu_path(dir, "p10.json"));
+    snprintf(out, sizeof out, "%s", tu_path(dir, "cmp.json"));
+    snprintf(page, sizeof page, "%s", tu_path(dir, "cmp.html"));
+    write_store(a, 0, "same", N);
+    write_store(b, 1, "same", N);
+    assert_int_equal(tu_cli("profile %s -q -k 10 --json %s", a, pj), 0);
+    assert_int_equal(tu_cli("compare %s %s %s --json %s --report %s", a, b, pj, out, page), 0);
+    const char *t = tu_stdout();
+    assert_non_null(strstr(t, "ID by relative depth"));
+    assert_non_null(strstr(t, "A against B, every layer with every layer: the same inputs"));
+    assert_non_null(strstr(t, "A0 -> B0: chi 1.000"));
+    assert_non_null(strstr(t, "warning: A has k = 30 and C k = 10"));
+    size_t len;
+    char *j = (char *)tu_read_file(out, &len);
+    assert_non_null(strstr(j, "\"overlap\": [[1, "));
+    assert_non_null(strstr(j, "\"imbalance_ab\": [["));
+    assert_non_null(strstr(j, "\"identity_checked\": true"));
+    free(j);
+    char *h = (char *)tu_read_file(page, &len);
+    assert_non_null(strstr(h, "3 profiles compared"));
+    assert_non_null(strstr(h, "Overlap: "));
+    free(h);
+    /* a file that is neither is named */
+    assert_int_not_equal(tu_cli("compare %s %s", a, tu_path(dir, "nothing.json")), 0);
+    assert_non_null(strstr(tu_stderr(), "nothing.json"));
+    assert_int_equal(tu_cli("compare %s", a), 2);
+}
+
 int main(void)
 {
     dir = tu_tmpdir();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(diagonal_by_construction),
         cmocka_unit_test(other_inputs_are_refused),
+        cmocka_unit_test(compare_on_the_command_line),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     tu_rmdir(dir);
