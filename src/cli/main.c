@@ -1,6 +1,7 @@
 /* layergeom: profile the geometry of a network's hidden representations. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -32,16 +33,31 @@ static void usage(FILE *f)
 /* The commands that multiply matrices run with the BLAS kernels this CPU
  * supports: when OpenBLAS fell back to a generic kernel (a CPU newer than
  * it), restart once with OPENBLAS_CORETYPE set.  A choice already in the
- * environment is the user's and is kept; LAYERGEOM_BLAS=keep turns this off. */
+ * environment is the user's and is kept; LAYERGEOM_BLAS=keep turns this off.
+ * Under an address-space limit (ulimit -v) OpenBLAS's own threads, started
+ * when it loads, each take a 128 MiB buffer and spin forever when refused
+ * (and exit waits for them): then it runs without them (OPENBLAS_NUM_THREADS
+ * = 1; our own threads still share the work), and the kNN says beforehand
+ * when even that does not fit. */
 static void choose_blas(char **argv)
 {
     const char *keep = getenv("LAYERGEOM_BLAS");
-    if (getenv("OPENBLAS_CORETYPE") || (keep && strcmp(keep, "keep") == 0))
+    if (keep && strcmp(keep, "keep") == 0)
         return;
-    const char *better = lg_blas_better_kernel();
-    if (!better)
+    int changed = 0;
+    const char *better = getenv("OPENBLAS_CORETYPE") ? NULL : lg_blas_better_kernel();
+    if (better) {
+        setenv("OPENBLAS_CORETYPE", better, 1);
+        changed = 1;
+    }
+    struct rlimit rl;
+    if (!getenv("OPENBLAS_NUM_THREADS") && getrlimit(RLIMIT_AS, &rl) == 0 &&
+        rl.rlim_cur != RLIM_INFINITY) {
+        setenv("OPENBLAS_NUM_THREADS", "1", 1);
+        changed = 1;
+    }
+    if (!changed)
         return;
-    setenv("OPENBLAS_CORETYPE", better, 1);
     setenv("LAYERGEOM_BLAS", "keep", 1); /* once */
     execv("/proc/self/exe", argv);
     /* could not restart: go on with the kernel there is */
@@ -49,7 +65,7 @@ static void choose_blas(char **argv)
 
 int main(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "profile") == 0)
+    if (argc >= 2 && (strcmp(argv[1], "profile") == 0 || strcmp(argv[1], "compare") == 0))
         choose_blas(argv);
     if (argc < 2) {
         usage(stderr);

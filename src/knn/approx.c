@@ -270,6 +270,9 @@ int lg_knn_approx_open(uint32_t d, const lg_knn_opts *o, lg_knn_approx **out, lg
         return lgu_fail(err, LG_EUSAGE, "k must be 1..%d", LG_KNN_MAX_K);
     if (d == 0)
         return lgu_fail(err, LG_EINPUT, "rows have no columns");
+    int room = lgk_blas_room(lgk_threads(o), err);
+    if (room)
+        return room;
     if (o->nprobe > LG_KNN_MAX_K)
         return lgu_fail(err, LG_EUSAGE, "nprobe must be at most %d", LG_KNN_MAX_K);
     lg_knn_approx *a = calloc(1, sizeof *a);

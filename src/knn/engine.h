@@ -77,6 +77,10 @@ int lgk_team_merge(knn_ctx *c, const lg_team *team);
 /* OpenBLAS must not split each call again inside our threads: these set it
  * to one thread and restore it. */
 int lgk_blas_threads_begin(void);
+/* Under an address-space limit, LG_ENOMEM (with a message) unless OpenBLAS
+ * can take its work buffers for `threads` threads: it would spin forever
+ * otherwise (blas.c). */
+int lgk_blas_room(int threads, lg_error *err);
 void lgk_blas_threads_end(int saved);
 /* Per-row memory of the lists and candidates, for budgets. */
 uint64_t lgk_row_bytes(const knn_ctx *c);

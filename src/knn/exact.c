@@ -229,7 +229,9 @@ int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_kn
         c.parts = team->size;
     }
     uint64_t left = 0;
-    int rc = plan(&c, lgk_budget(o), o->tile, &left, err);
+    int rc = lgk_blas_room(lgk_threads(o), err);
+    if (!rc)
+        rc = plan(&c, lgk_budget(o), o->tile, &left, err);
     if (rc)
         return rc;
     rc = lgk_setup(&c, out, err);

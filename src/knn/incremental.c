@@ -35,6 +35,9 @@ int lg_knn_inc_open(uint32_t d, const lg_knn_opts *o, lg_knn_inc **out, lg_error
         return lgu_fail(err, LG_EUSAGE, "k must be 1..%d", LG_KNN_MAX_K);
     if (d == 0)
         return lgu_fail(err, LG_EINPUT, "rows have no columns");
+    int room = lgk_blas_room(lgk_threads(o), err);
+    if (room)
+        return room;
     lg_knn_inc *inc = calloc(1, sizeof *inc);
     if (!inc)
         return lgu_fail(err, LG_ENOMEM, "out of memory");

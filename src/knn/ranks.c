@@ -113,6 +113,9 @@ int lg_knn_ranks(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const uint3
                             qj[q], U64(n));
     if (!nq)
         return LG_OK;
+    int room = lgk_blas_room(lgk_threads(o), err);
+    if (room)
+        return room;
     uint64_t budget = lgk_budget(o);
     /* a block of the rows passing by: up to 2048, at most a quarter of the budget */
     uint64_t nb64 = budget / 4 / ((uint64_t)d * 8 + 8);

@@ -496,6 +496,38 @@ static void messages_say_what_is_wrong(void **state)
     assert_null(strstr(tu_stderr(), "budget of 0 MiB"));
 }
 
+/* Under an address-space limit OpenBLAS used to spin forever on its buffers
+ * (#18 item 2): the profile must end, with exit 4 and the reason when they
+ * do not fit, and run when fewer threads make them fit. */
+static void address_space_limit(void **state)
+{
+    (void)state;
+    const char *sample = LG_SOURCE_DIR "/samples/fortunes.lgs";
+    char cmd[2048], err[64];
+    snprintf(err, sizeof err, "/tmp/lglimit-%d", (int)getpid());
+    snprintf(cmd, sizeof cmd,
+             "sh -c \"ulimit -v 300000; exec timeout 120 '%s' profile '%s' --no-cache -q\" 2>%s",
+             LG_CLI, sample, err);
+    int st = system(cmd);
+    assert_true(WIFEXITED(st));
+    size_t len;
+    char *msg = (char *)tu_read_file(err, &len);
+    if (WEXITSTATUS(st) != 4 || !strstr(msg, "address-space limit"))
+        fail_msg("exit %d: %s", WEXITSTATUS(st), msg);
+    free(msg);
+    snprintf(cmd, sizeof cmd,
+             "sh -c \"ulimit -v 600000; exec timeout 120 '%s' profile '%s' --no-cache -q "
+             "--threads 1 --memory 64M\" 2>%s",
+             LG_CLI, sample, err);
+    st = system(cmd);
+    assert_true(WIFEXITED(st));
+    msg = (char *)tu_read_file(err, &len);
+    if (WEXITSTATUS(st) != 0)
+        fail_msg("with one thread, exit %d: %s", WEXITSTATUS(st), msg);
+    free(msg);
+    unlink(err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -509,6 +541,7 @@ int main(void)
         cmocka_unit_test(messages_say_what_is_wrong),
         cmocka_unit_test(ids_are_never_reused),
         cmocka_unit_test(small_things),
+        cmocka_unit_test(address_space_limit),
     };
     return cmocka_run_group_tests(tests, tu_setup_dir, tu_teardown_dir);
 }
