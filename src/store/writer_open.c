@@ -281,11 +281,17 @@ static int open_existing(const char *path, const lg_writer_opts *o, lg_writer **
         rc = lgu_fail(err, LG_EUSAGE,
                      "%s: is in stream form; ingest it into a store instead of appending", path);
     if (!rc && s->recovered && s->end < s->size) {
-        if (s->stop != LGS_STOP_NONE && !lgs_stop_torn(s->stop) && data_after(s, s->end)) {
+        /* A torn end is the last thing a crashed writer wrote: nothing valid
+         * comes after it.  A record that only looks torn (a valid header
+         * claiming more bytes than the file has) with valid records after it
+         * is damage in the middle: cutting there would lose what follows, so
+         * neither a repair nor an append cuts (#18 item 9). */
+        if (s->stop != LGS_STOP_NONE && data_after(s, s->end)) {
             rc = lgu_fail(err, LG_ECORRUPT,
-                         "%s: damaged record at offset %llu is followed by valid records; "
+                         "%s: %s record at offset %llu is followed by valid records; "
                          "refusing to cut the file there (export the good layers instead)",
-                         path, U64(s->end));
+                         path, lgs_stop_torn(s->stop) ? "an apparently incomplete" : "a damaged",
+                         U64(s->end));
         } else {
             char tail[4200];
             rc = save_tail(s, s->end, tail, sizeof tail, err);

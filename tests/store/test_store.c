@@ -586,6 +586,44 @@ static void repair_refuses_to_cut_good_records(void **state)
     tu_rmdir(dir);
 }
 
+/* A crafted store (#18 item 9): a valid header claiming 1 GB at the first
+ * record after the first commit, the second layer's records after it, and
+ * a torn end.  It looks like a torn tail but is not: repair refuses to cut
+ * away the records that follow. */
+static void repair_refuses_a_bogus_torn_record(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "bogus.lgs");
+    float *a = random_rows(12, 8, 3), *b = random_rows(13, 8, 2);
+    size_t first = two_commit_store(path, a, b), len;
+    unsigned char *bytes = tu_read_file(path, &len);
+    lgs_header h;
+    assert_null(lgs_decode_header(bytes + first, &h));
+    h.stored_size = 1ull << 30; /* beyond the end of the file */
+    lgs_encode_header(&h, bytes + first);
+    tu_write_file(path, bytes, len - 40); /* and a torn trailer */
+    char note[512];
+    lg_error err;
+    assert_int_equal(lg_store_repair(path, note, sizeof note, &err), LG_ECORRUPT);
+    assert_non_null(strstr(err.msg, "followed by valid records"));
+    assert_non_null(strstr(err.msg, "apparently incomplete"));
+    size_t len2;
+    unsigned char *after = tu_read_file(path, &len2);
+    assert_int_equal(len2, len - 40); /* untouched */
+    free(after);
+    /* a genuine torn end is still cut */
+    unlink(path);
+    two_commit_store(path, a, b);
+    free(bytes);
+    bytes = tu_read_file(path, &len);
+    tu_write_file(path, bytes, len - 40);
+    assert_int_equal(lg_store_repair(path, note, sizeof note, &err), LG_OK);
+    free(bytes);
+    free(a);
+    free(b);
+    tu_rmdir(dir);
+}
+
 static void second_writer_is_refused_readers_go_on(void **state)
 {
     (void)state;
@@ -869,6 +907,7 @@ int main(void)
         cmocka_unit_test(every_flipped_byte_is_detected),
         cmocka_unit_test(corrupt_chunk_names_layer_and_offset),
         cmocka_unit_test(repair_refuses_to_cut_good_records),
+        cmocka_unit_test(repair_refuses_a_bogus_torn_record),
         cmocka_unit_test(batch_store_cut_at_every_byte_keeps_committed_rows),
         cmocka_unit_test(second_writer_is_refused_readers_go_on),
         cmocka_unit_test(stream_form_round_trip_and_cut),
