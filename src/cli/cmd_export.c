@@ -38,8 +38,16 @@ static const cli_spec opts[] = {
 static int check_output(const char *out, const char *store, int force)
 {
     struct stat so, ss;
-    if (stat(out, &so) != 0)
+    if (stat(out, &so) != 0) {
+        if (lstat(out, &so) == 0 && !force) { /* a link to nothing: still a name in use */
+            fprintf(stderr,
+                    "layergeom: %s: is a symbolic link to a file that does not exist; add "
+                    "--force to replace the link\n",
+                    out);
+            return EXIT_USAGE;
+        }
         return EXIT_OK; /* a new file */
+    }
     if (stat(store, &ss) == 0 && so.st_dev == ss.st_dev && so.st_ino == ss.st_ino) {
         fprintf(stderr, "layergeom: %s: is the store being exported; choose another output\n",
                 out);

@@ -176,6 +176,15 @@ int lg_source_open_safetensors(const char *path, const char *const *names, size_
     }
     const unsigned char *data = p + 8 + hlen;
     uint64_t data_len = len - 8 - hlen;
+    /* a name given twice in the header is two tensors that claim one name:
+     * which one is meant cannot be known (JSON readers differ) */
+    for (size_t i = 0; !rc && i < root->len; i++)
+        for (size_t j = i + 1; !rc && j < root->len; j++)
+            if (!strcmp(root->keys[i], root->keys[j]))
+                rc = lgu_fail(err, LG_EINPUT, "%s: header: the key '%s' appears twice", path,
+                              root->keys[i]);
+    if (rc)
+        goto out;
     if (names) {
         for (size_t i = 0; !rc && i < n_names; i++) {
             const lgj *v = lgj_get(root, names[i]);

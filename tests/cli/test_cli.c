@@ -496,6 +496,39 @@ static void messages_say_what_is_wrong(void **state)
     assert_null(strstr(tu_stderr(), "budget of 0 MiB"));
 }
 
+/* #18 item 13, the last ones: a safetensors key given twice is bad input
+ * (exit 1, naming it); a dangling symbolic link as export's output is a
+ * name in use (exit 2 without --force), not "File exists". */
+static void duplicate_keys_and_dangling_links(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char st[512], lnk[512], store[512];
+    snprintf(st, sizeof st, "%s", tu_path(dir, "dup.safetensors"));
+    snprintf(lnk, sizeof lnk, "%s", tu_path(dir, "dangling"));
+    snprintf(store, sizeof store, "%s", tu_path(dir, "d.lgs"));
+    const char *hdr = "{\"a\": {\"dtype\": \"F32\", \"shape\": [2, 2], \"data_offsets\": [0, 16]}, "
+                      "\"a\": {\"dtype\": \"F32\", \"shape\": [2, 2], \"data_offsets\": [0, 16]}}";
+    size_t hl = strlen(hdr), padded = (hl + 7) / 8 * 8;
+    unsigned char *b = calloc(8 + padded + 16, 1);
+    for (int q = 0; q < 8; q++)
+        b[q] = (unsigned char)(padded >> (8 * q));
+    memcpy(b + 8, hdr, hl);
+    memset(b + 8 + hl, ' ', padded - hl);
+    tu_write_file(st, b, 8 + padded + 16);
+    free(b);
+    assert_int_equal(tu_cli("pack -q -o %s %s", store, st), 1);
+    assert_non_null(strstr(tu_stderr(), "the key 'a' appears twice"));
+    assert_int_equal(symlink("/nonexistent/target", lnk), 0);
+    assert_int_equal(tu_cli("export %s/samples/fortunes.lgs --layer 0 -o %s", LG_SOURCE_DIR, lnk),
+                     2);
+    assert_non_null(strstr(tu_stderr(), "symbolic link to a file that does not exist"));
+    assert_int_equal(tu_cli("export %s/samples/fortunes.lgs --layer 0 -o %s --force", LG_SOURCE_DIR,
+                            lnk),
+                     0);
+    tu_rmdir(dir);
+}
+
 /* Under an address-space limit OpenBLAS used to spin forever on its buffers
  * (#18 item 2): the profile must end, with exit 4 and the reason when they
  * do not fit, and run when fewer threads make them fit. */
@@ -541,6 +574,7 @@ int main(void)
         cmocka_unit_test(messages_say_what_is_wrong),
         cmocka_unit_test(ids_are_never_reused),
         cmocka_unit_test(small_things),
+        cmocka_unit_test(duplicate_keys_and_dangling_links),
         cmocka_unit_test(address_space_limit),
     };
     return cmocka_run_group_tests(tests, tu_setup_dir, tu_teardown_dir);
