@@ -49,7 +49,8 @@ static const char *layer_of(const lg_store *s, uint64_t off, uint32_t *id)
 
 static int walk(const lg_store *s, lg_verify_line report, void *ctx, lg_error *err)
 {
-    uint64_t off = LGS_FILE_HEADER_SIZE;
+    uint64_t off = LGS_FILE_HEADER_SIZE, last_trailer = 0;
+    uint32_t last_generation = 0;
     size_t count = 0;
     while (off < s->size) {
         lgs_header h;
@@ -62,6 +63,17 @@ static int walk(const lg_store *s, lg_verify_line report, void *ctx, lg_error *e
             if (name)
                 return lgu_fail_prefix(err, "layer %u (%s), record %zu", id, name, count);
             return lgu_fail_prefix(err, "record %zu", count);
+        }
+        /* every commit's trailer counts one more than the one before: a
+         * generation that does not grow is a crafted or spliced file */
+        if (h.type == LGS_TRAILER) {
+            if (last_trailer && h.b <= last_generation)
+                return lgu_fail(err, LG_ECORRUPT,
+                                "%s: the trailer at offset %llu has generation %u, not above "
+                                "the %u of the trailer at offset %llu before it",
+                                s->path, U64(off), h.b, last_generation, U64(last_trailer));
+            last_trailer = off;
+            last_generation = h.b;
         }
         if (h.type == LGS_CHUNK)
             say(report, ctx, "offset %llu: chunk of layer %u, rows %llu..%llu, %s %s %s, %llu -> %llu bytes: ok",

@@ -841,6 +841,33 @@ static void verify_checks_content_crc(void **state)
     tu_rmdir(dir);
 }
 
+/* A trailer whose generation goes backwards (#18 item 11): verify refuses
+ * the file, naming both trailers. */
+static void generation_going_backwards_is_refused(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "gen.lgs");
+    float *a = random_rows(12, 8, 3), *b = random_rows(13, 8, 2);
+    size_t first = two_commit_store(path, a, b), len;
+    lg_error err;
+    assert_int_equal(lg_store_verify(path, NULL, NULL, &err), LG_OK);
+    unsigned char *bytes = tu_read_file(path, &len);
+    lgs_header h;
+    assert_null(lgs_decode_header(bytes + len - 64, &h)); /* the final trailer */
+    assert_int_equal(h.type, LGS_TRAILER);
+    assert_null(lgs_decode_header(bytes + first - 64, &h)); /* the first commit's */
+    assert_int_equal(h.type, LGS_TRAILER);
+    h.b += 5; /* the earlier commit now claims a later generation */
+    lgs_encode_header(&h, bytes + first - 64);
+    tu_write_file(path, bytes, len);
+    assert_int_equal(lg_store_verify(path, NULL, NULL, &err), LG_ECORRUPT);
+    assert_non_null(strstr(err.msg, "generation"));
+    free(bytes);
+    free(a);
+    free(b);
+    tu_rmdir(dir);
+}
+
 /* A crafted index listing two layers with one id: one layer would vanish
  * without a word; it is refused (#18 item 11). */
 static void two_seals_with_one_id_are_refused(void **state)
@@ -908,6 +935,7 @@ int main(void)
         cmocka_unit_test(corrupt_chunk_names_layer_and_offset),
         cmocka_unit_test(repair_refuses_to_cut_good_records),
         cmocka_unit_test(repair_refuses_a_bogus_torn_record),
+        cmocka_unit_test(generation_going_backwards_is_refused),
         cmocka_unit_test(batch_store_cut_at_every_byte_keeps_committed_rows),
         cmocka_unit_test(second_writer_is_refused_readers_go_on),
         cmocka_unit_test(stream_form_round_trip_and_cut),
