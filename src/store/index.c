@@ -479,6 +479,17 @@ int lgs_load_index(lg_store *s, uint64_t trailer_off, lg_error *err)
                           s->path, U64(ioff), U64(i), U64(off));
         if (!rc)
             rc = lgs_record_at(s, off, &r, err);
+        /* a damaged META or LABELS payload costs only itself: the layers,
+         * which need neither, stay readable (#18 item 5) */
+        lg_error small;
+        if (!rc && (r.type == LGS_META || r.type == LGS_LABELS) &&
+            lgs_check_payload(s, off, &r, &small) != LG_OK) {
+            size_t used = strlen(s->skipped);
+            snprintf(s->skipped + used, sizeof s->skipped - used, "%sthe %s record at offset %llu "
+                     "is damaged and was skipped", used ? "; " : "", lgs_type_name(r.type),
+                     U64(off));
+            continue;
+        }
         if (!rc)
             rc = lgs_add_live(s, off, &r, err);
     }
@@ -487,4 +498,25 @@ int lgs_load_index(lg_store *s, uint64_t trailer_off, lg_error *err)
         return rc;
     s->generation = t.b;
     return LG_OK;
+}
+
+void lgs_forget_index(lg_store *s)
+{
+    for (size_t i = 0; i < s->n_layers; i++)
+        lgs_free_layer(&s->layers[i]);
+    free(s->layers);
+    free(s->chunks);
+    for (size_t i = 0; i < s->n_labels; i++) {
+        free(s->labels[i].name);
+        free(s->labels[i].values);
+    }
+    free(s->labels);
+    lgs_free_meta(s);
+    s->layers = NULL;
+    s->chunks = NULL;
+    s->labels = NULL;
+    s->n_layers = s->n_chunks = s->n_labels = 0;
+    s->meta_off = 0;
+    s->generation = 0;
+    s->skipped[0] = 0;
 }

@@ -115,12 +115,38 @@ int lgs_open_fd(const char *path, int fd, unsigned flags, lg_store **out, lg_err
     s->dropped_from = s->size;
     if (!(s->file_flags & LGS_FLAG_STREAM) && s->size % LGS_ALIGN == 0 &&
         s->size >= 2 * LGS_RECORD_HEADER_SIZE && !lgs_decode_header(s->map + tail, &h) &&
-        lgs_is_trailer(s, tail, &h))
+        lgs_is_trailer(s, tail, &h)) {
         rc = lgs_load_index(s, tail, err);
-    else
+        /* only bit damage (a checksum that fails) falls back: an index that
+         * checks out but contradicts itself is a crafted or buggy file, and
+         * is refused as it is (#18 item 11) */
+        if (rc == LG_ECORRUPT && strstr(err->msg, "checksum")) {
+            /* the final index (or a record it lists) is damaged: the records
+             * themselves may be sound, so read the store by scanning from an
+             * older index, and say what the final one lacked */
+            char why[LG_ERROR_MSG_MAX];
+            snprintf(why, sizeof why, "%s", err->msg);
+            lgs_forget_index(s);
+            s->avoid_trailer = tail;
+            rc = lgs_scan(s, err);
+            if (!rc) {
+                size_t used = strlen(s->note);
+                snprintf(s->note + used, sizeof s->note - used, "; the final index was not "
+                         "used: %s", why);
+            }
+        }
+    } else {
         rc = lgs_scan(s, err);
+    }
     if (rc)
         goto fail;
+    if (s->skipped[0]) { /* small records left out: the store opens, and says so */
+        size_t used = s->recovered ? strlen(s->note) : 0;
+        if (!s->recovered)
+            used = (size_t)snprintf(s->note, sizeof s->note, "%s", path);
+        snprintf(s->note + used, sizeof s->note - used, ": %s", s->skipped);
+        s->recovered = 1;
+    }
     if (s->n_layers > 1)
         qsort(s->layers, s->n_layers, sizeof *s->layers, cmp_layer);
     for (size_t i = 1; i < s->n_layers; i++)

@@ -116,7 +116,7 @@ int lgs_scan(lg_store *s, lg_error *err)
             stop = LGS_STOP_PAST_END;
             break;
         }
-        if (lgs_is_trailer(s, off, &h))
+        if (lgs_is_trailer(s, off, &h) && (!s->avoid_trailer || off < s->avoid_trailer))
             last_trailer = off;
         if (h.type == LGS_CHUNK && (s->max_chunk_id == UINT32_MAX || h.b > s->max_chunk_id))
             s->max_chunk_id = h.b;
@@ -129,6 +129,10 @@ int lgs_scan(lg_store *s, lg_error *err)
         if (rc)
             return rc;
         from = last_trailer + LGS_RECORD_HEADER_SIZE;
+    }
+    if (s->avoid_trailer && stop_off > s->avoid_trailer) {
+        stop_off = s->avoid_trailer; /* what follows it is the damaged commit's end */
+        stop = LGS_STOP_PAYLOAD;
     }
     lg_error local;
     uint64_t *pending = NULL; /* chunks since the last seal: a layer being written */

@@ -79,6 +79,8 @@ struct lg_store {
     lgs_stop stop;         /* why a scan stopped before the end (NONE: it did not) */
     int indexing;          /* taking in an index: every layer id once */
     char note[LG_ERROR_MSG_MAX];
+    char skipped[LG_ERROR_MSG_MAX]; /* small records left out, damaged (empty: none) */
+    uint64_t avoid_trailer; /* a scan does not take this trailer (its index is damaged) */
     uint32_t max_chunk_id; /* largest layer id on a chunk met by a scan (UINT32_MAX: none) */
     uint64_t release_above; /* cursors of layers stored in more bytes than this (a
                                quarter of RAM) let go of passed chunks */
@@ -113,6 +115,9 @@ int lgs_add_chunk(lg_store *s, lgs_layer *L, uint64_t off, uint64_t expect_row, 
 int lgs_load_index(lg_store *s, uint64_t trailer_off, lg_error *err);
 void lgs_free_layer(lgs_layer *L);
 void lgs_free_meta(lg_store *s);
+/* Forgets everything an index gave (layers, chunks, labels, meta), so that
+ * another index can be taken in. */
+void lgs_forget_index(lg_store *s);
 
 /* ---- recovery (recover.c) ---- */
 

@@ -300,7 +300,7 @@ static int open_existing(const char *path, const lg_writer_opts *o, lg_writer **
                              strerror(errno));
             if (!rc && note)
                 snprintf(note, note_cap,
-                         "cut the file at offset %llu (an incomplete record); the %llu bytes cut "
+                         "cut the file at offset %llu (an incomplete or damaged record); the %llu bytes cut "
                          "were saved in %s",
                          U64(s->end), U64(s->size - s->end), tail);
         }

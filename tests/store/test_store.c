@@ -868,6 +868,75 @@ static void generation_going_backwards_is_refused(void **state)
     tu_rmdir(dir);
 }
 
+/* One flipped bit in a small record (#18 item 5): a damaged META or LABELS
+ * payload is reported and skipped, the layers read; a damaged final index
+ * falls back to the older index and the records after it, every layer
+ * kept; repair then writes a fresh index. */
+static void damaged_small_records_cost_only_themselves(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s", tu_path(dir, "small.lgs"));
+    lg_error err;
+    for (int which = 0; which < 3; which++) {
+        unlink(path);
+        lg_writer *w;
+        assert_int_equal(lg_writer_create(path, NULL, &w, &err), LG_OK);
+        float x[30 * 4];
+        for (int l = 0; l < 2; l++) {
+            char name[2] = {(char)('a' + l), 0};
+            for (int i = 0; i < 120; i++)
+                x[i] = (float)(i + 1000 * l);
+            assert_int_equal(lg_writer_begin_layer(w, name, 4, LG_F32, &err), LG_OK);
+            assert_int_equal(lg_writer_rows(w, x, 30, &err), LG_OK);
+            assert_int_equal(lg_writer_end_layer(w, &err), LG_OK);
+        }
+        int64_t lab[30];
+        for (int i = 0; i < 30; i++)
+            lab[i] = i % 3;
+        assert_int_equal(lg_writer_labels(w, "y", lab, 30, &err), LG_OK);
+        assert_int_equal(lg_writer_meta(w, "model", "m", 1, &err), LG_OK);
+        assert_int_equal(lg_writer_close(w, &err), LG_OK);
+        lg_store *s;
+        assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK);
+        uint64_t at = which == 0 ? s->meta_off : which == 1 ? s->labels[0].off : 0;
+        lg_store_close(s);
+        size_t len;
+        unsigned char *b = tu_read_file(path, &len);
+        if (which == 2)
+            at = len - 64 - 64 - 64; /* the final index: 64 header + its entries, then the trailer */
+        b[at + 64 + 3] ^= 0x08; /* in the payload */
+        tu_write_file(path, b, len);
+        free(b);
+        if (lg_store_open(path, 0, &s, &err))
+            fail_msg("case %d: %s", which, err.msg);
+        assert_int_equal(lg_store_layer_count(s), 2);
+        const char *note = lg_store_recovery(s);
+        assert_non_null(note);
+        const char *want[3] = {"meta record", "labels record", "final index was not used"};
+        if (!strstr(note, want[which]))
+            fail_msg("case %d: note '%s'", which, note);
+        size_t ml;
+        assert_true((lg_store_meta(s, "model", &ml) == NULL) == (which == 0));
+        assert_int_equal(lg_store_label_set_count(s), which == 1 ? 0 : 1);
+        lg_cursor *c;
+        float out[120];
+        assert_int_equal(lg_cursor_open(s, 1, 30, &c, &err), LG_OK);
+        assert_int_equal(lg_cursor_read(c, 0, 30, out, &err), LG_OK);
+        assert_true(out[5] == 1005.0f);
+        lg_cursor_close(c);
+        lg_store_close(s);
+        char note2[512];
+        assert_int_equal(lg_store_repair(path, note2, sizeof note2, &err), LG_OK);
+        assert_int_equal(lg_store_verify(path, NULL, NULL, &err), which == 2 ? LG_OK : LG_ECORRUPT);
+        assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK);
+        assert_int_equal(lg_store_layer_count(s), 2);
+        lg_store_close(s);
+    }
+    tu_rmdir(dir);
+}
+
 /* A crafted index listing two layers with one id: one layer would vanish
  * without a word; it is refused (#18 item 11). */
 static void two_seals_with_one_id_are_refused(void **state)
@@ -936,6 +1005,7 @@ int main(void)
         cmocka_unit_test(repair_refuses_to_cut_good_records),
         cmocka_unit_test(repair_refuses_a_bogus_torn_record),
         cmocka_unit_test(generation_going_backwards_is_refused),
+        cmocka_unit_test(damaged_small_records_cost_only_themselves),
         cmocka_unit_test(batch_store_cut_at_every_byte_keeps_committed_rows),
         cmocka_unit_test(second_writer_is_refused_readers_go_on),
         cmocka_unit_test(stream_form_round_trip_and_cut),
