@@ -492,6 +492,16 @@ int lgs_load_index(lg_store *s, uint64_t trailer_off, lg_error *err)
         }
         if (!rc)
             rc = lgs_add_live(s, off, &r, err);
+        /* a layer whose SEAL, EXTEND or chunk headers fail their checksums
+         * is left out, named; the others stay readable */
+        if (rc == LG_ECORRUPT && (r.type == LGS_SEAL || r.type == LGS_EXTEND) &&
+            strstr(err->msg, "checksum")) {
+            size_t used = strlen(s->skipped);
+            snprintf(s->skipped + used, sizeof s->skipped - used,
+                     "%slayer %u (%s record at offset %llu) was left out: %s", used ? "; " : "",
+                     r.b, lgs_type_name(r.type), U64(off), err->msg);
+            rc = LG_OK;
+        }
     }
     s->indexing = 0;
     if (rc)

@@ -47,6 +47,19 @@ static const char *layer_of(const lg_store *s, uint64_t off, uint32_t *id)
     return NULL;
 }
 
+/* Whether the index uses the record at off (as a layer's SEAL or chunk, a
+ * label set or the metadata). */
+static int in_use(const lg_store *s, uint64_t off)
+{
+    uint32_t id;
+    if (off == s->meta_off || layer_of(s, off, &id))
+        return 1;
+    for (size_t i = 0; i < s->n_labels; i++)
+        if (s->labels[i].off == off)
+            return 1;
+    return 0;
+}
+
 static int walk(const lg_store *s, lg_verify_line report, void *ctx, lg_error *err)
 {
     uint64_t off = LGS_FILE_HEADER_SIZE, last_trailer = 0;
@@ -57,6 +70,13 @@ static int walk(const lg_store *s, lg_verify_line report, void *ctx, lg_error *e
         int rc = lgs_record_at(s, off, &h, err);
         if (!rc)
             rc = lgs_check_payload(s, off, &h, err);
+        if (rc && rc != LG_ENOMEM && !in_use(s, off)) {
+            /* damage is damage (verify finds every flipped bit), but say
+             * when nothing in use depends on it: a repair may have left it out */
+            lgu_fail_prefix(err, "record %zu, used by nothing (the layers in use are intact)",
+                            count);
+            return rc;
+        }
         if (rc) {
             uint32_t id = 0;
             const char *name = layer_of(s, off, &id);

@@ -310,6 +310,11 @@ static int open_existing(const char *path, const lg_writer_opts *o, lg_writer **
     if (!rc) {
         w->off = s->end;
         w->dirty = s->recovered; /* a recovered store gets a fresh index on commit */
+        if (s->skipped[0] && note) { /* what the fresh index will not list */
+            size_t used = strlen(note);
+            snprintf(note + used, note_cap - used, "%sleft out of the new index: %s",
+                     used ? "; " : "", s->skipped);
+        }
     }
     lg_store_close(s);
     if (rc) {
