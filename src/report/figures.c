@@ -323,6 +323,51 @@ void lgr_fig_gride(FILE *f, const lg_profile *p)
     fputs("</svg>\n", f);
 }
 
+void lgr_fig_gride_scale(FILE *f, const lg_profile *p)
+{
+    int pick[4], np = pick_layers(p, pick);
+    double xmin = INFINITY, xmax = -INFINITY, ymax = -INFINITY;
+    for (int c = 0; c < np; c++) {
+        const lg_gride_result *g = &p->layers[pick[c]].gride;
+        for (int s = 0; s < g->scales; s++)
+            if (g->rs[s] > 0 && isfinite(g->id[s])) {
+                xmin = fmin(xmin, log2(g->rs[s]));
+                xmax = fmax(xmax, log2(g->rs[s]));
+                ymax = fmax(ymax, g->id[s]);
+            }
+    }
+    double w = 780, h = 380;
+    svg_open(f, w, h, "ID against the distance scale (GRIDE)");
+    lgr_plot pl;
+    lgr_plot_begin(&pl, f, 70, 40, w - 100, 280, isfinite(xmin) ? floor(xmin) : 0,
+                  isfinite(xmax) ? ceil(xmax) : 1, 0, isfinite(ymax) ? ymax * 1.1 : 1);
+    pl.log2x = 1;
+    lgr_plot_axes(&pl, "distance scale: mean (r_n1 + r_n2) / 2 (log scale)",
+                 "intrinsic dimension");
+    const char *labels[4], *cols[4];
+    char text[4][200];
+    for (int c = 0; c < np; c++) {
+        const lg_gride_result *g = &p->layers[pick[c]].gride;
+        double x[LG_GRIDE_MAX_SCALES], y[LG_GRIDE_MAX_SCALES], e[LG_GRIDE_MAX_SCALES];
+        for (int s = 0; s < g->scales; s++) {
+            x[s] = g->rs[s] > 0 ? log2(g->rs[s]) : NAN;
+            y[s] = g->id[s];
+            e[s] = g->err[s];
+        }
+        lgr_plot_line(&pl, x, y, g->scales, pal[c], 0);
+        lgr_plot_errorbars(&pl, x, y, e, g->scales, pal[c]);
+        lgr_plot_points(&pl, x, y, g->scales, pal[c]);
+        pick_label(p, pick[c], text[c], sizeof text[c]);
+        labels[c] = text[c];
+        cols[c] = pal[c];
+    }
+    lgr_plot_legend(&pl, labels, cols, NULL, np);
+    fprintf(f, "<text x=\"20\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">The same estimates "
+               "placed at the distances they refer to: layers of different scale side by side."
+               "</text>\n</svg>\n",
+            h - 12);
+}
+
 void lgr_fig_decimation(FILE *f, const lg_profile *p)
 {
     int pick[4], np = pick_layers(p, pick);

@@ -15,6 +15,8 @@ double lgr_fig_depth(const lg_profile *p, size_t q);
 void lgr_fig_main(FILE *f, const lg_profile *const *ps, const char *const *names, int np,
                  const char *caption);
 void lgr_fig_gride(FILE *f, const lg_profile *p);
+/* GRIDE against the distance scale rs (the second view of the same numbers). */
+void lgr_fig_gride_scale(FILE *f, const lg_profile *p);
 /* Only with the information imbalance (opts.ii_k). */
 void lgr_fig_imbalance(FILE *f, const lg_profile *p);
 /* Only with per-class or groups. */

@@ -180,6 +180,7 @@ int lg_report_html(FILE *f, const lg_profile *p, const lg_report_info *info)
     lgr_fig_main(f, ps, names, 1, cap);
     fputs("<h2>Across scales</h2>\n", f);
     lgr_fig_gride(f, p);
+    lgr_fig_gride_scale(f, p);
     if (p->opts.ii_k && p->n_layers > 1) {
         fputs("<h2>Information imbalance between consecutive layers</h2>\n", f);
         lgr_fig_imbalance(f, p);

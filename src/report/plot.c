@@ -68,6 +68,15 @@ static void tick_label(FILE *f, double v, double step)
     fprintf(f, "%.*f", decimals > 6 ? 6 : decimals, fabs(v) < step * 1e-9 ? 0.0 : v);
 }
 
+/* A value on a log axis: whole numbers as they are, others to 3 digits. */
+static void log_label(FILE *f, double v)
+{
+    if (v >= 1 && fabs(v - round(v)) < 1e-9 * v)
+        fprintf(f, "%.0f", v);
+    else
+        fprintf(f, "%.3g", v);
+}
+
 void lgr_plot_axes(const lgr_plot *p, const char *xlabel, const char *ylabel)
 {
     FILE *f = p->f;
@@ -78,9 +87,10 @@ void lgr_plot_axes(const lgr_plot *p, const char *xlabel, const char *ylabel)
     for (int t = 0; p->log2x && t < p->n_xticks; t++) { /* ticks where the data are */
         double X = lgr_plot_x(p, p->xticks[t]);
         fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#e6e6e6\"/>\n"
-                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.0f</text>\n",
-                X, p->top, X, p->top + p->height, X, p->top + p->height + 15,
-                pow(2, p->xticks[t]));
+                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">",
+                X, p->top, X, p->top + p->height, X, p->top + p->height + 15);
+        log_label(f, pow(2, p->xticks[t]));
+        fputs("</text>\n", f);
     }
     for (double x = ceil(p->xmin / sx - 1e-9) * sx; !p->n_xticks && x <= p->xmax + sx * 1e-9;
          x += sx) {
@@ -90,7 +100,7 @@ void lgr_plot_axes(const lgr_plot *p, const char *xlabel, const char *ylabel)
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", X,
                 p->top + p->height + 15);
         if (p->log2x)
-            fprintf(f, "%.0f", pow(2, x));
+            log_label(f, pow(2, x));
         else
             tick_label(f, x, sx);
         fputs("</text>\n", f);

@@ -37,6 +37,8 @@ grep -q "ID against the rows used" "$T/d.html" || fail "no decimation figure"
 grep -q "Diamonds: k\*-GRIDE" "$T/d.html" || fail "no k* marker on the GRIDE figure"
 grep -q "<th>mean k\*</th>" "$T/d.html" || fail "no k* column"
 grep -q "ID of each class's own rows" "$T/d.html" || fail "no per-class figure"
+grep -q "ID against the distance scale" "$T/d.html" || fail "no GRIDE figure against the distance"
+grep -q "Information imbalance with the previous layer" "$T/d.html" || fail "no imbalance figure"
 grep -q 'class="warning"' "$T/k.html" || fail "the paper preset at N = 1000 gives no warning"
 grep -q 'class="warning"' "$T/d.html" && fail "a warning without cause"
 
