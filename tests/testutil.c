@@ -176,3 +176,11 @@ double tu_normal(uint64_t *s)
     double u = tu_uniform(s), v = tu_uniform(s);
     return sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v);
 }
+
+int tu_read_rows(void *ctx, uint64_t r0, size_t n, float *out, lg_error *err)
+{
+    (void)err;
+    const tu_rows *m = ctx;
+    memcpy(out, m->x + r0 * m->d, n * m->d * sizeof *out);
+    return LG_OK;
+}

@@ -39,6 +39,13 @@ const char *tu_stdout(void);
 const char *tu_shared(const char *rel);
 
 /* Deterministic pseudo-random numbers (splitmix64). */
+/* Rows of a matrix in memory through an lg_rows_fn (ctx: a tu_rows). */
+typedef struct tu_rows {
+    const float *x;
+    uint32_t d;
+} tu_rows;
+int tu_read_rows(void *ctx, uint64_t r0, size_t n, float *out, lg_error *err);
+
 uint64_t tu_rand(uint64_t *state);
 double tu_uniform(uint64_t *state);
 double tu_normal(uint64_t *state);

@@ -184,28 +184,6 @@ int lg_report_compare_text(FILE *f, const lg_compare *c)
     return ferror(f) ? LG_EIO : LG_OK;
 }
 
-static void num(FILE *f, double v)
-{
-    if (isfinite(v))
-        fprintf(f, "%.17g", v);
-    else
-        fputs("null", f);
-}
-
-static void matrix_json(FILE *f, const char *key, const double *m, size_t la, size_t lb)
-{
-    fprintf(f, ", \"%s\": [", key);
-    for (size_t i = 0; i < la; i++) {
-        fputs(i ? ", [" : "[", f);
-        for (size_t j = 0; j < lb; j++) {
-            fputs(j ? ", " : "", f);
-            num(f, m[i * lb + j]);
-        }
-        fputs("]", f);
-    }
-    fputs("]", f);
-}
-
 int lg_report_compare_json(FILE *f, const lg_compare *c)
 {
     fprintf(f, "{\n  \"layergeom\": \"%s\",\n  \"profiles\": [", LG_VERSION_STRING);
@@ -223,9 +201,9 @@ int lg_report_compare_json(FILE *f, const lg_compare *c)
             fprintf(f, "%s{\"index\": %zu, \"name\": ", q ? ", " : "", r->index);
             lgr_text_json_string(f, r->name);
             fprintf(f, ", \"depth\": %.6g, \"id\": ", lgr_fig_depth(p, q));
-            num(f, r->id);
+            lgr_text_json_num(f, r->id);
             fputs(", \"err\": ", f);
-            num(f, r->id_err);
+            lgr_text_json_num(f, r->id_err);
             fputs("}", f);
         }
         fputs("], \"recommended_index\": ", f);
@@ -250,10 +228,10 @@ int lg_report_compare_json(FILE *f, const lg_compare *c)
         lgr_text_json_string(f, m->identity);
         fprintf(f, ", \"identity_checked\": %s, \"k\": %u, \"ii_k\": %u",
                 m->identity_checked ? "true" : "false", m->k, m->ii_k);
-        matrix_json(f, "overlap", m->overlap, m->la, m->lb);
+        lgr_text_json_matrix(f, ", ", "overlap", m->overlap, m->la, m->lb, NULL);
         if (m->ii_ab) {
-            matrix_json(f, "imbalance_ab", m->ii_ab, m->la, m->lb);
-            matrix_json(f, "imbalance_ba", m->ii_ba, m->la, m->lb);
+            lgr_text_json_matrix(f, ", ", "imbalance_ab", m->ii_ab, m->la, m->lb, NULL);
+            lgr_text_json_matrix(f, ", ", "imbalance_ba", m->ii_ba, m->la, m->lb, NULL);
         }
         fputs("}", f);
     }

@@ -263,30 +263,42 @@ static void pick_label(const lg_profile *p, int q, char *out, size_t cap)
              q == p->rec.index ? ", recommended" : q == p->rec.peak ? ", peak" : "");
 }
 
-void lgr_fig_gride(FILE *f, const lg_profile *p)
+/* GRIDE's ID across scales for a few layers: against the neighbour rank n2
+ * (with k*-GRIDE's diamonds), or against the distance scale rs. */
+static void gride_figure(FILE *f, const lg_profile *p, int by_distance)
 {
     int pick[4], np = pick_layers(p, pick);
     double xmin = INFINITY, xmax = -INFINITY, ymax = -INFINITY;
     for (int c = 0; c < np; c++) {
         const lg_layer_result *r = &p->layers[pick[c]];
         for (int s = 0; s < r->gride.scales; s++) {
-            xmin = fmin(xmin, log2(r->gride.n2[s]));
-            xmax = fmax(xmax, log2(r->gride.n2[s]));
+            double x = by_distance ? log2(r->gride.rs[s]) : log2(r->gride.n2[s]);
+            if (!isfinite(x) || (by_distance && !isfinite(r->gride.id[s])))
+                continue;
+            xmin = fmin(xmin, x);
+            xmax = fmax(xmax, x);
             ymax = fmax(ymax, r->gride.id[s]);
         }
-        if (r->has_kstar && isfinite(r->kstar.id)) {
+        if (!by_distance && r->has_kstar && isfinite(r->kstar.id)) {
             xmax = fmax(xmax, log2(r->kstar.kstar_mean));
             ymax = fmax(ymax, r->kstar.id);
         }
     }
-    double w = 780, h = 400;
-    svg_open(f, w, h, "ID across scales (GRIDE)");
+    double w = 780, h = by_distance ? 380 : 400;
+    svg_open(f, w, h,
+             by_distance ? "ID against the distance scale (GRIDE)" : "ID across scales (GRIDE)");
     lgr_plot pl;
+    if (by_distance && isfinite(xmin)) {
+        xmin = floor(xmin);
+        xmax = ceil(xmax);
+    }
     lgr_plot_begin(&pl, f, 70, 40, w - 100, 280, isfinite(xmin) ? xmin : 0,
                   isfinite(xmax) ? xmax : 1, 0, isfinite(ymax) ? ymax * 1.1 : 1);
     pl.log2x = 1;
-    lgr_plot_axes(&pl, "neighbour rank n2 (log scale; the distance grows with it)",
-                 "intrinsic dimension");
+    lgr_plot_axes(&pl,
+                  by_distance ? "distance scale: mean (r_n1 + r_n2) / 2 (log scale)"
+                              : "neighbour rank n2 (log scale; the distance grows with it)",
+                  "intrinsic dimension");
     const char *labels[4], *cols[4];
     char text[4][200];
     int any_kstar = 0;
@@ -295,14 +307,14 @@ void lgr_fig_gride(FILE *f, const lg_profile *p)
         const lg_gride_result *g = &r->gride;
         double x[LG_GRIDE_MAX_SCALES], y[LG_GRIDE_MAX_SCALES], e[LG_GRIDE_MAX_SCALES];
         for (int s = 0; s < g->scales; s++) {
-            x[s] = log2(g->n2[s]);
+            x[s] = by_distance ? (g->rs[s] > 0 ? log2(g->rs[s]) : NAN) : log2(g->n2[s]);
             y[s] = g->id[s];
             e[s] = g->err[s];
         }
         lgr_plot_line(&pl, x, y, g->scales, pal[c], 0);
         lgr_plot_errorbars(&pl, x, y, e, g->scales, pal[c]);
         lgr_plot_points(&pl, x, y, g->scales, pal[c]);
-        if (r->has_kstar) { /* k*-GRIDE at the mean scale the rows chose */
+        if (!by_distance && r->has_kstar) { /* k*-GRIDE at the mean scale the rows chose */
             double kx = log2(r->kstar.kstar_mean), ky = r->kstar.id;
             lgr_plot_diamonds(&pl, &kx, &ky, 1, pal[c]);
             any_kstar = 1;
@@ -312,10 +324,12 @@ void lgr_fig_gride(FILE *f, const lg_profile *p)
         cols[c] = pal[c];
     }
     lgr_plot_legend(&pl, labels, cols, NULL, np);
-    fprintf(f, "<text x=\"20\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">A flat curve: the ID "
-               "does not depend on the scale; a falling one: noise inflates the small-scale "
-               "values.</text>\n",
-            h - 24);
+    fprintf(f, "<text x=\"20\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">%s</text>\n",
+            by_distance ? h - 12 : h - 24,
+            by_distance ? "The same estimates placed at the distances they refer to: layers of "
+                          "different scale side by side."
+                        : "A flat curve: the ID does not depend on the scale; a falling one: "
+                          "noise inflates the small-scale values.");
     if (any_kstar)
         fprintf(f, "<text x=\"20\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">Diamonds: "
                    "k*-GRIDE, drawn at the mean scale k* its rows chose.</text>\n",
@@ -323,49 +337,14 @@ void lgr_fig_gride(FILE *f, const lg_profile *p)
     fputs("</svg>\n", f);
 }
 
+void lgr_fig_gride(FILE *f, const lg_profile *p)
+{
+    gride_figure(f, p, 0);
+}
+
 void lgr_fig_gride_scale(FILE *f, const lg_profile *p)
 {
-    int pick[4], np = pick_layers(p, pick);
-    double xmin = INFINITY, xmax = -INFINITY, ymax = -INFINITY;
-    for (int c = 0; c < np; c++) {
-        const lg_gride_result *g = &p->layers[pick[c]].gride;
-        for (int s = 0; s < g->scales; s++)
-            if (g->rs[s] > 0 && isfinite(g->id[s])) {
-                xmin = fmin(xmin, log2(g->rs[s]));
-                xmax = fmax(xmax, log2(g->rs[s]));
-                ymax = fmax(ymax, g->id[s]);
-            }
-    }
-    double w = 780, h = 380;
-    svg_open(f, w, h, "ID against the distance scale (GRIDE)");
-    lgr_plot pl;
-    lgr_plot_begin(&pl, f, 70, 40, w - 100, 280, isfinite(xmin) ? floor(xmin) : 0,
-                  isfinite(xmax) ? ceil(xmax) : 1, 0, isfinite(ymax) ? ymax * 1.1 : 1);
-    pl.log2x = 1;
-    lgr_plot_axes(&pl, "distance scale: mean (r_n1 + r_n2) / 2 (log scale)",
-                 "intrinsic dimension");
-    const char *labels[4], *cols[4];
-    char text[4][200];
-    for (int c = 0; c < np; c++) {
-        const lg_gride_result *g = &p->layers[pick[c]].gride;
-        double x[LG_GRIDE_MAX_SCALES], y[LG_GRIDE_MAX_SCALES], e[LG_GRIDE_MAX_SCALES];
-        for (int s = 0; s < g->scales; s++) {
-            x[s] = g->rs[s] > 0 ? log2(g->rs[s]) : NAN;
-            y[s] = g->id[s];
-            e[s] = g->err[s];
-        }
-        lgr_plot_line(&pl, x, y, g->scales, pal[c], 0);
-        lgr_plot_errorbars(&pl, x, y, e, g->scales, pal[c]);
-        lgr_plot_points(&pl, x, y, g->scales, pal[c]);
-        pick_label(p, pick[c], text[c], sizeof text[c]);
-        labels[c] = text[c];
-        cols[c] = pal[c];
-    }
-    lgr_plot_legend(&pl, labels, cols, NULL, np);
-    fprintf(f, "<text x=\"20\" y=\"%.0f\" font-size=\"10\" fill=\"#555\">The same estimates "
-               "placed at the distances they refer to: layers of different scale side by side."
-               "</text>\n</svg>\n",
-            h - 12);
+    gride_figure(f, p, 1);
 }
 
 void lgr_fig_decimation(FILE *f, const lg_profile *p)

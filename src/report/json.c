@@ -355,30 +355,12 @@ int lg_report_json(FILE *f, const lg_profile *p, const lg_report_info *info)
     } else {
         fputs("null", f);
     }
-    if (p->matrix) {
-        fputs(",\n  \"overlap_matrix\": [", f);
-        for (size_t a = 0; a < p->n_layers; a++) {
-            fputs(a ? ",\n    [" : "\n    [", f);
-            for (size_t b = 0; b < p->n_layers; b++) {
-                fputs(b ? ", " : "", f);
-                num(f, p->matrix[a * p->n_layers + b]);
-            }
-            fputs("]", f);
-        }
-        fputs("]", f);
-    }
-    if (p->ii_matrix) {
-        fputs(",\n  \"imbalance_matrix\": [", f);
-        for (size_t a = 0; a < p->n_layers; a++) {
-            fputs(a ? ",\n    [" : "\n    [", f);
-            for (size_t b = 0; b < p->n_layers; b++) {
-                fputs(b ? ", " : "", f);
-                num(f, p->ii_matrix[a * p->n_layers + b]);
-            }
-            fputs("]", f);
-        }
-        fputs("]", f);
-    }
+    if (p->matrix)
+        lgr_text_json_matrix(f, ",\n  ", "overlap_matrix", p->matrix, p->n_layers, p->n_layers,
+                             "    ");
+    if (p->ii_matrix)
+        lgr_text_json_matrix(f, ",\n  ", "imbalance_matrix", p->ii_matrix, p->n_layers,
+                             p->n_layers, "    ");
     fprintf(f, ",\n  \"cache\": {\"knn_runs\": %llu, \"hits\": %llu},\n  \"seconds\": ",
             (unsigned long long)p->knn_runs, (unsigned long long)p->cache_hits);
     num(f, p->seconds);

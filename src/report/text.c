@@ -1,5 +1,7 @@
 #include "report/text.h"
 
+#include <math.h>
+
 #include "layergeom/report.h"
 
 #include <string.h>
@@ -88,4 +90,30 @@ void lgr_text_csv_field(FILE *f, const char *s)
         fputc(*s, f);
     }
     fputc('"', f);
+}
+
+void lgr_text_json_num(FILE *f, double v)
+{
+    if (isfinite(v))
+        fprintf(f, "%.17g", v);
+    else
+        fputs("null", f);
+}
+
+void lgr_text_json_matrix(FILE *f, const char *sep, const char *key, const double *m,
+                          size_t rows, size_t cols, const char *indent)
+{
+    fprintf(f, "%s\"%s\": [", sep, key);
+    for (size_t i = 0; i < rows; i++) {
+        if (indent)
+            fprintf(f, "%s\n%s[", i ? "," : "", indent);
+        else
+            fputs(i ? ", [" : "[", f);
+        for (size_t j = 0; j < cols; j++) {
+            fputs(j ? ", " : "", f);
+            lgr_text_json_num(f, m[i * cols + j]);
+        }
+        fputs("]", f);
+    }
+    fputs("]", f);
 }

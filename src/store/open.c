@@ -187,16 +187,7 @@ void lg_store_close(lg_store *s)
         munmap(s->map, s->size);
     if (s->fd >= 0)
         close(s->fd);
-    for (size_t i = 0; i < s->n_layers; i++)
-        lgs_free_layer(&s->layers[i]);
-    free(s->layers);
-    free(s->chunks);
-    for (size_t i = 0; i < s->n_labels; i++) {
-        free(s->labels[i].name);
-        free(s->labels[i].values);
-    }
-    free(s->labels);
-    lgs_free_meta(s);
+    lgs_forget_index(s);
     free(s->path);
     free(s);
 }

@@ -342,19 +342,6 @@ static void kstar_gride(void **state)
     check_kstar("digits", "gride_kstar_X2", "X2");
 }
 
-typedef struct mem_rows {
-    const float *x;
-    uint32_t d;
-} mem_rows;
-
-static int read_mem(void *ctx, uint64_t r0, size_t n, float *out, lg_error *err)
-{
-    (void)err;
-    mem_rows *m = ctx;
-    memcpy(out, m->x + r0 * m->d, n * m->d * sizeof *out);
-    return LG_OK;
-}
-
 /* Information imbalance X -> X2 and back on the rows values.json names, at
  * k = 1 and 5, with short lists (8) so that most ranks are counted over the
  * rows, not read from a list. */
@@ -376,16 +363,16 @@ static void check_imbalance(const char *set)
     knn_of(x2 + r0 * d2, m, d2, 8, &b);
     double tol = strcmp(set, "digits") ? 1e-6 : 5e-5;
     const char *ks[2] = {"1", "5"};
-    mem_rows ma = {x + r0 * d, d}, mb = {x2 + r0 * d2, d2};
+    tu_rows ma = {x + r0 * d, d}, mb = {x2 + r0 * d2, d2};
     for (int q = 0; q < 2; q++) {
         uint32_t k = (uint32_t)atoi(ks[q]);
         const lgj *want = lgj_get(lgj_get(ii, "by_k"), ks[q]);
         lg_imbalance ab, ba;
         lg_error err;
         lg_knn_opts o = {.memory = 4u << 20}; /* several panels */
-        assert_int_equal(lg_information_imbalance(&a, &b, k, d2, read_mem, &mb, &o, &ab, &err),
+        assert_int_equal(lg_information_imbalance(&a, &b, k, d2, tu_read_rows, &mb, &o, &ab, &err),
                          LG_OK);
-        assert_int_equal(lg_information_imbalance(&b, &a, k, d, read_mem, &ma, &o, &ba, &err),
+        assert_int_equal(lg_information_imbalance(&b, &a, k, d, tu_read_rows, &ma, &o, &ba, &err),
                          LG_OK);
         char what[96];
         snprintf(what, sizeof what, "%s II(X -> X2) at k = %u", set, k);

@@ -502,19 +502,6 @@ static void lists_do_not_depend_on_scale(void **state)
     free(y);
 }
 
-typedef struct mem_rows {
-    const float *x;
-    uint32_t d;
-} mem_rows;
-
-static int read_mem(void *ctx, uint64_t r0, size_t n, float *out, lg_error *err)
-{
-    (void)err;
-    mem_rows *m = ctx;
-    memcpy(out, m->x + r0 * m->d, n * m->d * sizeof *out);
-    return LG_OK;
-}
-
 /* Brute-force rank in double, ties by index (the lists' order). */
 static uint64_t brute_rank(const float *x, uint64_t n, uint32_t d, uint32_t i, uint32_t j)
 {
@@ -562,10 +549,10 @@ static void ranks_equal_brute_force(void **state)
     uint64_t budgets[2] = {0, 300u << 10}; /* the second: about 80 rows a panel */
     for (int s = 0; s < 2; s++)
         for (int b = 0; b < 2; b++) {
-            mem_rows m = {sets[s], d};
+            tu_rows m = {sets[s], d};
             lg_knn_opts o = {.memory = budgets[b], .threads = 1 + b};
             lg_error err;
-            if (lg_knn_ranks(n, d, read_mem, &m, qi, qj, nq, rank, &o, &err))
+            if (lg_knn_ranks(n, d, tu_read_rows, &m, qi, qj, nq, rank, &o, &err))
                 fail_msg("%s", err.msg);
             for (size_t q = 0; q < nq; q++) {
                 uint64_t want = brute_rank(sets[s], n, d, qi[q], qj[q]);
@@ -577,9 +564,9 @@ static void ranks_equal_brute_force(void **state)
         }
     /* a query of a row with itself is refused */
     qj[0] = qi[0];
-    mem_rows m = {tied, d};
+    tu_rows m = {tied, d};
     lg_error err;
-    assert_int_equal(lg_knn_ranks(n, d, read_mem, &m, qi, qj, 1, rank, NULL, &err), LG_EUSAGE);
+    assert_int_equal(lg_knn_ranks(n, d, tu_read_rows, &m, qi, qj, 1, rank, NULL, &err), LG_EUSAGE);
     free(qi);
     free(qj);
     free(rank);

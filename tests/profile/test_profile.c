@@ -95,19 +95,6 @@ static void profile_finds_the_minimum_after_the_peak(void **state)
     lg_store_close(s);
 }
 
-typedef struct mem_rows {
-    const float *x;
-    uint32_t d;
-} mem_rows;
-
-static int read_mem(void *ctx, uint64_t r0, size_t n, float *out, lg_error *err)
-{
-    (void)err;
-    mem_rows *m = ctx;
-    memcpy(out, m->x + r0 * m->d, n * m->d * sizeof *out);
-    return LG_OK;
-}
-
 static float *layer_rows(lg_store *s, size_t layer)
 {
     float *x = malloc((size_t)N * D * sizeof *x);
@@ -156,19 +143,19 @@ static void imbalance_with_the_previous_layer(void **state)
             lg_knn na, nb;
             assert_int_equal(lg_knn_exact_matrix(a, N, D, &ko, &na, &err), LG_OK);
             assert_int_equal(lg_knn_exact_matrix(b, N, D, &ko, &nb, &err), LG_OK);
-            mem_rows ma = {a, D}, mb = {b, D};
+            tu_rows ma = {a, D}, mb = {b, D};
             lg_imbalance ab, ba, aa;
-            assert_int_equal(lg_information_imbalance(&na, &nb, k, D, read_mem, &mb, NULL, &ab,
+            assert_int_equal(lg_information_imbalance(&na, &nb, k, D, tu_read_rows, &mb, NULL, &ab,
                                                       &err),
                              LG_OK);
-            assert_int_equal(lg_information_imbalance(&nb, &na, k, D, read_mem, &ma, NULL, &ba,
+            assert_int_equal(lg_information_imbalance(&nb, &na, k, D, tu_read_rows, &ma, NULL, &ba,
                                                       &err),
                              LG_OK);
             assert_true(p.layers[l].has_ii);
             assert_true(p.layers[l].ii_from_prev.value == ab.value);
             assert_true(p.layers[l].ii_to_prev.value == ba.value);
             assert_true(ab.value > 0 && ab.value < 1.5);
-            assert_int_equal(lg_information_imbalance(&na, &na, k, D, read_mem, &ma, NULL, &aa,
+            assert_int_equal(lg_information_imbalance(&na, &na, k, D, tu_read_rows, &ma, NULL, &aa,
                                                       &err),
                              LG_OK);
             /* a layer with itself: rank q + 1 for its q-th neighbour */
