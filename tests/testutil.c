@@ -70,11 +70,14 @@ unsigned char *tu_read_file(const char *path, size_t *len)
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    unsigned char *p = malloc(n > 0 ? (size_t)n : 1);
+    /* one byte more, a NUL: a text file can be searched as a string */
+    unsigned char *p = malloc(n > 0 ? (size_t)n + 1 : 1);
     if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
         free(p);
         p = NULL;
     }
+    if (p)
+        p[n > 0 ? n : 0] = 0;
     fclose(f);
     *len = (size_t)n;
     return p;

@@ -24,7 +24,7 @@ const char *tu_path(const char *dir, const char *name);
 
 int tu_write_file(const char *path, const void *data, size_t len);
 /* malloc'd contents; *len its size; NULL if unreadable. */
-unsigned char *tu_read_file(const char *path, size_t *len);
+unsigned char *tu_read_file(const char *path, size_t *len); /* NUL after the bytes */
 /* Writes a version-1.0 .npy with the given descr and shape (ndim 1..3). */
 int tu_write_npy(const char *path, const char *descr, int fortran, const uint64_t *shape,
                  int ndim, const void *data, size_t data_len);

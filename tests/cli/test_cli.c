@@ -535,6 +535,9 @@ static void duplicate_keys_and_dangling_links(void **state)
 static void address_space_limit(void **state)
 {
     (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    skip(); /* AddressSanitizer's shadow memory cannot live under ulimit -v */
+#endif
     const char *sample = LG_SOURCE_DIR "/samples/fortunes.lgs";
     char cmd[2048], err[64];
     snprintf(err, sizeof err, "/tmp/lglimit-%d", (int)getpid());
