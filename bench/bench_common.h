@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-static double now(void)
+static inline double now(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -15,7 +15,7 @@ static double now(void)
 }
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static double unif(void)
+static inline double unif(void)
 {
     rng ^= rng << 13;
     rng ^= rng >> 7;
@@ -24,7 +24,7 @@ static double unif(void)
 }
 
 /* The best of 3 runs of an m x m x d product, GFLOP/s (2 m^2 d flops). */
-static double sgemm_rate(int threads, int m, int d)
+static inline double sgemm_rate(int threads, int m, int d)
 {
     float *a = malloc((size_t)m * d * sizeof *a), *c = malloc((size_t)m * m * sizeof *c);
     for (size_t i = 0; i < (size_t)m * d; i++)

@@ -4,6 +4,7 @@
  * through a cursor in runs of consecutive rows (the tokens of one prompt
  * usually are), so memory is one group's search, sized by the budget. */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -113,6 +114,23 @@ static double quantile(const double *s, uint64_t n, double q)
     return s[lo] + (pos - (double)lo) * (s[lo + 1] - s[lo]);
 }
 
+/* The quartiles of the finite values of one field of the groups (v: room
+ * for every group). */
+static void quartiles(const lg_layer_result *r, size_t field, double *v, double *q1,
+                      double *median, double *q3)
+{
+    uint64_t m = 0;
+    for (size_t q = 0; q < r->n_groups; q++) {
+        double x = *(const double *)((const char *)&r->groups[q] + field);
+        if (isfinite(x))
+            v[m++] = x;
+    }
+    qsort(v, m, sizeof *v, cmp_double);
+    *q1 = quantile(v, m, 0.25);
+    *median = quantile(v, m, 0.5);
+    *q3 = quantile(v, m, 0.75);
+}
+
 static void summarise(lg_layer_result *r)
 {
     lg_groups_summary *S = &r->group_summary;
@@ -121,22 +139,9 @@ static void summarise(lg_layer_result *r)
         S->q1 = S->median = S->q3 = S->gride_q1 = S->gride_median = S->gride_q3 = NAN;
         return;
     }
-    uint64_t m = 0;
-    for (size_t q = 0; q < r->n_groups; q++)
-        if (isfinite(r->groups[q].id))
-            v[m++] = r->groups[q].id;
-    qsort(v, m, sizeof *v, cmp_double);
-    S->q1 = quantile(v, m, 0.25);
-    S->median = quantile(v, m, 0.5);
-    S->q3 = quantile(v, m, 0.75);
-    m = 0;
-    for (size_t q = 0; q < r->n_groups; q++)
-        if (isfinite(r->groups[q].gride))
-            v[m++] = r->groups[q].gride;
-    qsort(v, m, sizeof *v, cmp_double);
-    S->gride_q1 = quantile(v, m, 0.25);
-    S->gride_median = quantile(v, m, 0.5);
-    S->gride_q3 = quantile(v, m, 0.75);
+    quartiles(r, offsetof(lg_group_result, id), v, &S->q1, &S->median, &S->q3);
+    quartiles(r, offsetof(lg_group_result, gride), v, &S->gride_q1, &S->gride_median,
+              &S->gride_q3);
     free(v);
 }
 

@@ -49,20 +49,6 @@ static int read_mem(void *ctx, uint64_t r0, size_t n, float *out, lg_error *err)
     return LG_OK;
 }
 
-static uint64_t next_rand(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* The rows `rows` (ascending) of a layer, into memory. */
 static int gather(lg_store *s, size_t layer, const uint64_t *rows, uint64_t m, uint32_t d,
                   float *out, lg_error *err)
@@ -112,20 +98,14 @@ static int subsets(lg_store *s, size_t la, size_t lb, const lg_profile_opts *o,
     double *ab = malloc(repeats * 2 * sizeof *ab), *ba = ab ? ab + repeats : NULL;
     float *xa = malloc((size + 1) * A.d * sizeof *xa), *xb = malloc((size + 1) * B.d * sizeof *xb);
     int rc = perm && ab && xa && xb ? LG_OK : lgu_fail(err, LG_ENOMEM, "out of memory");
-    uint64_t seed = o->seed * 1000003u + 77 + lb;
-    for (uint64_t i = 0; !rc && i < n; i++)
-        perm[i] = i;
-    for (uint64_t i = n - 1; !rc && i > 0; i--) {
-        uint64_t j = next_rand(&seed) % (i + 1), t = perm[i];
-        perm[i] = perm[j];
-        perm[j] = t;
-    }
+    if (!rc)
+        lgp_shuffle(perm, n, o->seed * 1000003u + 77 + lb);
     uint64_t at = 0;
     for (uint64_t q = 0; !rc && q < repeats; q++) {
         uint64_t m = size + (q < extra);
         uint64_t *rows = perm + at;
         at += m;
-        qsort(rows, m, sizeof *rows, cmp_u64);
+        qsort(rows, m, sizeof *rows, lgp_cmp_u64);
         rc = gather(s, la, rows, m, A.d, xa, err);
         if (!rc)
             rc = gather(s, lb, rows, m, B.d, xb, err);

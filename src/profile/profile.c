@@ -100,7 +100,7 @@ static int read_subset(void *ctx, uint64_t r0, size_t n, float *out, lg_error *e
     return LG_OK;
 }
 
-static int cmp_u64(const void *a, const void *b)
+int lgp_cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
@@ -112,6 +112,17 @@ static uint64_t next_rand(uint64_t *s)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
+}
+
+void lgp_shuffle(uint64_t *perm, uint64_t n, uint64_t seed)
+{
+    for (uint64_t i = 0; i < n; i++)
+        perm[i] = i;
+    for (uint64_t i = n - 1; n && i > 0; i--) {
+        uint64_t j = next_rand(&seed) % (i + 1), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
 }
 
 static int subsets_compute(lg_store *s, size_t layer, uint64_t n, uint32_t d, uint64_t m,
@@ -151,14 +162,7 @@ static int subsets_compute(lg_store *s, size_t layer, uint64_t n, uint32_t d, ui
     uint64_t *perm = malloc(n * sizeof *perm);
     if (!perm)
         return lgu_fail(err, LG_ENOMEM, "out of memory");
-    for (uint64_t i = 0; i < n; i++)
-        perm[i] = i;
-    uint64_t seed = o->seed * 1000003u + layer; /* the same subsets on every run */
-    for (uint64_t i = n - 1; i > 0; i--) {
-        uint64_t j = next_rand(&seed) % (i + 1), t = perm[i];
-        perm[i] = perm[j];
-        perm[j] = t;
-    }
+    lgp_shuffle(perm, n, o->seed * 1000003u + layer); /* the same subsets on every run */
     lg_cursor *cur;
     int rc = lg_cursor_open(s, layer, 1, &cur, err);
     double sum = 0, sum2 = 0;
@@ -166,7 +170,7 @@ static int subsets_compute(lg_store *s, size_t layer, uint64_t n, uint32_t d, ui
     to.discard = discard;
     for (int r = 0; !rc && r < repeats; r++) {
         uint64_t *rows = perm + (uint64_t)r * m;
-        qsort(rows, m, sizeof *rows, cmp_u64);
+        qsort(rows, m, sizeof *rows, lgp_cmp_u64);
         subset_rows sr = {cur, rows, d};
         lg_knn_opts ko = {.k = 2, .threads = o->threads, .memory = o->memory, .tile = o->tile,
                           .stop = o->stop};

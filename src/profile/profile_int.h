@@ -31,6 +31,10 @@ int lgp_estimate(lg_store *s, size_t layer, const lg_profile_opts *o, lgp_cache 
 int lgp_twins(lg_store *s, size_t layer, const lg_profile_opts *o, const lg_knn *nn,
               lg_layer_result *r, lg_knn *merged, lg_error *err);
 uint64_t lgp_small_scale_rows(const lg_knn *nn, double *median_r1);
+/* 0 .. n-1 in the seeded order every run repeats (subsets); ascending
+ * uint64_t for qsort (profile.c). */
+void lgp_shuffle(uint64_t *perm, uint64_t n, uint64_t seed);
+int lgp_cmp_u64(const void *a, const void *b);
 /* Appends a sentence to r->note. */
 void lgp_note(lg_layer_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* ---- the ID of each group's own rows (groups.c) ---- */
