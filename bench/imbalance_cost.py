@@ -1,10 +1,13 @@
 """The information imbalance's cost against the neighbour search, in one run
-(run by hand):  /usr/bin/python3 bench/imbalance_cost.py [N] [D] [layers] [keep]
+(run by hand):  /usr/bin/python3 bench/imbalance_cost.py [N] [D] [layers] [keep] [runs]
 
 Writes layers whose neighbourhoods drift from one to the next (`keep` is the
 cosine between consecutive layers' latent coordinates: 1 keeps them, 0 makes
-each layer independent), profiles them with the CLI, and prints per layer the
-kNN seconds, the imbalance's seconds and their ratio, from the JSON."""
+each layer independent), profiles them with the CLI with and without the
+imbalance (alternated, `runs` times each), and prints per layer, from the
+JSONs, the kNN seconds of both, the imbalance's own seconds and what the
+imbalance costs in all (the search's extra time plus its own) over one
+search without it.  The goal: at most 1."""
 
 import json
 import os
@@ -23,6 +26,7 @@ def main():
     d = int(sys.argv[2]) if len(sys.argv) > 2 else 384
     layers = int(sys.argv[3]) if len(sys.argv) > 3 else 6
     keep = float(sys.argv[4]) if len(sys.argv) > 4 else float(np.cos(0.5))
+    reps = int(sys.argv[5]) if len(sys.argv) > 5 else 3
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
         base = rng.standard_normal((n, 12)).astype(np.float32)
@@ -36,20 +40,30 @@ def main():
             np.save(files[-1], x.astype(np.float32))
         store = os.path.join(tmp, "s.lgs")
         subprocess.run([CLI, "pack", "-q", "-o", store] + files, check=True)
-        out = subprocess.run([CLI, "profile", store, "--no-cache", "--json", "-"], check=True,
-                             capture_output=True, text=True).stdout
-    prof = json.loads(out)
-    print("N %d, D %d, %d layers, keep %.3f" % (n, d, layers, keep))
-    print("%-6s %8s %8s %8s %8s %7s" % ("layer", "chi", "knn s", "II s", "II/knn", "counted"))
-    for l in prof["layers"]:
+        # the same profile without the imbalance, alternated, to see what
+        # counting inside the search adds to it
+        runs = {"ii": [], "none": []}
+        for rep in range(reps):
+            for kind, extra in (("ii", []), ("none", ["--ii-k", "0"])):
+                out = subprocess.run([CLI, "profile", store, "--no-cache", "--json", "-"] + extra,
+                                     check=True, capture_output=True, text=True).stdout
+                runs[kind].append(json.loads(out))
+    print("N %d, D %d, %d layers, keep %.3f, %d runs each (medians)" % (n, d, layers, keep, reps))
+    print("%-6s %6s %9s %9s %7s %7s %8s %11s" % ("layer", "chi", "knn s", "knn s", "II s",
+                                              "counted", "by", "II cost"))
+    print("%-6s %6s %9s %9s %7s %7s %8s %11s" % ("", "", "(no II)", "(II)", "", "", "",
+                                              "/ knn pass"))
+    for li, l in enumerate(runs["ii"][0]["layers"]):
         ii = l.get("imbalance_prev")
         if not ii:
             continue
-        ks = l["knn"]["seconds"]
-        print("%-6s %8.3f %8.2f %8.2f %8.2f %7d" % (l["name"], l["overlap_prev"]["30"], ks,
-                                                  ii["seconds"], ii["seconds"] / ks,
-                                                  ii["ranks_counted"]))
-
+        med = lambda v: float(np.median(v))
+        k0 = med([r["layers"][li]["knn"]["seconds"] for r in runs["none"]])
+        k1 = med([r["layers"][li]["knn"]["seconds"] for r in runs["ii"]])
+        t = med([r["layers"][li]["imbalance_prev"]["seconds"] for r in runs["ii"]])
+        print("%-6s %6.3f %9.2f %9.2f %7.2f %7d %8s %11.2f" % (
+            l["name"], l["overlap_prev"]["30"], k0, k1, t, ii["ranks_counted"],
+            ii["from_prev_by"] + "/" + ii["to_prev_by"], (k1 - k0 + t) / k0))
 
 if __name__ == "__main__":
     main()

@@ -148,6 +148,14 @@ struct lg_knn_opts; /* knn.h: threads, memory, stop */
 LG_API int lg_information_imbalance(const lg_knn *a, const lg_knn *b, uint32_t k, uint32_t d_b,
                                     lg_rows_fn b_rows, void *b_ctx, const struct lg_knn_opts *o,
                                     lg_imbalance *out, lg_error *err);
+/* The same from the ranks B's exact search counted as it went: the search
+ * of B was given A's lists as queries (lg_knn_opts rank_q = a->idx,
+ * rank_n = k, rank_stride = a->k) and rank[i * k + q] is what it wrote.
+ * No pass over B's rows is needed: the information imbalance towards a
+ * layer costs almost nothing beyond that layer's search. */
+LG_API int lg_information_imbalance_counted(const lg_knn *a, const lg_knn *b, uint32_t k,
+                                            const uint64_t *rank, lg_imbalance *out,
+                                            lg_error *err);
 
 /* Neighbourhood overlap of two lists of the same rows: the mean over rows of
  * |kNN_k in a  intersect  kNN_k in b| / k. */

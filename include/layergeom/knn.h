@@ -48,6 +48,17 @@ typedef struct lg_knn_opts {
     const volatile int *stop; /* when *stop becomes non-zero (another thread or a
                                  signal handler sets it), the search ends within
                                  a tile pair with LG_ECANCELED; NULL: never */
+    /* Ranks counted in the same pass (exact search, no team): for row i and
+     * s < rank_n, rank_q[i * rank_stride + s] names a row j (LG_KNN_NONE: no
+     * query); the search writes to rank_out[i * rank_n + s] the rank of j
+     * among i's neighbours, 1 + the rows m != i, j with (d(i,m), m) <
+     * (d(i,j), j), as lg_knn_ranks would (0 for no query).  Each pair the
+     * pass computes anyway is compared with both rows' thresholds, so the
+     * information imbalance towards this layer costs almost nothing extra.
+     * rank_stride 0 means rank_n.  Memory: 20 bytes a query, in the budget. */
+    const uint32_t *rank_q;
+    uint32_t rank_n, rank_stride;
+    uint64_t *rank_out;
 } lg_knn_opts;
 
 

@@ -49,6 +49,8 @@ typedef struct lg_groups_summary {
     double seconds;
 } lg_groups_summary;
 
+enum { LG_II_ROWS = 0, LG_II_SEARCH = 1, LG_II_CACHE = 2 };
+
 typedef struct lg_layer_result {
     size_t index;     /* position in the store's layer list */
     uint32_t layer_id;
@@ -64,6 +66,10 @@ typedef struct lg_layer_result {
     lg_imbalance ii_from_prev; /* Delta(l-1 -> l): does this layer predict the last one's
                                   neighbourhoods? */
     lg_imbalance ii_to_prev;   /* Delta(l -> l-1) */
+    /* how each was had (LG_II_*): ranks counted in this layer's own search
+     * (no extra pass), counted over the other layer's rows (at most one pass
+     * computing each pair once), or from the cache */
+    int ii_from_by, ii_to_by;
     double ii_seconds;
     /* with opts.ii_subsets: DADApy's protocol, the same on disjoint random
      * subsets (mean, standard error of the mean, subsets used) */

@@ -67,7 +67,10 @@ class KnnOpts(ctypes.Structure):
                 ("tile", ctypes.c_uint32), ("cells", ctypes.c_uint32),
                 ("nprobe", ctypes.c_uint32), ("seed", ctypes.c_uint64),
                 ("exclude_nonfinite", ctypes.c_int), ("scratch_dir", ctypes.c_char_p),
-                ("team", ctypes.c_void_p), ("stop", ctypes.POINTER(ctypes.c_int))]
+                ("team", ctypes.c_void_p), ("stop", ctypes.POINTER(ctypes.c_int)),
+                ("rank_q", c_u32p), ("rank_n", ctypes.c_uint32),
+                ("rank_stride", ctypes.c_uint32),
+                ("rank_out", ctypes.POINTER(ctypes.c_uint64))]
 
 
 class Knn(ctypes.Structure):

@@ -14,9 +14,11 @@
 
 #define U64(x) ((unsigned long long)(x))
 
-int lg_information_imbalance(const lg_knn *a, const lg_knn *b, uint32_t k, uint32_t d_b,
-                             lg_rows_fn b_rows, void *b_ctx, const struct lg_knn_opts *o,
-                             lg_imbalance *out, lg_error *err)
+/* Both entries: ranks B's lists show are read, those in `counted` (when
+ * given, from B's own search) taken, the rest counted over B's rows. */
+static int imbalance(const lg_knn *a, const lg_knn *b, uint32_t k, const uint64_t *counted,
+                     uint32_t d_b, lg_rows_fn b_rows, void *b_ctx, const struct lg_knn_opts *o,
+                     lg_imbalance *out, lg_error *err)
 {
     out->value = NAN;
     out->k = k;
@@ -57,6 +59,17 @@ int lg_information_imbalance(const lg_knn *a, const lg_knn *b, uint32_t k, uint3
                 out->from_lists++;
                 continue;
             }
+            if (counted && counted[i * k + q]) {
+                sum += (double)counted[i * k + q];
+                out->counted++;
+                continue;
+            }
+            if (!b_rows) {
+                rc = lgu_fail(err, LG_EUSAGE, "information imbalance: row %llu has no counted "
+                                              "rank for its neighbour %u",
+                              U64(i), j);
+                break;
+            }
             if (nq == cap) {
                 cap *= 2;
                 uint32_t *x = realloc(qi, cap * sizeof *qi), *y = x ? realloc(qj, cap * sizeof *qj) : NULL;
@@ -87,8 +100,21 @@ int lg_information_imbalance(const lg_knn *a, const lg_knn *b, uint32_t k, uint3
         return rc;
     /* excluded rows (NaN, inf) are nobody's neighbour: ranks are among the
      * valid rows, and so is N */
-    out->counted = nq;
+    out->counted += nq;
     out->rows = valid;
     out->value = 2.0 / (double)valid * sum / ((double)valid * k);
     return LG_OK;
+}
+
+int lg_information_imbalance(const lg_knn *a, const lg_knn *b, uint32_t k, uint32_t d_b,
+                             lg_rows_fn b_rows, void *b_ctx, const struct lg_knn_opts *o,
+                             lg_imbalance *out, lg_error *err)
+{
+    return imbalance(a, b, k, NULL, d_b, b_rows, b_ctx, o, out, err);
+}
+
+int lg_information_imbalance_counted(const lg_knn *a, const lg_knn *b, uint32_t k,
+                                     const uint64_t *rank, lg_imbalance *out, lg_error *err)
+{
+    return imbalance(a, b, k, rank, 0, NULL, NULL, NULL, out, err);
 }

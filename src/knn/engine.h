@@ -10,6 +10,8 @@
 typedef struct tls {
     float *a, *b, *g; /* centred tiles and their product */
     float *sa, *sb;   /* squared norms of the centred tile rows */
+    uint32_t *cc;     /* rank counts of the tile's columns (rankpass.c) */
+    unsigned char *ca; /* ... columns with a pair too close to call */
 } tls;
 
 typedef struct knn_ctx {
@@ -52,6 +54,13 @@ typedef struct knn_ctx {
     int part, parts;
     uint64_t pair_base;
     const volatile int *stop; /* the caller's stop flag (NULL: none) */
+    /* ranks counted in the pass (rankpass.c): per row rank_n queries */
+    uint32_t rank_n, rank_stride;
+    const uint32_t *rank_q;
+    double *rank_t2;  /* exact squared distance to each query's row */
+    float *rank_tf;   /* ... in the GEMM's scaled units */
+    uint64_t *rank_cnt;
+    int count_only;   /* no lists wanted: the pass only counts */
     lg_error *err;
 } knn_ctx;
 
@@ -82,6 +91,16 @@ int lgk_blas_threads_begin(void);
  * otherwise (blas.c). */
 int lgk_blas_room(int threads, lg_error *err);
 void lgk_blas_threads_end(int saved);
+/* Ranks in the pass (rankpass.c): thresholds after the mean pass, counts
+ * of one GEMM tile (rows ga.., gb..; ra, rb their rows as read), results. */
+int lgk_rank_setup(knn_ctx *c);
+void lgk_count_tile(knn_ctx *c, const tls *t, uint64_t ga, uint64_t na, uint64_t gb,
+                    uint64_t nb, int diagonal, const float *ra, const float *rb);
+void lgk_rank_results(const knn_ctx *c, uint64_t *out);
+/* A counting-only pass (exact.c): o->rank_* as for lg_knn_exact, no lists;
+ * each pair once, so it costs one search's GEMM whatever the queries. */
+int lgk_exact_counts(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_knn_opts *o,
+                     lg_error *err);
 /* Per-row memory of the lists and candidates, for budgets. */
 uint64_t lgk_row_bytes(const knn_ctx *c);
 

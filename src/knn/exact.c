@@ -70,6 +70,9 @@ void lgk_free_ctx(knn_ctx *c)
     free(c->ed);
     free(c->unsafe);
     free(c->excluded);
+    free(c->rank_t2);
+    free(c->rank_tf);
+    free(c->rank_cnt);
     if (c->locks) {
         for (uint64_t i = 0; i < (c->n + c->tile - 1) / c->tile; i++)
             pthread_mutex_destroy(&c->locks[i]);
@@ -81,6 +84,8 @@ void lgk_free_ctx(knn_ctx *c)
         free(c->t[t].g);
         free(c->t[t].sa);
         free(c->t[t].sb);
+        free(c->t[t].cc);
+        free(c->t[t].ca);
     }
     free(c->t);
 }
@@ -107,7 +112,8 @@ uint64_t lgk_row_bytes(const knn_ctx *c)
 static uint64_t fixed_bytes(const knn_ctx *c, uint64_t T)
 {
     uint64_t n = c->n, d = c->d;
-    return n * lgk_row_bytes(c) + d * 12 + ((n + T - 1) / T) * sizeof(pthread_mutex_t) +
+    return n * lgk_row_bytes(c) + n * c->rank_n * 20 + d * 12 +
+           ((n + T - 1) / T) * sizeof(pthread_mutex_t) +
            (uint64_t)c->threads *
                (2 * T * d * 4 + T * T * 4 + 2 * T * 4 + (uint64_t)c->kc * sizeof(pick));
 }
@@ -194,8 +200,10 @@ int lgk_setup(knn_ctx *c, lg_knn *out, lg_error *err)
     return LG_OK;
 }
 
-int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_knn_opts *o,
-                 lg_knn *out, lg_error *err)
+/* The search; with count_only, only the ranks of o->rank_q are wanted (no
+ * lists: the candidates are neither offered nor re-ranked). */
+static int exact_run(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_knn_opts *o,
+                     int count_only, lg_knn *out, lg_error *err)
 {
     memset(out, 0, sizeof *out);
     double t0 = now();
@@ -224,6 +232,14 @@ int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_kn
     c.direct = rows ? NULL : (const float *)ctx;
     c.err = err;
     const lg_team *team = o->team && o->team->size > 1 ? o->team : NULL;
+    if (o->rank_n && (team || !o->rank_q || !o->rank_out ||
+                      (o->rank_stride && o->rank_stride < o->rank_n)))
+        return lgu_fail(err, LG_EUSAGE, team ? "ranks are not counted by a team"
+                                             : "rank queries without their arrays");
+    c.rank_n = o->rank_n;
+    c.rank_stride = o->rank_stride;
+    c.rank_q = o->rank_q;
+    c.count_only = count_only;
     if (team) {
         c.part = team->rank;
         c.parts = team->size;
@@ -238,8 +254,18 @@ int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_kn
     int blas_threads = lgk_blas_threads_begin();
     if (!rc)
         rc = lgk_mean_pass(&c);
+    if (!rc && c.rank_n)
+        rc = lgk_rank_setup(&c);
     if (!rc)
         rc = lgk_for_panel_pairs(&c, lgk_gemm_pair);
+    if (!rc && c.rank_n)
+        lgk_rank_results(&c, o->rank_out);
+    if (!rc && count_only) {
+        lgk_blas_threads_end(blas_threads);
+        lg_knn_free(out);
+        lgk_free_ctx(&c);
+        return LG_OK;
+    }
     if (!rc)
         rc = lgk_for_panel_pairs(&c, lgk_rerank_pair);
     if (!rc && team)
@@ -269,6 +295,19 @@ int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_kn
     }
     lgk_free_ctx(&c);
     return rc;
+}
+
+int lg_knn_exact(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_knn_opts *o,
+                 lg_knn *out, lg_error *err)
+{
+    return exact_run(n, d, rows, ctx, o, 0, out, err);
+}
+
+int lgk_exact_counts(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const lg_knn_opts *o,
+                     lg_error *err)
+{
+    lg_knn none;
+    return exact_run(n, d, rows, ctx, o, 1, &none, err);
 }
 
 int lg_knn_exact_matrix(const float *x, uint64_t n, uint32_t d, const lg_knn_opts *o,

@@ -247,7 +247,11 @@ static int tile_item(void *arg, int thread, size_t item)
         }
     for (size_t h = 0; h < nh; h++)
         pthread_mutex_lock(&c->locks[held[h]]);
-    offer_tile(c, t, ga, na, gb, nb, same && a == b);
+    if (!c->count_only)
+        offer_tile(c, t, ga, na, gb, nb, same && a == b);
+    if (c->rank_n)
+        lgk_count_tile(c, t, ga, na, gb, nb, same && a == b, c->xi + a * T * c->d,
+                       c->xj + b * T * c->d);
     for (size_t h = nh; h > 0; h--)
         pthread_mutex_unlock(&c->locks[held[h - 1]]);
     return LG_OK;

@@ -26,6 +26,7 @@
 #include "util/parallel.h"
 
 #define U64(x) ((unsigned long long)(x))
+#define NOT_THIS_WAY (-1) /* symmetric(): take the panels instead */
 
 typedef struct query {
     uint32_t i, j;
@@ -100,6 +101,63 @@ static void centre(const float *x, const float *mu, float *out, double *sq, size
     }
 }
 
+/* When more than half the rows have queries, panels of query rows against
+ * every row would cost more than one pass computing each pair once: the
+ * counting-only pass of the exact search (rankpass.c) takes them all, if
+ * their slots (n x the most queries of a row) fit half the budget.
+ * NOT_THIS_WAY: not this way. */
+static int symmetric(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const uint32_t *qi,
+                     const uint32_t *qj, size_t nq, uint64_t *rank, const lg_knn_opts *o,
+                     lg_error *err)
+{
+    uint32_t *per = calloc(n, sizeof *per);
+    if (!per)
+        return NOT_THIS_WAY;
+    uint64_t distinct = 0;
+    uint32_t most = 0;
+    for (size_t q = 0; q < nq; q++) {
+        distinct += per[qi[q]]++ == 0;
+        most = per[qi[q]] > most ? per[qi[q]] : most;
+    }
+    uint64_t slots = n * most;
+    if (2 * distinct <= n || n < 2 || slots * (4 + 8 + 20) > lgk_budget(o) / 2) {
+        free(per);
+        return NOT_THIS_WAY;
+    }
+    uint32_t *rq = malloc(slots * sizeof *rq);
+    uint64_t *out = malloc(slots * sizeof *out);
+    if (!rq || !out) {
+        free(per);
+        free(rq);
+        free(out);
+        return NOT_THIS_WAY;
+    }
+    for (uint64_t x = 0; x < slots; x++)
+        rq[x] = LG_KNN_NONE;
+    memset(per, 0, n * sizeof *per);
+    for (size_t q = 0; q < nq; q++)
+        rq[(uint64_t)qi[q] * most + per[qi[q]]++] = qj[q];
+    lg_knn_opts co = *o;
+    co.k = 1;
+    co.team = NULL;
+    co.exclude_nonfinite = 1; /* non-finite rows are nobody's neighbour, as here */
+    co.rank_q = rq;
+    co.rank_n = most;
+    co.rank_stride = 0;
+    co.rank_out = out;
+    co.memory = lgk_budget(o) - slots * (4 + 8);
+    int rc = lgk_exact_counts(n, d, rows, ctx, &co, err);
+    if (rc == LG_EINPUT) /* too few finite rows for a search: count the slow way */
+        rc = NOT_THIS_WAY;
+    memset(per, 0, n * sizeof *per);
+    for (size_t q = 0; !rc && q < nq; q++)
+        rank[q] = out[(uint64_t)qi[q] * most + per[qi[q]]++];
+    free(per);
+    free(rq);
+    free(out);
+    return rc;
+}
+
 int lg_knn_ranks(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const uint32_t *qi,
                  const uint32_t *qj, size_t nq, uint64_t *rank, const lg_knn_opts *o,
                  lg_error *err)
@@ -116,6 +174,9 @@ int lg_knn_ranks(uint64_t n, uint32_t d, lg_rows_fn rows, void *ctx, const uint3
     int room = lgk_blas_room(lgk_threads(o), err);
     if (room)
         return room;
+    int sym = symmetric(n, d, rows, ctx, qi, qj, nq, rank, o, err);
+    if (sym != NOT_THIS_WAY)
+        return sym;
     uint64_t budget = lgk_budget(o);
     /* a block of the rows passing by: up to 2048, at most a quarter of the budget */
     uint64_t nb64 = budget / 4 / ((uint64_t)d * 8 + 8);

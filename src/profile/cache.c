@@ -144,10 +144,18 @@ int lgp_cache_get(lgp_cache *c, const char *key, void *a, size_t alen, void *b, 
 
 /* ---- neighbour lists ---- */
 
+/* What identifies a layer's data: its content check, rows, columns, type. */
+static void layer_key(const lg_layer_info *L, char *out, size_t cap)
+{
+    snprintf(out, cap, "%08x-%llu-%u-%s", L->content_crc, (unsigned long long)L->n, L->d,
+             lg_dtype_name(L->dtype));
+}
+
 static void knn_key(const lg_layer_info *L, uint32_t k, char *out, size_t cap)
 {
-    snprintf(out, cap, "knn-v1-%08x-%llu-%u-%s-k%u", L->content_crc, (unsigned long long)L->n,
-             L->d, lg_dtype_name(L->dtype), k);
+    char lk[96];
+    layer_key(L, lk, sizeof lk);
+    snprintf(out, cap, "knn-v1-%s-k%u", lk, k);
 }
 
 /* The smallest k >= want among this layer's entries (0: none).  Any entry
@@ -282,4 +290,49 @@ void lgp_cache_drop_knn(lgp_cache *c, const lg_layer_info *L)
         unlink(path);
     }
     closedir(d);
+}
+
+/* ---- the information imbalance of a pair of layers ---- */
+
+static void ii_key(const lg_layer_info *A, const lg_layer_info *B, uint32_t k, char *out,
+                   size_t cap)
+{
+    char a[96], b[96];
+    layer_key(A, a, sizeof a);
+    layer_key(B, b, sizeof b);
+    snprintf(out, cap, "ii-v1-%s-%s-k%u", a, b, k);
+}
+
+int lgp_cache_get_ii(lgp_cache *c, const lg_layer_info *A, const lg_layer_info *B, uint32_t k,
+                     lg_imbalance *out)
+{
+    char key[256];
+    ii_key(A, B, k, key, sizeof key);
+    unsigned char v[32];
+    if (!c || !lgp_cache_get(c, key, v, sizeof v, NULL, 0))
+        return 0;
+    uint64_t bits = lgu_get64(v);
+    memcpy(&out->value, &bits, sizeof bits);
+    out->k = k;
+    out->rows = lgu_get64(v + 8);
+    out->from_lists = lgu_get64(v + 16);
+    out->counted = lgu_get64(v + 24);
+    return 1;
+}
+
+void lgp_cache_put_ii(lgp_cache *c, const lg_layer_info *A, const lg_layer_info *B,
+                      const lg_imbalance *x)
+{
+    char key[256];
+    ii_key(A, B, x->k, key, sizeof key);
+    unsigned char v[32];
+    uint64_t bits;
+    memcpy(&bits, &x->value, sizeof bits);
+    lgu_put64(v, bits);
+    lgu_put64(v + 8, x->rows);
+    lgu_put64(v + 16, x->from_lists);
+    lgu_put64(v + 24, x->counted);
+    lg_error ignored; /* a cache that cannot be written only costs time */
+    if (c)
+        lgp_cache_put(c, key, v, sizeof v, NULL, 0, &ignored);
 }

@@ -2,6 +2,7 @@
 #ifndef LG_PROFILE_CACHE_H
 #define LG_PROFILE_CACHE_H
 
+#include "layergeom/estimate.h"
 #include "layergeom/knn.h"
 #include "layergeom/store.h"
 
@@ -31,6 +32,13 @@ int lgp_cache_put_knn(lgp_cache *c, const lg_layer_info *L, const lg_knn *nn, lg
 /* Removes every list entry of the layer L describes (superseded: the layer
  * grew and its longer lists are cached). */
 void lgp_cache_drop_knn(lgp_cache *c, const lg_layer_info *L);
+
+/* The information imbalance Delta(A -> B) at k, as computed before (exact
+ * lists of both layers: it depends on their contents alone). */
+int lgp_cache_get_ii(lgp_cache *c, const lg_layer_info *A, const lg_layer_info *B, uint32_t k,
+                     lg_imbalance *out);
+void lgp_cache_put_ii(lgp_cache *c, const lg_layer_info *A, const lg_layer_info *B,
+                      const lg_imbalance *x);
 
 size_t lgp_cache_prefixes(lgp_cache *c, const lg_layer_info *L, uint32_t k, uint64_t *rows,
                          uint32_t *crc, size_t cap);

@@ -117,7 +117,7 @@ static int follow_layer(follower *f, lg_store *s, size_t layer, lg_error *err)
     if (lgp_identify(s, layer, r))
         return lgu_fail(err, LG_ENOMEM, "out of memory");
     lg_knn nn = {0};
-    lgp_sources src = {f->cache, NULL, NULL, 0, f->inc, f->inc_id};
+    lgp_sources src = {f->cache, NULL, NULL, 0, f->inc, f->inc_id, NULL};
     int rc = lgp_layer_lists(&src, s, p->n_layers, layer, f->o, f->klist, p, r, &nn, err);
     if (f->inc && !src.inc) { /* consumed (or of no use) */
         f->inc = NULL;
@@ -126,7 +126,7 @@ static int follow_layer(follower *f, lg_store *s, size_t layer, lg_error *err)
     if (!rc)
         rc = lgp_estimate(s, layer, f->o, f->cache, r, &nn, err);
     if (!rc)
-        rc = lgp_imbalance_prev(&f->acc, s, layer, r, &nn, err);
+        rc = lgp_imbalance_prev(&f->acc, s, layer, r, &nn, NULL, f->cache, err);
     r->seconds = now() - t0;
     int added = lgp_acc_add(&f->acc, r, &nn, err); /* counts r: its name is freed later */
     if (!rc)

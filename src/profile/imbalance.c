@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "layergeom/profile.h"
+#include "profile/cache.h"
 #include "profile/profile_int.h"
 #include "util/error.h"
 
@@ -143,8 +144,50 @@ static int subsets(lg_store *s, size_t la, size_t lb, const lg_profile_opts *o,
     return rc;
 }
 
+lgp_ranks *lgp_ranks_for_next(lgp_acc *a, lgp_ranks *rq, lg_error *err)
+{
+    (void)err;
+    const lg_profile_opts *o = a->o;
+    if (!o->ii_k || o->approx || !a->prev.idx || o->ii_k > a->prev.k)
+        return NULL;
+    rq->prev = &a->prev;
+    rq->k = o->ii_k;
+    rq->done = 0;
+    rq->rank = malloc(a->prev.n * o->ii_k * sizeof *rq->rank);
+    return rq->rank ? rq : NULL; /* without: counted after the search */
+}
+
+void lgp_ranks_free(lgp_ranks *rq)
+{
+    if (rq)
+        free(rq->rank);
+}
+
+/* Delta(A -> B) for the layer pair (la, lb) with lists a, b: from the
+ * cache, from the ranks B's search counted, or counted now over B's rows;
+ * then cached (exact lists only). */
+static int pair(lgp_acc *acc, lg_store *s, size_t la, size_t lb, const lg_knn *a,
+                const lg_knn *b, const uint64_t *counted, lgp_cache *cache, lg_imbalance *out,
+                int *by, lg_error *err)
+{
+    const lg_profile_opts *o = acc->o;
+    lg_layer_info A, B;
+    lg_store_layer(s, la, &A);
+    lg_store_layer(s, lb, &B);
+    if (!o->approx && lgp_cache_get_ii(cache, &A, &B, o->ii_k, out)) {
+        *by = LG_II_CACHE;
+        return LG_OK;
+    }
+    *by = counted ? LG_II_SEARCH : LG_II_ROWS;
+    int rc = counted ? lg_information_imbalance_counted(a, b, o->ii_k, counted, out, err)
+                     : one_way(s, lb, a, b, o, out, err);
+    if (!rc && !o->approx)
+        lgp_cache_put_ii(cache, &A, &B, out);
+    return rc;
+}
+
 int lgp_imbalance_prev(lgp_acc *a, lg_store *s, size_t layer, lg_layer_result *r,
-                       const lg_knn *nn, lg_error *err)
+                       const lg_knn *nn, const lgp_ranks *rq, lgp_cache *cache, lg_error *err)
 {
     lg_profile *p = a->p;
     const lg_profile_opts *o = a->o;
@@ -157,9 +200,14 @@ int lgp_imbalance_prev(lgp_acc *a, lg_store *s, size_t layer, lg_layer_result *r
     size_t prev = p->layers[p->n_layers - 1].index;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = one_way(s, layer, &a->prev, nn, o, &r->ii_from_prev, err);
+    /* previous -> this: counted in this layer's search when it ran; this ->
+     * previous: counted over the previous layer's rows (at most one pass) */
+    const uint64_t *counted = rq && rq->done ? rq->rank : NULL;
+    int rc = pair(a, s, prev, layer, &a->prev, nn, counted, cache, &r->ii_from_prev,
+                  &r->ii_from_by, err);
     if (!rc)
-        rc = one_way(s, prev, nn, &a->prev, o, &r->ii_to_prev, err);
+        rc = pair(a, s, layer, prev, nn, &a->prev, NULL, cache, &r->ii_to_prev, &r->ii_to_by,
+                  err);
     if (rc == LG_EINPUT) { /* the data allow none (no rows with lists): a note */
         lgp_note(r, "information imbalance: %s", err->msg);
         return LG_OK;

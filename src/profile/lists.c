@@ -122,7 +122,8 @@ static int approx_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uin
 /* A layer's lists, computed (exact lists shared by the team when one is
  * given).  A layer that has none (too few usable rows) gets a note. */
 int lgp_compute(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
-                const lg_team *team, lg_layer_result *r, lg_knn *nn, lg_error *err)
+                const lg_team *team, lg_layer_result *r, lg_knn *nn, lgp_ranks *rq,
+                lg_error *err)
 {
     if (o->approx) {
         int rc = approx_lists(s, layer, o, klist, r, nn, err);
@@ -136,7 +137,18 @@ int lgp_compute(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t kl
     lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = o->memory, .tile = o->tile,
                       .exclude_nonfinite = !o->nonfinite_fail, .team = team,
                       .stop = o->stop};
+    lg_layer_info L;
+    lg_store_layer(s, layer, &L);
+    int counting = rq && !team && rq->prev && rq->prev->n == L.n && rq->k <= rq->prev->k;
+    if (counting) {
+        ko.rank_q = rq->prev->idx;
+        ko.rank_n = rq->k;
+        ko.rank_stride = rq->prev->k;
+        ko.rank_out = rq->rank;
+    }
     int rc = lg_knn_exact_layer(s, layer, &ko, nn, err);
+    if (!rc && counting)
+        rq->done = 1;
     if (rc == LG_EINPUT && !o->nonfinite_fail) {
         snprintf(r->note, sizeof r->note, "%s", err->msg);
         memset(nn, 0, sizeof *nn);
@@ -149,6 +161,13 @@ int lgp_compute(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t kl
  * approximate lists are not cached: they depend on more knobs). */
 int lgp_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
               lgp_cache *cache, lg_profile *p, lg_layer_result *r, lg_knn *nn, lg_error *err)
+{
+    return lgp_lists_counting(s, layer, o, klist, cache, p, r, nn, NULL, err);
+}
+
+int lgp_lists_counting(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
+                       lgp_cache *cache, lg_profile *p, lg_layer_result *r, lg_knn *nn,
+                       lgp_ranks *rq, lg_error *err)
 {
     lg_layer_info L;
     lg_store_layer(s, layer, &L);
@@ -165,7 +184,7 @@ int lgp_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klis
         return LG_OK;
     }
     if (!rc)
-        rc = lgp_compute(s, layer, o, klist, NULL, r, nn, err);
+        rc = lgp_compute(s, layer, o, klist, NULL, r, nn, rq, err);
     if (rc)
         return rc;
     lgp_computed(cache, p, &L, nn);

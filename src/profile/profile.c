@@ -642,7 +642,7 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
         if (lgp_cache_open(opts->cache_dir, &cache, &cerr))
             snprintf(out->cache_note, sizeof out->cache_note, "cache not used: %s", cerr.msg);
     }
-    lgp_sources src = {cache, &team, order ? order : opts->layers, L, NULL, 0};
+    lgp_sources src = {cache, &team, order ? order : opts->layers, L, NULL, 0, NULL};
     lg_knn cur = {0};
     for (size_t q = 0; !rc && q < L; q++) {
         if (opts->stop && *opts->stop) {
@@ -654,12 +654,14 @@ int lg_profile_run(lg_store *s, const lg_profile_opts *opts, lg_profile *out, lg
             rc = LG_ENOMEM;
             break;
         }
+        lgp_ranks ranks;
+        src.ranks = team.team ? NULL : lgp_ranks_for_next(&acc, &ranks, err);
         rc = one_layer(&src, s, q, opts, klist, out, r, &cur, err);
-        if (rc) {
-            lgp_layer_free(r); /* not counted yet */
-            break;
-        }
-        rc = lgp_imbalance_prev(&acc, s, src.order ? src.order[q] : q, r, &cur, err);
+        if (!rc)
+            rc = lgp_imbalance_prev(&acc, s, src.order ? src.order[q] : q, r, &cur, src.ranks,
+                                    cache, err);
+        lgp_ranks_free(src.ranks);
+        src.ranks = NULL;
         if (rc) {
             lgp_layer_free(r);
             break;

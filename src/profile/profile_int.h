@@ -9,12 +9,28 @@
 uint32_t lgp_lists_k(const lg_profile_opts *o, uint64_t n);
 /* r's index, id, name (copied), n, d. */
 int lgp_identify(lg_store *s, size_t layer, lg_layer_result *r);
-/* A layer's lists: cached or computed (and cached). */
+/* Ranks a layer's exact search counts as it goes: those of the previous
+ * layer's first k neighbours (the information imbalance towards this
+ * layer).  done says whether the search ran and counted them; lists from
+ * the cache, grown or approximate lists leave it 0. */
+typedef struct lgp_ranks {
+    const lg_knn *prev;
+    uint32_t k;
+    uint64_t *rank; /* n x k */
+    int done;
+} lgp_ranks;
+/* A layer's lists: cached or computed (and cached); rq (or NULL) ranks to
+ * count if a search runs. */
 int lgp_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
               lgp_cache *cache, lg_profile *p, lg_layer_result *r, lg_knn *nn, lg_error *err);
-/* A layer's lists computed, never cached (team: exact search shared). */
+int lgp_lists_counting(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
+                       lgp_cache *cache, lg_profile *p, lg_layer_result *r, lg_knn *nn,
+                       lgp_ranks *rq, lg_error *err);
+/* A layer's lists computed, never cached (team: exact search shared; rq as
+ * above, not with a team). */
 int lgp_compute(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,
-                const lg_team *team, lg_layer_result *r, lg_knn *nn, lg_error *err);
+                const lg_team *team, lg_layer_result *r, lg_knn *nn, lgp_ranks *rq,
+                lg_error *err);
 /* Counts a computed layer and caches its lists. */
 void lgp_computed(lgp_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn);
 void lgp_cache_lists(lgp_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn);
@@ -68,6 +84,7 @@ typedef struct lgp_sources {
     size_t n_order;
     lg_knn_inc *inc;           /* follow mode: a layer searched as its rows came */
     uint32_t inc_id;           /* ... its id */
+    lgp_ranks *ranks;          /* ranks a search of the layer should count (or NULL) */
 } lgp_sources;
 /* The one place that decides where layer `layer` (position q of the run)
  * gets its lists: the rows searched as they arrived (src->inc, when it is
@@ -107,7 +124,11 @@ void lgp_acc_restart(lgp_acc *a);
 /* The information imbalance of r (layer `layer`, lists nn) with the layer
  * added last (imbalance.c), when opts.ii_k asks for it. */
 int lgp_imbalance_prev(lgp_acc *a, lg_store *s, size_t layer, lg_layer_result *r,
-                       const lg_knn *nn, lg_error *err);
+                       const lg_knn *nn, const lgp_ranks *rq, lgp_cache *cache, lg_error *err);
+/* Sets up rq for the layer after the last one added (NULL when the
+ * imbalance is not wanted or cannot be counted in its search). */
+lgp_ranks *lgp_ranks_for_next(lgp_acc *a, lgp_ranks *rq, lg_error *err);
+void lgp_ranks_free(lgp_ranks *rq);
 /* The information imbalance between every pair of layers, from the kept
  * lists (opts.k neighbours; ii_k <= k) and counts over each layer's rows. */
 int lgp_acc_ii_matrix(lgp_acc *a, lg_store *s, lg_error *err);

@@ -51,7 +51,7 @@ int lgp_layer_lists(lgp_sources *src, lg_store *s, size_t q, size_t layer,
     if (src->team && src->team->team && src->order)
         return lgp_team_lists(src->team, s, o, klist, src->cache, src->order, src->n_order, q,
                               p, r, nn, err);
-    return lgp_lists(s, layer, o, klist, src->cache, p, r, nn, err);
+    return lgp_lists_counting(s, layer, o, klist, src->cache, p, r, nn, src->ranks, err);
 }
 
 /* Feeds rows [have, n) of a layer (pending or sealed) to the incremental search. */

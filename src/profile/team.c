@@ -162,7 +162,7 @@ static int do_round(const lg_team *team, lg_store *s, const lg_profile_opts *o,
         lg_layer_result r;
         memset(&r, 0, sizeof r);
         lg_knn nn = {0};
-        int rc = lgp_compute(s, (size_t)layers[i], o, klist, split ? team : NULL, &r, &nn, err);
+        int rc = lgp_compute(s, (size_t)layers[i], o, klist, split ? team : NULL, &r, &nn, NULL, err);
         if (me == 0) {
             if (rc)
                 return rc;

@@ -186,8 +186,11 @@ static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
             num(f, r->ii_from_prev.value);
             fputs(", \"to_prev\": ", f);
             num(f, r->ii_to_prev.value);
-            fprintf(f, ", \"ranks_counted\": %llu, \"seconds\": ",
-                    (unsigned long long)(r->ii_from_prev.counted + r->ii_to_prev.counted));
+            static const char *by[] = {"rows", "search", "cache"};
+            fprintf(f, ", \"ranks_counted\": %llu, \"from_prev_by\": \"%s\", "
+                       "\"to_prev_by\": \"%s\", \"seconds\": ",
+                    (unsigned long long)(r->ii_from_prev.counted + r->ii_to_prev.counted),
+                    by[r->ii_from_by], by[r->ii_to_by]);
             num(f, r->ii_seconds);
             if (r->ii_sub_count) {
                 fprintf(f, ", \"subsets\": {\"count\": %d, \"rows\": %llu, \"from_prev\": [",

@@ -524,6 +524,70 @@ static uint64_t brute_rank(const float *x, uint64_t n, uint32_t d, uint32_t i, u
     return r;
 }
 
+/* Ranks counted inside the search (lg_knn_opts.rank_q) equal brute force,
+ * in one panel and in several, on tied rows and on rows of 1e20; the lists
+ * are those of a search without queries. */
+static void ranks_in_the_search(void **state)
+{
+    (void)state;
+    const uint64_t n = 600;
+    const uint32_t d = 24, k = 4, stride = 3;
+    float *tied = tied_data(n, d, 9);
+    float *big = malloc(n * d * sizeof *big);
+    uint64_t seed = 11;
+    for (uint64_t i = 0; i < n * d; i++)
+        big[i] = (float)(1e20 * tu_normal(&seed));
+    const float *sets[2] = {tied, big};
+    uint32_t *rq = malloc(n * stride * sizeof *rq);
+    uint64_t *out = malloc(n * 2 * sizeof *out);
+    for (uint64_t i = 0; i < n; i++)
+        for (uint32_t s = 0; s < stride; s++) {
+            uint32_t j;
+            do
+                j = (uint32_t)(tu_rand(&seed) % n);
+            while (j == i);
+            rq[i * stride + s] = i % 7 == 3 && s == 1 ? LG_KNN_NONE : j;
+        }
+    /* one query a row (a loop of its own) and two */
+    for (uint32_t R = 1; R <= 2; R++)
+    for (int s = 0; s < 2; s++)
+        for (int b = 0; b < 2; b++) {
+            lg_knn plain, got;
+            lg_error err;
+            lg_knn_opts o = {.k = k, .threads = 2, .tile = 64};
+            uint64_t least, whole;
+            lg_knn_exact_estimate_memory(n, d, &o, &least, &whole);
+            o.memory = b ? (least + whole) / 2 + n * R * 20 : 0; /* panels */
+            if (lg_knn_exact(n, d, tu_read_rows, &(tu_rows){sets[s], d}, &o, &plain, &err))
+                fail_msg("%s", err.msg);
+            o.rank_q = rq;
+            o.rank_n = R;
+            o.rank_stride = stride;
+            o.rank_out = out;
+            if (lg_knn_exact(n, d, tu_read_rows, &(tu_rows){sets[s], d}, &o, &got, &err))
+                fail_msg("%s", err.msg);
+            if (b)
+                assert_true(got.panels > 1);
+            assert_memory_equal(got.idx, plain.idx, n * k * sizeof *got.idx);
+            for (uint64_t i = 0; i < n; i++)
+                for (uint32_t q = 0; q < R; q++) {
+                    uint32_t j = rq[i * stride + q];
+                    uint64_t want = j == LG_KNN_NONE ? 0 : brute_rank(sets[s], n, d, (uint32_t)i, j);
+                    if (out[i * R + q] != want)
+                        fail_msg("%u a row, set %d budget %d: row %llu query %u (row %u): rank "
+                                 "%llu, brute force %llu",
+                                 R, s, b, (unsigned long long)i, q, j,
+                                 (unsigned long long)out[i * R + q], (unsigned long long)want);
+                }
+            lg_knn_free(&plain);
+            lg_knn_free(&got);
+        }
+    free(rq);
+    free(out);
+    free(tied);
+    free(big);
+}
+
 /* lg_knn_ranks equals a brute-force count: on tied and duplicated integer
  * rows, and on rows far from the origin; with budgets that force panels. */
 static void ranks_equal_brute_force(void **state)
@@ -547,14 +611,18 @@ static void ranks_equal_brute_force(void **state)
         while (qj[q] == qi[q]);
     }
     uint64_t budgets[2] = {0, 300u << 10}; /* the second: about 80 rows a panel */
+    /* 900 queries: most rows have one, counted in one pass over all pairs;
+     * 100: panels of query rows against every row */
+    size_t counts[2] = {nq, 100};
     for (int s = 0; s < 2; s++)
-        for (int b = 0; b < 2; b++) {
+        for (int b = 0; b < 2; b++)
+            for (int c = 0; c < 2; c++) {
             tu_rows m = {sets[s], d};
             lg_knn_opts o = {.memory = budgets[b], .threads = 1 + b};
             lg_error err;
-            if (lg_knn_ranks(n, d, tu_read_rows, &m, qi, qj, nq, rank, &o, &err))
+            if (lg_knn_ranks(n, d, tu_read_rows, &m, qi, qj, counts[c], rank, &o, &err))
                 fail_msg("%s", err.msg);
-            for (size_t q = 0; q < nq; q++) {
+            for (size_t q = 0; q < counts[c]; q++) {
                 uint64_t want = brute_rank(sets[s], n, d, qi[q], qj[q]);
                 if (rank[q] != want)
                     fail_msg("set %d budget %llu: query %zu (%u, %u): rank %llu, brute force %llu",
@@ -601,6 +669,7 @@ int main(void)
         cmocka_unit_test(approximate_recall_on_a_manifold),
         cmocka_unit_test(lists_do_not_depend_on_scale),
         cmocka_unit_test(ranks_equal_brute_force),
+        cmocka_unit_test(ranks_in_the_search),
         cmocka_unit_test(bad_arguments),
     };
     return cmocka_run_group_tests(tests, tu_setup_dir, tu_teardown_dir);

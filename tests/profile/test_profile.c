@@ -152,6 +152,10 @@ static void imbalance_with_the_previous_layer(void **state)
                                                       &err),
                              LG_OK);
             assert_true(p.layers[l].has_ii);
+            /* towards this layer: counted in its own search; the other way
+             * over the previous layer's rows */
+            assert_int_equal(p.layers[l].ii_from_by, LG_II_SEARCH);
+            assert_int_equal(p.layers[l].ii_to_by, LG_II_ROWS);
             assert_true(p.layers[l].ii_from_prev.value == ab.value);
             assert_true(p.layers[l].ii_to_prev.value == ba.value);
             assert_true(ab.value > 0 && ab.value < 1.5);
@@ -169,6 +173,27 @@ static void imbalance_with_the_previous_layer(void **state)
         }
         lg_profile_free(&p);
     }
+    /* with a cache, a second run takes both directions from it, equal */
+    char cdir[4200];
+    snprintf(cdir, sizeof cdir, "%s/ii-cache", dir);
+    lg_profile runs[2];
+    for (int run = 0; run < 2; run++) {
+        lg_profile_opts o;
+        lg_profile_opts_default(&o);
+        o.cache_dir = cdir;
+        if (lg_profile_run(s, &o, &runs[run], &err))
+            fail_msg("%s", err.msg);
+    }
+    for (size_t l = 1; l < runs[0].n_layers; l++) {
+        assert_int_equal(runs[0].layers[l].ii_from_by, LG_II_SEARCH);
+        assert_int_equal(runs[1].layers[l].ii_from_by, LG_II_CACHE);
+        assert_int_equal(runs[1].layers[l].ii_to_by, LG_II_CACHE);
+        assert_true(runs[1].layers[l].ii_from_prev.value == runs[0].layers[l].ii_from_prev.value);
+        assert_true(runs[1].layers[l].ii_to_prev.value == runs[0].layers[l].ii_to_prev.value);
+        assert_true(runs[1].layers[l].ii_from_prev.counted == runs[0].layers[l].ii_from_prev.counted);
+    }
+    lg_profile_free(&runs[0]);
+    lg_profile_free(&runs[1]);
     /* DADApy's subset protocol: one subset of all rows is the exact value;
      * 4 subsets give a mean and an error bar */
     lg_profile_opts o;
