@@ -9,6 +9,7 @@ blocked GEMM)::
     lg.gride(X, max_rank=64).ids   # GRIDE at n2 = 2, 4, ..., 64
     lg.kstar_gride(X).id           # k*-GRIDE: a scale per row, chosen by the data
     lg.overlap(X, Y, k=30).value   # neighbourhood overlap chi_k of two representations
+    lg.information_imbalance(X, Y).value   # (Delta(X -> Y), Delta(Y -> X)), exact
     lg.label_overlap(X, y, k=30).value
     nn = lg.neighbours(X, k=64)    # compute the lists once, pass nn to any estimator
 
@@ -29,8 +30,9 @@ and status.  docs/python.md has the whole tour.
 from . import _lib
 from .errors import (BusyError, CorruptError, Error, InputError, IOError_, MemoryError_,
                      NotFoundError, StoppedError, UsageError)
-from .estimators import (Gride, KStarGride, Neighbours, Overlap, TwoNN, gride, kstar_gride,
-                         label_overlap, neighbours, overlap, twonn)
+from .estimators import (Gride, InformationImbalance, KStarGride, Neighbours, Overlap, TwoNN,
+                         gride, information_imbalance, kstar_gride, label_overlap, neighbours,
+                         overlap, twonn)
 from .profile import Profile, profile, settings
 from .store import Layer, Store, Writer
 
@@ -39,7 +41,8 @@ library_path = _lib.path
 
 __all__ = ["Error", "InputError", "UsageError", "IOError_", "CorruptError", "MemoryError_",
            "BusyError", "NotFoundError", "StoppedError", "Neighbours", "neighbours", "TwoNN",
-           "twonn", "Gride", "gride", "KStarGride", "kstar_gride", "Overlap", "overlap", "label_overlap", "Profile", "profile",
+           "twonn", "Gride", "gride", "KStarGride", "kstar_gride", "Overlap", "overlap",
+           "label_overlap", "InformationImbalance", "information_imbalance", "Profile", "profile",
            "settings", "Store", "Writer", "Layer", "blas_kernel", "library_path"]
 
 

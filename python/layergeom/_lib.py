@@ -81,6 +81,11 @@ class Knn(ctypes.Structure):
                 ("seconds", ctypes.c_double)]
 
 
+class Imbalance(ctypes.Structure):
+    _fields_ = [("value", ctypes.c_double), ("k", ctypes.c_uint32), ("rows", ctypes.c_uint64),
+                ("from_lists", ctypes.c_uint64), ("counted", ctypes.c_uint64)]
+
+
 class TwonnOpts(ctypes.Structure):
     _fields_ = [("discard", ctypes.c_double), ("prior_a", ctypes.c_double),
                 ("prior_b", ctypes.c_double), ("duplicates", ctypes.c_int)]
@@ -176,6 +181,10 @@ _decl = {
                                 ctypes.POINTER(GrideResult), E]),
     "lg_overlap_data": (ctypes.c_int, [ctypes.POINTER(Knn), ctypes.POINTER(Knn), ctypes.c_uint32,
                                        c_dblp, E]),
+    "lg_information_imbalance_counted": (ctypes.c_int, [ctypes.POINTER(Knn), ctypes.POINTER(Knn),
+                                                        ctypes.c_uint32,
+                                                        ctypes.POINTER(ctypes.c_uint64),
+                                                        ctypes.POINTER(Imbalance), E]),
     "lg_overlap_labels": (ctypes.c_int, [ctypes.POINTER(Knn), c_i64p, ctypes.c_uint32,
                                          ctypes.c_double, ctypes.POINTER(LabelOverlap), E]),
     # the store
@@ -244,6 +253,7 @@ for _name, (_res, _args) in _decl.items():
 for _struct, _cname in ((Error_t, "lg_error"), (KnnOpts, "lg_knn_opts"), (Knn, "lg_knn"),
                         (TwonnOpts, "lg_twonn_opts"), (TwonnResult, "lg_twonn_result"),
                         (GrideResult, "lg_gride_result"), (LabelOverlap, "lg_label_overlap"),
+                        (Imbalance, "lg_imbalance"),
                         (KstarOpts, "lg_kstar_opts"), (KstarResult, "lg_kstar_result"),
                         (LayerInfo, "lg_layer_info"), (WriterOpts, "lg_writer_opts")):
     _have = lib.lg_abi_sizeof(_cname.encode())

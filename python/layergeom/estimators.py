@@ -352,6 +352,80 @@ def overlap(X, Y, k=30, **knn_options):
     return Overlap(v.value, int(k))
 
 
+@dataclass
+class InformationImbalance:
+    """The information imbalance between two representations of the same
+    rows (Glielmo et al. 2022; DADApy's ``return_information_imbalace``),
+    exact over all rows: ``x_to_y`` = Delta(X -> Y), small when Y predicts
+    X's neighbourhoods; ``y_to_x`` the other way; ``rows`` with lists in
+    both.  ``value`` is (x_to_y, y_to_x)."""
+    x_to_y: float
+    y_to_x: float
+    k: int
+    rows: int
+
+    @property
+    def value(self):
+        return (self.x_to_y, self.y_to_x)
+
+
+def _ranked(x, queries, k, o, stop):
+    """Exact lists of x and the ranks of queries[i, :k] among row i's
+    neighbours, counted in the same search."""
+    n, d = x.shape
+    q = np.ascontiguousarray(queries[:, :k], dtype=np.uint32)
+    rank = np.zeros((n, k), np.uint64)
+    o.rank_q = q.ctypes.data_as(_lib.c_u32p)
+    o.rank_n = k
+    o.rank_stride = k
+    o.rank_out = rank.ctypes.data_as(ctypes.POINTER(ctypes.c_uint64))
+    out = _lib.Knn()
+    err = _lib.new_error()
+    ptr = x.ctypes.data_as(_lib.c_fltp)
+    rc = run_stoppable(lambda: _lib.lib.lg_knn_exact_matrix(ptr, n, d, ctypes.byref(o),
+                                                           ctypes.byref(out),
+                                                           ctypes.byref(err)), stop)
+    o.rank_q, o.rank_n, o.rank_stride, o.rank_out = None, 0, 0, None
+    _lib.check(rc, err)
+    return _from_c(out), rank
+
+
+def _imbalance_of(a, b, k, rank):
+    v = _lib.Imbalance()
+    err = _lib.new_error()
+    ca, cb = a._c(), b._c()
+    _lib.check(_lib.lib.lg_information_imbalance_counted(
+        ctypes.byref(ca), ctypes.byref(cb), int(k),
+        rank.ctypes.data_as(ctypes.POINTER(ctypes.c_uint64)), ctypes.byref(v),
+        ctypes.byref(err)), err)
+    return v
+
+
+def information_imbalance(X, Y, k=1, *, threads=0, memory=None):
+    """Delta(X -> Y) and Delta(Y -> X) over all rows, exact (no subsets):
+    the rank of each row's k nearest neighbours in one representation among
+    its neighbours in the other is counted inside the exact search of the
+    other (each pair computed once, pairs near a threshold decided in
+    double), so it equals a brute-force count.  Three searches: X, Y with
+    X's neighbours as queries, X again with Y's.  Rows holding NaN or inf are
+    left out of both."""
+    x, y = as_rows(X, "X"), as_rows(Y, "Y")
+    if x.shape[0] != y.shape[0]:
+        raise UsageError("X has %d rows and Y %d: the information imbalance compares the same "
+                         "rows" % (x.shape[0], y.shape[0]))
+    k = int(k)
+    if k < 1:
+        raise UsageError("k must be at least 1 (not %d)" % k)
+    o = _lib.KnnOpts(k=k, threads=int(threads), memory=_size(memory), exclude_nonfinite=1)
+    stop = ctypes.c_int(0)
+    o.stop = ctypes.pointer(stop)
+    a = neighbours(x, k, threads=threads, memory=memory)
+    b, rank_xy = _ranked(y, a.idx, k, o, stop)
+    _, rank_yx = _ranked(x, b.idx, k, o, stop)
+    xy, yx = _imbalance_of(a, b, k, rank_xy), _imbalance_of(b, a, k, rank_yx)
+    return InformationImbalance(xy.value, yx.value, k, int(xy.rows))
+
+
 def label_ids(labels, n=None):
     """Labels as int64 ids (integers kept; other values numbered in sorted order)."""
     y = np.asarray(labels)

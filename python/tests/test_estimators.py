@@ -78,6 +78,22 @@ def test_kstar_gride_reference(values, name, key, which):
     near_rel(k.mean_kstar, want["mean_kstar_by_iteration"][4], 1e-3, "mean k*")
 
 
+@pytest.mark.parametrize("name", ["digits", "unif5in50", "gauss10"])
+def test_information_imbalance_reference(values, name):
+    want = values[name]["information_imbalance_X_vs_X2"]
+    r0, r1 = want["rows"]
+    X, X2 = ref_array(values[name]["X"])[r0:r1], ref_array(values[name]["X2"])[r0:r1]
+    tol = 5e-5 if name == "digits" else 1e-6
+    for k in ("1", "5"):
+        ii = lg.information_imbalance(X, X2, k=int(k))
+        assert ii.rows == r1 - r0
+        assert abs(ii.x_to_y - want["by_k"][k]["X_to_X2"]) <= tol, (name, k, ii)
+        assert abs(ii.y_to_x - want["by_k"][k]["X2_to_X"]) <= tol, (name, k, ii)
+    # a representation with itself: each row's q-th neighbour has rank q + 1
+    self_ii = lg.information_imbalance(X, X, k=1)
+    assert abs(self_ii.x_to_y - 2.0 / (r1 - r0)) < 1e-12
+
+
 def test_two_gaussians_float64(values):
     v = values["2gaussians_in_2d"]
     X = ref_array(v["X"])

@@ -473,6 +473,7 @@ size_t lg_abi_sizeof(const char *t)
         {"lg_kstar_opts", sizeof(lg_kstar_opts)},
         {"lg_kstar_result", sizeof(lg_kstar_result)},
         {"lg_label_overlap", sizeof(lg_label_overlap)},
+        {"lg_imbalance", sizeof(lg_imbalance)},
         {"lg_layer_info", sizeof(lg_layer_info)},
         {"lg_writer_opts", sizeof(lg_writer_opts)},
     };

@@ -382,6 +382,18 @@ static void check_imbalance(const char *set)
         assert_int_equal(ab.rows, m);
         assert_int_equal(ab.from_lists + ab.counted, m * k);
         assert_true(ab.counted > 0);
+        /* the same ranks counted inside the search of X2 (queries: X's lists) */
+        uint64_t *rank = malloc(m * k * sizeof *rank);
+        lg_knn_opts ro = {.k = 8, .rank_q = a.idx, .rank_n = k, .rank_stride = a.k,
+                          .rank_out = rank};
+        lg_knn b2;
+        assert_int_equal(lg_knn_exact_matrix(x2 + r0 * d2, m, d2, &ro, &b2, &err), LG_OK);
+        lg_imbalance fused;
+        assert_int_equal(lg_information_imbalance_counted(&a, &b2, k, rank, &fused, &err), LG_OK);
+        assert_true(fused.value == ab.value);
+        assert_int_equal(fused.counted, ab.counted);
+        lg_knn_free(&b2);
+        free(rank);
     }
     lg_knn_free(&a);
     lg_knn_free(&b);
