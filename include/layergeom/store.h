@@ -128,15 +128,30 @@ LG_API int lg_cursor_read_raw(lg_cursor *c, uint64_t row0, size_t n, void *out, 
 /* Checks every record of the file: structure, all checksums, padding, and that
  * it ends in a valid index.  Returns LG_OK for a clean store; otherwise the
  * first problem, naming the record, the layer and the file offset.  report
- * (may be NULL) receives one line per record checked. */
+ * (may be NULL) receives one line per record checked.  A damaged record that
+ * nothing in use refers to fails lg_store_verify too (every flipped bit is
+ * found); lg_store_verify_note tells that case apart. */
 typedef void (*lg_verify_line)(void *ctx, const char *line);
 LG_API int lg_store_verify(const char *path, lg_verify_line report, void *ctx, lg_error *err);
+/* The same; damaged records that nothing in use refers to (left out by a
+ * salvage) do not fail it: *note names them (empty when there are none). */
+LG_API int lg_store_verify_note(const char *path, lg_verify_line report, void *ctx, char *note,
+                                size_t note_cap, lg_error *err);
 
 /* Makes a store that was cut short openable by a plain reader again: keeps
  * every complete record, moves the torn tail (if any) to PATH.tail-OFFSET, and
  * writes a fresh index.  Refuses (LG_ECORRUPT) when damage is followed by
  * valid records, since cutting there would lose data.  *note says what it did. */
 LG_API int lg_store_repair(const char *path, char *note, size_t note_cap, lg_error *err);
+/* For damage in the middle of a store (a flipped bit in a record that valid
+ * records follow), where a repair would refuse: reads every sound record,
+ * stepping over damaged bytes to the next sound record header, takes the
+ * newest index that loads, leaves out every layer one of whose records is
+ * damaged (a layer has all its rows or none) and every damaged label set or
+ * metadata, and commits a fresh index of what is left (a torn end is cut as
+ * by a repair).  Nothing is overwritten: the damaged records stay in the
+ * file, unused.  *note names exactly what was left out. */
+LG_API int lg_store_salvage(const char *path, char *note, size_t note_cap, lg_error *err);
 
 /* ---- writing ---- */
 

@@ -87,7 +87,8 @@ int lgs_open_fd(const char *path, int fd, unsigned flags, lg_store **out, lg_err
         return lgu_fail(err, LG_ENOMEM, "%s: out of memory", path);
     }
     s->fd = fd;
-    s->flags = flags;
+    s->flags = flags & ~LGS_OPEN_SALVAGE;
+    s->salvage = (flags & LGS_OPEN_SALVAGE) != 0;
     s->max_chunk_id = UINT32_MAX;
     s->size = (uint64_t)st.st_size;
     /* a layer that fits comfortably stays mapped: passes over it again (the
@@ -138,6 +139,8 @@ int lgs_open_fd(const char *path, int fd, unsigned flags, lg_store **out, lg_err
     } else {
         rc = lgs_scan(s, err);
     }
+    if (!rc && s->salvage)
+        rc = lgs_drop_damaged_layers(s, err);
     if (rc)
         goto fail;
     if (s->skipped[0]) { /* small records left out: the store opens, and says so */

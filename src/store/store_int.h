@@ -82,6 +82,8 @@ struct lg_store {
     char skipped[LG_ERROR_MSG_MAX]; /* small records left out, damaged (empty: none) */
     uint64_t avoid_trailer; /* a scan does not take this trailer (its index is damaged) */
     uint32_t max_chunk_id; /* largest layer id on a chunk met by a scan (UINT32_MAX: none) */
+    int salvage;           /* LGS_OPEN_SALVAGE: read past damage (recover.c) */
+    uint32_t max_generation; /* largest generation of a valid trailer a scan met */
     uint64_t release_above; /* cursors of layers stored in more bytes than this (a
                                quarter of RAM) let go of passed chunks */
 };
@@ -137,5 +139,15 @@ static inline int lgs_stop_torn(lgs_stop why)
 /* Opens the store at path through fd, which the caller already holds (the
  * writer: opened read-write, with its lock); flags as lg_store_open. */
 int lgs_open_fd(const char *path, int fd, unsigned flags, lg_store **out, lg_error *err);
+/* Open for a salvage (lg_store_salvage): a scan goes on past damaged records
+ * to the next sound one instead of stopping, an index that fails to load
+ * gives way to an older one, and layers whose chunks fail their checksums
+ * are left out (all named in s->skipped).  Internal flag. */
+#define LGS_OPEN_SALVAGE (1u << 8)
+/* The first offset after off (64-aligned) where a sound record header
+ * starts whose record fits in the file; s->size if none. */
+uint64_t lgs_next_sound(const lg_store *s, uint64_t off);
+/* Salvage: leaves out every layer one of whose chunks fails its checksum. */
+int lgs_drop_damaged_layers(lg_store *s, lg_error *err);
 
 #endif

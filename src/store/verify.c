@@ -6,6 +6,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "codec/crc32c.h"
 #include "store/store_int.h"
@@ -60,22 +61,44 @@ static int in_use(const lg_store *s, uint64_t off)
     return 0;
 }
 
-static int walk(const lg_store *s, lg_verify_line report, void *ctx, lg_error *err)
+/* Damaged records nothing uses (a salvage left them out): counted and
+ * named in the note, not an error -- every byte in use is intact. */
+static void unused_damage(char *note, size_t cap, size_t *n, uint64_t off, const char *why)
+{
+    if (!note || !cap)
+        return;
+    size_t used = strlen(note);
+    if (*n < 4)
+        snprintf(note + used, cap - used, "%soffset %llu (%s)", *n ? "; " : "", U64(off), why);
+    else if (*n == 4)
+        snprintf(note + used, cap - used, "; and more");
+    (*n)++;
+}
+
+static int walk(const lg_store *s, lg_verify_line report, void *ctx, char *note, size_t cap,
+                size_t *n_unused, lg_error *err)
 {
     uint64_t off = LGS_FILE_HEADER_SIZE, last_trailer = 0;
     uint32_t last_generation = 0;
     size_t count = 0;
     while (off < s->size) {
         lgs_header h;
-        int rc = lgs_record_at(s, off, &h, err);
-        if (!rc)
-            rc = lgs_check_payload(s, off, &h, err);
+        int header = lgs_record_at(s, off, &h, err);
+        int rc = header ? header : lgs_check_payload(s, off, &h, err);
         if (rc && rc != LG_ENOMEM && !in_use(s, off)) {
-            /* damage is damage (verify finds every flipped bit), but say
-             * when nothing in use depends on it: a repair may have left it out */
-            lgu_fail_prefix(err, "record %zu, used by nothing (the layers in use are intact)",
-                            count);
-            return rc;
+            /* verify finds every flipped bit; what nothing in use depends on
+             * (a salvage left it out) is reported, and the walk goes on at
+             * the next sound record */
+            if (!note || !cap) {
+                lgu_fail_prefix(err, "record %zu, used by nothing (the layers in use are intact)",
+                                count);
+                return rc;
+            }
+            unused_damage(note, cap, n_unused, off, err->msg);
+            say(report, ctx, "offset %llu: damaged, used by nothing: %s", U64(off), err->msg);
+            off = header ? lgs_next_sound(s, off) : off + lgs_record_span(h.stored_size);
+            count++;
+            continue;
         }
         if (rc) {
             uint32_t id = 0;
@@ -111,6 +134,15 @@ static int walk(const lg_store *s, lg_verify_line report, void *ctx, lg_error *e
 
 int lg_store_verify(const char *path, lg_verify_line report, void *ctx, lg_error *err)
 {
+    return lg_store_verify_note(path, report, ctx, NULL, 0, err);
+}
+
+int lg_store_verify_note(const char *path, lg_verify_line report, void *ctx, char *note,
+                         size_t note_cap, lg_error *err)
+{
+    if (note && note_cap)
+        note[0] = 0;
+    size_t n_unused = 0;
     lg_store *s;
     int rc = lg_store_open(path, 0, &s, err);
     if (rc)
@@ -121,7 +153,7 @@ int lg_store_verify(const char *path, lg_verify_line report, void *ctx, lg_error
                      (s->file_flags & LGS_FLAG_STREAM) ? ""
                                                        : "; run 'layergeom verify --repair'");
     if (!rc)
-        rc = walk(s, report, ctx, err);
+        rc = walk(s, report, ctx, note, note_cap, &n_unused, err);
     for (size_t i = 0; !rc && i < s->n_layers; i++) {
         /* decode every chunk: a checksum proves the bytes are as written, this
          * proves the writer wrote something decodable; and the layer's content

@@ -249,7 +249,7 @@ static int save_tail(const lg_store *s, uint64_t off, char *name, size_t cap, lg
 /* Opens path for writing, repairing a torn end.  *note (may be NULL) says
  * what was repaired. */
 static int open_existing(const char *path, const lg_writer_opts *o, lg_writer **out, char *note,
-                         size_t note_cap, lg_error *err)
+                         size_t note_cap, unsigned open_flags, lg_error *err)
 {
     *out = NULL;
     if (note && note_cap)
@@ -273,7 +273,7 @@ static int open_existing(const char *path, const lg_writer_opts *o, lg_writer **
     if (!rc && dup_fd < 0)
         rc = lgu_fail(err, LG_EIO, "%s: dup: %s", path, strerror(errno));
     if (!rc) {
-        rc = lgs_open_fd(path, dup_fd, 0, &s, err);
+        rc = lgs_open_fd(path, dup_fd, open_flags, &s, err);
         if (rc)
             close(dup_fd);
     }
@@ -289,7 +289,8 @@ static int open_existing(const char *path, const lg_writer_opts *o, lg_writer **
         if (s->stop != LGS_STOP_NONE && data_after(s, s->end)) {
             rc = lgu_fail(err, LG_ECORRUPT,
                          "%s: %s record at offset %llu is followed by valid records; "
-                         "refusing to cut the file there (export the good layers instead)",
+                         "refusing to cut the file there ('layergeom verify --salvage' writes an "
+                         "index of every sound record instead)",
                          path, lgs_stop_torn(s->stop) ? "an apparently incomplete" : "a damaged",
                          U64(s->end));
         } else {
@@ -327,14 +328,18 @@ static int open_existing(const char *path, const lg_writer_opts *o, lg_writer **
 
 int lg_writer_append(const char *path, const lg_writer_opts *o, lg_writer **out, lg_error *err)
 {
-    return open_existing(path, o, out, NULL, 0, err);
+    return open_existing(path, o, out, NULL, 0, 0, err);
 }
 
-int lg_store_repair(const char *path, char *note, size_t note_cap, lg_error *err)
+/* Repair and salvage: opening for writing (which cuts a torn end, and in a
+ * salvage reads past damage) and a commit of a fresh index when what was
+ * read differs from the last index. */
+static int rewrite_index(const char *path, unsigned flags, char *note, size_t note_cap,
+                         lg_error *err)
 {
     lg_writer *w;
     char cut[LG_ERROR_MSG_MAX];
-    int rc = open_existing(path, NULL, &w, cut, sizeof cut, err);
+    int rc = open_existing(path, NULL, &w, cut, sizeof cut, flags, err);
     if (rc)
         return rc;
     int was_dirty = w->dirty;
@@ -346,4 +351,14 @@ int lg_store_repair(const char *path, char *note, size_t note_cap, lg_error *err
         snprintf(note, note_cap, "%s%s%s", cut, cut[0] ? "; " : "",
                  was_dirty ? "wrote a new index" : "the store was already clean");
     return LG_OK;
+}
+
+int lg_store_repair(const char *path, char *note, size_t note_cap, lg_error *err)
+{
+    return rewrite_index(path, 0, note, note_cap, err);
+}
+
+int lg_store_salvage(const char *path, char *note, size_t note_cap, lg_error *err)
+{
+    return rewrite_index(path, LGS_OPEN_SALVAGE, note, note_cap, err);
 }

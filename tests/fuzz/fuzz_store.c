@@ -1,5 +1,6 @@
 /* The store: open (index or recovery scan), read every layer, label set and
- * metadata pair, and verify. */
+ * metadata pair, and verify; then salvage it (in place: the input is a
+ * temporary copy) and verify again, which must then pass or say why. */
 #include "fuzz_common.h"
 
 #include "layergeom.h"
@@ -48,5 +49,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         lg_store_close(s);
     }
     lg_store_verify(path, NULL, NULL, &err);
+    char note[LG_ERROR_MSG_MAX];
+    if (lg_store_salvage(path, note, sizeof note, &err) == LG_OK)
+        lg_store_verify_note(path, NULL, NULL, note, sizeof note, &err);
     return 0;
 }

@@ -948,6 +948,92 @@ static void damaged_small_records_cost_only_themselves(void **state)
     tu_rmdir(dir);
 }
 
+/* Damage in the middle (#18 item 5): a salvage gives back every layer whose
+ * records are sound, bit for bit, and names what it left out; the damaged
+ * bytes stay in the file, which verify names without failing.  Case 0: a
+ * chunk's payload (the final index is sound); case 1: a chunk's header and
+ * the final index, where a repair refuses to cut. */
+static void salvage_gives_back_every_sound_record(void **state)
+{
+    (void)state;
+    const char *dir = tu_tmpdir();
+    char path[512];
+    snprintf(path, sizeof path, "%s", tu_path(dir, "salvage.lgs"));
+    lg_error err;
+    for (int which = 0; which < 2; which++) {
+        unlink(path);
+        small_store(path, 3);
+        lg_store *s;
+        assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK);
+        uint64_t chunk = s->chunks[s->layers[1].first_chunk].off;
+        lg_store_close(s);
+        size_t len;
+        unsigned char *b = tu_read_file(path, &len);
+        if (which == 0) {
+            b[chunk + 64 + 17] ^= 0x10; /* chunk payload */
+        } else {
+            b[chunk + 9] ^= 0x01;             /* chunk header */
+            b[len - 192 + 64 + 2] ^= 0x01;   /* the final index's payload */
+        }
+        tu_write_file(path, b, len);
+        free(b);
+        char note[LG_ERROR_MSG_MAX];
+        if (which == 1) { /* a repair would cut away layer c: it refuses, naming the salvage */
+            assert_int_equal(lg_store_repair(path, note, sizeof note, &err), LG_ECORRUPT);
+            assert_non_null(strstr(err.msg, "--salvage"));
+        }
+        assert_int_equal(lg_store_verify(path, NULL, NULL, &err), LG_ECORRUPT);
+        if (lg_store_salvage(path, note, sizeof note, &err))
+            fail_msg("case %d: salvage: %s", which, err.msg);
+        if (!strstr(note, "layer 1 (b") || !strstr(note, "left out"))
+            fail_msg("case %d: note '%s'", which, note);
+        if (which == 1 && !strstr(note, "were skipped"))
+            fail_msg("case %d: note '%s'", which, note);
+        /* every record in use is sound; the damaged ones are named */
+        char unused[LG_ERROR_MSG_MAX];
+        if (lg_store_verify_note(path, NULL, NULL, unused, sizeof unused, &err))
+            fail_msg("case %d: verify after salvage: %s", which, err.msg);
+        char at[32];
+        snprintf(at, sizeof at, "offset %llu", (unsigned long long)chunk);
+        if (!strstr(unused, at))
+            fail_msg("case %d: unused '%s'", which, unused);
+        assert_int_equal(lg_store_verify(path, NULL, NULL, &err), LG_ECORRUPT); /* strict */
+        assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK);
+        assert_null(lg_store_recovery(s)); /* opens from its fresh index */
+        assert_int_equal(lg_store_layer_count(s), 2);
+        const char *names[2] = {"a", "c"};
+        const float base[2] = {0, 2000};
+        for (size_t l = 0; l < 2; l++) {
+            lg_layer_info L;
+            lg_store_layer(s, l, &L);
+            assert_string_equal(L.name, names[l]);
+            float out[120];
+            lg_cursor *c;
+            assert_int_equal(lg_cursor_open(s, l, 30, &c, &err), LG_OK);
+            assert_int_equal(lg_cursor_read(c, 0, 30, out, &err), LG_OK);
+            lg_cursor_close(c);
+            for (int i = 0; i < 120; i++)
+                assert_true(out[i] == (float)i + base[l]);
+        }
+        lg_store_close(s);
+        /* and it takes more layers as any store does */
+        lg_writer *w;
+        assert_int_equal(lg_writer_append(path, NULL, &w, &err), LG_OK);
+        float x[120] = {0};
+        assert_int_equal(lg_writer_begin_layer(w, "d", 4, LG_F32, &err), LG_OK);
+        assert_int_equal(lg_writer_rows(w, x, 30, &err), LG_OK);
+        assert_int_equal(lg_writer_end_layer(w, &err), LG_OK);
+        assert_int_equal(lg_writer_close(w, &err), LG_OK);
+        if (lg_store_verify_note(path, NULL, NULL, unused, sizeof unused, &err))
+            fail_msg("case %d: verify after append: %s", which, err.msg);
+        /* a second salvage finds nothing more to leave out */
+        assert_int_equal(lg_store_salvage(path, note, sizeof note, &err), LG_OK);
+        if (!strstr(note, "already clean"))
+            fail_msg("case %d: second salvage: '%s'", which, note);
+    }
+    tu_rmdir(dir);
+}
+
 /* A crafted index listing two layers with one id: one layer would vanish
  * without a word; it is refused (#18 item 11). */
 static void two_seals_with_one_id_are_refused(void **state)
@@ -1024,6 +1110,7 @@ int main(void)
         cmocka_unit_test(open_rejects_non_stores),
         cmocka_unit_test(verify_checks_content_crc),
         cmocka_unit_test(two_seals_with_one_id_are_refused),
+        cmocka_unit_test(salvage_gives_back_every_sound_record),
         cmocka_unit_test(trailer_reserved_bytes_are_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
