@@ -60,11 +60,24 @@ double lgw_now(void)
 int lgw_io_fail(lg_writer *w, int e, const char *what, lg_error *err)
 {
     w->failed = 1;
-    /* drop a partial record so the file ends on a record boundary */
-    if (!w->stream)
-        (void)lgu_io_truncate(w->fd, (off_t)w->off);
-    return lgu_fail(err, LG_EIO, "%s: cannot %s at offset %llu: %s", w->path, what, U64(w->off),
-                   strerror(e));
+    lgu_fail(err, LG_EIO, "%s: cannot %s at offset %llu: %s", w->path, what, U64(w->off),
+             strerror(e));
+    if (w->stream)
+        return LG_EIO;
+    /* Cut the file back to the end of the last commit: what follows was not
+     * committed (its rows are lost either way), and the store is then clean
+     * -- it opens without a warning and verifies without a repair.  Cutting
+     * needs no space, so it works on a full disk.  With no commit to go back
+     * to (a store opened without a valid index), only the partial record is
+     * dropped, so that the file ends on a record boundary. */
+    uint64_t to = w->commit_end ? w->commit_end : w->off;
+    assert(to <= w->off);
+    if (lgu_io_truncate(w->fd, (off_t)to) == 0 && to < w->off) {
+        size_t used = strlen(err->msg);
+        snprintf(err->msg + used, sizeof err->msg - used,
+                 "; the store was cut back to its last commit (offset %llu)", U64(to));
+    }
+    return LG_EIO;
 }
 
 /* Writes a record whose payload CRC is already in h (known_crc) or is

@@ -195,6 +195,7 @@ static int write_commit(lg_writer *w, uint64_t rows, int closing, lg_error *err)
     }
     w->generation++;
     w->dirty = 0;
+    w->commit_end = w->off;
     w->committed_rows = rows;
     w->last_commit = lgw_now();
     w->bytes_since = 0;

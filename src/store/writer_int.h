@@ -9,7 +9,10 @@
  *  - committed <= flushed, and chunks[0..n_chunks_committed) cover rows
  *    0..committed-1: exactly what the last commit's SEAL/EXTEND chain lists;
  *  - at every commit, every layer and every label set holds the same N
- *    (w->committed_rows), so a reader never sees layers of different lengths.
+ *    (w->committed_rows), so a reader never sees layers of different lengths;
+ *  - commit_end <= off, and the file up to commit_end is a store whose last
+ *    record is the last commit's trailer: when a write fails, the file is
+ *    cut back there (what follows was not committed), so it needs no repair.
  */
 #ifndef LG_STORE_WRITER_INT_H
 #define LG_STORE_WRITER_INT_H
@@ -59,6 +62,8 @@ struct lg_writer {
     int failed;             /* a write failed: nothing more is written */
     lg_writer_opts o;
     uint64_t off;           /* where the next record goes */
+    uint64_t commit_end;    /* just past the last commit's trailer (0: none yet, or
+                               the store had no valid index when it was opened) */
     uint64_t generation;
     uint64_t n_records;
     int dirty;              /* records written since the last commit */

@@ -311,6 +311,7 @@ static int open_existing(const char *path, const lg_writer_opts *o, lg_writer **
     if (!rc) {
         w->off = s->end;
         w->dirty = s->recovered; /* a recovered store gets a fresh index on commit */
+        w->commit_end = s->recovered ? 0 : s->end;
         if (s->skipped[0] && note) { /* what the fresh index will not list */
             size_t used = strlen(note);
             snprintf(note + used, note_cap - used, "%sleft out of the new index: %s",

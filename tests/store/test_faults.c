@@ -114,7 +114,15 @@ static void append_fails_anywhere(void **state)
                 check_layer(s, "c", c, 4);
             if (lg_store_find_layer(s, "d") >= 0)
                 check_layer(s, "d", d2, 2);
+            /* the writer cut the file back to its last commit: the store is
+             * clean, with no repair (#18 item 15) */
+            if (rc && lg_store_recovery(s))
+                fail_msg("call %llu: after the failure the store needs a repair: %s",
+                         (unsigned long long)n, lg_store_recovery(s));
             lg_store_close(s);
+            if (rc && lg_store_verify(path, NULL, NULL, &err))
+                fail_msg("call %llu: after the failure the store does not verify: %s",
+                         (unsigned long long)n, err.msg);
             /* and the next writer can carry on from there */
             assert_int_equal(lg_writer_append(path, &o, &w, &err), LG_OK);
             lg_writer_abort(w);
@@ -198,6 +206,9 @@ static void ingest_and_pack_fail_anywhere(void **state)
             check_layer(s, "a", a, 3);
         if (lg_store_find_layer(s, "b") >= 0)
             check_layer(s, "b", b, 6);
+        if (rc && lg_store_recovery(s))
+            fail_msg("ingest, call %llu: after the failure the store needs a repair: %s",
+                     (unsigned long long)n, lg_store_recovery(s));
         lg_store_close(s);
     }
     /* pack: import a .npy into a new store */
