@@ -40,6 +40,8 @@ typedef struct lg_layer_info {
     uint64_t bytes_stored; /* payload bytes on disk, headers and padding excluded */
     uint64_t bytes_raw;    /* bytes of the stored elements, decoded */
     uint32_t content_crc;  /* CRC32C of the decoded stored elements, in row order */
+    uint64_t record_offset; /* file offset of the record that commits it (its live SEAL
+                               or EXTEND): with lg_store_file_id, where it lives */
 } lg_layer_info;
 
 /* Open flags. */
@@ -52,6 +54,11 @@ LG_API int lg_store_open(const char *path, unsigned flags, lg_store **out, lg_er
 LG_API void lg_store_close(lg_store *s);
 
 LG_API const char *lg_store_path(const lg_store *s);
+/* The store file's device and inode (fstat of the open file): with a layer's
+ * record_offset it names where the layer lives, for caches of per-layer work
+ * (a store is only ever appended to, so a committed layer never changes
+ * there).  LG_EIO if fstat fails. */
+LG_API int lg_store_file_id(const lg_store *s, uint64_t *dev, uint64_t *ino);
 LG_API size_t lg_store_layer_count(const lg_store *s);
 /* Fills info for the i-th layer (0-based, in id order). */
 LG_API int lg_store_layer(const lg_store *s, size_t i, lg_layer_info *info);

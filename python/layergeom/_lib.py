@@ -138,7 +138,7 @@ class LayerInfo(ctypes.Structure):
                 ("d", ctypes.c_uint32), ("dtype", ctypes.c_int), ("codec", ctypes.c_int),
                 ("filter", ctypes.c_int), ("n_chunks", ctypes.c_uint32),
                 ("bytes_stored", ctypes.c_uint64), ("bytes_raw", ctypes.c_uint64),
-                ("content_crc", ctypes.c_uint32)]
+                ("content_crc", ctypes.c_uint32), ("record_offset", ctypes.c_uint64)]
 
 
 class WriterOpts(ctypes.Structure):

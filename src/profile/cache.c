@@ -3,14 +3,27 @@
  * re-run after new layers were appended only works on the new ones.
  *
  * One file per entry in a directory (by default STORE.lgcache/).  An entry is
- * keyed by the layer's content (CRC32C of its stored elements, rows, columns,
- * type) and the parameters that shape it; nothing else about the store
- * matters, so renaming or re-packing a layer keeps its entry valid.
+ * named by the layer's shape and content check (CRC32C of its stored
+ * elements, rows, columns, type) and the parameters that shape it, and
+ * tagged inside with a 64-bit hash of the layer's stored elements
+ * (util/hash64.h): an entry whose tag differs from the layer's hash is a
+ * miss.  A 32-bit CRC alone is not enough: among tens of thousands of layers
+ * of one shape two share it by chance, and it can be forged by hand.
+ * Nothing else about the store matters, so renaming or re-packing a layer
+ * keeps its entries valid.
  *
- * File: a 64-byte header ("LGCACHE1", payload length, key length), the key,
- * the payload, and a CRC32C of all of it.  Written to a temporary name,
+ * Hashing a layer reads it once (a sequential pass, small beside a search);
+ * the result is remembered by where the layer lives -- the file's device and
+ * inode, the layer's id, committing record and rows ("where-" entries) --
+ * since a store is only appended to and a committed layer never changes in
+ * place.  So a re-run reads nothing; a copied or re-packed store is read
+ * once.
+ *
+ * File: a 64-byte header ("LGCACHE2", payload length, key length, tag), the
+ * key, the payload, and a CRC32C of all of it.  Written to a temporary name,
  * synced, renamed: a reader sees a whole entry or none.  A damaged entry is
- * ignored (and recomputed), never trusted.
+ * ignored (and recomputed), never trusted.  Entries of the first format
+ * (no tag) are not read.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -23,11 +36,12 @@
 
 #include "codec/crc32c.h"
 #include "profile/cache.h"
+#include "util/hash64.h"
 #include "util/le.h"
 #include "util/error.h"
 #include "util/io.h"
 
-#define MAGIC "LGCACHE1"
+#define MAGIC "LGCACHE2"
 #define HEADER 64
 
 struct lgp_cache {
@@ -65,8 +79,8 @@ static void path_of(const lgp_cache *c, const char *key, char *out, size_t cap)
     snprintf(out, cap, "%s/%s", c->dir, key);
 }
 
-int lgp_cache_put(lgp_cache *c, const char *key, const void *a, size_t alen, const void *b,
-                 size_t blen, lg_error *err)
+int lgp_cache_put(lgp_cache *c, const char *key, uint64_t tag, const void *a, size_t alen,
+                  const void *b, size_t blen, lg_error *err)
 {
     char path[4200], tmp[4300];
     path_of(c, key, path, sizeof path);
@@ -76,6 +90,7 @@ int lgp_cache_put(lgp_cache *c, const char *key, const void *a, size_t alen, con
     memcpy(head, MAGIC, 8);
     lgu_put64(head + 8, alen + blen);
     lgu_put32(head + 16, (uint32_t)klen);
+    lgu_put64(head + 24, tag);
     uint32_t crc = lgc_crc32c(0, head, HEADER);
     crc = lgc_crc32c(crc, key, klen);
     crc = lgc_crc32c(crc, a, alen);
@@ -111,7 +126,8 @@ int lgp_cache_put(lgp_cache *c, const char *key, const void *a, size_t alen, con
     return LG_OK;
 }
 
-int lgp_cache_get(lgp_cache *c, const char *key, void *a, size_t alen, void *b, size_t blen)
+int lgp_cache_get(lgp_cache *c, const char *key, uint64_t tag, void *a, size_t alen, void *b,
+                  size_t blen)
 {
     char path[4200];
     path_of(c, key, path, sizeof path);
@@ -122,7 +138,7 @@ int lgp_cache_get(lgp_cache *c, const char *key, void *a, size_t alen, void *b, 
     size_t klen = strlen(key), got;
     int ok = !lgu_io_read(fd, head, HEADER, &got) && got == HEADER &&
              memcmp(head, MAGIC, 8) == 0 && lgu_get64(head + 8) == alen + blen &&
-             lgu_get32(head + 16) == klen;
+             lgu_get32(head + 16) == klen && lgu_get64(head + 24) == tag;
     char *kbuf = ok ? malloc(klen + 1) : NULL;
     unsigned char tail[4];
     ok = ok && kbuf && !lgu_io_read(fd, kbuf, klen, &got) && got == klen &&
@@ -191,7 +207,8 @@ int lgp_cache_has_knn(lgp_cache *c, const lg_layer_info *L, uint32_t k)
     return best_k(c, L, k) != 0;
 }
 
-int lgp_cache_get_knn(lgp_cache *c, const lg_layer_info *L, uint32_t k, lg_knn *out)
+int lgp_cache_get_knn(lgp_cache *c, const lg_layer_info *L, uint64_t hash, uint32_t k,
+                      lg_knn *out)
 {
     uint32_t best = best_k(c, L, k);
     if (!best)
@@ -201,7 +218,7 @@ int lgp_cache_get_knn(lgp_cache *c, const lg_layer_info *L, uint32_t k, lg_knn *
     size_t cells = (size_t)L->n * best;
     uint32_t *idx = malloc(cells * sizeof *idx);
     double *dist = malloc(cells * sizeof *dist);
-    if (!idx || !dist || !lgp_cache_get(c, key, idx, cells * sizeof *idx, dist,
+    if (!idx || !dist || !lgp_cache_get(c, key, hash, idx, cells * sizeof *idx, dist,
                                        cells * sizeof *dist)) {
         free(idx);
         free(dist);
@@ -224,12 +241,13 @@ int lgp_cache_get_knn(lgp_cache *c, const lg_layer_info *L, uint32_t k, lg_knn *
     return 1;
 }
 
-int lgp_cache_put_knn(lgp_cache *c, const lg_layer_info *L, const lg_knn *nn, lg_error *err)
+int lgp_cache_put_knn(lgp_cache *c, const lg_layer_info *L, uint64_t hash, const lg_knn *nn,
+                      lg_error *err)
 {
     char key[128];
     knn_key(L, nn->k, key, sizeof key);
     size_t cells = (size_t)nn->n * nn->k;
-    return lgp_cache_put(c, key, nn->idx, cells * sizeof *nn->idx, nn->dist,
+    return lgp_cache_put(c, key, hash, nn->idx, cells * sizeof *nn->idx, nn->dist,
                         cells * sizeof *nn->dist, err);
 }
 
@@ -303,13 +321,25 @@ static void ii_key(const lg_layer_info *A, const lg_layer_info *B, uint32_t k, c
     snprintf(out, cap, "ii-v1-%s-%s-k%u", a, b, k);
 }
 
-int lgp_cache_get_ii(lgp_cache *c, const lg_layer_info *A, const lg_layer_info *B, uint32_t k,
-                     lg_imbalance *out)
+/* One tag for an entry of two layers. */
+static uint64_t pair_tag(uint64_t a, uint64_t b)
+{
+    lgu_hash64 h;
+    lgu_hash64_init(&h, 2);
+    unsigned char v[16];
+    lgu_put64(v, a);
+    lgu_put64(v + 8, b);
+    lgu_hash64_update(&h, v, sizeof v);
+    return lgu_hash64_final(&h);
+}
+
+int lgp_cache_get_ii(lgp_cache *c, const lg_layer_info *A, uint64_t ha, const lg_layer_info *B,
+                     uint64_t hb, uint32_t k, lg_imbalance *out)
 {
     char key[256];
     ii_key(A, B, k, key, sizeof key);
     unsigned char v[32];
-    if (!c || !lgp_cache_get(c, key, v, sizeof v, NULL, 0))
+    if (!c || !lgp_cache_get(c, key, pair_tag(ha, hb), v, sizeof v, NULL, 0))
         return 0;
     uint64_t bits = lgu_get64(v);
     memcpy(&out->value, &bits, sizeof bits);
@@ -320,8 +350,8 @@ int lgp_cache_get_ii(lgp_cache *c, const lg_layer_info *A, const lg_layer_info *
     return 1;
 }
 
-void lgp_cache_put_ii(lgp_cache *c, const lg_layer_info *A, const lg_layer_info *B,
-                      const lg_imbalance *x)
+void lgp_cache_put_ii(lgp_cache *c, const lg_layer_info *A, uint64_t ha, const lg_layer_info *B,
+                      uint64_t hb, const lg_imbalance *x)
 {
     char key[256];
     ii_key(A, B, x->k, key, sizeof key);
@@ -334,5 +364,63 @@ void lgp_cache_put_ii(lgp_cache *c, const lg_layer_info *A, const lg_layer_info 
     lgu_put64(v + 24, x->counted);
     lg_error ignored; /* a cache that cannot be written only costs time */
     if (c)
-        lgp_cache_put(c, key, v, sizeof v, NULL, 0, &ignored);
+        lgp_cache_put(c, key, pair_tag(ha, hb), v, sizeof v, NULL, 0, &ignored);
+}
+
+/* ---- the content hash of a layer, remembered by where it lives ---- */
+
+int lgp_layer_hash(lgp_cache *c, lg_store *s, size_t layer, uint64_t rows, uint64_t *out,
+                   lg_error *err)
+{
+    lg_layer_info L;
+    if (lg_store_layer(s, layer, &L))
+        return lgu_fail(err, LG_ENOTFOUND, "%s: no layer %zu", lg_store_path(s), layer);
+    if (rows > L.n)
+        return lgu_fail(err, LG_EUSAGE, "%s: layer %u has %llu rows, not %llu",
+                        lg_store_path(s), L.id, (unsigned long long)L.n,
+                        (unsigned long long)rows);
+    uint64_t dev, ino;
+    char key[256];
+    int where = c && lg_store_file_id(s, &dev, &ino) == LG_OK;
+    if (where) {
+        snprintf(key, sizeof key, "where-v1-%llx-%llx-%u-%llu-%llu-%08x",
+                 (unsigned long long)dev, (unsigned long long)ino, L.id,
+                 (unsigned long long)L.record_offset, (unsigned long long)rows, L.content_crc);
+        unsigned char v[8];
+        if (lgp_cache_get(c, key, 0, v, sizeof v, NULL, 0)) {
+            *out = lgu_get64(v);
+            return LG_OK;
+        }
+    }
+    /* the shape, then the stored elements of the rows, in order */
+    lgu_hash64 h;
+    lgu_hash64_init(&h, 1);
+    unsigned char shape[16];
+    lgu_put64(shape, rows);
+    lgu_put32(shape + 8, L.d);
+    lgu_put32(shape + 12, (uint32_t)L.dtype);
+    lgu_hash64_update(&h, shape, sizeof shape);
+    size_t es = lg_dtype_size(L.dtype), block = 4096;
+    unsigned char *buf = malloc(block * L.d * es);
+    lg_cursor *cur = NULL;
+    int rc = buf ? lg_cursor_open(s, layer, block, &cur, err)
+                 : lgu_fail(err, LG_ENOMEM, "out of memory");
+    for (uint64_t r = 0; !rc && r < rows; r += block) {
+        size_t m = rows - r < block ? (size_t)(rows - r) : block;
+        rc = lg_cursor_read_raw(cur, r, m, buf, err);
+        if (!rc)
+            lgu_hash64_update(&h, buf, m * L.d * es);
+    }
+    lg_cursor_close(cur);
+    free(buf);
+    if (rc)
+        return rc;
+    *out = lgu_hash64_final(&h);
+    if (where) {
+        unsigned char v[8];
+        lgu_put64(v, *out);
+        lg_error ignored; /* a memo that cannot be written only costs a read next time */
+        lgp_cache_put(c, key, 0, v, sizeof v, NULL, 0, &ignored);
+    }
+    return LG_OK;
 }

@@ -92,7 +92,9 @@ int lgp_grow_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t
     P.n = n0;
     P.content_crc = crc;
     lg_knn old;
-    if (!lgp_cache_get_knn(cache, &P, klist, &old))
+    uint64_t hp;
+    if (lgp_layer_hash(cache, s, layer, n0, &hp, &local) ||
+        !lgp_cache_get_knn(cache, &P, hp, klist, &old))
         return LG_OK;
     uint64_t budget = o->memory ? o->memory : lg_default_memory();
     float *x = L.n * L.d * 4 < budget ? malloc(L.n * L.d * sizeof *x) : NULL;
@@ -125,7 +127,9 @@ int lgp_grow_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t
     /* the longer lists replace the prefix's: a store that grows batch by
      * batch would otherwise leave one entry per update in the cache */
     lg_error cerr;
-    if (lgp_cache_put_knn(cache, &L, nn, &cerr) == LG_OK)
+    uint64_t h;
+    if (lgp_layer_hash(cache, s, layer, L.n, &h, &cerr) == LG_OK &&
+        lgp_cache_put_knn(cache, &L, h, nn, &cerr) == LG_OK)
         lgp_cache_drop_knn(cache, &P);
     return LG_OK;
 }

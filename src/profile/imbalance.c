@@ -174,15 +174,19 @@ static int pair(lgp_acc *acc, lg_store *s, size_t la, size_t lb, const lg_knn *a
     lg_layer_info A, B;
     lg_store_layer(s, la, &A);
     lg_store_layer(s, lb, &B);
-    if (!o->approx && lgp_cache_get_ii(cache, &A, &B, o->ii_k, out)) {
+    uint64_t ha = 0, hb = 0;
+    lg_error herr;
+    int keyed = cache && !o->approx && lgp_layer_hash(cache, s, la, A.n, &ha, &herr) == LG_OK &&
+                lgp_layer_hash(cache, s, lb, B.n, &hb, &herr) == LG_OK;
+    if (keyed && lgp_cache_get_ii(cache, &A, ha, &B, hb, o->ii_k, out)) {
         *by = LG_II_CACHE;
         return LG_OK;
     }
     *by = counted ? LG_II_SEARCH : LG_II_ROWS;
     int rc = counted ? lg_information_imbalance_counted(a, b, o->ii_k, counted, out, err)
                      : one_way(s, lb, a, b, o, out, err);
-    if (!rc && !o->approx)
-        lgp_cache_put_ii(cache, &A, &B, out);
+    if (!rc && keyed)
+        lgp_cache_put_ii(cache, &A, ha, &B, hb, out);
     return rc;
 }
 

@@ -171,7 +171,11 @@ int lgp_lists_counting(lg_store *s, size_t layer, const lg_profile_opts *o, uint
 {
     lg_layer_info L;
     lg_store_layer(s, layer, &L);
-    if (!o->approx && cache && lgp_cache_get_knn(cache, &L, klist, nn)) {
+    uint64_t hash;
+    lg_error herr;
+    if (!o->approx && cache && lgp_cache_has_knn(cache, &L, klist) &&
+        lgp_layer_hash(cache, s, layer, L.n, &hash, &herr) == LG_OK &&
+        lgp_cache_get_knn(cache, &L, hash, klist, nn)) {
         r->cached = 1;
         p->cache_hits++;
         return LG_OK;
@@ -187,23 +191,31 @@ int lgp_lists_counting(lg_store *s, size_t layer, const lg_profile_opts *o, uint
         rc = lgp_compute(s, layer, o, klist, NULL, r, nn, rq, err);
     if (rc)
         return rc;
-    lgp_computed(cache, p, &L, nn);
+    lgp_computed(cache, p, s, layer, nn);
     return LG_OK;
 }
 
 /* Counts a computed layer and caches its exact lists. */
-void lgp_computed(lgp_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn)
+void lgp_computed(lgp_cache *cache, lg_profile *p, lg_store *s, size_t layer, const lg_knn *nn)
 {
     if (!nn->idx)
         return; /* no lists: the note says why */
     p->knn_runs++;
     if (!p->opts.approx)
-        lgp_cache_lists(cache, p, L, nn);
+        lgp_cache_lists(cache, p, s, layer, nn);
 }
 
-void lgp_cache_lists(lgp_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn)
+void lgp_cache_lists(lgp_cache *cache, lg_profile *p, lg_store *s, size_t layer, const lg_knn *nn)
 {
+    if (!cache)
+        return;
+    lg_layer_info L;
+    lg_store_layer(s, layer, &L);
+    uint64_t hash;
     lg_error cerr;
-    if (cache && lgp_cache_put_knn(cache, L, nn, &cerr) && !p->cache_note[0])
+    int rc = lgp_layer_hash(cache, s, layer, L.n, &hash, &cerr);
+    if (!rc)
+        rc = lgp_cache_put_knn(cache, &L, hash, nn, &cerr);
+    if (rc && !p->cache_note[0])
         snprintf(p->cache_note, sizeof p->cache_note, "%s", cerr.msg);
 }

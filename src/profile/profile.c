@@ -140,7 +140,11 @@ static int subsets_id(lg_store *s, size_t layer, uint64_t n, uint32_t d, uint64_
     double got[2];
     snprintf(key, sizeof key, "sub-v1-%08x-%llu-%u-%s-m%llu-r%d-s%llu-d%.17g", L.content_crc,
              U64(n), d, lg_dtype_name(L.dtype), U64(m), repeats, U64(o->seed), discard);
-    if (cache && lgp_cache_get(cache, key, got, sizeof got, NULL, 0)) {
+    uint64_t hash = 0;
+    lg_error herr;
+    if (cache && lgp_layer_hash(cache, s, layer, L.n, &hash, &herr))
+        cache = NULL; /* unkeyed: computed, not cached */
+    if (cache && lgp_cache_get(cache, key, hash, got, sizeof got, NULL, 0)) {
         *mean = got[0];
         *sem = got[1];
         return LG_OK;
@@ -150,7 +154,7 @@ static int subsets_id(lg_store *s, size_t layer, uint64_t n, uint32_t d, uint64_
         got[0] = *mean;
         got[1] = *sem;
         lg_error ignored;
-        lgp_cache_put(cache, key, got, sizeof got, NULL, 0, &ignored);
+        lgp_cache_put(cache, key, hash, got, sizeof got, NULL, 0, &ignored);
     }
     return rc0;
 }

@@ -32,8 +32,8 @@ int lgp_compute(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t kl
                 const lg_team *team, lg_layer_result *r, lg_knn *nn, lgp_ranks *rq,
                 lg_error *err);
 /* Counts a computed layer and caches its lists. */
-void lgp_computed(lgp_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn);
-void lgp_cache_lists(lgp_cache *cache, lg_profile *p, const lg_layer_info *L, const lg_knn *nn);
+void lgp_computed(lgp_cache *cache, lg_profile *p, lg_store *s, size_t layer, const lg_knn *nn);
+void lgp_cache_lists(lgp_cache *cache, lg_profile *p, lg_store *s, size_t layer, const lg_knn *nn);
 /* The lists of a layer whose first rows' lists are cached (rows appended
  * since): *done = 1 when they were updated that way (grow.c). */
 int lgp_grow_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t klist,

@@ -41,7 +41,7 @@ int lgp_layer_lists(lgp_sources *src, lg_store *s, size_t q, size_t layer,
         r->incremental = 1;
         nn->seconds = now() - t0;
         p->knn_runs++;
-        lgp_cache_lists(src->cache, p, &L, nn);
+        lgp_cache_lists(src->cache, p, s, layer, nn);
         return LG_OK;
     }
     if (src->inc && src->inc_id == L.id) { /* searched with another k: not of use */

@@ -244,7 +244,7 @@ int lgp_team_lists(lgp_team *t, lg_store *s, const lg_profile_opts *o, uint32_t 
     r->approx = h->approx;
     r->check = h->check;
     memcpy(r->note, h->note, sizeof r->note);
-    lgp_computed(cache, p, &info, nn);
+    lgp_computed(cache, p, s, order[q], nn);
     return LG_OK;
 }
 

@@ -222,6 +222,17 @@ int lg_store_layer(const lg_store *s, size_t i, lg_layer_info *info)
     info->bytes_stored = L->bytes_stored;
     info->bytes_raw = L->n * L->d * lg_dtype_size((lg_dtype)L->dtype);
     info->content_crc = L->content_crc;
+    info->record_offset = L->seal_off;
+    return LG_OK;
+}
+
+int lg_store_file_id(const lg_store *s, uint64_t *dev, uint64_t *ino)
+{
+    struct stat st;
+    if (s->fd < 0 || fstat(s->fd, &st) != 0)
+        return LG_EIO;
+    *dev = (uint64_t)st.st_dev;
+    *ino = (uint64_t)st.st_ino;
     return LG_OK;
 }
 

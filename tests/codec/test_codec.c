@@ -7,6 +7,7 @@
 #include "codec/convert.h"
 #include "codec/crc32c.h"
 #include "testutil.h"
+#include "util/hash64.h"
 
 static void crc_known_values(void **state)
 {
@@ -196,9 +197,58 @@ static void codecs_round_trip_and_reject_garbage(void **state)
     free(y);
 }
 
+/* The cache's content hash: the same for any split of the stream into
+ * updates; different for every single-bit change of a 1000-byte buffer
+ * (8000 changes, none colliding with the original or each other), for a
+ * longer stream of zeros and for another seed. */
+static void hash64_streams_and_separates(void **state)
+{
+    (void)state;
+    unsigned char buf[1000];
+    uint64_t seed = 3;
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (unsigned char)tu_rand(&seed);
+    lgu_hash64 h;
+    lgu_hash64_init(&h, 1);
+    lgu_hash64_update(&h, buf, sizeof buf);
+    uint64_t whole = lgu_hash64_final(&h);
+    for (size_t step = 1; step < 70; step += 3) {
+        lgu_hash64_init(&h, 1);
+        for (size_t at = 0; at < sizeof buf; at += step)
+            lgu_hash64_update(&h, buf + at, at + step <= sizeof buf ? step : sizeof buf - at);
+        assert_true(lgu_hash64_final(&h) == whole);
+    }
+    uint64_t *seen = malloc(8001 * sizeof *seen);
+    seen[0] = whole;
+    for (size_t bit = 0; bit < 8000; bit++) {
+        buf[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+        lgu_hash64_init(&h, 1);
+        lgu_hash64_update(&h, buf, sizeof buf);
+        seen[bit + 1] = lgu_hash64_final(&h);
+        buf[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+    }
+    for (size_t i = 0; i < 8001; i++)
+        for (size_t j = i + 1; j < 8001; j++)
+            if (seen[i] == seen[j])
+                fail_msg("bit changes %zu and %zu give the same hash", i, j);
+    free(seen);
+    unsigned char zeros[40] = {0};
+    uint64_t z[3];
+    for (int l = 0; l < 2; l++) {
+        lgu_hash64_init(&h, 1);
+        lgu_hash64_update(&h, zeros, 32 + 8 * (size_t)l);
+        z[l] = lgu_hash64_final(&h);
+    }
+    lgu_hash64_init(&h, 2);
+    lgu_hash64_update(&h, zeros, 32);
+    z[2] = lgu_hash64_final(&h);
+    assert_true(z[0] != z[1] && z[0] != z[2]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(hash64_streams_and_separates),
         cmocka_unit_test(crc_known_values),
         cmocka_unit_test(crc_incremental_and_unaligned),
         cmocka_unit_test(crc_large_buffers_match_the_definition),

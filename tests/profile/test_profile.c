@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "codec/crc32c.h"
 #include "profile/cache.h"
 #include "util/json.h"
 
@@ -104,6 +105,122 @@ static float *layer_rows(lg_store *s, size_t layer)
     assert_int_equal(lg_cursor_read(c, 0, N, x, &err), LG_OK);
     lg_cursor_close(c);
     return x;
+}
+
+/* Flips some of the lowest mantissa bits of x's first 64 values so that its
+ * CRC32C becomes `want` (CRC32C is affine in the bits: Gaussian elimination
+ * over GF(2) picks the bits).  The values move by an ulp at most. */
+static void force_crc(float *x, size_t n, uint32_t want)
+{
+    unsigned char *b = (unsigned char *)x;
+    size_t len = n * sizeof *x;
+    uint32_t base = lgc_crc32c(0, b, len), col[64];
+    for (int i = 0; i < 64; i++) {
+        b[4 * i] ^= 1;
+        col[i] = lgc_crc32c(0, b, len) ^ base;
+        b[4 * i] ^= 1;
+    }
+    /* rows: 32 CRC bits; columns: 64 candidate bits; solve col . s = want ^ base */
+    uint64_t row[32];
+    uint32_t rhs = want ^ base;
+    for (int r = 0; r < 32; r++) {
+        row[r] = 0;
+        for (int i = 0; i < 64; i++)
+            row[r] |= (uint64_t)((col[i] >> r) & 1) << i;
+    }
+    int pivot_of[32], rank = 0;
+    uint32_t rbits[32];
+    for (int r = 0; r < 32; r++)
+        rbits[r] = (rhs >> r) & 1;
+    for (int c = 0; c < 64 && rank < 32; c++) {
+        int p = -1;
+        for (int r = rank; r < 32; r++)
+            if ((row[r] >> c) & 1) {
+                p = r;
+                break;
+            }
+        if (p < 0)
+            continue;
+        uint64_t t = row[p];
+        row[p] = row[rank];
+        row[rank] = t;
+        uint32_t tb = rbits[p];
+        rbits[p] = rbits[rank];
+        rbits[rank] = tb;
+        for (int r = 0; r < 32; r++)
+            if (r != rank && ((row[r] >> c) & 1)) {
+                row[r] ^= row[rank];
+                rbits[r] ^= rbits[rank];
+            }
+        pivot_of[rank++] = c;
+    }
+    assert_int_equal(rank, 32);
+    for (int r = 0; r < 32; r++)
+        if (rbits[r])
+            b[4 * pivot_of[r]] ^= 1;
+    assert_int_equal(lgc_crc32c(0, b, len), want);
+}
+
+/* The cache is keyed by a 64-bit content hash, not the 32-bit CRC alone
+ * (#18 item 8): a layer of ID 8 whose content CRC was made equal to that of
+ * a layer of ID 2 (same shape) is not given the other's cached lists. */
+static void same_crc_is_not_the_same_layer(void **state)
+{
+    (void)state;
+    const uint64_t n = 600;
+    const uint32_t d = 8;
+    float *a = calloc(n * d, sizeof *a), *b = malloc(n * d * sizeof *b);
+    uint64_t seed = 5;
+    for (uint64_t i = 0; i < n; i++) {
+        a[i * d] = (float)tu_normal(&seed);
+        a[i * d + 3] = (float)tu_normal(&seed);
+        for (uint32_t j = 0; j < d; j++)
+            b[i * d + j] = (float)tu_normal(&seed);
+    }
+    force_crc(b, n * d, lgc_crc32c(0, (unsigned char *)a, n * d * sizeof *a));
+    char pa[600], pb[600], cache[600];
+    snprintf(pa, sizeof pa, "%s", tu_path(dir, "crc_a.lgs"));
+    snprintf(pb, sizeof pb, "%s", tu_path(dir, "crc_b.lgs"));
+    snprintf(cache, sizeof cache, "%s", tu_path(dir, "crc.lgcache"));
+    const float *x[2] = {a, b};
+    const char *paths[2] = {pa, pb};
+    double id[2][2];
+    for (int l = 0; l < 2; l++) {
+        lg_writer *w;
+        lg_error err;
+        assert_int_equal(lg_writer_create(paths[l], NULL, &w, &err), LG_OK);
+        assert_int_equal(lg_writer_begin_layer(w, "h", d, LG_F32, &err), LG_OK);
+        assert_int_equal(lg_writer_rows(w, x[l], n, &err), LG_OK);
+        assert_int_equal(lg_writer_end_layer(w, &err), LG_OK);
+        assert_int_equal(lg_writer_close(w, &err), LG_OK);
+    }
+    uint32_t crcs[2];
+    for (int l = 0; l < 2; l++)
+        for (int cached = 0; cached < 2; cached++) {
+            lg_store *s;
+            lg_error err;
+            assert_int_equal(lg_store_open(paths[l], 0, &s, &err), LG_OK);
+            lg_layer_info L;
+            lg_store_layer(s, 0, &L);
+            crcs[l] = L.content_crc;
+            lg_profile_opts o;
+            lg_profile_opts_default(&o);
+            o.k = 10;
+            o.cache_dir = cached ? cache : NULL; /* one cache for both stores */
+            lg_profile p;
+            if (lg_profile_run(s, &o, &p, &err))
+                fail_msg("%s", err.msg);
+            id[l][cached] = p.layers[0].id;
+            if (cached)
+                assert_int_equal(p.cache_hits, 0); /* the other layer's entry is no hit */
+            lg_profile_free(&p);
+            lg_store_close(s);
+        }
+    assert_int_equal(crcs[0], crcs[1]); /* the collision the test is about */
+    assert_true(fabs(id[0][0] - 2) < 0.4 && fabs(id[1][0] - 8) < 1.5);
+    assert_true(id[1][1] == id[1][0]);
+    free(a);
+    free(b);
 }
 
 /* The profile's information imbalance with the previous layer (both
@@ -516,7 +633,9 @@ static void appended_rows_update(int zstd)
         lgp_cache *c;
         assert_int_equal(lgp_cache_open(cache, &c, &err), LG_OK);
         lg_knn cached, exact;
-        assert_true(lgp_cache_get_knn(c, &L, 64, &cached));
+        uint64_t hash;
+        assert_int_equal(lgp_layer_hash(c, s, l, L.n, &hash, &err), LG_OK);
+        assert_true(lgp_cache_get_knn(c, &L, hash, 64, &cached));
         lg_knn_opts ko = {.k = 64};
         assert_int_equal(lg_knn_exact_layer(s, l, &ko, &exact, &err), LG_OK);
         assert_memory_equal(cached.idx, exact.idx, 800 * 64 * sizeof *exact.idx);
@@ -540,6 +659,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(profile_finds_the_minimum_after_the_peak),
         cmocka_unit_test(imbalance_with_the_previous_layer),
+        cmocka_unit_test(same_crc_is_not_the_same_layer),
         cmocka_unit_test(same_numbers_for_any_threads_and_tiles),
         cmocka_unit_test(cli_profile),
         cmocka_unit_test(incremental_profile_computes_only_new_layers),
