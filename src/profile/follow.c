@@ -7,10 +7,15 @@
  * as they appear, so that when its seal arrives only the exact re-rank is
  * left.  Batch by batch (every layer grows at each commit): whenever the
  * committed N grew, every layer's lists are brought up to date from the
- * previous ones (the cached lists of the first rows, merged with a search of
- * the new rows: profile/grow.c), and the running view is refreshed; when the
- * producer ends, the profile is the offline one, over lists that are by then
- * all cached, so it equals `profile` of the finished store number for number.
+ * previous ones, and the running view is refreshed.  Each layer's rows and
+ * lists are held in memory between updates while they fit the budget
+ * (`held`): an update then reads only the new rows and searches them
+ * against all (the old lists seed the search, lg_knn_inc_seed), with no
+ * round trip through the cache; layers that do not fit take the cached
+ * lists of their first rows instead (profile/grow.c).  When the producer
+ * ends the held lists are cached and the profile is the offline one, over
+ * lists that are by then all cached, so it equals `profile` of the
+ * finished store number for number.
  * The run ends when no process holds the store's writer lock any more and
  * nothing new has appeared, or when *stop is set.
  */
@@ -26,6 +31,16 @@
 #define U64(x) ((unsigned long long)(x))
 #define FEED_ROWS 4096
 
+/* A layer held between updates (batch by batch): its rows so far and their
+ * exact lists. */
+typedef struct held_layer {
+    uint32_t id;
+    uint64_t n;   /* rows held (0: not held) */
+    uint32_t d;
+    float *x;     /* n x d */
+    lg_knn nn;    /* lists of the n rows */
+} held_layer;
+
 typedef struct follower {
     lg_profile_opts *o;     /* a copy: labels are filled in when they arrive */
     int64_t *labels;        /* the store's labels, once there (owned) */
@@ -38,7 +53,180 @@ typedef struct follower {
     uint32_t klist;
     uint64_t rows_seen;   /* the store's N when its layers were last profiled */
     int grown;            /* the layers grew after they were profiled (batch by batch) */
+    held_layer *held;     /* by layer index (batch by batch) */
+    size_t n_held;
+    uint64_t held_bytes;  /* rows and lists held, within the budget */
 } follower;
+
+static double now(void);
+
+static void held_free(held_layer *h)
+{
+    free(h->x);
+    lg_knn_free(&h->nn);
+    memset(h, 0, sizeof *h);
+}
+
+static void held_free_all(follower *f)
+{
+    for (size_t i = 0; i < f->n_held; i++)
+        held_free(&f->held[i]);
+    free(f->held);
+    f->held = NULL;
+    f->n_held = 0;
+    f->held_bytes = 0;
+}
+
+static uint64_t held_size(uint64_t n, uint32_t d, uint32_t k)
+{
+    return n * d * 4 + n * k * 12;
+}
+
+static int copy_lists(const lg_knn *a, lg_knn *out, lg_error *err)
+{
+    *out = *a;
+    out->idx = malloc(a->n * a->k * sizeof *out->idx);
+    out->dist = malloc(a->n * a->k * sizeof *out->dist);
+    if (!out->idx || !out->dist) {
+        lg_knn_free(out);
+        return lgu_fail(err, LG_ENOMEM, "out of memory");
+    }
+    memcpy(out->idx, a->idx, a->n * a->k * sizeof *out->idx);
+    memcpy(out->dist, a->dist, a->n * a->k * sizeof *out->dist);
+    return LG_OK;
+}
+
+/* The held layer q brought up to the store's N: its new rows read and
+ * searched against all, the old lists seeding the search.  *done = 0 when
+ * it is not held (or cannot be grown in memory): the caller takes the
+ * usual way, then holds it (hold_layer). */
+static int grow_held(follower *f, lg_store *s, size_t q, lg_layer_result *r, lg_knn *out,
+                     int *done, lg_error *err)
+{
+    *done = 0;
+    lg_layer_info L;
+    lg_store_layer(s, q, &L);
+    if (q >= f->n_held)
+        return LG_OK;
+    held_layer *h = &f->held[q];
+    if (!h->n || h->id != L.id || h->d != L.d || h->nn.k != f->klist || L.n <= h->n ||
+        L.n - h->n < 2ull * f->klist + 16) {
+        if (h->n && (h->id != L.id || h->nn.k != f->klist || L.n < h->n)) {
+            f->held_bytes -= held_size(h->n, h->d, h->nn.k);
+            held_free(h); /* another layer, or other lists: not of use */
+        }
+        return LG_OK;
+    }
+    uint64_t more = held_size(L.n, L.d, f->klist) - held_size(h->n, h->d, f->klist);
+    uint64_t budget = f->o->memory ? f->o->memory : lg_default_memory();
+    if (f->held_bytes + more > budget / 2)
+        return LG_OK;
+    double t0 = now();
+    float *x = realloc(h->x, L.n * L.d * sizeof *x);
+    if (!x)
+        return LG_OK;
+    h->x = x;
+    lg_cursor *cur;
+    lg_error local;
+    int rc = lg_cursor_open(s, q, FEED_ROWS, &cur, &local);
+    if (!rc) {
+        rc = lg_cursor_read(cur, h->n, (size_t)(L.n - h->n), x + h->n * L.d, &local);
+        lg_cursor_close(cur);
+    }
+    lg_knn_inc *inc = NULL;
+    /* what is held stays below half the budget: the search has the other half */
+    lg_knn_opts ko = {.k = f->klist, .threads = f->o->threads, .memory = budget / 2,
+                      .tile = f->o->tile, .stop = f->o->stop};
+    if (!rc)
+        rc = lg_knn_inc_open(L.d, &ko, &inc, &local);
+    if (!rc)
+        rc = lg_knn_inc_seed(inc, x, h->n, &h->nn, &local);
+    if (!rc)
+        rc = lg_knn_inc_add(inc, x + h->n * L.d, L.n - h->n, &local);
+    lg_knn grown = {0};
+    if (!rc)
+        rc = lg_knn_inc_finish(inc, &grown, &local);
+    lg_knn_inc_close(inc);
+    if (rc == LG_ENOMEM || rc == LG_EINPUT) { /* search it the usual way; stop holding it */
+        f->held_bytes -= held_size(h->n, h->d, h->nn.k);
+        held_free(h);
+        return LG_OK;
+    }
+    if (rc)
+        return lgu_fail(err, rc, "%s", local.msg);
+    r->grown_from = h->n;
+    f->held_bytes += more;
+    lg_knn_free(&h->nn);
+    h->nn = grown;
+    h->n = L.n;
+    h->nn.seconds = now() - t0;
+    f->p->knn_runs++;
+    *done = 1;
+    return copy_lists(&h->nn, out, err);
+}
+
+/* Holds layer q's rows and lists (just computed the usual way) for the next
+ * update, if they fit the budget beside what is held. */
+static void hold_layer(follower *f, lg_store *s, size_t q, const lg_knn *nn)
+{
+    lg_layer_info L;
+    lg_store_layer(s, q, &L);
+    uint64_t budget = f->o->memory ? f->o->memory : lg_default_memory();
+    uint64_t need = held_size(L.n, L.d, nn->k);
+    if (!nn->idx || nn->n_excluded || f->held_bytes + need > budget / 2)
+        return;
+    if (q >= f->n_held) {
+        held_layer *h = realloc(f->held, (q + 1) * sizeof *h);
+        if (!h)
+            return;
+        memset(h + f->n_held, 0, (q + 1 - f->n_held) * sizeof *h);
+        f->held = h;
+        f->n_held = q + 1;
+    }
+    held_layer *h = &f->held[q];
+    if (h->n) {
+        f->held_bytes -= held_size(h->n, h->d, h->nn.k);
+        held_free(h);
+    }
+    lg_error local;
+    h->x = malloc(L.n * L.d * sizeof *h->x);
+    lg_cursor *cur = NULL;
+    int rc = h->x ? lg_cursor_open(s, q, FEED_ROWS, &cur, &local) : LG_ENOMEM;
+    if (!rc) {
+        rc = lg_cursor_read(cur, 0, L.n, h->x, &local);
+        lg_cursor_close(cur);
+    }
+    if (!rc)
+        rc = copy_lists(nn, &h->nn, &local);
+    if (rc) {
+        held_free(h);
+        return;
+    }
+    h->id = L.id;
+    h->d = L.d;
+    h->n = L.n;
+    f->held_bytes += need;
+}
+
+/* At the end: the held lists go to the cache, where the final (offline)
+ * profile finds them. */
+static void cache_held(follower *f, const char *path)
+{
+    if (!f->cache || !f->n_held)
+        return;
+    lg_store *s;
+    lg_error err;
+    if (lg_store_open(path, 0, &s, &err))
+        return;
+    for (size_t q = 0; q < f->n_held && q < lg_store_layer_count(s); q++) {
+        lg_layer_info L;
+        lg_store_layer(s, q, &L);
+        held_layer *h = &f->held[q];
+        if (h->n == L.n && h->id == L.id)
+            lgp_cache_lists(f->cache, f->p, s, q, &h->nn);
+    }
+    lg_store_close(s);
+}
 
 static double now(void)
 {
@@ -181,7 +369,13 @@ static int update_cycle(follower *f, lg_store *s, lg_error *err)
         quick.paper = 0;
         quick.per_class = 0;
         quick.groups = NULL;
-        int rc = lgp_lists(s, q, &quick, f->klist, f->cache, p, r, &nn, err);
+        int held = 0;
+        int rc = grow_held(f, s, q, r, &nn, &held, err);
+        if (!rc && !held) {
+            rc = lgp_lists(s, q, &quick, f->klist, f->cache, p, r, &nn, err);
+            if (!rc)
+                hold_layer(f, s, q, &nn);
+        }
         if (!rc)
             rc = lgp_estimate(s, q, &quick, f->cache, r, &nn, err);
         r->seconds = now() - t0;
@@ -233,7 +427,7 @@ int lg_profile_follow(const char *path, const lg_profile_opts *o, double poll,
     out->opts = *o;
     out->best_label_layer = -1;
     out->rec.index = -1;
-    follower f = {&own, NULL, out, NULL, {0}, NULL, 0, 0, 0, 0, 0};
+    follower f = {&own, NULL, out, NULL, {0}, NULL, 0, 0, 0, 0, 0, NULL, 0, 0};
     lgp_acc_open(&f.acc, out, &own, 1); /* labels may come after their layers */
     if (o->cache_dir) {
         lg_error cerr;
@@ -310,6 +504,9 @@ int lg_profile_follow(const char *path, const lg_profile_opts *o, double poll,
     if (!rc && !f.grown && o->overlap_matrix) /* layer by layer: from the kept lists */
         rc = lgp_acc_matrix(&f.acc, err);
     lgp_acc_close(&f.acc);
+    if (!rc && !(stop && *stop) && f.grown)
+        cache_held(&f, path);
+    held_free_all(&f);
     if (!rc && !(stop && *stop) && f.grown) {
         /* the finished store, profiled as offline: its lists are cached */
         lg_profile_free(out);
