@@ -32,7 +32,8 @@ import sys, json
 d = sys.argv[1]
 def strip(o):
     if isinstance(o, dict):
-        return {k: strip(v) for k, v in o.items() if k not in ("seconds", "knn", "cache")}
+        return {k: strip(v) for k, v in o.items()
+                if k not in ("seconds", "knn", "cache", "from_prev_by", "to_prev_by")}
     if isinstance(o, list):
         return [strip(v) for v in o]
     return o

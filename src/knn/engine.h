@@ -10,6 +10,8 @@
 typedef struct tls {
     float *a, *b, *g; /* centred tiles and their product */
     float *sa, *sb;   /* squared norms of the centred tile rows */
+    uint64_t a_row0, a_rows; /* the rows a holds, centred (a_rows 0: none): */
+                      /* the next tile pair of the same row of tiles reuses them */
     uint32_t *cc;     /* rank counts of the tile's columns (rankpass.c) */
     unsigned char *ca; /* ... columns with a pair too close to call */
 } tls;

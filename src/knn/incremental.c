@@ -227,6 +227,31 @@ int lg_knn_inc_seed(lg_knn_inc *inc, const float *rows, uint64_t m, const lg_knn
     }
     inc->n_seed = m;
     inc->seed_k = c->k;
+    /* A new row can only enter a seed row's list if it is within the known
+     * k-th distance: the seed row's heap starts full of empty entries at
+     * that distance's GEMM bound (prune_seed_rows' bound turned round), so
+     * the search rejects every farther new row with one comparison instead
+     * of filling the heap with rows the re-rank would drop.  The empty
+     * entries stay "no row": a heap that keeps any has taken every new row
+     * within reach. */
+    double gamma = 4.0 * (c->d + 8) * 0x1p-24;
+    for (uint64_t i = 0; i < m; i++) {
+        double sq = 0;
+        const float *x = inc->x + i * c->d;
+        for (uint32_t j = 0; j < c->d; j++) {
+            double t = (double)x[j] - (double)c->fmean[j];
+            sq += t * t;
+        }
+        double dk = inc->seed_dist[i * c->k + c->k - 1];
+        double reach = dk * dk * (1 + 1e-12) + 1e-30;
+        double v = (reach * (1.0 + 2.0 * gamma) + 3.0 * gamma * sq) / c->unscale2;
+        float thr = (float)(v * (1.0 + 0x1p-20));
+        if (!(thr < INFINITY))
+            continue; /* no bound: the heap stays empty */
+        for (uint32_t q = 0; q < c->kc; q++)
+            c->hd[i * c->kc + q] = thr;
+        c->wd[i] = thr;
+    }
     return LG_OK;
 }
 

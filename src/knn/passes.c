@@ -171,22 +171,44 @@ static void centre(const knn_ctx *c, const float *x, uint64_t g0, uint64_t n, fl
     }
 }
 
+/* Offers every pair of the tile to both rows' heaps.  Once the heaps are
+ * full almost no pair gets in, so each run of OFFER_RUN columns is first
+ * tested in a loop without branches (vectorized: passes.c is built with
+ * -O3) against both thresholds; only runs with a pair under one of them go
+ * through the offers, in the same order as a plain loop, so the heaps are
+ * the same.  Thresholds only shrink, so the test never drops a pair a heap
+ * would take. */
+#define OFFER_RUN 16
 static void offer_tile(knn_ctx *c, const tls *t, uint64_t ga, uint64_t na, uint64_t gb,
                        uint64_t nb, int diagonal)
 {
+    const float *sb = t->sb, *wdb = c->wd + gb;
     for (uint64_t ii = 0; ii < na; ii++) {
         uint64_t i = ga + ii;
         const float *g = t->g + ii * nb;
         float si = t->sa[ii];
-        for (uint64_t jj = diagonal ? ii + 1 : 0; jj < nb; jj++) {
-            float d2 = si + t->sb[jj] - 2.0f * g[jj];
-            if (d2 < 0)
-                d2 = 0;
-            uint64_t j = gb + jj;
-            if (d2 <= c->wd[i])
-                lgk_cand_offer(c->hd, c->hi, c->wd, c->wi, c->kc, i, d2, (uint32_t)j);
-            if (d2 <= c->wd[j])
-                lgk_cand_offer(c->hd, c->hi, c->wd, c->wi, c->kc, j, d2, (uint32_t)i);
+        for (uint64_t j0 = diagonal ? ii + 1 : 0; j0 < nb; j0 += OFFER_RUN) {
+            uint64_t j1 = j0 + OFFER_RUN < nb ? j0 + OFFER_RUN : nb;
+            if (j1 - j0 == OFFER_RUN) {
+                float wi = c->wd[i];
+                int any = 0;
+                for (int q = 0; q < OFFER_RUN; q++) {
+                    float d2 = si + sb[j0 + q] - 2.0f * g[j0 + q];
+                    any |= (d2 <= wi) | (d2 <= wdb[j0 + q]);
+                }
+                if (!any)
+                    continue;
+            }
+            for (uint64_t jj = j0; jj < j1; jj++) {
+                float d2 = si + sb[jj] - 2.0f * g[jj];
+                if (d2 < 0)
+                    d2 = 0;
+                uint64_t j = gb + jj;
+                if (d2 <= c->wd[i])
+                    lgk_cand_offer(c->hd, c->hi, c->wd, c->wi, c->kc, i, d2, (uint32_t)j);
+                if (d2 <= c->wd[j])
+                    lgk_cand_offer(c->hd, c->hi, c->wd, c->wi, c->kc, j, d2, (uint32_t)i);
+            }
         }
     }
 }
@@ -216,7 +238,11 @@ static int tile_item(void *arg, int thread, size_t item)
     }
     uint64_t na = c->ni - a * T < T ? c->ni - a * T : T;
     uint64_t nb = c->nj - b * T < T ? c->nj - b * T : T;
-    centre(c, c->xi + a * T * c->d, c->i0 + a * T, na, t->a, t->sa);
+    if (t->a_rows != na || t->a_row0 != c->i0 + a * T) {
+        centre(c, c->xi + a * T * c->d, c->i0 + a * T, na, t->a, t->sa);
+        t->a_row0 = c->i0 + a * T;
+        t->a_rows = na;
+    }
     const float *bm = t->a;
     if (!same || a != b) {
         centre(c, c->xj + b * T * c->d, c->j0 + b * T, nb, t->b, t->sb);
@@ -260,6 +286,8 @@ static int tile_item(void *arg, int thread, size_t item)
 int lgk_gemm_pair(knn_ctx *c)
 {
     uint64_t T = c->tile, ta = (c->ni + T - 1) / T, tb = (c->nj + T - 1) / T;
+    for (int t = 0; t < c->threads; t++)
+        c->t[t].a_rows = 0; /* rows are centred afresh in every pass */
     size_t items = c->i0 == c->j0 ? (size_t)(ta * (ta + 1) / 2) : (size_t)(ta * tb);
     int rc = lgu_parallel_for(c->threads, items, tile_item, c);
     c->pair_base += items;

@@ -277,6 +277,62 @@ static void incremental_equals_batch(void **state)
     free(x);
 }
 
+static void seeded_case(int set);
+
+/* Rows whose lists are known (lg_knn_inc_seed, a layer that grew) and rows
+ * added after them: the lists equal a batch search, on tied and duplicated
+ * rows and on Gaussian rows, both far from the origin, for seeds of a few
+ * rows to almost all, added in one block or several. */
+static void seeded_equals_batch(void **state)
+{
+    (void)state;
+    for (int set = 0; set < 2; set++)
+        seeded_case(set);
+}
+
+static void seeded_case(int set)
+{
+    uint64_t n = 900;
+    uint32_t d = 5, k = 12;
+    float *x = tied_data(n, d, 33);
+    uint64_t g = 8;
+    for (uint64_t i = 0; i < n * d; i++)
+        x[i] = (float)(set ? 50 + tu_normal(&g) : x[i] + 50);
+    uint32_t *idx = malloc(n * k * sizeof *idx);
+    double *dist = malloc(n * k * sizeof *dist);
+    brute(x, n, d, k, idx, dist);
+    uint64_t seeds[] = {20, 450, 880};
+    for (size_t s = 0; s < 3; s++)
+        for (int blocks = 1; blocks <= 3; blocks += 2) {
+            lg_knn_opts o = {.k = k, .threads = 2};
+            lg_knn known;
+            lg_error err;
+            assert_int_equal(lg_knn_exact_matrix(x, seeds[s], d, &o, &known, &err), LG_OK);
+            lg_knn_inc *inc;
+            assert_int_equal(lg_knn_inc_open(d, &o, &inc, &err), LG_OK);
+            assert_int_equal(lg_knn_inc_seed(inc, x, seeds[s], &known, &err), LG_OK);
+            uint64_t rest = n - seeds[s], step = (rest + blocks - 1) / blocks;
+            for (uint64_t r = seeds[s]; r < n; r += step) {
+                uint64_t m = n - r < step ? n - r : step;
+                if (lg_knn_inc_add(inc, x + r * d, m, &err))
+                    fail_msg("%s", err.msg);
+            }
+            lg_knn got;
+            if (lg_knn_inc_finish(inc, &got, &err))
+                fail_msg("%s", err.msg);
+            char what[64];
+            snprintf(what, sizeof what, "set %d seeded with %llu rows, %d blocks", set,
+                     (unsigned long long)seeds[s], blocks);
+            check_equal(&got, idx, dist, n, k, what);
+            lg_knn_free(&got);
+            lg_knn_free(&known);
+            lg_knn_inc_close(inc);
+        }
+    free(idx);
+    free(dist);
+    free(x);
+}
+
 /* Clusters of different sizes on a curved 6-dimensional manifold in 48-D. */
 static float *clustered(uint64_t n, uint32_t d, uint64_t seed)
 {
@@ -665,6 +721,7 @@ int main(void)
         cmocka_unit_test(small_budget_uses_panels),
         cmocka_unit_test(duplicates_are_neighbours_at_zero),
         cmocka_unit_test(incremental_equals_batch),
+        cmocka_unit_test(seeded_equals_batch),
         cmocka_unit_test(approximate_recall_and_incremental),
         cmocka_unit_test(approximate_recall_on_a_manifold),
         cmocka_unit_test(lists_do_not_depend_on_scale),
