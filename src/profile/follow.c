@@ -369,6 +369,12 @@ static int update_cycle(follower *f, lg_store *s, lg_error *err)
         quick.paper = 0;
         quick.per_class = 0;
         quick.groups = NULL;
+        if (quick.id_kind != LG_ID_GRIDE) {
+            /* the running view shows the TwoNN; GRIDE's scales and k* are
+             * the final profile's (a tenth of an update's time otherwise) */
+            quick.gride_max_rank = 2;
+            quick.id_kind = quick.id_kind == LG_ID_KSTAR ? LG_ID_TWONN : quick.id_kind;
+        }
         int held = 0;
         int rc = grow_held(f, s, q, r, &nn, &held, err);
         if (!rc && !held) {
