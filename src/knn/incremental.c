@@ -202,6 +202,22 @@ static int take_rows(lg_knn_inc *inc, const float *rows, uint64_t m, lg_error *e
     return LG_OK;
 }
 
+/* Seed row i's squared distance from the centre and the square of its known
+ * k-th distance (a hair wider: the reach a new row must be within). */
+static void seed_reach(const lg_knn_inc *inc, uint64_t i, double *sq, double *reach)
+{
+    const knn_ctx *c = &inc->c;
+    const float *x = inc->x + i * c->d;
+    double s = 0;
+    for (uint32_t j = 0; j < c->d; j++) {
+        double t = (double)x[j] - (double)c->fmean[j];
+        s += t * t;
+    }
+    double dk = inc->seed_dist[i * c->k + c->k - 1];
+    *sq = s;
+    *reach = dk * dk * (1 + 1e-12) + 1e-30;
+}
+
 int lg_knn_inc_seed(lg_knn_inc *inc, const float *rows, uint64_t m, const lg_knn *known,
                     lg_error *err)
 {
@@ -236,14 +252,8 @@ int lg_knn_inc_seed(lg_knn_inc *inc, const float *rows, uint64_t m, const lg_knn
      * within reach. */
     double gamma = 4.0 * (c->d + 8) * 0x1p-24;
     for (uint64_t i = 0; i < m; i++) {
-        double sq = 0;
-        const float *x = inc->x + i * c->d;
-        for (uint32_t j = 0; j < c->d; j++) {
-            double t = (double)x[j] - (double)c->fmean[j];
-            sq += t * t;
-        }
-        double dk = inc->seed_dist[i * c->k + c->k - 1];
-        double reach = dk * dk * (1 + 1e-12) + 1e-30;
+        double sq, reach;
+        seed_reach(inc, i, &sq, &reach);
         double v = (reach * (1.0 + 2.0 * gamma) + 3.0 * gamma * sq) / c->unscale2;
         float thr = (float)(v * (1.0 + 0x1p-20));
         if (!(thr < INFINITY))
@@ -306,14 +316,8 @@ static void prune_seed_rows(lg_knn_inc *inc)
     knn_ctx *c = &inc->c;
     double gamma = 4.0 * (c->d + 8) * 0x1p-24;
     for (uint64_t i = 0; i < inc->n_seed; i++) {
-        double sq = 0;
-        const float *x = inc->x + i * c->d;
-        for (uint32_t j = 0; j < c->d; j++) {
-            double t = (double)x[j] - (double)c->fmean[j];
-            sq += t * t;
-        }
-        double dk = inc->seed_dist[i * c->k + c->k - 1];
-        double reach = dk * dk * (1 + 1e-12) + 1e-30;
+        double sq, reach;
+        seed_reach(inc, i, &sq, &reach);
         int full = 1;
         for (uint32_t q = 0; q < c->kc; q++)
             full &= c->hi[i * c->kc + q] != LG_NO_ROW;

@@ -147,6 +147,24 @@ static int load_salvaged_index(lg_store *s, const uint64_t *trailers, size_t n,
     return LG_OK;
 }
 
+/* Appends v to a growing array of offsets; LG_ENOMEM (the array freed). */
+static int push_offset(uint64_t **a, size_t *n, size_t *cap, uint64_t v)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? 2 * *cap : 64;
+        uint64_t *q = realloc(*a, c * sizeof *q);
+        if (!q) {
+            free(*a);
+            *a = NULL;
+            return LG_ENOMEM;
+        }
+        *a = q;
+        *cap = c;
+    }
+    (*a)[(*n)++] = v;
+    return LG_OK;
+}
+
 /* Walks the records from the start.  Everything up to the last valid trailer
  * is taken from that trailer's index; the records after it are checked in
  * full (payload checksums too) and kept up to the first damaged one.  In a
@@ -182,18 +200,8 @@ int lgs_scan(lg_store *s, lg_error *err)
         }
         if (lgs_is_trailer(s, off, &h) && (!s->avoid_trailer || off < s->avoid_trailer)) {
             last_trailer = off;
-            if (s->salvage && n_trailers == cap_trailers) {
-                size_t cap = cap_trailers ? 2 * cap_trailers : 16;
-                uint64_t *q = realloc(trailers, cap * sizeof *q);
-                if (!q) {
-                    free(trailers);
-                    return lgu_fail(err, LG_ENOMEM, "out of memory");
-                }
-                trailers = q;
-                cap_trailers = cap;
-            }
-            if (s->salvage)
-                trailers[n_trailers++] = off;
+            if (s->salvage && push_offset(&trailers, &n_trailers, &cap_trailers, off))
+                return lgu_fail(err, LG_ENOMEM, "out of memory");
         }
         if (lgs_is_trailer(s, off, &h) && h.b > s->max_generation)
             s->max_generation = h.b; /* also the one whose index is damaged */
@@ -246,19 +254,8 @@ int lgs_scan(lg_store *s, lg_error *err)
         }
         if (h.type == LGS_SEAL)
             n_pending = 0;
-        if (h.type == LGS_CHUNK) {
-            if (n_pending == cap_pending) {
-                size_t cap = cap_pending ? 2 * cap_pending : 64;
-                uint64_t *q = realloc(pending, cap * sizeof *q);
-                if (!q) {
-                    free(pending);
-                    return lgu_fail(err, LG_ENOMEM, "out of memory");
-                }
-                pending = q;
-                cap_pending = cap;
-            }
-            pending[n_pending++] = off;
-        }
+        if (h.type == LGS_CHUNK && push_offset(&pending, &n_pending, &cap_pending, off))
+            return lgu_fail(err, LG_ENOMEM, "out of memory");
         int rc = add_uncommitted(s, off, &h, &local);
         if (rc == LG_ENOMEM)
             return lgu_fail(err, rc, "%s", local.msg);
