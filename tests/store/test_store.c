@@ -1034,6 +1034,57 @@ static void salvage_gives_back_every_sound_record(void **state)
     tu_rmdir(dir);
 }
 
+/* The same as a golden file (tests/vectors/damaged/middle.lgs:
+ * batches_closed.lgs with a bit flipped in the header of layer a's second
+ * chunk, offset 1152 + 9, and one in the final index's payload, offset
+ * 3200 + 66): repair refuses; a salvage gives back layer b (element (i, j) =
+ * i + j / 2), the labels and the metadata. */
+static void salvage_golden_damaged_store(void **state)
+{
+    (void)state;
+    char golden[600];
+    snprintf(golden, sizeof golden, "%s/tests/vectors/damaged/middle.lgs", LG_SOURCE_DIR);
+    size_t len;
+    unsigned char *bytes = tu_read_file(golden, &len);
+    assert_non_null(bytes);
+    const char *dir = tu_tmpdir(), *path = tu_path(dir, "middle.lgs");
+    assert_int_equal(tu_write_file(path, bytes, len), 0);
+    free(bytes);
+    char note[LG_ERROR_MSG_MAX];
+    lg_error err;
+    assert_int_equal(lg_store_repair(path, note, sizeof note, &err), LG_ECORRUPT);
+    assert_int_equal(lg_store_salvage(path, note, sizeof note, &err), LG_OK);
+    assert_non_null(strstr(note, "bytes 1152..1280 were skipped"));
+    assert_non_null(strstr(note, "layer 0"));
+    lg_store *s;
+    assert_int_equal(lg_store_open(path, 0, &s, &err), LG_OK);
+    assert_null(lg_store_recovery(s));
+    assert_int_equal(lg_store_layer_count(s), 1);
+    lg_layer_info L;
+    lg_store_layer(s, 0, &L);
+    assert_string_equal(L.name, "b");
+    float out[10];
+    lg_cursor *c;
+    assert_int_equal(lg_cursor_open(s, 0, 5, &c, &err), LG_OK);
+    assert_int_equal(lg_cursor_read(c, 0, 5, out, &err), LG_OK);
+    lg_cursor_close(c);
+    for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 2; j++)
+            assert_true(out[i * 2 + j] == (float)i + (float)j / 2);
+    const int64_t *lab;
+    uint64_t nl;
+    assert_int_equal(lg_store_labels(s, NULL, &lab, &nl, &err), LG_OK);
+    assert_int_equal(nl, 5);
+    assert_true(lab[0] == 0 && lab[1] == 1 && lab[2] == 1 && lab[3] == 0 && lab[4] == 2);
+    size_t ml;
+    assert_non_null(lg_store_meta(s, "model", &ml));
+    lg_store_close(s);
+    char unused[LG_ERROR_MSG_MAX];
+    assert_int_equal(lg_store_verify_note(path, NULL, NULL, unused, sizeof unused, &err), LG_OK);
+    assert_non_null(strstr(unused, "offset 1152"));
+    tu_rmdir(dir);
+}
+
 /* A crafted index listing two layers with one id: one layer would vanish
  * without a word; it is refused (#18 item 11). */
 static void two_seals_with_one_id_are_refused(void **state)
@@ -1111,6 +1162,7 @@ int main(void)
         cmocka_unit_test(verify_checks_content_crc),
         cmocka_unit_test(two_seals_with_one_id_are_refused),
         cmocka_unit_test(salvage_gives_back_every_sound_record),
+        cmocka_unit_test(salvage_golden_damaged_store),
         cmocka_unit_test(trailer_reserved_bytes_are_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
