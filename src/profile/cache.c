@@ -400,8 +400,11 @@ int lgp_layer_hash(lgp_cache *c, lg_store *s, size_t layer, uint64_t rows, uint6
     lgu_put32(shape + 8, L.d);
     lgu_put32(shape + 12, (uint32_t)L.dtype);
     lgu_hash64_update(&h, shape, sizeof shape);
-    size_t es = lg_dtype_size(L.dtype), block = 4096;
-    unsigned char *buf = malloc(block * L.d * es);
+    /* read in blocks of at most 8 MiB: small beside any budget */
+    size_t es = lg_dtype_size(L.dtype), row = (size_t)L.d * es;
+    size_t block = row ? (8u << 20) / row : 1;
+    block = block < 1 ? 1 : block > 4096 ? 4096 : block;
+    unsigned char *buf = malloc(block * row);
     lg_cursor *cur = NULL;
     int rc = buf ? lg_cursor_open(s, layer, block, &cur, err)
                  : lgu_fail(err, LG_ENOMEM, "out of memory");
@@ -409,7 +412,7 @@ int lgp_layer_hash(lgp_cache *c, lg_store *s, size_t layer, uint64_t rows, uint6
         size_t m = rows - r < block ? (size_t)(rows - r) : block;
         rc = lg_cursor_read_raw(cur, r, m, buf, err);
         if (!rc)
-            lgu_hash64_update(&h, buf, m * L.d * es);
+            lgu_hash64_update(&h, buf, m * row);
     }
     lg_cursor_close(cur);
     free(buf);
