@@ -126,13 +126,8 @@ static int grow_held(follower *f, lg_store *s, size_t q, lg_layer_result *r, lg_
     if (!x)
         return LG_OK;
     h->x = x;
-    lg_cursor *cur;
     lg_error local;
-    int rc = lg_cursor_open(s, q, FEED_ROWS, &cur, &local);
-    if (!rc) {
-        rc = lg_cursor_read(cur, h->n, (size_t)(L.n - h->n), x + h->n * L.d, &local);
-        lg_cursor_close(cur);
-    }
+    int rc = lgp_read_rows(s, q, h->n, L.n - h->n, x + h->n * L.d, &local);
     lg_knn_inc *inc = NULL;
     /* what is held stays below half the budget: the search has the other half */
     lg_knn_opts ko = {.k = f->klist, .threads = f->o->threads, .memory = budget / 2,
@@ -190,12 +185,7 @@ static void hold_layer(follower *f, lg_store *s, size_t q, const lg_knn *nn)
     }
     lg_error local;
     h->x = malloc(L.n * L.d * sizeof *h->x);
-    lg_cursor *cur = NULL;
-    int rc = h->x ? lg_cursor_open(s, q, FEED_ROWS, &cur, &local) : LG_ENOMEM;
-    if (!rc) {
-        rc = lg_cursor_read(cur, 0, L.n, h->x, &local);
-        lg_cursor_close(cur);
-    }
+    int rc = h->x ? lgp_read_rows(s, q, 0, L.n, h->x, &local) : LG_ENOMEM;
     if (!rc)
         rc = copy_lists(nn, &h->nn, &local);
     if (rc) {

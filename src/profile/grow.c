@@ -98,14 +98,10 @@ int lgp_grow_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t
         return LG_OK;
     uint64_t budget = o->memory ? o->memory : lg_default_memory();
     float *x = L.n * L.d * 4 < budget ? malloc(L.n * L.d * sizeof *x) : NULL;
-    lg_cursor *cur = NULL;
     lg_knn_inc *inc = NULL;
     lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = budget - L.n * L.d * 4,
                       .tile = o->tile, .stop = o->stop};
-    int rc = !x ? LG_ENOMEM : lg_cursor_open(s, layer, 4096, &cur, &local);
-    if (!rc)
-        rc = lg_cursor_read(cur, 0, L.n, x, &local);
-    lg_cursor_close(cur);
+    int rc = !x ? LG_ENOMEM : lgp_read_rows(s, layer, 0, L.n, x, &local);
     if (!rc)
         rc = lg_knn_inc_open(L.d, &ko, &inc, &local);
     if (!rc)

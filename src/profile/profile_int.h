@@ -98,6 +98,8 @@ int lgp_layer_lists(lgp_sources *src, lg_store *s, size_t q, size_t layer,
 /* Follow mode: the lists of a sealed layer from its incremental search,
  * fed the rows it has not seen yet; consumes inc. */
 int lgp_inc_lists(lg_knn_inc **inc, lg_store *s, size_t layer, lg_knn *nn, lg_error *err);
+/* Rows [r0, r0 + n) of a layer, as float32, into out (source.c). */
+int lgp_read_rows(lg_store *s, size_t layer, uint64_t r0, uint64_t n, float *out, lg_error *err);
 /* Feeds rows [have, n) of a layer (read through cur) to an incremental search. */
 int lgp_inc_feed(lg_knn_inc *inc, lg_cursor *cur, uint64_t n, uint32_t d, lg_error *err);
 

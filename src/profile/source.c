@@ -54,6 +54,17 @@ int lgp_layer_lists(lgp_sources *src, lg_store *s, size_t q, size_t layer,
     return lgp_lists_counting(s, layer, o, klist, src->cache, p, r, nn, src->ranks, err);
 }
 
+int lgp_read_rows(lg_store *s, size_t layer, uint64_t r0, uint64_t n, float *out, lg_error *err)
+{
+    lg_cursor *cur;
+    int rc = lg_cursor_open(s, layer, FEED_ROWS, &cur, err);
+    if (!rc) {
+        rc = lg_cursor_read(cur, r0, (size_t)n, out, err);
+        lg_cursor_close(cur);
+    }
+    return rc;
+}
+
 /* Feeds rows [have, n) of a layer (pending or sealed) to the incremental search. */
 int lgp_inc_feed(lg_knn_inc *inc, lg_cursor *cur, uint64_t n, uint32_t d, lg_error *err)
 {
