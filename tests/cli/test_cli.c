@@ -155,6 +155,16 @@ static void verify_and_repair(void **state)
     assert_int_equal(tu_cli("verify %s", store), 1);
     assert_non_null(strstr(tu_stderr(), "layer 0 (r)"));
     assert_non_null(strstr(tu_stderr(), "offset 192"));
+    assert_non_null(strstr(tu_stderr(), "verify --salvage")); /* the remedy named */
+    /* one remedy at a time */
+    assert_int_equal(tu_cli("verify --repair --salvage %s", store), 2);
+    assert_non_null(strstr(tu_stderr(), "not both"));
+    /* the salvage leaves the damaged layer out, names it, and the store verifies */
+    assert_int_equal(tu_cli("verify --salvage %s", store), 0);
+    assert_non_null(strstr(tu_stdout(), "was left out"));
+    assert_non_null(strstr(tu_stdout(), "ok (0 layers"));
+    assert_non_null(strstr(tu_stdout(), "nothing uses"));
+    assert_int_equal(tu_cli("verify %s", store), 0);
     free(bytes);
 }
 
