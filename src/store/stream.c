@@ -29,6 +29,7 @@ struct lg_stream {
 static int read_full(lg_stream *st, void *buf, size_t len, size_t *got, lg_error *err)
 {
     size_t done = 0;
+    *got = 0;
     while (done < len) {
         long n = st->read(st->ctx, (char *)buf + done, len - done);
         if (n < 0)
@@ -53,7 +54,7 @@ int lg_stream_open(lg_read_fn read, void *ctx, lg_stream **out, lg_error *err)
     st->read = read;
     st->ctx = ctx;
     unsigned char h[LGS_FILE_HEADER_SIZE];
-    size_t got;
+    size_t got = 0;
     uint32_t flags;
     int rc = read_full(st, h, sizeof h, &got, err);
     if (!rc && got < sizeof h)
@@ -148,7 +149,7 @@ int lg_stream_next(lg_stream *st, lg_stream_record *rec, lg_error *err)
         }
         uint64_t at = st->off;
         unsigned char head[LGS_RECORD_HEADER_SIZE];
-        size_t got;
+        size_t got = 0;
         int rc = read_full(st, head, sizeof head, &got, err);
         if (rc)
             return rc;
@@ -180,7 +181,7 @@ int lg_stream_next(lg_stream *st, lg_stream_record *rec, lg_error *err)
                 want = step;
             if (lgu_reserve(&st->payload, &st->payload_cap, got + want))
                 return lgu_fail(err, LG_ENOMEM, "out of memory for a %zu-byte record", span);
-            size_t more;
+            size_t more = 0;
             rc = read_full(st, st->payload + got, want, &more, err);
             if (rc)
                 return rc;
