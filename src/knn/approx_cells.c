@@ -35,7 +35,7 @@ typedef struct probe_job {
     uint64_t n;
     uint32_t p;
     uint32_t *out;
-    float **g; /* per thread: B x C products */
+    float **g; /* per thread: B x C products, then B centred rows */
 } probe_job;
 
 
@@ -45,9 +45,13 @@ static int probe_item(void *arg, int t, size_t item)
     const lg_knn_approx *a = j->a;
     uint64_t r0 = (uint64_t)item * PROBE_ROWS;
     uint64_t m = j->n - r0 < PROBE_ROWS ? j->n - r0 : PROBE_ROWS;
-    float *g = j->g[t], best[LG_KNN_MAX_K];
+    float *g = j->g[t], *xc = g + (size_t)PROBE_ROWS * a->C, best[LG_KNN_MAX_K];
+    /* centred first: with a large common offset (1e4 on every coordinate)
+     * |x|^2 - 2 x.c would cancel away every digit that tells cells apart */
+    for (uint64_t i = 0; i < m; i++)
+        lgk_centre_row(j->x + (r0 + i) * a->d, a->mu, xc + i * a->d, a->d);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)a->C, (int)a->d, 1.0f,
-                j->x + r0 * a->d, (int)a->d, a->cent, (int)a->d, 0.0f, g, (int)a->C);
+                xc, (int)a->d, a->cent, (int)a->d, 0.0f, g, (int)a->C);
     for (uint64_t i = 0; i < m; i++) {
         uint32_t *o = j->out + (r0 + i) * j->p, have = 0;
         for (uint32_t c = 0; c < a->C; c++) {
@@ -67,15 +71,16 @@ static int probe_item(void *arg, int t, size_t item)
     return LG_OK;
 }
 
-/* The p nearest centroids of each of n rows, nearest first (ties by index):
- * GEMM against all centroids. */
+/* The p nearest centroids of each of n rows (as given, not centred),
+ * nearest first (ties by index): GEMM of the centred rows against all
+ * centroids, which live in centred coordinates. */
 int lgk_approx_probes(const lg_knn_approx *a, const float *x, uint64_t n, uint32_t p,
                       uint32_t *out)
 {
     probe_job j = {a, x, n, p, out, calloc((size_t)a->threads, sizeof(float *))};
     int rc = j.g ? LG_OK : LG_ENOMEM;
     for (int t = 0; !rc && t < a->threads; t++)
-        if (!(j.g[t] = malloc((size_t)PROBE_ROWS * a->C * sizeof(float))))
+        if (!(j.g[t] = malloc((size_t)PROBE_ROWS * (a->C + a->d) * sizeof(float))))
             rc = LG_ENOMEM;
     if (!rc)
         rc = lgu_parallel_for(a->threads, (size_t)((n + PROBE_ROWS - 1) / PROBE_ROWS), probe_item,
@@ -96,7 +101,8 @@ static void centroid_norms(lg_knn_approx *a)
     }
 }
 
-/* k-means on the first rows of the first block: a few Lloyd iterations. */
+/* k-means on the first rows of the first block: a few Lloyd iterations, in
+ * coordinates centred on mu (set before). */
 int lgk_approx_train(lg_knn_approx *a, const float *x, uint64_t n, lg_error *err)
 {
     uint64_t seed = a->seed;
@@ -116,7 +122,8 @@ int lgk_approx_train(lg_knn_approx *a, const float *x, uint64_t n, lg_error *err
         return lgu_fail(err, LG_ENOMEM, "out of memory for k-means");
     }
     for (uint32_t c = 0; c < a->C; c++)
-        memcpy(a->cent + (size_t)c * a->d, s + (lgk_approx_rnd(&seed) % m) * a->d, a->d * sizeof *s);
+        lgk_centre_row(s + (lgk_approx_rnd(&seed) % m) * a->d, a->mu, a->cent + (size_t)c * a->d,
+                       a->d);
     int rc = LG_OK;
     for (int it = 0; !rc && it < 8; it++) {
         centroid_norms(a);
@@ -127,12 +134,12 @@ int lgk_approx_train(lg_knn_approx *a, const float *x, uint64_t n, lg_error *err
         for (uint64_t i = 0; i < m; i++) {
             cnt[as[i]]++;
             for (uint32_t j = 0; j < a->d; j++)
-                sum[(size_t)as[i] * a->d + j] += s[i * a->d + j];
+                sum[(size_t)as[i] * a->d + j] += (double)s[i * a->d + j] - a->mu[j];
         }
         for (uint32_t c = 0; c < a->C; c++) {
             if (!cnt[c]) { /* an empty cell takes a random sample row */
-                memcpy(a->cent + (size_t)c * a->d, s + (lgk_approx_rnd(&seed) % m) * a->d,
-                       a->d * sizeof *s);
+                lgk_centre_row(s + (lgk_approx_rnd(&seed) % m) * a->d, a->mu,
+                               a->cent + (size_t)c * a->d, a->d);
                 continue;
             }
             for (uint32_t j = 0; j < a->d; j++)
