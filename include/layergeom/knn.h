@@ -149,11 +149,33 @@ LG_API void lg_knn_approx_close(lg_knn_approx *a);
 typedef struct lg_knn_check {
     uint64_t rows;            /* sampled */
     double recall;            /* mean |approx kNN  intersect  exact kNN| / k */
+    double recall_se;         /* its standard error over the sampled rows */
     double twonn_approx, twonn_exact, twonn_rel_err; /* TwoNN ML on the sample */
     double overlap_err_bound; /* 1 - recall: the most any overlap at k can move */
+    /* lg_knn_approx_tune only (else 0): the target, the search rounds, the
+     * probes per row at the start and at the end, the cells, and why the
+     * target was not met ("" when it was) */
+    double target;
+    uint32_t rounds, nprobe_first, nprobe, cells;
+    char note[160];
 } lg_knn_check;
-LG_API int lg_knn_approx_check(const lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
+/* The sample (rows of them, seeded by o->seed) and its exact lists are
+ * computed once and kept while no rows are added: checking again after
+ * lg_knn_approx_tune widened the probes costs no new exact search. */
+LG_API int lg_knn_approx_check(lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
                                lg_knn_check *out, lg_error *err);
+
+/* The target-recall mode, once the rows are in: finishes the lists into
+ * *out and checks them on `rows` sampled rows; while the sample's recall@k
+ * is below target, doubles every row's probes (up to the cells there are,
+ * and what o->memory allows) and searches only the pairs the wider probes
+ * add -- the lists then equal those of a search with the wider probes from
+ * the start -- and checks again.  *chk: the last check, with the rounds and
+ * probes it took; chk->note says why when the target was not reached (the
+ * lists are still returned).  More rows may be added afterwards; they are
+ * searched with the widened probes. */
+LG_API int lg_knn_approx_tune(lg_knn_approx *a, double target, uint32_t rows, lg_knn *out,
+                              lg_knn_check *chk, lg_error *err);
 
 /* The OpenBLAS kernels in use (its core name, e.g. "Haswell"), and a better
  * choice for this CPU when OpenBLAS fell back to a generic one because it

@@ -198,6 +198,10 @@ typedef struct lg_profile_opts {
      * neighbours, mean +- sem.  For comparison with published numbers. */
     uint32_t ii_subsets;
     int no_cross_cache;       /* lg_cross_stores: neither read nor write the stores' caches */
+    /* approx: the recall@k the self-check must see (lg_knn_approx_tune
+     * widens the probes until it does; default 0.97); 0: the probes as
+     * planned, checked but not tuned.  Needs check_rows > 0. */
+    double recall;
 } lg_profile_opts;
 
 typedef struct lg_profile_s {

@@ -86,6 +86,16 @@ class Imbalance(ctypes.Structure):
                 ("from_lists", ctypes.c_uint64), ("counted", ctypes.c_uint64)]
 
 
+class KnnCheck(ctypes.Structure):
+    _fields_ = [("rows", ctypes.c_uint64), ("recall", ctypes.c_double),
+                ("recall_se", ctypes.c_double), ("twonn_approx", ctypes.c_double),
+                ("twonn_exact", ctypes.c_double), ("twonn_rel_err", ctypes.c_double),
+                ("overlap_err_bound", ctypes.c_double), ("target", ctypes.c_double),
+                ("rounds", ctypes.c_uint32), ("nprobe_first", ctypes.c_uint32),
+                ("nprobe", ctypes.c_uint32), ("cells", ctypes.c_uint32),
+                ("note", ctypes.c_char * 160)]
+
+
 class TwonnOpts(ctypes.Structure):
     _fields_ = [("discard", ctypes.c_double), ("prior_a", ctypes.c_double),
                 ("prior_b", ctypes.c_double), ("duplicates", ctypes.c_int)]
@@ -171,6 +181,10 @@ _decl = {
     "lg_knn_approx_add": (ctypes.c_int, [P, c_fltp, ctypes.c_uint64, E]),
     "lg_knn_approx_finish": (ctypes.c_int, [P, ctypes.POINTER(Knn), E]),
     "lg_knn_approx_close": (None, [P]),
+    "lg_knn_approx_check": (ctypes.c_int, [P, ctypes.POINTER(Knn), ctypes.c_uint32,
+                                           ctypes.POINTER(KnnCheck), E]),
+    "lg_knn_approx_tune": (ctypes.c_int, [P, ctypes.c_double, ctypes.c_uint32,
+                                          ctypes.POINTER(Knn), ctypes.POINTER(KnnCheck), E]),
     "lg_twonn_opts_default": (None, [ctypes.POINTER(TwonnOpts)]),
     "lg_twonn": (ctypes.c_int, [ctypes.POINTER(Knn), ctypes.POINTER(TwonnOpts),
                                 ctypes.POINTER(TwonnResult), E]),
@@ -251,6 +265,7 @@ for _name, (_res, _args) in _decl.items():
     _f.argtypes = _args
 
 for _struct, _cname in ((Error_t, "lg_error"), (KnnOpts, "lg_knn_opts"), (Knn, "lg_knn"),
+                        (KnnCheck, "lg_knn_check"),
                         (TwonnOpts, "lg_twonn_opts"), (TwonnResult, "lg_twonn_result"),
                         (GrideResult, "lg_gride_result"), (LabelOverlap, "lg_label_overlap"),
                         (Imbalance, "lg_imbalance"),

@@ -10,6 +10,7 @@ estimators follow DADApy's definitions (docs/estimators.md).
 """
 
 import ctypes
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,6 +64,9 @@ class Neighbours:
         self.rescanned = rescanned  # rows whose GEMM margin was thin: checked exactly
         self.seconds = seconds
         self.approx = approx
+        # knn="approx": the self-check (a dict: recall, recall_se, rows,
+        # target, nprobe_first, nprobe, cells, rounds, note), else None
+        self.check = None
 
     @property
     def n(self):
@@ -99,11 +103,15 @@ def _from_c(c, approx=False):
 
 
 def neighbours(X, k=30, *, knn="exact", threads=0, memory=None, nonfinite="exclude", cells=0,
-               nprobe=0, seed=1):
+               nprobe=0, seed=1, recall=0.97, check_rows=500):
     """The k nearest neighbours of every row of X (a row is never its own).
 
     knn="exact" equals brute-force double-precision kNN; "approx" searches
-    the cells of a k-means partition (cells, nprobe: 0 = automatic).
+    the cells of a k-means partition (cells, nprobe: 0 = automatic) and
+    checks check_rows sampled rows against exact search; while their
+    recall@k is below `recall`, the probes are doubled (recall=0: the
+    planned probes).  The result's ``check`` says what it took; a target not
+    reached is a warning (RuntimeWarning) and ``check["note"]``.
     nonfinite="exclude" leaves rows holding NaN or inf out (no list, never a
     neighbour; counted in ``n_excluded``), "fail" raises InputError.
     memory: the budget in bytes or as "2G" (default: a quarter of RAM)."""
@@ -148,10 +156,31 @@ def neighbours(X, k=30, *, knn="exact", threads=0, memory=None, nonfinite="exclu
     try:
         rc = run_stoppable(lambda: _lib.lib.lg_knn_approx_add(a, ptr, n, ctypes.byref(err)), stop)
         _lib.check(rc, err)
-        _lib.check(_lib.lib.lg_knn_approx_finish(a, ctypes.byref(out), ctypes.byref(err)), err)
+        chk = _lib.KnnCheck()
+        if recall > 0 and check_rows > 0:
+            rc = run_stoppable(lambda: _lib.lib.lg_knn_approx_tune(
+                a, float(recall), int(check_rows), ctypes.byref(out), ctypes.byref(chk),
+                ctypes.byref(err)), stop)
+            _lib.check(rc, err)
+        else:
+            _lib.check(_lib.lib.lg_knn_approx_finish(a, ctypes.byref(out), ctypes.byref(err)),
+                       err)
+            if check_rows > 0:
+                rc = _lib.lib.lg_knn_approx_check(a, ctypes.byref(out), int(check_rows),
+                                                  ctypes.byref(chk), ctypes.byref(err))
+                if rc:
+                    _lib.lib.lg_knn_free(ctypes.byref(out))
+                    _lib.check(rc, err)
     finally:
         _lib.lib.lg_knn_approx_close(a)
     nn = _from_c(out, approx=True)
+    if check_rows > 0:
+        nn.check = {f: getattr(chk, f) for f in ("rows", "recall", "recall_se", "target",
+                                                 "rounds", "nprobe_first", "nprobe", "cells")}
+        nn.check["note"] = chk.note.decode("utf-8", "replace")
+        if nn.check["note"]:
+            warnings.warn("approximate neighbours: " + nn.check["note"], RuntimeWarning,
+                          stacklevel=2)
     if kept is None:
         return nn
     N = finite.shape[0]
@@ -159,8 +188,10 @@ def neighbours(X, k=30, *, knn="exact", threads=0, memory=None, nonfinite="exclu
     dist = np.full((N, nn.k), np.nan)
     idx[kept] = np.where(nn.idx == NONE, NONE, kept[np.minimum(nn.idx, n - 1)])
     dist[kept] = nn.dist
-    return Neighbours(idx, dist, int((dist[:, 0] == 0).sum()), N - n,
-                      int(np.flatnonzero(~finite)[0]), nn.rescanned, nn.seconds, approx=True)
+    out = Neighbours(idx, dist, int((dist[:, 0] == 0).sum()), N - n,
+                     int(np.flatnonzero(~finite)[0]), nn.rescanned, nn.seconds, approx=True)
+    out.check = nn.check
+    return out
 
 
 def _lists(X, k, **kw):

@@ -220,7 +220,7 @@ def profile(source, k=30, *, knn="exact", memory=None, labels=None, progress=Non
     gride_max, discard, preset ("paper"), decimation, duplicates, nonfinite,
     label_set, no_labels, class_fraction, overlap_matrix, layers (a list of
     indices or names), tolerance, seed, threads, memory ("2G"), scratch,
-    cells, nprobe, check_rows.  labels: an array (one per row) or a label
+    cells, nprobe, check_rows, recall.  labels: an array (one per row) or a label
     file; default the store's first label set.  cache: a directory, False
     for none, None for the CLI's default (STORE.lgcache beside a store; none
     for arrays).  progress: a callable (name, done, total, id), True for a

@@ -166,6 +166,26 @@ def test_approx_close_to_exact():
     recall = np.mean([len(np.intersect1d(a.idx[i], e.idx[i])) / 10 for i in range(0, 6000, 7)])
     assert a.approx and recall > 0.9
     assert abs(lg.twonn(a).id - lg.twonn(e).id) < 0.05 * lg.twonn(e).id
+    assert a.check["recall"] >= 0.97 and a.check["target"] == 0.97 and a.check["note"] == ""
+    assert e.check is None
+
+
+def test_approx_tunes_to_the_target_recall():
+    rng = np.random.default_rng(9)
+    X = (rng.standard_normal((5000, 40)) / np.sqrt(np.arange(1, 41))).astype(np.float32)
+    e = lg.neighbours(X, k=16)
+
+    def truth(a):
+        return np.mean([len(np.intersect1d(a.idx[i], e.idx[i])) / 16 for i in range(5000)])
+    few = lg.neighbours(X, k=16, knn="approx", cells=80, nprobe=1, recall=0)
+    assert few.check["rounds"] == 0 and truth(few) < 0.9
+    a = lg.neighbours(X, k=16, knn="approx", cells=80, nprobe=1, recall=0.98)
+    assert a.check["nprobe_first"] == 1 and a.check["nprobe"] > 1 and a.check["rounds"] >= 2
+    assert a.check["recall"] >= 0.98 and truth(a) > 0.97
+    # every cell probed and still short of an impossible target: a warning
+    with pytest.warns(RuntimeWarning, match="all 2 cells probed"):
+        b = lg.neighbours(X, k=16, knn="approx", cells=2, nprobe=1, recall=1.0 + 1e-9)
+    assert "below the target" in b.check["note"]
 
 
 def test_errors_carry_status_and_message():

@@ -21,6 +21,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -45,13 +46,14 @@ static uint32_t cell_of(const lg_knn_approx *a, uint64_t i)
     return a->probe[i * a->nprobe];
 }
 
-static int probes_cell(const lg_knn_approx *a, uint64_t i, uint32_t c)
+/* Where cell c is among row i's probes (0: its own cell), nprobe if not. */
+static uint32_t probe_rank(const lg_knn_approx *a, uint64_t i, uint32_t c)
 {
     const uint32_t *p = a->probe + i * a->nprobe;
-    for (uint32_t q = 0; q < a->nprobe; q++)
-        if (p[q] == c)
-            return 1;
-    return 0;
+    uint32_t q = 0;
+    while (q < a->nprobe && p[q] != c)
+        q++;
+    return q;
 }
 
 static float threshold(const lg_knn_approx *a, uint64_t i)
@@ -85,7 +87,9 @@ static void gather(const lg_knn_approx *a, const uint32_t *ids, uint64_t n, floa
 
 /* Every distance between probing rows q (which probe cell e) and rows t of
  * e; each pair is offered to both rows once: when both rows probe the
- * other's cell, by the evaluation whose probing row has the smaller index. */
+ * other's cell, by the evaluation whose probing row has the smaller index.
+ * A widening round (p_lo > 0) searches only the probe ranks p_lo.. : a pair
+ * whose other side probes at a rank below p_lo was offered before. */
 static void offer_block(lg_knn_approx *a, const uint32_t *q, uint64_t nq, const float *sq,
                         const uint32_t *t, uint64_t nt, const float *st, const float *g)
 {
@@ -99,8 +103,9 @@ static void offer_block(lg_knn_approx *a, const uint32_t *q, uint64_t nq, const 
                 d2 = 0;
             if (j == i || (d2 > threshold(a, i) && d2 > threshold(a, j)))
                 continue;
-            if (j < i && probes_cell(a, j, ci))
-                continue; /* j's own evaluation offers this pair */
+            uint32_t rj = probe_rank(a, j, ci);
+            if (rj < a->p_lo || (j < i && rj < a->nprobe))
+                continue; /* offered by an earlier round, or by j's own evaluation */
             offer_one(a, i, d2, j);
             offer_one(a, j, d2, i);
         }
@@ -181,10 +186,11 @@ static int order_cells(const lg_knn_approx *a, search *s)
 }
 
 /* Groups the probing rows by cell: rows from n0 on (new) probe every row of
- * their cells; older rows probe the cells that gained rows. */
+ * their cells; older rows probe the cells that gained rows.  In a widening
+ * round (n0 = 0), every row probes the cells at its ranks p_lo.. only. */
 static int plan_search(lg_knn_approx *a, uint64_t n0, search *s)
 {
-    uint32_t C = a->C, P = a->nprobe;
+    uint32_t C = a->C, P = a->nprobe, P0 = a->p_lo;
     s->qs = calloc((size_t)C + 1, sizeof *s->qs);
     s->qnew = calloc(C, sizeof *s->qnew);
     s->order = malloc(C * sizeof *s->order);
@@ -194,7 +200,7 @@ static int plan_search(lg_knn_approx *a, uint64_t n0, search *s)
         return LG_ENOMEM;
     }
     for (uint64_t i = n0; i < a->n; i++)
-        for (uint32_t p = 0; p < P; p++)
+        for (uint32_t p = P0; p < P; p++)
             s->qnew[a->probe[i * P + p]]++;
     for (uint32_t e = 0; e < C; e++)
         s->qs[e + 1] = s->qnew[e];
@@ -211,7 +217,7 @@ static int plan_search(lg_knn_approx *a, uint64_t n0, search *s)
         return LG_ENOMEM;
     }
     for (uint64_t i = n0; i < a->n; i++) /* new rows first in each cell's range */
-        for (uint32_t p = 0; p < P; p++) {
+        for (uint32_t p = P0; p < P; p++) {
             uint32_t e = a->probe[i * P + p];
             s->q[s->qs[e] + fill[e]++] = (uint32_t)i;
         }
@@ -319,6 +325,9 @@ void lg_knn_approx_close(lg_knn_approx *a)
     free(a->wd);
     free(a->wi);
     free(a->thr);
+    free(a->chk_sample);
+    free(a->chk_ei);
+    free(a->chk_ed);
     free(a);
 }
 
@@ -631,6 +640,90 @@ int lg_knn_approx_finish(lg_knn_approx *a, lg_knn *out, lg_error *err)
 int lg_knn_approx_on_disk(const lg_knn_approx *a)
 {
     return a->rows.fd >= 0;
+}
+
+/* ---- the target-recall mode ---- */
+
+/* Probes the budget allows beside the lists: the largest p <= want with the
+ * wider probe array and, while it is computed, the old one. */
+static uint32_t affordable_probes(const lg_knn_approx *a, uint32_t want)
+{
+    uint64_t fixed = work_bytes(a, a->C) + a->cap * (uint64_t)a->nprobe * 4;
+    if (a->rows.fd < 0)
+        fixed += a->cap * (uint64_t)a->d * 4;
+    while (want > a->nprobe && a->cap * row_bytes(a, want) + fixed > a->budget)
+        want--;
+    return want;
+}
+
+/* Every row's probes widened to p: recomputed nearest first, so the first
+ * nprobe are the ones searched already; then the pairs the ranks
+ * nprobe..p-1 add are searched. */
+static int widen(lg_knn_approx *a, uint32_t p, lg_error *err)
+{
+    uint32_t *wide = malloc((a->cap ? a->cap : 1) * p * sizeof *wide);
+    if (!wide)
+        return lgu_fail(err, LG_ENOMEM, "out of memory widening the probes to %u", p);
+    int blas = lgk_blas_threads_begin();
+    int rc = lgk_approx_probes(a, a->rows.x, a->n, p, wide);
+    if (rc) {
+        lgk_blas_threads_end(blas);
+        free(wide);
+        return lgu_fail(err, LG_ENOMEM, "out of memory widening the probes to %u", p);
+    }
+    free(a->probe);
+    a->probe = wide;
+    a->p_lo = a->nprobe;
+    a->nprobe = p;
+    rc = run_search(a, 0);
+    a->p_lo = 0;
+    lgk_blas_threads_end(blas);
+    if (rc)
+        return lgu_fail(err, LG_ENOMEM, "out of memory in the approximate search");
+    a->rounds++;
+    return LG_OK;
+}
+
+int lg_knn_approx_tune(lg_knn_approx *a, double target, uint32_t check_rows, lg_knn *out,
+                       lg_knn_check *chk, lg_error *err)
+{
+    if (!a->rounds)
+        a->nprobe0 = a->nprobe, a->rounds = 1;
+    int rc = lg_knn_approx_finish(a, out, err);
+    if (!rc)
+        rc = lg_knn_approx_check(a, out, check_rows, chk, err);
+    while (!rc && chk->recall < target) {
+        uint32_t want = 2 * a->nprobe;
+        if (want > a->C)
+            want = a->C;
+        if (want > LG_KNN_MAX_K)
+            want = LG_KNN_MAX_K;
+        uint32_t p = affordable_probes(a, want);
+        if (p <= a->nprobe) {
+            snprintf(chk->note, sizeof chk->note,
+                     p < want ? "recall %.3f below the target %.2f: %u probes are all the "
+                                "memory budget allows"
+                              : "recall %.3f below the target %.2f with all %u cells probed",
+                     chk->recall, target, a->nprobe);
+            break;
+        }
+        lg_knn_free(out);
+        rc = widen(a, p, err);
+        if (!rc)
+            rc = lg_knn_approx_finish(a, out, err);
+        if (!rc)
+            rc = lg_knn_approx_check(a, out, check_rows, chk, err);
+    }
+    if (rc) {
+        lg_knn_free(out);
+        return rc;
+    }
+    chk->target = target;
+    chk->rounds = a->rounds;
+    chk->nprobe_first = a->nprobe0;
+    chk->nprobe = a->nprobe;
+    chk->cells = a->C;
+    return LG_OK;
 }
 
 void lg_knn_approx_stats(const lg_knn_approx *a, uint32_t *cells, uint32_t *nprobe,

@@ -160,22 +160,22 @@ static int check_exact(const lg_knn_approx *a, const uint64_t *sample, uint64_t 
     return rc;
 }
 
-int lg_knn_approx_check(const lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
-                        lg_knn_check *out, lg_error *err)
+/* The sample and its exact lists, computed once for these n rows. */
+static int check_sample(lg_knn_approx *a, uint64_t m)
 {
-    memset(out, 0, sizeof *out);
-    uint64_t m = rows < a->n ? rows : a->n;
-    uint64_t *sample = malloc(m * sizeof *sample);
-    uint32_t *ei = malloc(m * a->k * sizeof *ei);
-    double *ed = malloc(m * a->k * sizeof *ed);
-    if (!sample || !ei || !ed) {
-        free(sample);
-        free(ei);
-        free(ed);
-        return lgu_fail(err, LG_ENOMEM, "out of memory");
-    }
+    if (a->chk_sample && a->chk_n == a->n && a->chk_m == m)
+        return LG_OK;
+    free(a->chk_sample);
+    free(a->chk_ei);
+    free(a->chk_ed);
+    a->chk_sample = malloc(m * sizeof *a->chk_sample);
+    a->chk_ei = malloc(m * a->k * sizeof *a->chk_ei);
+    a->chk_ed = malloc(m * a->k * sizeof *a->chk_ed);
+    a->chk_n = a->chk_m = 0;
+    if (!a->chk_sample || !a->chk_ei || !a->chk_ed)
+        return LG_ENOMEM;
     /* distinct rows from a seeded shuffle of a prefix-free sample */
-    uint64_t seed = a->seed ^ 0x5eed;
+    uint64_t seed = a->seed ^ 0x5eed, *sample = a->chk_sample;
     for (uint64_t q = 0; q < m; q++) {
         uint64_t r;
         int dup;
@@ -187,22 +187,39 @@ int lg_knn_approx_check(const lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
         } while (dup);
         sample[q] = r;
     }
-    if (check_exact(a, sample, m, ei, ed)) {
-        free(sample);
-        free(ei);
-        free(ed);
-        return lgu_fail(err, LG_ENOMEM, "out of memory for the self-check");
+    int rc = check_exact(a, sample, m, a->chk_ei, a->chk_ed);
+    if (!rc) {
+        a->chk_n = a->n;
+        a->chk_m = m;
     }
-    double hit = 0, la = 0, le = 0;
+    return rc;
+}
+
+int lg_knn_approx_check(lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
+                        lg_knn_check *out, lg_error *err)
+{
+    memset(out, 0, sizeof *out);
+    uint64_t m = rows < a->n ? rows : a->n;
+    if (!m)
+        return lgu_fail(err, LG_EUSAGE, "the self-check needs at least one row");
+    if (check_sample(a, m))
+        return lgu_fail(err, LG_ENOMEM, "out of memory for the self-check");
+    const uint64_t *sample = a->chk_sample;
+    const uint32_t *ei = a->chk_ei;
+    const double *ed = a->chk_ed;
+    double hit = 0, hit2 = 0, la = 0, le = 0;
     for (uint64_t q = 0; q < m; q++) {
         uint64_t i = sample[q];
         const uint32_t *ai = nn->idx + i * nn->k;
+        double h = 0;
         for (uint32_t x = 0; x < a->k; x++)
             for (uint32_t y = 0; y < a->k; y++)
                 if (ai[x] == ei[q * a->k + y]) {
-                    hit++;
+                    h++;
                     break;
                 }
+        hit += h;
+        hit2 += (h / a->k) * (h / a->k);
         const double *ad = nn->dist + i * nn->k;
         if (ad[0] > 0 && ed[q * a->k] > 0 && a->k >= 2) {
             la += log(ad[1] / ad[0]);
@@ -211,14 +228,14 @@ int lg_knn_approx_check(const lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
     }
     out->rows = m;
     out->recall = hit / ((double)m * a->k);
+    /* the rows' recalls vary: the standard error of their mean */
+    double var = m > 1 ? (hit2 - m * out->recall * out->recall) / (double)(m - 1) : 0;
+    out->recall_se = var > 0 ? sqrt(var / (double)m) : 0;
     /* TwoNN (ML) on the sample from the approximate and from the exact r1, r2 */
     out->twonn_approx = la > 0 ? (double)(m - 1) / la : NAN;
     out->twonn_exact = le > 0 ? (double)(m - 1) / le : NAN;
     out->twonn_rel_err = fabs(out->twonn_approx - out->twonn_exact) / out->twonn_exact;
     /* an overlap at k moves by at most the fraction of neighbours that differ */
     out->overlap_err_bound = 1 - out->recall;
-    free(sample);
-    free(ei);
-    free(ed);
     return LG_OK;
 }

@@ -37,6 +37,16 @@ struct lg_knn_approx {
     uint32_t *thr;   /* ... and its bits, read without the lock (atomics) */
     pthread_mutex_t locks[STRIPES];
     uint64_t blocks_done; /* GEMM blocks searched (for the report) */
+    /* Invariant: the pairs (i, j) offered to the candidate lists are exactly
+     * those where one row's probes [0, nprobe) hold the other's cell: a
+     * widening round raises nprobe and offers only the pairs it adds, so the
+     * lists equal a search that had the wider probes from the start. */
+    uint32_t p_lo;        /* during a widening round: the first new probe rank */
+    uint32_t nprobe0, rounds; /* the probes before widening; rounds searched */
+    /* the self-check's sample and its exact lists, kept while n stays */
+    uint64_t chk_n, chk_m, *chk_sample;
+    uint32_t *chk_ei;
+    double *chk_ed;
 };
 
 #define PROBE_ROWS 256

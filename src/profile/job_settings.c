@@ -43,6 +43,10 @@ static const setting settings[] = {
      1, 1 << 20, NULL},
     {"check-rows", "R", "approx: rows the self-check compares with exact\nsearch (default 500)",
      K_UINT, 0, 1 << 20, NULL},
+    {"recall", "R",
+     "approx: the recall@k the self-check must reach; the\nprobes are doubled until it does "
+     "(default 0.97;\n0: the probes as planned, not tuned)",
+     K_FRAC, 0, 1, NULL},
     {"id", "twonn|ml|gride|kstar",
      "the estimator of the profile (default twonn: least\nsquares with --discard); gride uses "
      "--gride-rank;\nkstar: k*-GRIDE, a scale per row chosen by the data",
@@ -268,6 +272,7 @@ static int apply(lg_job *j, const setting *s, const char *v, uint64_t u, double 
     else if (!strcmp(n, "cells")) o->cells = (uint32_t)u;
     else if (!strcmp(n, "nprobe")) o->nprobe = (uint32_t)u;
     else if (!strcmp(n, "check-rows")) o->check_rows = (uint32_t)u;
+    else if (!strcmp(n, "recall")) o->recall = f;
     else if (!strcmp(n, "id")) o->id_kind = (lg_id_kind)w; /* the words in lg_id_kind order */
     else if (!strcmp(n, "kstar-maxk")) o->kstar.maxk = (uint32_t)u;
     else if (!strcmp(n, "kstar-rounds")) o->kstar.rounds = (int)u;

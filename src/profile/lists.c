@@ -102,10 +102,16 @@ static int approx_lists(lg_store *s, size_t layer, const lg_profile_opts *o, uin
             first_bad++;
         rc = lgk_too_few_error(err, L.n - n_kept, L.n, first_bad, klist);
     }
-    if (!rc)
+    if (!rc && o->check_rows && o->recall > 0) {
+        rc = lg_knn_approx_tune(a, o->recall, o->check_rows, nn, &r->check, err);
+        if (!rc && r->check.note[0]) /* short of the target: the numbers say so */
+            lgp_note(r, "approximate kNN: %s", r->check.note);
+    }
+    else if (!rc) {
         rc = lg_knn_approx_finish(a, nn, err);
-    if (!rc && o->check_rows)
-        rc = lg_knn_approx_check(a, nn, o->check_rows, &r->check, err);
+        if (!rc && o->check_rows)
+            rc = lg_knn_approx_check(a, nn, o->check_rows, &r->check, err);
+    }
     lg_knn_approx_close(a);
     if (!rc && n_kept < L.n)
         rc = lgk_expand_lists(nn, kept, L.n, err);

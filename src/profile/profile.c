@@ -30,6 +30,7 @@ void lg_profile_opts_default(lg_profile_opts *o)
     o->seed = 1;
     o->nonfinite_fail = 0;
     o->check_rows = 500;
+    o->recall = 0.97;
     o->dup_tol = -1;
     o->min_subset = 200;
     o->ii_k = 1;
@@ -532,6 +533,13 @@ static int check_opts(lg_store *s, const lg_profile_opts *o, lg_error *err)
                            o->decimation))
         return lgu_fail(err, LG_EUSAGE, "groups-only profiles the groups alone: no team, "
                                         "approximate search, preset or decimation");
+    if (!(o->recall >= 0 && o->recall <= 1))
+        return lgu_fail(err, LG_EUSAGE, "recall %g: expected 0..1", o->recall);
+    if (o->approx && o->recall > 0 && !o->check_rows)
+        return lgu_fail(err, LG_EUSAGE, "recall %.2f needs the self-check, and check-rows is 0 "
+                                        "(give recall 0 to search with the planned probes "
+                                        "unchecked)",
+                        o->recall);
     if (o->per_class && o->groups)
         return lgu_fail(err, LG_EUSAGE, "per-class and groups exclude each other (per-class "
                                         "takes the labels as the groups)");

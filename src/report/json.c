@@ -237,8 +237,18 @@ static void layer_json(FILE *f, const lg_profile *p, const lg_layer_result *r)
         num(f, r->check.twonn_approx);
         fputs(", \"twonn_rel_err\": ", f);
         num(f, r->check.twonn_rel_err);
+        fputs(", \"recall_se\": ", f);
+        num(f, r->check.recall_se);
         fputs(", \"overlap_err_bound\": ", f);
         num(f, r->check.overlap_err_bound);
+        if (r->check.rounds) {
+            fputs(", \"recall_target\": ", f);
+            num(f, r->check.target);
+            fprintf(f, ", \"rounds\": %u, \"nprobe_first\": %u, \"nprobe\": %u, \"cells\": %u",
+                    r->check.rounds, r->check.nprobe_first, r->check.nprobe, r->check.cells);
+            fputs(", \"target_met\": ", f);
+            fputs(r->check.note[0] ? "false" : "true", f);
+        }
         fputs("}", f);
     }
     if (r->n_dec) {

@@ -301,12 +301,18 @@ int lg_report_table_tail(FILE *f, const lg_profile *p)
                     (unsigned long long)r->first_nonfinite);
         if (r->note[0])
             fprintf(f, "layer %zu (%s): %s\n", r->index, SAFE(r->name), r->note);
-        if (r->approx)
-            fprintf(f, "layer %zu (%s): approximate kNN: recall@%u %.3f on %llu sampled rows; "
-                       "TwoNN (ML, sample) off by %.1f%%; overlaps within %.3f\n",
-                    r->index, SAFE(r->name), p->k_lists, r->check.recall,
-                    (unsigned long long)r->check.rows, 100 * r->check.twonn_rel_err,
+        if (r->approx) {
+            char tuned[160] = "";
+            if (r->check.rounds)
+                snprintf(tuned, sizeof tuned, " (target %.2f: %u of %u cells probed, %u at first)",
+                         r->check.target, r->check.nprobe, r->check.cells,
+                         r->check.nprobe_first);
+            fprintf(f, "layer %zu (%s): approximate kNN: recall@%u %.3f +- %.3f on %llu sampled "
+                       "rows%s; TwoNN (ML, sample) off by %.1f%%; overlaps within %.3f\n",
+                    r->index, SAFE(r->name), p->k_lists, r->check.recall, r->check.recall_se,
+                    (unsigned long long)r->check.rows, tuned, 100 * r->check.twonn_rel_err,
                     r->check.overlap_err_bound);
+        }
     }
     uint64_t dups = 0;
     for (size_t q = 0; q < p->n_layers; q++)

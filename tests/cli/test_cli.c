@@ -504,6 +504,35 @@ static void messages_say_what_is_wrong(void **state)
     assert_int_equal(tu_cli("pack -q -o %s %s", store, a), 0);
     tu_cli("profile %s --no-cache --knn approx --memory 1M -k 5", store);
     assert_null(strstr(tu_stderr(), "budget of 0 MiB"));
+    /* the target recall: in range, and not without the self-check it needs */
+    assert_int_equal(tu_cli("profile %s --no-cache --knn approx --recall 1.5", store), 2);
+    assert_non_null(strstr(tu_stderr(), "recall takes a number in [0, 1] (not '1.5')"));
+    assert_int_equal(tu_cli("profile %s --no-cache --knn approx --check-rows 0", store), 2);
+    assert_non_null(strstr(tu_stderr(), "needs the self-check"));
+    assert_int_equal(tu_cli("profile %s --no-cache --knn approx --check-rows 0 --recall 0 -q",
+                            store), 0);
+}
+
+/* --knn approx tunes its probes to --recall, and the table and JSON say what
+ * it took; a target it cannot reach is a note. */
+static void approximate_target_recall_reported(void **state)
+{
+    (void)state;
+    const char *s = LG_SOURCE_DIR "/samples/fortunes.lgs";
+    assert_int_equal(tu_cli("profile %s --no-cache --layers 6 --knn approx --cells 40 --nprobe 1 "
+                            "--recall 0.99 --json -", s), 0);
+    const char *out = tu_stdout();
+    assert_non_null(strstr(out, "\"recall_target\": 0.98999"));
+    assert_non_null(strstr(out, "\"nprobe_first\": 1"));
+    assert_non_null(strstr(out, "\"target_met\": true"));
+    assert_null(strstr(out, "\"rounds\": 1,"));
+    /* recall 1: up to every cell (then every pair is searched) */
+    assert_int_equal(tu_cli("profile %s --no-cache --layers 6 --knn approx --cells 3 --nprobe 1 "
+                            "--recall 1", s), 0);
+    out = tu_stdout();
+    if (!strstr(out, "recall@64 1.000 +- 0.000 on 500 sampled rows (target 1.00: 3 of 3 cells "
+                     "probed, 1 at first)"))
+        fail_msg("%s", out);
 }
 
 /* #18 item 13, the last ones: a safetensors key given twice is bad input
@@ -588,6 +617,7 @@ int main(void)
         cmocka_unit_test(ids_are_never_reused),
         cmocka_unit_test(small_things),
         cmocka_unit_test(duplicate_keys_and_dangling_links),
+        cmocka_unit_test(approximate_target_recall_reported),
         cmocka_unit_test(address_space_limit),
     };
     return cmocka_run_group_tests(tests, tu_setup_dir, tu_teardown_dir);

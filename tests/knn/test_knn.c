@@ -390,6 +390,81 @@ static float *manifold(uint64_t n, uint32_t d, uint64_t seed)
     return x;
 }
 
+/* Runs the approximate search over x in one block or two (the second from
+ * row split on) and returns its lists. */
+static void approx_run(const float *x, uint64_t n, uint64_t split, uint32_t d,
+                       const lg_knn_opts *o, lg_knn *out)
+{
+    lg_knn_approx *a;
+    lg_error err;
+    assert_int_equal(lg_knn_approx_open(d, o, &a, &err), LG_OK);
+    assert_int_equal(lg_knn_approx_add(a, x, split, &err), LG_OK);
+    if (split < n)
+        assert_int_equal(lg_knn_approx_add(a, x + split * d, n - split, &err), LG_OK);
+    if (lg_knn_approx_finish(a, out, &err))
+        fail_msg("%s", err.msg);
+    lg_knn_approx_close(a);
+}
+
+/* The target-recall mode: too few probes at first; the self-check's recall
+ * doubles them until the target is met, and the lists are then those of a
+ * search that had the final probes from the start, also after more rows. */
+static void approximate_target_recall(void **state)
+{
+    (void)state;
+    uint64_t n = 6000, first = 4000;
+    uint32_t d = 48, k = 16;
+    float *x = clustered(n, d, 21);
+    lg_knn exact, got, direct;
+    lg_knn_opts eo = {.k = k};
+    lg_error err;
+    assert_int_equal(lg_knn_exact_matrix(x, first, d, &eo, &exact, &err), LG_OK);
+    lg_knn_opts o = {.k = k, .threads = 2, .cells = 100, .nprobe = 1};
+    lg_knn_approx *a;
+    assert_int_equal(lg_knn_approx_open(d, &o, &a, &err), LG_OK);
+    assert_int_equal(lg_knn_approx_add(a, x, first, &err), LG_OK);
+    lg_knn_check chk;
+    if (lg_knn_approx_tune(a, 0.99, 400, &got, &chk, &err))
+        fail_msg("%s", err.msg);
+    double truth = recall_of(&got, &exact);
+    if (chk.recall < 0.99 || truth < 0.98)
+        fail_msg("target 0.99: sample recall %.4f, true recall %.4f", chk.recall, truth);
+    assert_string_equal(chk.note, "");
+    assert_int_equal(chk.nprobe_first, 1);
+    assert_int_equal(chk.cells, 100);
+    assert_true(chk.nprobe > 1 && chk.rounds >= 2);
+    assert_true(chk.recall_se > 0 && chk.recall_se < 0.01);
+    /* the widened lists equal a search with the final probes from the start */
+    lg_knn_opts wide = o;
+    wide.nprobe = chk.nprobe;
+    approx_run(x, first, first, d, &wide, &direct);
+    assert_memory_equal(got.idx, direct.idx, first * k * sizeof *got.idx);
+    assert_memory_equal(got.dist, direct.dist, first * k * sizeof *got.dist);
+    lg_knn_free(&direct);
+    lg_knn_free(&got);
+    /* rows added after the widening are searched with the wider probes */
+    assert_int_equal(lg_knn_approx_add(a, x + first * d, n - first, &err), LG_OK);
+    assert_int_equal(lg_knn_approx_finish(a, &got, &err), LG_OK);
+    approx_run(x, n, first, d, &wide, &direct);
+    assert_memory_equal(got.idx, direct.idx, n * k * sizeof *got.idx);
+    lg_knn_free(&direct);
+    lg_knn_free(&got);
+    lg_knn_approx_close(a);
+    /* a target beyond what all cells give is not met, and says why */
+    o.cells = 4;
+    assert_int_equal(lg_knn_approx_open(d, &o, &a, &err), LG_OK);
+    assert_int_equal(lg_knn_approx_add(a, x, first, &err), LG_OK);
+    assert_int_equal(lg_knn_approx_tune(a, 1.01, 200, &got, &chk, &err), LG_OK);
+    assert_int_equal(chk.nprobe, 4);
+    assert_non_null(strstr(chk.note, "all 4 cells probed"));
+    if (recall_of(&got, &exact) < 0.999)
+        fail_msg("every cell probed: recall %.4f", recall_of(&got, &exact));
+    lg_knn_free(&got);
+    lg_knn_approx_close(a);
+    lg_knn_free(&exact);
+    free(x);
+}
+
 static void approximate_recall_on_a_manifold(void **state)
 {
     (void)state;
@@ -738,6 +813,7 @@ int main(void)
         cmocka_unit_test(seeded_equals_batch),
         cmocka_unit_test(approximate_recall_and_incremental),
         cmocka_unit_test(approximate_recall_on_a_manifold),
+        cmocka_unit_test(approximate_target_recall),
         cmocka_unit_test(lists_do_not_depend_on_scale),
         cmocka_unit_test(ranks_equal_brute_force),
         cmocka_unit_test(ranks_in_the_search),
