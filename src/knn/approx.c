@@ -393,7 +393,7 @@ static uint64_t work_bytes(const lg_knn_approx *a, uint32_t cells)
 {
     uint64_t c = cells, d = a->d, t = (uint64_t)a->threads;
     uint64_t find = t * (((uint64_t)a->qrows + a->trows) * d * 4 +
-                           (uint64_t)a->qrows * a->trows * 4 + (uint64_t)PROBE_ROWS * (c + d) * 4);
+                           (uint64_t)a->qrows * a->trows * 4 + (uint64_t)lgk_probe_rows(a->d) * (c + d) * 4);
     uint64_t check = 500 * d * 4 + (uint64_t)a->trows * d * 4 + t * SLICE * a->trows * 4 +
                      500ull * (a->k + 16) * 16;
     return find > check ? find : check;

@@ -43,9 +43,9 @@ static int probe_item(void *arg, int t, size_t item)
 {
     probe_job *j = arg;
     const lg_knn_approx *a = j->a;
-    uint64_t r0 = (uint64_t)item * PROBE_ROWS;
-    uint64_t m = j->n - r0 < PROBE_ROWS ? j->n - r0 : PROBE_ROWS;
-    float *g = j->g[t], *xc = g + (size_t)PROBE_ROWS * a->C, best[LG_KNN_MAX_K];
+    uint64_t B = lgk_probe_rows(a->d), r0 = (uint64_t)item * B;
+    uint64_t m = j->n - r0 < B ? j->n - r0 : B;
+    float *g = j->g[t], *xc = g + B * a->C, best[LG_KNN_MAX_K];
     /* centred first: with a large common offset (1e4 on every coordinate)
      * |x|^2 - 2 x.c would cancel away every digit that tells cells apart */
     for (uint64_t i = 0; i < m; i++)
@@ -80,10 +80,11 @@ int lgk_approx_probes(const lg_knn_approx *a, const float *x, uint64_t n, uint32
     probe_job j = {a, x, n, p, out, calloc((size_t)a->threads, sizeof(float *))};
     int rc = j.g ? LG_OK : LG_ENOMEM;
     for (int t = 0; !rc && t < a->threads; t++)
-        if (!(j.g[t] = malloc((size_t)PROBE_ROWS * (a->C + a->d) * sizeof(float))))
+        if (!(j.g[t] = malloc((size_t)lgk_probe_rows(a->d) * (a->C + a->d) * sizeof(float))))
             rc = LG_ENOMEM;
     if (!rc)
-        rc = lgu_parallel_for(a->threads, (size_t)((n + PROBE_ROWS - 1) / PROBE_ROWS), probe_item,
+        rc = lgu_parallel_for(a->threads, (size_t)((n + lgk_probe_rows(a->d) - 1) /
+                                                   lgk_probe_rows(a->d)), probe_item,
                              &j);
     for (int t = 0; j.g && t < a->threads; t++)
         free(j.g[t]);

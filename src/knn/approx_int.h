@@ -49,7 +49,13 @@ struct lg_knn_approx {
     double *chk_ed;
 };
 
-#define PROBE_ROWS 256
+/* Rows per GEMM against the centroids: up to 256, fewer for wide rows, so
+ * the centred copy stays near 1 MiB a thread. */
+static inline uint32_t lgk_probe_rows(uint32_t d)
+{
+    uint32_t r = (1u << 20) / (4 * d);
+    return r < 32 ? 32 : r > 256 ? 256 : r;
+}
 #define SLICE 32 /* sampled rows per GEMM in the self-check */
 
 /* ---- approx_cells.c ---- */
