@@ -101,13 +101,18 @@ static void offer_block(lg_knn_approx *a, const uint32_t *q, uint64_t nq, const 
             float d2 = sq[r] + st[c] - 2 * g[r * nt + c];
             if (d2 < 0)
                 d2 = 0;
-            if (j == i || (d2 > threshold(a, i) && d2 > threshold(a, j)))
+            /* a side whose list already holds kc nearer rows would refuse
+             * the pair: thresholds only fall, so this refusal is final */
+            int to_i = d2 <= threshold(a, i), to_j = d2 <= threshold(a, j);
+            if (j == i || (!to_i && !to_j))
                 continue;
             uint32_t rj = probe_rank(a, j, ci);
             if (rj < a->p_lo || (j < i && rj < a->nprobe))
                 continue; /* offered by an earlier round, or by j's own evaluation */
-            offer_one(a, i, d2, j);
-            offer_one(a, j, d2, i);
+            if (to_i)
+                offer_one(a, i, d2, j);
+            if (to_j)
+                offer_one(a, j, d2, i);
         }
     }
 }
@@ -579,6 +584,12 @@ static int finish_item(void *arg, int t, size_t item)
             uint32_t j = a->hi[i * a->kc + q];
             if (j == LG_NO_ROW)
                 continue;
+            if (q + 1 < a->kc && a->hi[i * a->kc + q + 1] != LG_NO_ROW) {
+                /* the next candidate's row, while this one is summed */
+                const char *nx = (const char *)(a->rows.x + (uint64_t)a->hi[i * a->kc + q + 1] * a->d);
+                for (uint64_t b = 0; b < (uint64_t)a->d * 4; b += 64)
+                    __builtin_prefetch(nx + b);
+            }
             tmp[m].d = lgk_exact_dist(a->rows.x + i * a->d, a->rows.x + (uint64_t)j * a->d, a->d);
             tmp[m].j = j;
             m++;
