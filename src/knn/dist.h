@@ -43,6 +43,32 @@ static inline double lgk_exact_dist(const float *x, const float *y, uint32_t d)
     return sqrt((s[0] + s[1]) + t);
 }
 
+/* The sum of squares of x (float) in double: the lanes and order of
+ * lgk_exact_dist, so it vectorizes and gives the same bits everywhere. */
+static inline double lgk_sum_squares(const float *x, uint32_t d)
+{
+    lgk_v2d s0 = {0, 0}, s1 = {0, 0}, s2 = {0, 0}, s3 = {0, 0};
+    uint32_t j = 0;
+    for (; j + 8 <= d; j += 8) {
+        lgk_v2f a, b, c, e;
+        memcpy(&a, x + j, sizeof a);
+        memcpy(&b, x + j + 2, sizeof b);
+        memcpy(&c, x + j + 4, sizeof c);
+        memcpy(&e, x + j + 6, sizeof e);
+        lgk_v2d p = __builtin_convertvector(a, lgk_v2d), q = __builtin_convertvector(b, lgk_v2d);
+        lgk_v2d r = __builtin_convertvector(c, lgk_v2d), t = __builtin_convertvector(e, lgk_v2d);
+        s0 += p * p;
+        s1 += q * q;
+        s2 += r * r;
+        s3 += t * t;
+    }
+    lgk_v2d s = (s0 + s1) + (s2 + s3);
+    double t = 0;
+    for (; j < d; j++)
+        t += (double)x[j] * x[j];
+    return (s[0] + s[1]) + t;
+}
+
 /* out = src - mu, elementwise in float (the same values a scalar loop gives). */
 static inline void lgk_centre_row(const float *src, const float *mu, float *out, uint32_t d)
 {

@@ -162,12 +162,10 @@ static void centre(const knn_ctx *c, const float *x, uint64_t g0, uint64_t n, fl
             sq[i] = NAN;
             continue;
         }
-        double s = 0;
-        for (uint32_t j = 0; j < c->d; j++) {
+        /* two loops that vectorize: this copy is made for every tile pair */
+        for (uint32_t j = 0; j < c->d; j++)
             o[j] = (row[j] - c->fmean[j]) * c->scale;
-            s += (double)o[j] * o[j];
-        }
-        sq[i] = (float)s;
+        sq[i] = (float)lgk_sum_squares(o, c->d);
     }
 }
 
