@@ -157,6 +157,14 @@ typedef struct lg_knn_check {
      * target was not met ("" when it was) */
     double target;
     uint32_t rounds, nprobe_first, nprobe, cells;
+    /* seconds spent searching cells (all rounds) and the distances their
+     * GEMMs computed; exact_cheaper: the target was not met because the
+     * search had already computed half the n (n - 1) / 2 distances of an
+     * exact search, so more probes would cost more than it (the caller
+     * should search exactly instead) */
+    double search_seconds;
+    uint64_t pairs;
+    int exact_cheaper;
     char note[160];
 } lg_knn_check;
 /* The sample (rows of them, seeded by o->seed) and its exact lists are
@@ -172,8 +180,11 @@ LG_API int lg_knn_approx_check(lg_knn_approx *a, const lg_knn *nn, uint32_t rows
  * add -- the lists then equal those of a search with the wider probes from
  * the start -- and checks again.  *chk: the last check, with the rounds and
  * probes it took; chk->note says why when the target was not reached (the
- * lists are still returned).  More rows may be added afterwards; they are
- * searched with the widened probes. */
+ * lists are still returned): every cell probed, no memory for more probes,
+ * or (chk->exact_cheaper) the next round would cost more than an exact
+ * search of all rows (counted in distances), and the caller should search
+ * exactly instead.  More rows may be added afterwards;
+ * they are searched with the widened probes. */
 LG_API int lg_knn_approx_tune(lg_knn_approx *a, double target, uint32_t rows, lg_knn *out,
                               lg_knn_check *chk, lg_error *err);
 

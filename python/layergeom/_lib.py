@@ -93,7 +93,8 @@ class KnnCheck(ctypes.Structure):
                 ("overlap_err_bound", ctypes.c_double), ("target", ctypes.c_double),
                 ("rounds", ctypes.c_uint32), ("nprobe_first", ctypes.c_uint32),
                 ("nprobe", ctypes.c_uint32), ("cells", ctypes.c_uint32),
-                ("note", ctypes.c_char * 160)]
+                ("search_seconds", ctypes.c_double), ("pairs", ctypes.c_uint64),
+                ("exact_cheaper", ctypes.c_int), ("note", ctypes.c_char * 160)]
 
 
 class TwonnOpts(ctypes.Structure):

@@ -111,7 +111,9 @@ def neighbours(X, k=30, *, knn="exact", threads=0, memory=None, nonfinite="exclu
     checks check_rows sampled rows against exact search; while their
     recall@k is below `recall`, the probes are doubled (recall=0: the
     planned probes).  The result's ``check`` says what it took; a target not
-    reached is a warning (RuntimeWarning) and ``check["note"]``.
+    reached is a warning (RuntimeWarning) and ``check["note"]``; when more
+    probes would cost more than an exact search, the search is exact (and a
+    warning says so).
     nonfinite="exclude" leaves rows holding NaN or inf out (no list, never a
     neighbour; counted in ``n_excluded``), "fail" raises InputError.
     memory: the budget in bytes or as "2G" (default: a quarter of RAM)."""
@@ -173,6 +175,13 @@ def neighbours(X, k=30, *, knn="exact", threads=0, memory=None, nonfinite="exclu
                     _lib.check(rc, err)
     finally:
         _lib.lib.lg_knn_approx_close(a)
+    if chk.exact_cheaper:
+        # more probes would cost more than searching exactly: do that
+        _lib.lib.lg_knn_free(ctypes.byref(out))
+        warnings.warn("approximate neighbours: %s; searched exactly instead"
+                      % chk.note.decode("utf-8", "replace"), RuntimeWarning, stacklevel=2)
+        return neighbours(X, k, knn="exact", threads=threads, memory=memory,
+                          nonfinite=nonfinite)
     nn = _from_c(out, approx=True)
     if check_rows > 0:
         nn.check = {f: getattr(chk, f) for f in ("rows", "recall", "recall_se", "target",

@@ -183,9 +183,14 @@ def test_approx_tunes_to_the_target_recall():
     assert a.check["nprobe_first"] == 1 and a.check["nprobe"] > 1 and a.check["rounds"] >= 2
     assert a.check["recall"] >= 0.98 and truth(a) > 0.97
     # every cell probed and still short of an impossible target: a warning
-    with pytest.warns(RuntimeWarning, match="all 2 cells probed"):
-        b = lg.neighbours(X, k=16, knn="approx", cells=2, nprobe=1, recall=1.0 + 1e-9)
+    with pytest.warns(RuntimeWarning, match="all 2 cells are probed"):
+        b = lg.neighbours(X, k=16, knn="approx", cells=2, nprobe=2, recall=1.0 + 1e-9)
     assert "below the target" in b.check["note"]
+    # two big cells: one more probe costs more than exact search, which is done
+    with pytest.warns(RuntimeWarning, match="searched exactly instead"):
+        c = lg.neighbours(X, k=16, knn="approx", cells=2, nprobe=1, recall=1.0 + 1e-9)
+    assert not c.approx and c.check is None
+    assert (c.idx == e.idx).all()
 
 
 def test_errors_carry_status_and_message():

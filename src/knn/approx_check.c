@@ -14,6 +14,7 @@
 #include "knn/finite.h"
 #include "knn/plan.h"
 #include "knn/rowbuf.h"
+#include "knn/scan.h"
 #include "util/error.h"
 #include "util/parallel.h"
 
@@ -65,8 +66,10 @@ static double exact_dist(const lg_knn_approx *a, uint64_t i, uint64_t r)
     return lgk_exact_dist(a->rows.x + i * a->d, a->rows.x + r * a->d, a->d);
 }
 
-/* Sorts sample row q's candidates by exact distance into ix/d (k of them). */
-static void check_finish_row(const check_job *j, uint64_t q, uint32_t *ix, double *d)
+/* Sorts sample row q's candidates by exact distance into ix/d (k of them);
+ * 1 when the GEMM's margin is too thin to trust them (the row is then
+ * scanned exactly). */
+static int check_finish_row(const check_job *j, uint64_t q, uint32_t *ix, double *d)
 {
     const lg_knn_approx *a = j->a;
     uint64_t i = j->sample[q];
@@ -93,11 +96,53 @@ static void check_finish_row(const check_job *j, uint64_t q, uint32_t *ix, doubl
         ix[p] = r;
     }
     if (m < j->kc)
-        return; /* every other row was a candidate */
+        return 0; /* every other row was a candidate */
     double gamma = 4.0 * (a->d + 8) * 0x1p-24, worst = j->wd[q];
     double tol = gamma * (3.0 * a->sq[i] + 2.0 * worst) + 1e-30;
-    if (d[k - 1] * d[k - 1] + tol >= worst - tol)
-        lgk_approx_exact_row(a, i, ix, d);
+    return d[k - 1] * d[k - 1] + tol >= worst - tol;
+}
+
+/* Exact lists of the sample rows listed in thin[], by a DGEMM scan (scan.h):
+ * on clustered or high-dimensional data most rows can be such rows, and a
+ * scalar scan each made the check slower than the search it checks. */
+static int scan_thin(const lg_knn_approx *a, const uint64_t *sample, const uint64_t *thin,
+                     uint64_t nt, uint32_t *ei, double *ed)
+{
+    uint64_t *qid = malloc(nt * sizeof *qid);
+    float *qx = malloc(nt * a->d * sizeof *qx);
+    double *mu = malloc(a->d * sizeof *mu);
+    uint32_t *ix = malloc(nt * a->k * sizeof *ix);
+    double *dx = malloc(nt * a->k * sizeof *dx);
+    lgk_scan s = {.d = a->d, .k = a->k, .threads = a->threads, .mu = mu, .m = nt, .qid = qid,
+                  .qx = qx};
+    int rc = qid && qx && mu && ix && dx ? LG_OK : LG_ENOMEM;
+    if (!rc) {
+        for (uint32_t c = 0; c < a->d; c++)
+            mu[c] = a->mu[c];
+        for (uint64_t t = 0; t < nt; t++) {
+            qid[t] = sample[thin[t]];
+            memcpy(qx + t * a->d, a->rows.x + qid[t] * a->d, a->d * sizeof *qx);
+        }
+        rc = lgk_scan_init(&s);
+    }
+    for (uint64_t r0 = 0; !rc && r0 < a->n; r0 += 65536) {
+        uint64_t nr = a->n - r0 < 65536 ? a->n - r0 : 65536;
+        rc = lgk_scan_panel(&s, r0, nr, a->rows.x + r0 * a->d);
+    }
+    if (!rc) {
+        lgk_scan_sort(&s, ix, dx);
+        for (uint64_t t = 0; t < nt; t++) {
+            memcpy(ei + thin[t] * a->k, ix + t * a->k, a->k * sizeof *ix);
+            memcpy(ed + thin[t] * a->k, dx + t * a->k, a->k * sizeof *dx);
+        }
+    }
+    lgk_scan_free(&s);
+    free(qid);
+    free(qx);
+    free(mu);
+    free(ix);
+    free(dx);
+    return rc;
 }
 
 static int check_exact(const lg_knn_approx *a, const uint64_t *sample, uint64_t m,
@@ -142,9 +187,16 @@ static int check_exact(const lg_knn_approx *a, const uint64_t *sample, uint64_t 
             rc = lgu_parallel_for(a->threads, (size_t)((m + SLICE - 1) / SLICE), check_item, &j);
             lgk_rowbuf_release(&a->rows, j.t0, j.nt); /* one pass: done with these */
         }
-        lgk_blas_threads_end(blas);
+        uint64_t *thin = malloc(m * sizeof *thin), nt = 0;
+        if (!thin)
+            rc = LG_ENOMEM;
         for (uint64_t q = 0; !rc && q < m; q++)
-            check_finish_row(&j, q, ei + q * a->k, ed + q * a->k);
+            if (check_finish_row(&j, q, ei + q * a->k, ed + q * a->k))
+                thin[nt++] = q;
+        if (!rc && nt)
+            rc = scan_thin(a, sample, thin, nt, ei, ed);
+        lgk_blas_threads_end(blas);
+        free(thin);
     }
     for (int t = 0; j.g && t < a->threads; t++)
         free(j.g[t]);
@@ -195,22 +247,15 @@ static int check_sample(lg_knn_approx *a, uint64_t m)
     return rc;
 }
 
-int lg_knn_approx_check(lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
-                        lg_knn_check *out, lg_error *err)
+/* The check's numbers from the sampled rows' approximate lists (m x k). */
+static void score(const lg_knn_approx *a, uint64_t m, const uint32_t *ai_all,
+                  const double *ad_all, lg_knn_check *out)
 {
-    memset(out, 0, sizeof *out);
-    uint64_t m = rows < a->n ? rows : a->n;
-    if (!m)
-        return lgu_fail(err, LG_EUSAGE, "the self-check needs at least one row");
-    if (check_sample(a, m))
-        return lgu_fail(err, LG_ENOMEM, "out of memory for the self-check");
-    const uint64_t *sample = a->chk_sample;
     const uint32_t *ei = a->chk_ei;
     const double *ed = a->chk_ed;
     double hit = 0, hit2 = 0, la = 0, le = 0;
     for (uint64_t q = 0; q < m; q++) {
-        uint64_t i = sample[q];
-        const uint32_t *ai = nn->idx + i * nn->k;
+        const uint32_t *ai = ai_all + q * a->k;
         double h = 0;
         for (uint32_t x = 0; x < a->k; x++)
             for (uint32_t y = 0; y < a->k; y++)
@@ -220,7 +265,7 @@ int lg_knn_approx_check(lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
                 }
         hit += h;
         hit2 += (h / a->k) * (h / a->k);
-        const double *ad = nn->dist + i * nn->k;
+        const double *ad = ad_all + q * a->k;
         if (ad[0] > 0 && ed[q * a->k] > 0 && a->k >= 2) {
             la += log(ad[1] / ad[0]);
             le += log(ed[q * a->k + 1] / ed[q * a->k]);
@@ -237,5 +282,60 @@ int lg_knn_approx_check(lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
     out->twonn_rel_err = fabs(out->twonn_approx - out->twonn_exact) / out->twonn_exact;
     /* an overlap at k moves by at most the fraction of neighbours that differ */
     out->overlap_err_bound = 1 - out->recall;
+}
+
+static double seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* The sample's approximate lists, from nn (finished) or from the candidates
+ * as they are now (nn NULL), then the numbers. */
+static int check_lists(lg_knn_approx *a, const lg_knn *nn, uint32_t rows, lg_knn_check *out,
+                       double *sec, lg_error *err)
+{
+    memset(out, 0, sizeof *out);
+    uint64_t m = rows < a->n ? rows : a->n;
+    if (!m)
+        return lgu_fail(err, LG_EUSAGE, "the self-check needs at least one row");
+    double t0 = seconds();
+    int fresh = !(a->chk_sample && a->chk_n == a->n && a->chk_m == m);
+    if (check_sample(a, m))
+        return lgu_fail(err, LG_ENOMEM, "out of memory for the self-check");
+    if (sec)
+        *sec = fresh ? seconds() - t0 : 0;
+    uint32_t *ai = malloc(m * a->k * sizeof *ai);
+    double *ad = malloc(m * a->k * sizeof *ad);
+    if (!ai || !ad) {
+        free(ai);
+        free(ad);
+        return lgu_fail(err, LG_ENOMEM, "out of memory for the self-check");
+    }
+    for (uint64_t q = 0; q < m; q++) {
+        uint64_t i = a->chk_sample[q];
+        if (nn) {
+            memcpy(ai + q * a->k, nn->idx + i * nn->k, a->k * sizeof *ai);
+            memcpy(ad + q * a->k, nn->dist + i * nn->k, a->k * sizeof *ad);
+        } else {
+            lgk_approx_finish_row(a, i, ai + q * a->k, ad + q * a->k);
+        }
+    }
+    score(a, m, ai, ad, out);
+    free(ai);
+    free(ad);
     return LG_OK;
+}
+
+int lg_knn_approx_check(lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
+                        lg_knn_check *out, lg_error *err)
+{
+    return check_lists(a, nn, rows, out, NULL, err);
+}
+
+int lgk_approx_check_now(lg_knn_approx *a, uint32_t rows, lg_knn_check *out,
+                         double *seconds_exact, lg_error *err)
+{
+    return check_lists(a, NULL, rows, out, seconds_exact, err);
 }

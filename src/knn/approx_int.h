@@ -43,6 +43,8 @@ struct lg_knn_approx {
      * lists equal a search that had the wider probes from the start. */
     uint32_t p_lo;        /* during a widening round: the first new probe rank */
     uint32_t nprobe0, rounds; /* the probes before widening; rounds searched */
+    double search_seconds;    /* spent searching cells so far (all rounds, all blocks) */
+    uint64_t pairs_done;      /* distances the GEMMs of the search computed */
     /* the self-check's sample and its exact lists, kept while n stays */
     uint64_t chk_n, chk_m, *chk_sample;
     uint32_t *chk_ei;
@@ -68,6 +70,15 @@ int lgk_approx_probes(const lg_knn_approx *a, const float *x, uint64_t n, uint32
 int lgk_approx_train(lg_knn_approx *a, const float *x, uint64_t n, lg_error *err);
 
 /* ---- approx.c ---- */
+/* Row i's list (k entries) from its candidates, as lg_knn_approx_finish
+ * gives it. */
+void lgk_approx_finish_row(const lg_knn_approx *a, uint64_t i, uint32_t *idx, double *dist);
+/* ---- approx_check.c ---- */
+/* The self-check of the lists the candidates hold now, computed for the
+ * sampled rows only (no whole finish); *seconds_exact: what the sample's
+ * exact scan took (0 when it was kept from before). */
+int lgk_approx_check_now(lg_knn_approx *a, uint32_t rows, lg_knn_check *out,
+                         double *seconds_exact, lg_error *err);
 /* The exact k nearest rows of row i by a scan over all rows, in double. */
 void lgk_approx_exact_row(const lg_knn_approx *a, uint64_t i, uint32_t *ix, double *d);
 

@@ -29,6 +29,7 @@
 #include "knn/engine.h"
 #include "knn/finite.h"
 #include "knn/plan.h"
+#include "knn/scan.h"
 #include "layergeom/knn.h"
 #include "util/error.h"
 #include "util/parallel.h"
@@ -407,58 +408,8 @@ static int finish_item(void *arg, int thread, size_t item)
 
 /* ---- phase 3: exact scans of the rows with a thin margin ---- */
 
-typedef struct scan_ctx {
-    knn_ctx *c;
-    lg_knn *out;
-    const uint64_t *rows; /* the group being scanned */
-    const float *data;    /* their vectors */
-    size_t count;
-    double *bd;           /* per group row: best k so far (max-heap by (d, j)) */
-    uint32_t *bj;
-    uint64_t p0, pn;      /* the panel being scanned against */
-    const float *px;
-} scan_ctx;
-
-static int scan_after(double da, uint32_t ja, double db, uint32_t jb)
-{
-    return da > db || (da == db && ja > jb);
-}
-
-static int scan_item(void *arg, int thread, size_t item)
-{
-    scan_ctx *s = arg;
-    knn_ctx *c = s->c;
-    (void)thread;
-    uint64_t i = s->rows[item];
-    const float *x = s->data + item * c->d;
-    double *d = s->bd + item * c->k;
-    uint32_t *jj = s->bj + item * c->k;
-    for (uint64_t r = 0; r < s->pn; r++) {
-        uint64_t j = s->p0 + r;
-        if (j == i || (c->excluded && c->excluded[j]))
-            continue;
-        double v = lgk_exact_dist(x, s->px + r * c->d, c->d);
-        if (!scan_after(d[0], jj[0], v, (uint32_t)j))
-            continue;
-        uint32_t p = 0;
-        for (;;) {
-            uint32_t q = 2 * p + 1;
-            if (q >= c->k)
-                break;
-            if (q + 1 < c->k && scan_after(d[q + 1], jj[q + 1], d[q], jj[q]))
-                q++;
-            if (!scan_after(d[q], jj[q], v, (uint32_t)j))
-                break;
-            d[p] = d[q];
-            jj[p] = jj[q];
-            p = q;
-        }
-        d[p] = v;
-        jj[p] = (uint32_t)j;
-    }
-    return LG_OK;
-}
-
+/* The rows the GEMM could not decide are scanned against every row, a
+ * group at a time (as many as the budget holds), by DGEMM (scan.h). */
 int lgk_rescan(knn_ctx *c, lg_knn *out, uint64_t budget)
 {
     uint64_t count = 0;
@@ -467,20 +418,19 @@ int lgk_rescan(knn_ctx *c, lg_knn *out, uint64_t budget)
     out->n_rescanned = count;
     if (!count)
         return LG_OK;
-    /* groups of rows whose vectors and heaps fit what is left of the budget */
-    uint64_t per_row = (uint64_t)c->d * 4 + (uint64_t)c->k * 12 + 8;
-    uint64_t group = budget / per_row;
+    uint64_t fixed = lgk_scan_bytes(0, c->d, c->k, c->threads);
+    uint64_t per_row = lgk_scan_bytes(1, c->d, c->k, c->threads) - fixed + (uint64_t)c->d * 4 + 8;
+    uint64_t group = budget > fixed ? (budget - fixed) / per_row : 1;
     if (group < 1)
         group = 1;
     if (group > count)
         group = count;
     uint64_t *rows = malloc(group * sizeof *rows);
     float *data = malloc(group * c->d * sizeof *data);
-    double *bd = malloc(group * c->k * sizeof *bd);
-    uint32_t *bj = malloc(group * c->k * sizeof *bj);
-    pick *tmp = malloc(c->k * sizeof *tmp);
+    uint32_t *idx = malloc(group * c->k * sizeof *idx);
+    double *dist = malloc(group * c->k * sizeof *dist);
     int rc = LG_OK;
-    if (!rows || !data || !bd || !bj || !tmp)
+    if (!rows || !data || !idx || !dist)
         rc = lgu_fail(c->err, LG_ENOMEM, "out of memory for the exact rescan");
     uint64_t next = 0;
     while (!rc && next < c->n) {
@@ -494,35 +444,30 @@ int lgk_rescan(knn_ctx *c, lg_knn *out, uint64_t budget)
             if (!rc && x != data + q * c->d)
                 memcpy(data + q * c->d, x, c->d * sizeof *data);
         }
-        for (size_t q = 0; q < g * c->k; q++) {
-            bd[q] = INFINITY;
-            bj[q] = LG_NO_ROW;
-        }
-        scan_ctx s = {c, out, rows, data, g, bd, bj, 0, 0, NULL};
+        lgk_scan s = {.d = c->d, .k = c->k, .threads = c->threads, .mu = c->mean, .m = g,
+                      .qid = rows, .qx = data, .excluded = c->excluded};
+        if (!rc && lgk_scan_init(&s))
+            rc = lgu_fail(c->err, LG_ENOMEM, "out of memory for the exact rescan");
         for (size_t p = 0; !rc && p < c->npanels; p++) {
-            s.p0 = p * c->prow;
-            s.pn = panel_rows(c, p);
-            rc = load(c, s.p0, s.pn, c->pa, &s.px);
-            if (!rc)
-                rc = lgu_parallel_for(c->threads, g, scan_item, &s);
+            uint64_t p0 = p * c->prow, pn = panel_rows(c, p);
+            const float *px;
+            rc = load(c, p0, pn, c->pa, &px);
+            if (!rc && lgk_scan_panel(&s, p0, pn, px))
+                rc = lgu_fail(c->err, LG_ENOMEM, "out of memory for the exact rescan");
         }
-        for (size_t q = 0; !rc && q < g; q++) {
-            for (uint32_t m = 0; m < c->k; m++) {
-                tmp[m].d = bd[q * c->k + m];
-                tmp[m].j = bj[q * c->k + m];
-            }
-            qsort(tmp, c->k, sizeof *tmp, cmp_pick);
-            for (uint32_t m = 0; m < c->k; m++) {
-                out->idx[rows[q] * c->k + m] = tmp[m].j;
-                out->dist[rows[q] * c->k + m] = tmp[m].d;
+        if (!rc) {
+            lgk_scan_sort(&s, idx, dist);
+            for (size_t q = 0; q < g; q++) {
+                memcpy(out->idx + rows[q] * c->k, idx + q * c->k, c->k * sizeof *idx);
+                memcpy(out->dist + rows[q] * c->k, dist + q * c->k, c->k * sizeof *dist);
             }
         }
+        lgk_scan_free(&s);
     }
     free(rows);
     free(data);
-    free(bd);
-    free(bj);
-    free(tmp);
+    free(idx);
+    free(dist);
     return rc;
 }
 

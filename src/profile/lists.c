@@ -138,7 +138,12 @@ int lgp_compute(lg_store *s, size_t layer, const lg_profile_opts *o, uint32_t kl
             memset(nn, 0, sizeof *nn);
             return LG_OK;
         }
-        return rc;
+        if (rc || !r->check.exact_cheaper)
+            return rc;
+        /* data on which the probes would cost more than exact search */
+        lg_knn_free(nn);
+        r->approx = 0;
+        lgp_note(r, "the layer was searched exactly instead");
     }
     lg_knn_opts ko = {.k = klist, .threads = o->threads, .memory = o->memory, .tile = o->tile,
                       .exclude_nonfinite = !o->nonfinite_fail, .team = team,

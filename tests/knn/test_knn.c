@@ -133,6 +133,47 @@ static int rows_of(void *ctx, uint64_t r0, size_t n, float *out, lg_error *err)
     return LG_OK;
 }
 
+/* Tight clusters far from the centre in many dimensions: the GEMM's bound
+ * cannot decide most rows' k-th neighbour, so most rows are scanned again
+ * exactly (by DGEMM, knn/scan.c); the lists still equal brute force, in one
+ * panel and in several, and with a row left out for NaN. */
+static void thin_margins_are_rescanned(void **state)
+{
+    (void)state;
+    uint64_t n = 1200, seed = 17;
+    uint32_t d = 192, k = 12;
+    float *x = malloc(n * d * sizeof *x), cen[6][192];
+    for (int c = 0; c < 6; c++)
+        for (uint32_t j = 0; j < d; j++)
+            cen[c][j] = (float)(40 * tu_normal(&seed));
+    for (uint64_t i = 0; i < n; i++)
+        for (uint32_t j = 0; j < d; j++)
+            x[i * d + j] = cen[i % 6][j] + (float)(0.5 * tu_normal(&seed));
+    run_case(x, n, d, k, "thin margins");
+    uint32_t *idx = malloc(n * k * sizeof *idx);
+    double *dist = malloc(n * k * sizeof *dist);
+    brute(x, n, d, k, idx, dist);
+    uint64_t budgets[] = {0, 1500000};
+    for (size_t b = 0; b < 2; b++) {
+        src s = {x, d, 0};
+        lg_knn_opts o = {.k = k, .threads = 2, .tile = 128, .memory = budgets[b]};
+        lg_knn got;
+        lg_error err;
+        if (lg_knn_exact(n, d, rows_of, &s, &o, &got, &err) != LG_OK)
+            fail_msg("budget %llu: %s", (unsigned long long)budgets[b], err.msg);
+        if (got.n_rescanned < n / 4)
+            fail_msg("only %llu of %llu rows rescanned: the case does not test the rescan",
+                     (unsigned long long)got.n_rescanned, (unsigned long long)n);
+        if (budgets[b])
+            assert_true(got.panels > 1);
+        check_equal(&got, idx, dist, n, k, budgets[b] ? "rescan, panels" : "rescan");
+        lg_knn_free(&got);
+    }
+    free(idx);
+    free(dist);
+    free(x);
+}
+
 static void small_budget_uses_panels(void **state)
 {
     (void)state;
@@ -452,13 +493,26 @@ static void approximate_target_recall(void **state)
     lg_knn_approx_close(a);
     /* a target beyond what all cells give is not met, and says why */
     o.cells = 4;
+    o.nprobe = 4;
     assert_int_equal(lg_knn_approx_open(d, &o, &a, &err), LG_OK);
     assert_int_equal(lg_knn_approx_add(a, x, first, &err), LG_OK);
     assert_int_equal(lg_knn_approx_tune(a, 1.01, 200, &got, &chk, &err), LG_OK);
     assert_int_equal(chk.nprobe, 4);
-    assert_non_null(strstr(chk.note, "all 4 cells probed"));
+    assert_false(chk.exact_cheaper);
+    assert_non_null(strstr(chk.note, "all 4 cells are probed"));
     if (recall_of(&got, &exact) < 0.999)
         fail_msg("every cell probed: recall %.4f", recall_of(&got, &exact));
+    lg_knn_free(&got);
+    lg_knn_approx_close(a);
+    /* with few, big cells one more round would compute more distances than
+     * an exact search: the search stops and says the exact one is cheaper */
+    o.nprobe = 1;
+    assert_int_equal(lg_knn_approx_open(d, &o, &a, &err), LG_OK);
+    assert_int_equal(lg_knn_approx_add(a, x, first, &err), LG_OK);
+    assert_int_equal(lg_knn_approx_tune(a, 1.01, 200, &got, &chk, &err), LG_OK);
+    assert_true(chk.exact_cheaper);
+    assert_true(chk.pairs >= first * (first - 1) / 4);
+    assert_non_null(strstr(chk.note, "cost more than an exact search"));
     lg_knn_free(&got);
     lg_knn_approx_close(a);
     lg_knn_free(&exact);
@@ -808,6 +862,7 @@ int main(void)
         cmocka_unit_test(ties_and_duplicates),
         cmocka_unit_test(gaussian_far_from_origin),
         cmocka_unit_test(small_budget_uses_panels),
+        cmocka_unit_test(thin_margins_are_rescanned),
         cmocka_unit_test(duplicates_are_neighbours_at_zero),
         cmocka_unit_test(incremental_equals_batch),
         cmocka_unit_test(seeded_equals_batch),
