@@ -82,9 +82,13 @@ def main():
     a = lg.neighbours(x, k=k, knn="approx", threads=threads)
     ta = time.monotonic() - t
     c = a.check
-    print("layergeom approx: %.1f s; self-check recall %.4f +- %.4f; probes %d of %d cells "
-          "(%d at first), %d rounds" % (ta, c["recall"], c["recall_se"], c["nprobe"], c["cells"],
-                                        c["nprobe_first"], c["rounds"]))
+    if c is None:
+        print("layergeom approx: %.1f s; it searched exactly (more probes would have cost more)"
+              % ta)
+    else:
+        print("layergeom approx: %.1f s; self-check recall %.4f +- %.4f; probes %d of %d cells "
+              "(%d at first), %d rounds" % (ta, c["recall"], c["recall_se"], c["nprobe"],
+                                            c["cells"], c["nprobe_first"], c["rounds"]))
     sys.stdout.flush()
     rows = {"layergeom approx": (a.idx, ta)}
     if "--no-hnsw" not in flags:

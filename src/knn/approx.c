@@ -716,13 +716,16 @@ static int widen(lg_knn_approx *a, uint32_t p, lg_error *err)
 /* Widening doubles the probe ranks searched, so the next round computes
  * about as many distances as every round so far together, and more rounds
  * may follow; an exact search computes n (n - 1) / 2, at about the same
- * cost per distance (measured: 6.5 ns against 7.4 ns at 200 000 x 768).  A
- * round is run only while the search so far has computed fewer than half
- * of those: past that, the exact search is the cheaper way to good lists.
- * Counted, not timed, so the same data always take the same path. */
+ * cost per distance (measured: 6.5 ns against 7.4 ns at 200 000 x 768),
+ * plus a DGEMM scan for each row whose float margin is too thin, about 4
+ * rows' worth of work each (measured at 20 000 x 768): the self-check saw
+ * what fraction of its sample is such rows.  A round is run only while the
+ * search so far has computed fewer than half of that: past it, the exact
+ * search is the cheaper way to good lists.  Counted, not timed, so the
+ * same data always take the same path. */
 static int worth_widening(const lg_knn_approx *a)
 {
-    double exact = (double)a->n * (double)(a->n - 1) / 2;
+    double exact = (double)a->n * (double)(a->n - 1) / 2 * (1 + 4 * a->chk_thin);
     return (double)a->pairs_done < exact / 2;
 }
 

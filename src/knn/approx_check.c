@@ -145,7 +145,7 @@ static int scan_thin(const lg_knn_approx *a, const uint64_t *sample, const uint6
     return rc;
 }
 
-static int check_exact(const lg_knn_approx *a, const uint64_t *sample, uint64_t m,
+static int check_exact(lg_knn_approx *a, const uint64_t *sample, uint64_t m,
                        uint32_t *ei, double *ed)
 {
     check_job j = {.a = a, .sample = sample, .m = m};
@@ -195,6 +195,7 @@ static int check_exact(const lg_knn_approx *a, const uint64_t *sample, uint64_t 
                 thin[nt++] = q;
         if (!rc && nt)
             rc = scan_thin(a, sample, thin, nt, ei, ed);
+        a->chk_thin = (double)nt / (double)m;
         lgk_blas_threads_end(blas);
         free(thin);
     }

@@ -47,6 +47,7 @@ struct lg_knn_approx {
     uint64_t pairs_done;      /* distances the GEMMs of the search computed */
     /* the self-check's sample and its exact lists, kept while n stays */
     uint64_t chk_n, chk_m, *chk_sample;
+    double chk_thin; /* the fraction of the sample whose float margin was too thin */
     uint32_t *chk_ei;
     double *chk_ed;
 };
