@@ -546,7 +546,7 @@ int lg_knn_approx_add(lg_knn_approx *a, const float *rows, uint64_t m, lg_error 
 }
 
 /* The exact k nearest rows of row i by a scan over all rows, in double. */
-void lgk_approx_exact_row(const lg_knn_approx *a, uint64_t i, uint32_t *ix, double *d)
+static void exact_row(const lg_knn_approx *a, uint64_t i, uint32_t *ix, double *d)
 {
     const float *x = a->rows.x + i * a->d;
     uint32_t k = a->k;
@@ -614,7 +614,7 @@ void lgk_approx_finish_row(const lg_knn_approx *a, uint64_t i, uint32_t *idx, do
         }
     if (m < a->k) {
         /* its cells held fewer than k others: this row is scanned exactly */
-        lgk_approx_exact_row(a, i, idx, dist);
+        exact_row(a, i, idx, dist);
         return;
     }
     for (uint32_t q = 0; q < a->k; q++) {
@@ -738,7 +738,7 @@ int lg_knn_approx_tune(lg_knn_approx *a, double target, uint32_t check_rows, lg_
     if (!a->rounds)
         a->nprobe0 = a->nprobe, a->rounds = 1;
     /* rounds are judged on the sample's lists alone; all rows are finished once */
-    int rc = lgk_approx_check_now(a, check_rows, chk, NULL, err);
+    int rc = lgk_approx_check_now(a, check_rows, chk, err);
     while (!rc && chk->recall < target) {
         uint32_t want = 2 * a->nprobe;
         if (want > a->C)
@@ -765,7 +765,7 @@ int lg_knn_approx_tune(lg_knn_approx *a, double target, uint32_t check_rows, lg_
         rc = widen(a, p, err);
         if (!rc) {
             int exact_cheaper = chk->exact_cheaper;
-            rc = lgk_approx_check_now(a, check_rows, chk, NULL, err);
+            rc = lgk_approx_check_now(a, check_rows, chk, err);
             chk->exact_cheaper = exact_cheaper;
         }
     }

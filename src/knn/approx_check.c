@@ -285,28 +285,17 @@ static void score(const lg_knn_approx *a, uint64_t m, const uint32_t *ai_all,
     out->overlap_err_bound = 1 - out->recall;
 }
 
-static double seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* The sample's approximate lists, from nn (finished) or from the candidates
  * as they are now (nn NULL), then the numbers. */
 static int check_lists(lg_knn_approx *a, const lg_knn *nn, uint32_t rows, lg_knn_check *out,
-                       double *sec, lg_error *err)
+                       lg_error *err)
 {
     memset(out, 0, sizeof *out);
     uint64_t m = rows < a->n ? rows : a->n;
     if (!m)
         return lgu_fail(err, LG_EUSAGE, "the self-check needs at least one row");
-    double t0 = seconds();
-    int fresh = !(a->chk_sample && a->chk_n == a->n && a->chk_m == m);
     if (check_sample(a, m))
         return lgu_fail(err, LG_ENOMEM, "out of memory for the self-check");
-    if (sec)
-        *sec = fresh ? seconds() - t0 : 0;
     uint32_t *ai = malloc(m * a->k * sizeof *ai);
     double *ad = malloc(m * a->k * sizeof *ad);
     if (!ai || !ad) {
@@ -332,11 +321,10 @@ static int check_lists(lg_knn_approx *a, const lg_knn *nn, uint32_t rows, lg_knn
 int lg_knn_approx_check(lg_knn_approx *a, const lg_knn *nn, uint32_t rows,
                         lg_knn_check *out, lg_error *err)
 {
-    return check_lists(a, nn, rows, out, NULL, err);
+    return check_lists(a, nn, rows, out, err);
 }
 
-int lgk_approx_check_now(lg_knn_approx *a, uint32_t rows, lg_knn_check *out,
-                         double *seconds_exact, lg_error *err)
+int lgk_approx_check_now(lg_knn_approx *a, uint32_t rows, lg_knn_check *out, lg_error *err)
 {
-    return check_lists(a, NULL, rows, out, seconds_exact, err);
+    return check_lists(a, NULL, rows, out, err);
 }

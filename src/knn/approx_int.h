@@ -76,11 +76,7 @@ int lgk_approx_train(lg_knn_approx *a, const float *x, uint64_t n, lg_error *err
 void lgk_approx_finish_row(const lg_knn_approx *a, uint64_t i, uint32_t *idx, double *dist);
 /* ---- approx_check.c ---- */
 /* The self-check of the lists the candidates hold now, computed for the
- * sampled rows only (no whole finish); *seconds_exact: what the sample's
- * exact scan took (0 when it was kept from before). */
-int lgk_approx_check_now(lg_knn_approx *a, uint32_t rows, lg_knn_check *out,
-                         double *seconds_exact, lg_error *err);
-/* The exact k nearest rows of row i by a scan over all rows, in double. */
-void lgk_approx_exact_row(const lg_knn_approx *a, uint64_t i, uint32_t *ix, double *d);
+ * sampled rows only (no whole finish). */
+int lgk_approx_check_now(lg_knn_approx *a, uint32_t rows, lg_knn_check *out, lg_error *err);
 
 #endif
