@@ -70,6 +70,8 @@ typedef struct pick {
     double d;
     uint32_t j;
 } pick;
+/* qsort order of picks: by distance, then by index (passes.c). */
+int lgk_cmp_pick(const void *a, const void *b);
 
 /* The phases (exact.c).  Each returns an lg_status. */
 int lgk_setup(knn_ctx *c, lg_knn *out, lg_error *err);

@@ -330,7 +330,7 @@ int lgk_rerank_pair(knn_ctx *c)
                            rerank_item, c);
 }
 
-static int cmp_pick(const void *a, const void *b)
+int lgk_cmp_pick(const void *a, const void *b)
 {
     const pick *x = a, *y = b;
     if (x->d != y->d)
@@ -361,7 +361,7 @@ static void finish_row(knn_ctx *c, lg_knn *out, uint64_t i, pick *tmp, double sq
         tmp[m].j = j;
         m++;
     }
-    qsort(tmp, m, sizeof *tmp, cmp_pick);
+    qsort(tmp, m, sizeof *tmp, lgk_cmp_pick);
     for (uint32_t q = 0; q < c->k; q++) {
         /* fewer candidates than k only where the search offered fewer rows
          * on purpose (incremental.c's seed rows) */

@@ -8,6 +8,7 @@
 
 #include "knn/cand.h"
 #include "knn/dist.h"
+#include "knn/engine.h"
 #include "layergeom/knn.h"
 #include "util/parallel.h"
 
@@ -158,28 +159,15 @@ int lgk_scan_panel(lgk_scan *s, uint64_t p0, uint64_t pn, const float *px)
     return rc;
 }
 
-typedef struct entry {
-    double d;
-    uint32_t j;
-} entry;
-
-static int by_distance(const void *a, const void *b)
-{
-    const entry *x = a, *y = b;
-    if (x->d != y->d)
-        return x->d < y->d ? -1 : 1;
-    return x->j < y->j ? -1 : x->j > y->j;
-}
-
 void lgk_scan_sort(lgk_scan *s, uint32_t *idx, double *dist)
 {
-    entry tmp[LG_KNN_MAX_K];
+    pick tmp[LG_KNN_MAX_K];
     for (uint64_t q = 0; q < s->m; q++) {
         for (uint32_t c = 0; c < s->k; c++) {
             tmp[c].d = s->bd[q * s->k + c];
             tmp[c].j = s->bj[q * s->k + c];
         }
-        qsort(tmp, s->k, sizeof *tmp, by_distance);
+        qsort(tmp, s->k, sizeof *tmp, lgk_cmp_pick);
         for (uint32_t c = 0; c < s->k; c++) {
             idx[q * s->k + c] = tmp[c].j;
             dist[q * s->k + c] = tmp[c].d;
