@@ -123,6 +123,11 @@ def neighbours(X, k=30, *, knn="exact", threads=0, memory=None, nonfinite="exclu
         raise UsageError("knn takes 'exact' or 'approx' (not %r)" % (knn,))
     if nonfinite not in ("exclude", "fail"):
         raise UsageError("nonfinite takes 'exclude' or 'fail' (not %r)" % (nonfinite,))
+    if not 0 <= recall <= 1:
+        raise UsageError("recall takes a number in [0, 1] (not %r)" % (recall,))
+    if not 0 <= check_rows < 2 ** 32:
+        raise UsageError("check_rows takes a count of rows, 0 for no self-check (not %r)"
+                         % (check_rows,))
     o = _lib.KnnOpts(k=int(k), threads=int(threads), memory=_size(memory), cells=int(cells),
                      nprobe=int(nprobe), seed=int(seed),
                      exclude_nonfinite=int(nonfinite == "exclude"))
